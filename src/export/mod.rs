@@ -1,0 +1,3 @@
+//! Where traces go: for now JSON Lines on stdout or a file.
+
+pub mod jsonl;

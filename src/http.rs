@@ -1,0 +1,1049 @@
+//! HTTP/1.x over one TCP connection: a streaming parser per direction and the
+//! pairing of responses to requests.
+//!
+//! Bytes arrive in order from the reassembler. Heads are parsed with httparse
+//! and must be contiguous: `Conn::data` returns how many bytes it consumed, and
+//! the caller keeps the rest (an incomplete head) and offers it again with
+//! more. Bodies are consumed as they come and only `--max-http-length` bytes of
+//! each are kept. Responses pair with requests by order; TCP acknowledgement
+//! numbers only veto impossible pairings and help to re-pair after a loss.
+
+use crate::pool::{Chain, Store, WINDOW};
+use crate::stats::Stats;
+
+/// Most requests a connection may have outstanding (pipelined or unanswered).
+pub const MAX_PENDING: u32 = 32;
+/// Bytes scanned for a message start before a connection is called non-HTTP.
+const MAX_SCAN: u32 = 256 * 1024;
+/// Header slots handed to httparse.
+const MAX_HEADERS: usize = 256;
+
+const NIL: u32 = u32::MAX;
+
+#[inline]
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// What the packet that carried the bytes says.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// Capture time in microseconds since the epoch.
+    pub ts: u64,
+    /// Sequence number of the first byte offered.
+    pub seq: u32,
+    /// Acknowledgement number of that packet, if the ACK flag was set.
+    pub ack: Option<u32>,
+}
+
+/// One message's kept bytes and what is known of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Msg {
+    pub chain: Chain,
+    /// Bytes of `chain` that are the head (request or status line and headers).
+    pub head_len: u32,
+    /// Decoded body size seen so far (kept or not).
+    pub body_size: u64,
+    /// Some body bytes were not kept (length cap, pool exhausted, capture gap).
+    pub truncated: bool,
+    /// The message ended as its framing says (not cut by a close or a gap).
+    pub complete: bool,
+    /// The head could not be kept: the exchange cannot be reported.
+    pub lost: bool,
+    pub first_ts: u64,
+    pub last_ts: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Method {
+    #[default]
+    Other,
+    Head,
+    Connect,
+}
+
+/// A request and (once seen) its final response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Exchange {
+    pub req: Msg,
+    pub resp: Msg,
+    pub has_resp: bool,
+    /// Which direction (0 or 1 of the flow) carried the request.
+    pub client_dir: u8,
+    method: Method,
+    req_seq: u32,
+    generation: u32,
+    next: u32,
+}
+
+/// All exchanges in flight, across connections; reserved at start-up.
+pub struct ExPool {
+    slots: Vec<Exchange>,
+    free: u32,
+    generation: u32,
+}
+
+impl ExPool {
+    pub fn new(n: usize) -> ExPool {
+        let mut slots = vec![Exchange::default(); n.max(1)];
+        let len = slots.len();
+        for (i, s) in slots.iter_mut().enumerate() {
+            s.next = if i + 1 < len { i as u32 + 1 } else { NIL };
+        }
+        ExPool {
+            slots,
+            free: 0,
+            generation: 0,
+        }
+    }
+    pub fn reserved(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Exchange>()
+    }
+    fn take(&mut self) -> Option<u32> {
+        if self.free == NIL {
+            return None;
+        }
+        let i = self.free;
+        self.generation = self.generation.wrapping_add(1);
+        let s = &mut self.slots[i as usize];
+        self.free = s.next;
+        *s = Exchange {
+            generation: self.generation,
+            next: NIL,
+            ..Exchange::default()
+        };
+        Some(i)
+    }
+    fn give(&mut self, i: u32, pool: &mut Store) {
+        let s = &mut self.slots[i as usize];
+        pool.release(&mut s.req.chain);
+        pool.release(&mut s.resp.chain);
+        s.generation = 0;
+        s.next = self.free;
+        self.free = i;
+    }
+}
+
+/// Addresses of the connection, by direction: direction 0 is sent by `addr[0]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ends {
+    pub addr: [crate::decode::Addr; 2],
+    pub port: [u16; 2],
+}
+
+/// Where completed exchanges go.
+pub trait Emit {
+    fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store);
+}
+
+/// Shared, preallocated state every connection uses.
+pub struct Env<'a> {
+    pub pool: &'a mut Store,
+    pub exs: &'a mut ExPool,
+    pub stats: &'a mut Stats,
+    pub sink: &'a mut dyn Emit,
+    pub max_body: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Role {
+    #[default]
+    Unknown,
+    Request,
+    Response,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    /// Expecting a message head (or, with an unknown role, the first bytes).
+    #[default]
+    Head,
+    /// A body of known remaining length.
+    Body(u64),
+    Chunked(Chunk),
+    /// A response body that ends when the connection does.
+    UntilClose,
+    /// Lost track: looking for the next message start.
+    Resync,
+    /// Not (or no longer) HTTP/1.x: bytes are dropped.
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading the hex size; `digits` so far.
+    Size {
+        val: u64,
+        digits: u8,
+    },
+    /// Chunk extension or whitespace after the size, up to LF.
+    SizeRest {
+        val: u64,
+    },
+    Data(u64),
+    /// CR LF after chunk data.
+    DataEnd,
+    /// At the start of a trailer line.
+    TrailerStart,
+    /// Inside a trailer line.
+    TrailerLine,
+    /// Saw CR of the final empty line.
+    TrailerEnd,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Dir {
+    state: State,
+    role: Role,
+    /// The exchange this direction's current message belongs to, and its generation.
+    cur: u32,
+    cur_gen: u32,
+    /// Response direction: the current message is an interim (1xx) or orphan response.
+    discard: bool,
+    /// Bytes looked at in `Resync` without finding a message.
+    scanned: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Kind {
+    #[default]
+    Unknown,
+    Http,
+    Done,
+}
+
+/// HTTP state of one TCP connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    dirs: [Dir; 2],
+    kind: Kind,
+    /// Outstanding exchanges, oldest first (a list through `Exchange::next`).
+    first: u32,
+    last: u32,
+    pending: u32,
+    /// The response direction lost bytes since its last response head.
+    resp_gap: bool,
+    /// Seen a SYN from this direction (a hint for who the client is).
+    syn_from: Option<u8>,
+}
+
+impl Default for Conn {
+    fn default() -> Self {
+        Conn {
+            dirs: [Dir::default(); 2],
+            kind: Kind::Unknown,
+            first: NIL,
+            last: NIL,
+            pending: 0,
+            resp_gap: false,
+            syn_from: None,
+        }
+    }
+}
+
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Does `b` start like a request line? `None`: too short to tell.
+fn looks_like_request(b: &[u8]) -> Option<bool> {
+    let mut i = 0;
+    while i < b.len() && i < 24 {
+        let c = b[i];
+        if c == b' ' {
+            if i < 2 {
+                return Some(false);
+            }
+            // Method, then a target and " HTTP/1." before the end of the line.
+            let line_end = b[i..].iter().position(|&c| c == b'\n');
+            let line = match line_end {
+                Some(e) => &b[i..i + e],
+                None if b.len() - i > 8192 => return Some(false),
+                None => return None,
+            };
+            return Some(find(line, b" HTTP/1.").is_some() || find(line, b" HTTP/0.9").is_some());
+        }
+        if !(c.is_ascii_uppercase() || c == b'_' || c == b'-' || c.is_ascii_digit()) {
+            return Some(false);
+        }
+        i += 1;
+    }
+    if i == b.len() { None } else { Some(false) }
+}
+
+/// Does `b` start like a status line? `None`: too short to tell.
+fn looks_like_response(b: &[u8]) -> Option<bool> {
+    const P: &[u8] = b"HTTP/1.";
+    let n = b.len().min(P.len());
+    if b[..n] != P[..n] {
+        return Some(false);
+    }
+    if b.len() < 12 {
+        return None;
+    }
+    Some((b[7] == b'0' || b[7] == b'1') && b[8] == b' ' && b[9..12].iter().all(u8::is_ascii_digit))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn looks_like(role: Role, b: &[u8]) -> Option<bool> {
+    match role {
+        Role::Request => looks_like_request(b),
+        Role::Response => looks_like_response(b),
+        Role::Unknown => match (looks_like_request(b), looks_like_response(b)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (None, _) | (_, None) => None,
+            _ => Some(false),
+        },
+    }
+}
+
+fn header_eq(name: &str, want: &str) -> bool {
+    name.eq_ignore_ascii_case(want)
+}
+
+/// Framing information read from a head.
+struct Framing {
+    content_length: Option<u64>,
+    chunked: bool,
+    bad: bool,
+}
+
+fn framing(headers: &[httparse::Header<'_>]) -> Framing {
+    let mut f = Framing {
+        content_length: None,
+        chunked: false,
+        bad: false,
+    };
+    for h in headers {
+        if header_eq(h.name, "content-length") {
+            let v = trim(h.value);
+            // A list "5, 5" is allowed when every element agrees.
+            let mut val = None;
+            for part in v.split(|&c| c == b',') {
+                let p = trim(part);
+                match parse_dec(p) {
+                    Some(n) if val.is_none() || val == Some(n) => val = Some(n),
+                    _ => f.bad = true,
+                }
+            }
+            match (f.content_length, val) {
+                (None, v) => f.content_length = v,
+                (Some(a), Some(b)) if a != b => f.bad = true,
+                _ => {}
+            }
+        } else if header_eq(h.name, "transfer-encoding") {
+            let v = trim(h.value);
+            let last = v.rsplit(|&c| c == b',').next().map(trim).unwrap_or(b"");
+            f.chunked = last.eq_ignore_ascii_case(b"chunked");
+        }
+    }
+    f
+}
+
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if last.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+fn parse_dec(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u64, |a, &d| a * 10 + (d - b'0') as u64))
+}
+
+/// The lenient-where-harmless settings every head is parsed with.
+pub fn parser_config() -> httparse::ParserConfig {
+    let mut c = httparse::ParserConfig::default();
+    c.allow_multiple_spaces_in_request_line_delimiters(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .ignore_invalid_headers_in_requests(true)
+        .ignore_invalid_headers_in_responses(true);
+    c
+}
+
+impl Conn {
+    /// A SYN was seen from `dir`: that side is the client.
+    pub fn syn(&mut self, dir: usize) {
+        if self.syn_from.is_none() {
+            self.syn_from = Some(dir as u8);
+        }
+    }
+
+    /// Nothing more will be parsed on this connection.
+    pub fn is_done(&self) -> bool {
+        self.kind == Kind::Done
+    }
+
+    /// Offer in-order bytes of `dir`. Returns how many were consumed; the
+    /// rest (an incomplete head) must be offered again with what follows.
+    pub fn data(&mut self, dir: usize, data: &[u8], cx: &Ctx, ends: &Ends, env: &mut Env) -> usize {
+        let mut pos = 0;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let at = Ctx {
+                seq: cx.seq.wrapping_add(pos as u32),
+                ..*cx
+            };
+            let used = match self.dirs[dir].state {
+                State::Ignore => return data.len(),
+                State::Head => match self.head(dir, rest, &at, ends, env) {
+                    Some(n) => n,
+                    None => return pos,
+                },
+                State::Resync => match self.resync(dir, rest, env) {
+                    Some(n) => n,
+                    None => return pos,
+                },
+                State::Body(left) => {
+                    let n = (left.min(rest.len() as u64)) as usize;
+                    self.body(dir, &rest[..n], cx.ts, env);
+                    if left == n as u64 {
+                        self.end_message(dir, cx.ts, ends, env);
+                    } else {
+                        self.dirs[dir].state = State::Body(left - n as u64);
+                    }
+                    n
+                }
+                State::Chunked(c) => self.chunked(dir, c, rest, cx.ts, ends, env),
+                State::UntilClose => {
+                    self.body(dir, rest, cx.ts, env);
+                    rest.len()
+                }
+            };
+            pos += used;
+        }
+        pos
+    }
+
+    /// `n` bytes of `dir` were lost (never captured).
+    pub fn gap(&mut self, dir: usize, n: u64, ts: u64, ends: &Ends, env: &mut Env) {
+        env.stats.gaps += 1;
+        let d = &mut self.dirs[dir];
+        match d.state {
+            State::Body(left) if n <= left => {
+                self.skip_body(dir, n, env);
+                if left == n {
+                    self.end_message(dir, ts, ends, env);
+                } else {
+                    self.dirs[dir].state = State::Body(left - n);
+                }
+            }
+            State::Chunked(Chunk::Data(left)) if n <= left => {
+                self.skip_body(dir, n, env);
+                self.dirs[dir].state = State::Chunked(if left == n {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left - n)
+                });
+            }
+            State::UntilClose => self.skip_body(dir, n, env),
+            State::Ignore => {}
+            _ => {
+                // The current message (if any) is cut short; find the next one.
+                self.cut_message(dir, ends, env);
+                if self.dirs[dir].role == Role::Response {
+                    self.resp_gap = true;
+                }
+                self.dirs[dir].state = State::Resync;
+            }
+        }
+    }
+
+    /// `dir` sent FIN (all its bytes have been offered).
+    pub fn fin(&mut self, dir: usize, ts: u64, ends: &Ends, env: &mut Env) {
+        if self.dirs[dir].state == State::UntilClose {
+            self.end_message(dir, ts, ends, env);
+            self.dirs[dir].state = State::Ignore;
+        }
+    }
+
+    /// The connection is gone: finish what can be finished and emit everything.
+    pub fn close(&mut self, ends: &Ends, env: &mut Env) {
+        for dir in 0..2 {
+            let d = self.dirs[dir];
+            match d.state {
+                State::UntilClose => {
+                    let ts = self.cur_msg(dir, env.exs).map(|m| m.last_ts).unwrap_or(0);
+                    self.end_message(dir, ts, ends, env);
+                }
+                State::Head | State::Resync | State::Ignore => {}
+                _ => self.cut_message(dir, ends, env),
+            }
+            self.dirs[dir].state = State::Ignore;
+        }
+        while self.first != NIL {
+            self.emit_front(ends, env);
+        }
+        self.kind = Kind::Done;
+    }
+
+    fn cur_msg<'e>(&self, dir: usize, exs: &'e mut ExPool) -> Option<&'e mut Msg> {
+        let d = &self.dirs[dir];
+        if d.discard || d.cur == NIL {
+            return None;
+        }
+        let ex = &mut exs.slots[d.cur as usize];
+        if ex.generation != d.cur_gen {
+            return None;
+        }
+        Some(if d.role == Role::Request {
+            &mut ex.req
+        } else {
+            &mut ex.resp
+        })
+    }
+
+    /// Keep body bytes of the current message (up to the cap).
+    fn body(&mut self, dir: usize, bytes: &[u8], ts: u64, env: &mut Env) {
+        let max = env.max_body;
+        let Some(m) = self.cur_msg(dir, env.exs) else {
+            return;
+        };
+        m.last_ts = ts;
+        let kept = m.chain.len() as u64 - m.head_len as u64;
+        let room = max.saturating_sub(kept) as usize;
+        let want = room.min(bytes.len());
+        m.body_size += bytes.len() as u64;
+        let got = if want > 0 {
+            env.pool.append(&mut m.chain, &bytes[..want])
+        } else {
+            0
+        };
+        if got < bytes.len() {
+            if got < want && !m.truncated {
+                env.stats.pool_exhausted += 1;
+            }
+            m.truncated = true;
+        }
+    }
+
+    /// `n` body bytes were lost: counted, not kept.
+    fn skip_body(&mut self, dir: usize, n: u64, env: &mut Env) {
+        if let Some(m) = self.cur_msg(dir, env.exs) {
+            m.body_size += n;
+            m.truncated = true;
+        }
+    }
+
+    /// The current message of `dir` ends abnormally (gap or close mid-message).
+    fn cut_message(&mut self, dir: usize, ends: &Ends, env: &mut Env) {
+        if let Some(m) = self.cur_msg(dir, env.exs) {
+            m.truncated = true;
+            let ts = m.last_ts;
+            self.finish(dir, ts, false, ends, env);
+        }
+        self.dirs[dir].cur = NIL;
+    }
+
+    fn end_message(&mut self, dir: usize, ts: u64, ends: &Ends, env: &mut Env) {
+        self.finish(dir, ts, true, ends, env);
+        let d = &mut self.dirs[dir];
+        d.cur = NIL;
+        d.discard = false;
+        if d.state != State::Ignore {
+            d.state = State::Head;
+        }
+    }
+
+    fn finish(&mut self, dir: usize, ts: u64, complete: bool, ends: &Ends, env: &mut Env) {
+        let is_resp = self.dirs[dir].role == Role::Response;
+        if let Some(m) = self.cur_msg(dir, env.exs) {
+            m.complete = complete;
+            m.last_ts = m.last_ts.max(ts);
+            if m.truncated {
+                env.stats.truncated_bodies += 1;
+            }
+        }
+        if is_resp && !self.dirs[dir].discard {
+            // Responses complete in order: emit every finished exchange at the front.
+            while self.first != NIL {
+                let ex = &env.exs.slots[self.first as usize];
+                let done = ex.has_resp
+                    && (ex.resp.complete || (self.first == self.dirs[dir].cur && !complete));
+                if !done {
+                    break;
+                }
+                self.emit_front(ends, env);
+            }
+        }
+    }
+
+    fn emit_front(&mut self, ends: &Ends, env: &mut Env) {
+        let i = self.first;
+        let ex = env.exs.slots[i as usize];
+        self.first = ex.next;
+        if self.first == NIL {
+            self.last = NIL;
+        }
+        self.pending -= 1;
+        if ex.req.lost || (ex.has_resp && ex.resp.lost) {
+            env.stats.pool_exhausted += 1;
+        } else {
+            if !ex.has_resp {
+                env.stats.requests_without_response += 1;
+            }
+            env.stats.traces += 1;
+            env.sink.emit(&ex, ends, env.pool);
+        }
+        env.exs.give(i, env.pool);
+    }
+
+    /// Look for the next message start; returns bytes to skip, or None to wait for more.
+    fn resync(&mut self, dir: usize, b: &[u8], env: &mut Env) -> Option<usize> {
+        let role = self.dirs[dir].role;
+        let mut line = 0;
+        loop {
+            match looks_like(role, &b[line..]) {
+                Some(true) => {
+                    self.dirs[dir].state = State::Head;
+                    self.dirs[dir].scanned = 0;
+                    return Some(line);
+                }
+                None => {
+                    // Could be a message start cut by the end of what we have.
+                    return if line > 0 { Some(line) } else { None };
+                }
+                Some(false) => {}
+            }
+            match b[line..].iter().position(|&c| c == b'\n') {
+                Some(nl) => line += nl + 1,
+                None => break,
+            }
+            if line >= b.len() {
+                break;
+            }
+        }
+        let d = &mut self.dirs[dir];
+        d.scanned = d.scanned.saturating_add(b.len() as u32);
+        if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
+            env.stats.non_http_flows += 1;
+            self.ignore_all();
+        }
+        Some(b.len())
+    }
+
+    fn ignore_all(&mut self) {
+        self.dirs[0].state = State::Ignore;
+        self.dirs[1].state = State::Ignore;
+        self.kind = Kind::Done;
+    }
+
+    /// Parse a head at the start of `b`. None: incomplete, wait for more.
+    fn head(
+        &mut self,
+        dir: usize,
+        b: &[u8],
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut Env,
+    ) -> Option<usize> {
+        if self.dirs[dir].role == Role::Unknown {
+            if !self.detect(dir, b, env)? {
+                return Some(0);
+            }
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let cfg = parser_config();
+        let is_req = self.dirs[dir].role == Role::Request;
+        let parsed = if is_req {
+            let mut req = httparse::Request::new(&mut headers);
+            match cfg.parse_request(&mut req, b) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let method = match req.method {
+                        Some("HEAD") => Method::Head,
+                        Some("CONNECT") => Method::Connect,
+                        _ => Method::Other,
+                    };
+                    let f = framing(req.headers);
+                    Ok(Some((n, f, method, 0u16)))
+                }
+                Ok(httparse::Status::Partial) => Ok(None),
+                Err(e) => Err(e),
+            }
+        } else {
+            let mut resp = httparse::Response::new(&mut headers);
+            match cfg.parse_response(&mut resp, b) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let f = framing(resp.headers);
+                    Ok(Some((n, f, Method::Other, resp.code.unwrap_or(0))))
+                }
+                Ok(httparse::Status::Partial) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        match parsed {
+            Ok(None) if b.len() < WINDOW => None,
+            Ok(None) | Err(_) => {
+                // Too large to ever complete, or not HTTP at all.
+                env.stats.parse_errors += 1;
+                self.dirs[dir].state = State::Resync;
+                Some(if b.is_empty() { 0 } else { 1 })
+            }
+            Ok(Some((n, f, method, status))) => {
+                self.kind = Kind::Http;
+                if f.bad {
+                    env.stats.parse_errors += 1;
+                }
+                if is_req {
+                    self.request_head(dir, &b[..n], f, method, cx, ends, env);
+                } else {
+                    self.response_head(dir, &b[..n], f, status, cx, ends, env);
+                }
+                Some(n)
+            }
+        }
+    }
+
+    /// First bytes of a direction: decide what this connection is.
+    /// Some(true): parse a head here; Some(false): not a message start (resync).
+    fn detect(&mut self, dir: usize, b: &[u8], env: &mut Env) -> Option<bool> {
+        if b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
+            env.stats.tls_flows += 1;
+            self.ignore_all();
+            return Some(false);
+        }
+        const H2: &[u8] = b"PRI * HTTP/2.0";
+        let n = b.len().min(H2.len());
+        if b[..n] == H2[..n] {
+            if n < H2.len() {
+                return None;
+            }
+            env.stats.http2_flows += 1;
+            self.ignore_all();
+            return Some(false);
+        }
+        let role = if looks_like_response(b)? {
+            Role::Response
+        } else if looks_like_request(b)? {
+            Role::Request
+        } else {
+            self.dirs[dir].state = State::Resync;
+            // Mid-stream start: look for a start of either kind.
+            return Some(false);
+        };
+        self.set_role(dir, role);
+        Some(true)
+    }
+
+    fn set_role(&mut self, dir: usize, role: Role) {
+        self.dirs[dir].role = role;
+        self.dirs[1 - dir].role = match role {
+            Role::Request => Role::Response,
+            _ => Role::Request,
+        };
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request_head(
+        &mut self,
+        dir: usize,
+        head: &[u8],
+        f: Framing,
+        method: Method,
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut Env,
+    ) {
+        if self.pending >= MAX_PENDING {
+            // Answers stopped coming: report the oldest as unanswered.
+            self.emit_front(ends, env);
+        }
+        let d = &mut self.dirs[dir];
+        d.discard = false;
+        d.cur = NIL;
+        let Some(i) = env.exs.take() else {
+            env.stats.pool_exhausted += 1;
+            d.discard = true;
+            self.after_head(dir, &f, method, 0, cx.ts, ends, env);
+            return;
+        };
+        let ex = &mut env.exs.slots[i as usize];
+        ex.client_dir = dir as u8;
+        ex.method = method;
+        ex.req_seq = cx.seq;
+        ex.req.first_ts = cx.ts;
+        ex.req.last_ts = cx.ts;
+        let mut chain = Chain::default();
+        if env.pool.append(&mut chain, head) < head.len() {
+            ex.req.lost = true;
+        }
+        ex.req.chain = chain;
+        ex.req.head_len = head.len() as u32;
+        let generation = ex.generation;
+        if self.last == NIL {
+            self.first = i;
+        } else {
+            env.exs.slots[self.last as usize].next = i;
+        }
+        self.last = i;
+        self.pending += 1;
+        let d = &mut self.dirs[dir];
+        d.cur = i;
+        d.cur_gen = generation;
+        self.after_head(dir, &f, method, 0, cx.ts, ends, env);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn response_head(
+        &mut self,
+        dir: usize,
+        head: &[u8],
+        f: Framing,
+        status: u16,
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut Env,
+    ) {
+        let d = &mut self.dirs[dir];
+        d.cur = NIL;
+        d.discard = true;
+        if (100..200).contains(&status) && status != 101 {
+            // Interim response: the final one follows for the same request.
+            self.after_head(dir, &f, Method::Other, status, cx.ts, ends, env);
+            return;
+        }
+        let target = self.pair(cx, ends, env);
+        self.resp_gap = false;
+        let Some(i) = target else {
+            env.stats.orphan_responses += 1;
+            self.after_head(dir, &f, Method::Other, status, cx.ts, ends, env);
+            return;
+        };
+        let ex = &mut env.exs.slots[i as usize];
+        ex.has_resp = true;
+        ex.resp.first_ts = cx.ts;
+        ex.resp.last_ts = cx.ts;
+        let mut chain = Chain::default();
+        if env.pool.append(&mut chain, head) < head.len() {
+            ex.resp.lost = true;
+        }
+        ex.resp.chain = chain;
+        ex.resp.head_len = head.len() as u32;
+        let method = ex.method;
+        let generation = ex.generation;
+        let d = &mut self.dirs[dir];
+        d.cur = i;
+        d.cur_gen = generation;
+        d.discard = false;
+        self.after_head(dir, &f, method, status, cx.ts, ends, env);
+    }
+
+    /// Choose the request a final response answers.
+    fn pair(&mut self, cx: &Ctx, ends: &Ends, env: &mut Env) -> Option<u32> {
+        // The oldest request without a response.
+        let mut i = self.first;
+        while i != NIL && env.exs.slots[i as usize].has_resp {
+            i = env.exs.slots[i as usize].next;
+        }
+        if i == NIL {
+            return None;
+        }
+        let Some(ack) = cx.ack else {
+            return Some(i);
+        };
+        if self.resp_gap {
+            // Responses were lost: skip requests whose successor the server had
+            // already received when it sent this one (non-pipelined traffic).
+            loop {
+                let ex = env.exs.slots[i as usize];
+                if ex.next == NIL {
+                    break;
+                }
+                let nx = env.exs.slots[ex.next as usize];
+                if nx.has_resp || !seq_lt(nx.req_seq, ack) || i != self.first {
+                    break;
+                }
+                // `i` will never get its response.
+                self.emit_front(ends, env);
+                i = self.first;
+            }
+        }
+        // A server cannot answer a request it has not received.
+        let ex = &env.exs.slots[i as usize];
+        if !seq_lt(ex.req_seq, ack) {
+            return None;
+        }
+        Some(i)
+    }
+
+    /// Set the body state after a head; ends the message when it has no body.
+    #[allow(clippy::too_many_arguments)]
+    fn after_head(
+        &mut self,
+        dir: usize,
+        f: &Framing,
+        method: Method,
+        status: u16,
+        ts: u64,
+        ends: &Ends,
+        env: &mut Env,
+    ) {
+        let is_resp = self.dirs[dir].role == Role::Response;
+        let tunnel = is_resp
+            && (status == 101 || (method == Method::Connect && (200..300).contains(&status)));
+        let no_body = is_resp
+            && (method == Method::Head
+                || (100..200).contains(&status)
+                || status == 204
+                || status == 304
+                || tunnel);
+        let next = if no_body {
+            None
+        } else if f.chunked {
+            Some(State::Chunked(Chunk::Size { val: 0, digits: 0 }))
+        } else if let Some(n) = f.content_length {
+            (n > 0).then_some(State::Body(n))
+        } else if is_resp {
+            Some(State::UntilClose)
+        } else {
+            None
+        };
+        match next {
+            Some(s) => self.dirs[dir].state = s,
+            None => {
+                self.end_message(dir, ts, ends, env);
+                if tunnel {
+                    env.stats.tunnels += 1;
+                    // Later requests (none expected) would never be answered.
+                    while self.first != NIL {
+                        self.emit_front(ends, env);
+                    }
+                    self.ignore_all();
+                }
+            }
+        }
+    }
+
+    /// Run the chunked decoder over `b`; returns bytes consumed.
+    fn chunked(
+        &mut self,
+        dir: usize,
+        mut c: Chunk,
+        b: &[u8],
+        ts: u64,
+        ends: &Ends,
+        env: &mut Env,
+    ) -> usize {
+        let mut i = 0;
+        while i < b.len() {
+            let ch = b[i];
+            c = match c {
+                Chunk::Data(left) => {
+                    let n = (left.min((b.len() - i) as u64)) as usize;
+                    self.body(dir, &b[i..i + n], ts, env);
+                    i += n;
+                    if left == n as u64 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left - n as u64)
+                    }
+                }
+                Chunk::Size { val, digits } => {
+                    i += 1;
+                    if let Some(d) = (ch as char).to_digit(16) {
+                        if digits >= 15 {
+                            return self.chunk_error(dir, i, ends, env);
+                        }
+                        Chunk::Size {
+                            val: val * 16 + d as u64,
+                            digits: digits + 1,
+                        }
+                    } else if digits == 0 && (ch == b'\r' || ch == b'\n') {
+                        // Tolerate a stray empty line before the size.
+                        Chunk::Size { val, digits }
+                    } else if digits == 0 {
+                        return self.chunk_error(dir, i, ends, env);
+                    } else if ch == b'\n' {
+                        self.chunk_size_done(val)
+                    } else {
+                        Chunk::SizeRest { val }
+                    }
+                }
+                Chunk::SizeRest { val } => {
+                    i += 1;
+                    if ch == b'\n' {
+                        self.chunk_size_done(val)
+                    } else {
+                        Chunk::SizeRest { val }
+                    }
+                }
+                Chunk::DataEnd => {
+                    if ch == b'\r' || ch == b'\n' {
+                        i += 1;
+                        if ch == b'\n' {
+                            Chunk::Size { val: 0, digits: 0 }
+                        } else {
+                            Chunk::DataEnd
+                        }
+                    } else {
+                        // Missing CRLF after the data: read the next size.
+                        Chunk::Size { val: 0, digits: 0 }
+                    }
+                }
+                Chunk::TrailerStart => {
+                    i += 1;
+                    match ch {
+                        b'\r' => Chunk::TrailerEnd,
+                        b'\n' => {
+                            self.end_message(dir, ts, ends, env);
+                            return i;
+                        }
+                        _ => Chunk::TrailerLine,
+                    }
+                }
+                Chunk::TrailerLine => {
+                    i += 1;
+                    if ch == b'\n' {
+                        Chunk::TrailerStart
+                    } else {
+                        Chunk::TrailerLine
+                    }
+                }
+                Chunk::TrailerEnd => {
+                    i += 1;
+                    if ch == b'\n' {
+                        self.end_message(dir, ts, ends, env);
+                        return i;
+                    }
+                    Chunk::TrailerLine
+                }
+            };
+        }
+        self.dirs[dir].state = State::Chunked(c);
+        i
+    }
+
+    fn chunk_size_done(&self, val: u64) -> Chunk {
+        if val == 0 {
+            Chunk::TrailerStart
+        } else {
+            Chunk::Data(val)
+        }
+    }
+
+    fn chunk_error(&mut self, dir: usize, used: usize, ends: &Ends, env: &mut Env) -> usize {
+        env.stats.parse_errors += 1;
+        self.cut_message(dir, ends, env);
+        self.dirs[dir].state = State::Resync;
+        used
+    }
+}

@@ -1,0 +1,100 @@
+//! Counters: everything that is seen, kept or dropped is counted here and
+//! reported on one line.
+
+use std::fmt::Write as _;
+
+macro_rules! counters {
+    ($($name:ident),* $(,)?) => {
+        /// Every counter the sensor reports.
+        #[derive(Debug, Default, Clone)]
+        pub struct Stats { $(pub $name: u64,)* }
+
+        impl Stats {
+            /// `key=value` pairs in a fixed order.
+            pub fn line(&self) -> String {
+                let mut s = String::with_capacity(512);
+                $( let _ = write!(s, "{}={} ", stringify!($name), self.$name); )*
+                s.pop();
+                s
+            }
+        }
+    };
+}
+
+counters!(
+    packets,
+    bytes,
+    kernel_drops,
+    if_drops,
+    flows_opened,
+    flows_evicted,
+    flows_timed_out,
+    traces,
+    requests_without_response,
+    orphan_responses,
+    parse_errors,
+    truncated_bodies,
+    pool_exhausted,
+    gaps,
+    non_http_flows,
+    tls_flows,
+    http2_flows,
+    tunnels,
+    non_tcp,
+    ip_fragments,
+    malformed,
+    snaplen_cut,
+    peak_rss_kb,
+);
+
+impl Stats {
+    /// Advice when a capture produced no HTTP at all.
+    pub fn advice(&self) -> Option<String> {
+        if self.traces > 0 {
+            return None;
+        }
+        let mut why = Vec::new();
+        if self.packets == 0 {
+            why.push(
+                "no packets were captured: check the interface (-i) and the --filter expression"
+                    .to_string(),
+            );
+        } else if self.packets == self.non_tcp + self.ip_fragments + self.malformed {
+            why.push("no TCP packets were seen: check the --filter expression".to_string());
+        }
+        if self.tls_flows > 0 {
+            why.push(format!(
+                "{} connection(s) carried TLS: encrypted HTTP cannot be read; capture where the traffic is plain HTTP (e.g. behind the load balancer)",
+                self.tls_flows
+            ));
+        }
+        if self.http2_flows > 0 {
+            why.push(format!(
+                "{} connection(s) spoke HTTP/2, which is not parsed",
+                self.http2_flows
+            ));
+        }
+        if self.non_http_flows > 0 {
+            why.push(format!(
+                "{} connection(s) carried something other than HTTP/1.x",
+                self.non_http_flows
+            ));
+        }
+        if why.is_empty() {
+            why.push("TCP was seen but no complete HTTP/1.x request: check that the filter covers the service's port".to_string());
+        }
+        Some(why.join("; "))
+    }
+}
+
+/// Peak resident set size of this process in KiB (VmHWM).
+pub fn peak_rss_kb() -> u64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) == 0 {
+            return ru.ru_maxrss as u64;
+        }
+    }
+    0
+}

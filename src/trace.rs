@@ -1,0 +1,407 @@
+//! A completed exchange as a trace: a view over the kept bytes (heads are
+//! parsed again, bodies are read chunk by chunk) and its JSON form.
+//!
+//! Nothing here allocates per trace: the head scratch buffer is reserved once
+//! and JSON is written straight to the output.
+
+use std::io::{self, Write};
+
+use crate::http::{Ends, Exchange, Msg};
+use crate::pool::{Store, WINDOW};
+
+/// Scratch space for re-parsing the two heads of an exchange.
+pub struct Scratch {
+    req: Vec<u8>,
+    resp: Vec<u8>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            req: Vec::with_capacity(WINDOW),
+            resp: Vec::with_capacity(WINDOW),
+        }
+    }
+}
+
+impl Scratch {
+    pub fn reserved(&self) -> usize {
+        self.req.capacity() + self.resp.capacity()
+    }
+}
+
+const MAX_HEADERS: usize = 256;
+
+/// Write `ex` as one JSON line.
+pub fn write_json(
+    out: &mut dyn Write,
+    ex: &Exchange,
+    ends: &Ends,
+    store: &Store,
+    scratch: &mut Scratch,
+) -> io::Result<()> {
+    let c = ex.client_dir as usize;
+    let s = 1 - c;
+    store.copy_prefix(&ex.req.chain, ex.req.head_len as usize, &mut scratch.req);
+    let mut hbuf = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut hbuf);
+    let _ = crate::http::parser_config().parse_request(&mut req, &scratch.req);
+
+    out.write_all(b"{\"ts\":\"")?;
+    write_rfc3339(out, ex.req.first_ts)?;
+    let end = if ex.has_resp {
+        ex.resp.last_ts
+    } else {
+        ex.req.last_ts
+    };
+    write!(
+        out,
+        "\",\"duration_us\":{},\"client\":{{\"ip\":\"{}\",\"port\":{}}},\"server\":{{\"ip\":\"{}\",\"port\":{}}}",
+        end.saturating_sub(ex.req.first_ts),
+        ends.addr[c].to_std(),
+        ends.port[c],
+        ends.addr[s].to_std(),
+        ends.port[s]
+    )?;
+    out.write_all(b",\"request\":{\"method\":")?;
+    json_str(out, req.method.unwrap_or("").as_bytes())?;
+    let target = req.path.unwrap_or("");
+    out.write_all(b",\"target\":")?;
+    json_str(out, target.as_bytes())?;
+    let (path, query) = match target.find('?') {
+        Some(q) => (&target[..q], Some(&target[q + 1..])),
+        None => (target, None),
+    };
+    out.write_all(b",\"path\":")?;
+    json_str(out, path.as_bytes())?;
+    out.write_all(b",\"query\":")?;
+    json_opt(out, query.map(str::as_bytes))?;
+    write!(out, ",\"version\":\"HTTP/1.{}\"", req.version.unwrap_or(1))?;
+    let host = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("host"))
+        .map(|h| h.value);
+    out.write_all(b",\"host\":")?;
+    json_opt(out, host)?;
+    out.write_all(b",\"headers\":")?;
+    json_headers(out, req.headers)?;
+    json_body(out, &ex.req, store)?;
+    out.write_all(b"},\"response\":")?;
+    if ex.has_resp {
+        store.copy_prefix(&ex.resp.chain, ex.resp.head_len as usize, &mut scratch.resp);
+        let mut hbuf = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut hbuf);
+        let _ = crate::http::parser_config().parse_response(&mut resp, &scratch.resp);
+        write!(out, "{{\"status\":{},\"reason\":", resp.code.unwrap_or(0))?;
+        json_str(out, resp.reason.unwrap_or("").as_bytes())?;
+        write!(
+            out,
+            ",\"version\":\"HTTP/1.{}\",\"headers\":",
+            resp.version.unwrap_or(1)
+        )?;
+        json_headers(out, resp.headers)?;
+        json_body(out, &ex.resp, store)?;
+        out.write_all(b"}")?;
+    } else {
+        out.write_all(b"null")?;
+    }
+    out.write_all(b"}\n")
+}
+
+fn json_headers(out: &mut dyn Write, hs: &[httparse::Header<'_>]) -> io::Result<()> {
+    out.write_all(b"[")?;
+    let mut first = true;
+    for h in hs.iter().filter(|h| !h.name.is_empty()) {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        out.write_all(b"[")?;
+        json_str(out, h.name.as_bytes())?;
+        out.write_all(b",")?;
+        json_str(out, h.value)?;
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"]")
+}
+
+fn json_body(out: &mut dyn Write, m: &Msg, store: &Store) -> io::Result<()> {
+    let from = m.head_len as usize;
+    let text = utf8_ok(store.slices(&m.chain, from));
+    out.write_all(b",\"body\":\"")?;
+    if text {
+        for part in store.slices(&m.chain, from) {
+            escape(out, part, false)?;
+        }
+    } else {
+        let mut b64 = Base64::default();
+        for part in store.slices(&m.chain, from) {
+            b64.write(out, part)?;
+        }
+        b64.finish(out)?;
+    }
+    write!(
+        out,
+        "\",\"body_encoding\":\"{}\",\"body_size\":{},\"body_truncated\":{}",
+        if text { "utf8" } else { "base64" },
+        m.body_size,
+        m.truncated || !m.complete
+    )
+}
+
+fn json_opt(out: &mut dyn Write, v: Option<&[u8]>) -> io::Result<()> {
+    match v {
+        Some(v) => json_str(out, v),
+        None => out.write_all(b"null"),
+    }
+}
+
+/// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
+pub fn json_str(out: &mut dyn Write, b: &[u8]) -> io::Result<()> {
+    out.write_all(b"\"")?;
+    escape(out, b, std::str::from_utf8(b).is_err())?;
+    out.write_all(b"\"")
+}
+
+/// Escape for a JSON string body. `latin1`: write bytes ≥ 0x80 as \u00XX.
+fn escape(out: &mut dyn Write, b: &[u8], latin1: bool) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            0x80.. if latin1 => b"",
+            _ => continue,
+        };
+        out.write_all(&b[start..i])?;
+        if esc.is_empty() {
+            out.write_all(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 15) as usize],
+            ])?;
+        } else {
+            out.write_all(esc)?;
+        }
+        start = i + 1;
+    }
+    out.write_all(&b[start..])
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7f => 1,
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 0,
+    }
+}
+
+/// Is the concatenation of `parts` valid UTF-8?
+pub fn utf8_ok<'a>(parts: impl Iterator<Item = &'a [u8]>) -> bool {
+    let mut carry = [0u8; 4];
+    let mut nc = 0;
+    for mut p in parts {
+        if nc > 0 {
+            let need = utf8_len(carry[0]);
+            let take = (need - nc).min(p.len());
+            carry[nc..nc + take].copy_from_slice(&p[..take]);
+            nc += take;
+            p = &p[take..];
+            if nc < need {
+                continue;
+            }
+            if std::str::from_utf8(&carry[..need]).is_err() {
+                return false;
+            }
+            nc = 0;
+        }
+        if let Err(e) = std::str::from_utf8(p) {
+            if e.error_len().is_some() {
+                return false;
+            }
+            let rest = &p[e.valid_up_to()..];
+            if utf8_len(rest[0]) == 0 {
+                return false;
+            }
+            carry[..rest.len()].copy_from_slice(rest);
+            nc = rest.len();
+        }
+    }
+    nc == 0
+}
+
+/// Streaming base64 (standard alphabet, padded).
+#[derive(Default)]
+pub struct Base64 {
+    carry: [u8; 3],
+    n: usize,
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn b64_quad(g: [u8; 3], n: usize) -> [u8; 4] {
+    let v = (g[0] as u32) << 16 | (g[1] as u32) << 8 | g[2] as u32;
+    let mut q = [
+        B64[(v >> 18) as usize & 63],
+        B64[(v >> 12) as usize & 63],
+        B64[(v >> 6) as usize & 63],
+        B64[v as usize & 63],
+    ];
+    if n < 3 {
+        q[3] = b'=';
+    }
+    if n < 2 {
+        q[2] = b'=';
+    }
+    q
+}
+
+impl Base64 {
+    pub fn write(&mut self, out: &mut dyn Write, mut b: &[u8]) -> io::Result<()> {
+        while self.n > 0 && self.n < 3 && !b.is_empty() {
+            self.carry[self.n] = b[0];
+            self.n += 1;
+            b = &b[1..];
+        }
+        if self.n == 3 {
+            out.write_all(&b64_quad(self.carry, 3))?;
+            self.n = 0;
+        }
+        let mut buf = [0u8; 256];
+        let mut chunks = b.chunks_exact(3);
+        let mut k = 0;
+        for g in &mut chunks {
+            buf[k..k + 4].copy_from_slice(&b64_quad([g[0], g[1], g[2]], 3));
+            k += 4;
+            if k == buf.len() {
+                out.write_all(&buf)?;
+                k = 0;
+            }
+        }
+        out.write_all(&buf[..k])?;
+        let r = chunks.remainder();
+        self.carry[..r.len()].copy_from_slice(r);
+        self.n = r.len();
+        Ok(())
+    }
+
+    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if self.n > 0 {
+            let mut g = [0u8; 3];
+            g[..self.n].copy_from_slice(&self.carry[..self.n]);
+            out.write_all(&b64_quad(g, self.n))?;
+            self.n = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub fn write_rfc3339(out: &mut dyn Write, us: u64) -> io::Result<()> {
+    let secs = us / 1_000_000;
+    let frac = us % 1_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        y,
+        m,
+        d,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        frac
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut v = Vec::new();
+        f(&mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(
+            s(|o| write_rfc3339(o, 0).unwrap()),
+            "1970-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            s(|o| write_rfc3339(o, 1_709_251_199_123_456).unwrap()),
+            "2024-02-29T23:59:59.123456Z"
+        );
+    }
+
+    #[test]
+    fn base64_streaming_matches_whole() {
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+        let whole = s(|o| {
+            let mut b = Base64::default();
+            b.write(o, &data).unwrap();
+            b.finish(o).unwrap();
+        });
+        for split in [1, 2, 3, 5, 100, 199] {
+            let parts = s(|o| {
+                let mut b = Base64::default();
+                b.write(o, &data[..split]).unwrap();
+                b.write(o, &data[split..]).unwrap();
+                b.finish(o).unwrap();
+            });
+            assert_eq!(parts, whole, "split {split}");
+        }
+        assert_eq!(
+            s(|o| {
+                let mut b = Base64::default();
+                b.write(o, b"hi!?").unwrap();
+                b.finish(o).unwrap();
+            }),
+            "aGkhPw=="
+        );
+    }
+
+    #[test]
+    fn utf8_across_parts() {
+        let t = "héllo €".as_bytes();
+        for k in 0..t.len() {
+            assert!(utf8_ok([&t[..k], &t[k..]].into_iter()), "split {k}");
+        }
+        assert!(!utf8_ok([&b"ab\xff"[..]].into_iter()));
+        assert!(!utf8_ok([&t[..2]].into_iter())); // cut inside a character
+    }
+
+    #[test]
+    fn escaping() {
+        let v = s(|o| json_str(o, b"a\"b\\c\n\x01").unwrap());
+        assert_eq!(v, r#""a\"b\\c\n\u0001""#);
+        let v = s(|o| json_str(o, b"caf\xe9").unwrap());
+        assert_eq!(v, r#""caf\u00e9""#);
+        let parsed: String = serde_json::from_str(&v).unwrap();
+        assert_eq!(parsed, "café");
+    }
+}
