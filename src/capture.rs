@@ -100,7 +100,7 @@ impl Live {
         self.cap.as_raw_fd()
     }
 
-    pub fn next(&mut self) -> Result<Next<'_>, String> {
+    pub fn read(&mut self) -> Result<Next<'_>, String> {
         match self.cap.next_packet() {
             Ok(p) => Ok(Next::Frame(Frame {
                 ts_us: ts_us(&p.header.ts),
@@ -142,7 +142,7 @@ impl File {
         self.linktype
     }
 
-    pub fn next(&mut self) -> Result<Next<'_>, String> {
+    pub fn read(&mut self) -> Result<Next<'_>, String> {
         match self.cap.next_packet() {
             Ok(p) => Ok(Next::Frame(Frame {
                 ts_us: ts_us(&p.header.ts),

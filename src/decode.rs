@@ -91,6 +91,8 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload bytes the IP header promised but the capture did not keep (snaplen).
     pub missing: u32,
+    /// Carries a TCP MD5 signature option (RFC 2385): hosts without a key drop such segments.
+    pub md5: bool,
 }
 
 /// Why a frame produced no TCP segment.
@@ -371,6 +373,7 @@ fn tcp(src: Addr, dst: Addr, seg: &[u8], claimed: usize) -> Result<Segment<'_>, 
     }
     let have_end = seg.len().min(claimed);
     let payload = &seg[off..have_end];
+    let md5 = has_option(&seg[20..off], 19);
     Ok(Segment {
         src,
         dst,
@@ -381,7 +384,30 @@ fn tcp(src: Addr, dst: Addr, seg: &[u8], claimed: usize) -> Result<Segment<'_>, 
         flags: seg[13],
         payload,
         missing: (claimed - have_end) as u32,
+        md5,
     })
+}
+
+/// Is TCP option `kind` present in `opts`?
+fn has_option(opts: &[u8], kind: u8) -> bool {
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return false,
+            1 => i += 1,
+            k => {
+                if k == kind {
+                    return true;
+                }
+                let len = *opts.get(i + 1).unwrap_or(&0) as usize;
+                if len < 2 {
+                    return false;
+                }
+                i += len;
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]

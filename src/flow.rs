@@ -9,7 +9,7 @@
 //! the next message start.
 
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use crate::decode::{ACK, Addr, FIN, RST, SYN, Segment};
 use crate::http::{Conn, Ctx, Emit, Ends, Env, ExPool, seq_lt};
@@ -157,9 +157,7 @@ impl Tracker {
     }
 
     fn hash(&self, k: &Key) -> usize {
-        let mut h = self.hasher.build_hasher();
-        k.hash(&mut h);
-        h.finish() as usize
+        self.hasher.hash_one(k) as usize
     }
 
     fn lookup(&self, k: &Key) -> Option<u32> {
@@ -310,8 +308,10 @@ impl Tracker {
             };
             self.receive(fi, dir, s.payload, &cx, sink);
         }
-        if s.flags & RST != 0 {
-            self.close(fi, sink);
+        // A reset ends the connection, unless it is signed (RFC 2385) for a
+        // peer that has no key: such segments are dropped by the receiver.
+        if s.flags & RST != 0 && !s.md5 {
+            self.finish(fi, sink);
             return;
         }
         if s.flags & FIN != 0 {
@@ -333,7 +333,9 @@ impl Tracker {
     fn open(&mut self, key: Key, dir: usize, s: &Segment, sink: &mut dyn Emit) -> u32 {
         if self.free.is_empty() {
             let victim = self.tail;
-            self.stats.flows_evicted += 1;
+            if !self.flows[victim as usize].conn.is_done() {
+                self.stats.flows_evicted += 1;
+            }
             self.close(victim, sink);
         }
         let fi = self.free.pop().expect("a free flow slot after eviction");
@@ -350,10 +352,20 @@ impl Tracker {
         fi
     }
 
-    /// Close a connection: deliver what is held (holes become gaps), emit, free.
-    fn close(&mut self, fi: u32, sink: &mut dyn Emit) {
+    /// The connection ended (FIN both ways, or RST): report everything now,
+    /// but keep the entry until it idles out so that late retransmissions
+    /// are recognised as such instead of opening a new connection.
+    fn finish(&mut self, fi: u32, sink: &mut dyn Emit) {
+        self.drain(fi, sink);
+    }
+
+    /// Deliver what is held (holes become gaps), emit every exchange, free windows.
+    fn drain(&mut self, fi: u32, sink: &mut dyn Emit) {
+        let done = self.flows[fi as usize].conn.is_done();
         for dir in 0..2 {
-            self.flush_holes(fi, dir, None, sink);
+            if !done {
+                self.flush_holes(fi, dir, None, sink);
+            }
             let h = self.flows[fi as usize].halves[dir];
             if h.win != NIL {
                 self.windows.give(h.win);
@@ -364,6 +376,11 @@ impl Tracker {
         let ends = fl.ends;
         let mut env = env!(self, sink);
         fl.conn.close(&ends, &mut env);
+    }
+
+    /// Forget a connection: drain it and free its slot.
+    fn close(&mut self, fi: u32, sink: &mut dyn Emit) {
+        self.drain(fi, sink);
         self.index_remove(fi);
         self.lru_unlink(fi);
         self.free.push(fi);
@@ -381,7 +398,9 @@ impl Tracker {
             {
                 break;
             }
-            self.stats.flows_timed_out += 1;
+            if !self.flows[t as usize].conn.is_done() {
+                self.stats.flows_timed_out += 1;
+            }
             self.close(t, sink);
         }
     }
@@ -419,13 +438,16 @@ impl Tracker {
             fl.conn.fin(dir, ts, &ends, &mut env);
             let o = fl.halves[1 - dir];
             if o.fin && !seq_lt(o.next_seq, o.fin_seq) {
-                self.close(fi, sink);
+                self.finish(fi, sink);
             }
         }
     }
 
     /// Payload of direction `dir` starting at `cx.seq`.
     fn receive(&mut self, fi: u32, dir: usize, mut data: &[u8], cx: &Ctx, sink: &mut dyn Emit) {
+        if self.flows[fi as usize].conn.is_done() {
+            return; // finished, or not HTTP: nothing more to parse
+        }
         let h = &mut self.flows[fi as usize].halves[dir];
         if !h.seen {
             h.seen = true;

@@ -241,10 +241,6 @@ impl Default for Conn {
     }
 }
 
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Does `b` start like a request line? `None`: too short to tell.
 fn looks_like_request(b: &[u8]) -> Option<bool> {
     let mut i = 0;
@@ -478,6 +474,9 @@ impl Conn {
 
     /// The connection is gone: finish what can be finished and emit everything.
     pub fn close(&mut self, ends: &Ends, env: &mut Env) {
+        if self.kind == Kind::Done {
+            return;
+        }
         for dir in 0..2 {
             let d = self.dirs[dir];
             match d.state {
@@ -656,10 +655,8 @@ impl Conn {
         ends: &Ends,
         env: &mut Env,
     ) -> Option<usize> {
-        if self.dirs[dir].role == Role::Unknown {
-            if !self.detect(dir, b, env)? {
-                return Some(0);
-            }
+        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
+            return Some(0);
         }
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let cfg = parser_config();

@@ -1,19 +1,6 @@
-//! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
-//!
-//! Data flows one way: capture → decode → flow → http → trace → export.
-
-mod capture;
-mod cli;
-mod decode;
-mod export;
-mod flow;
-mod http;
-mod pool;
-mod sensor;
-mod stats;
-mod trace;
-
 use std::process::ExitCode;
+
+use pcap_sensor::{cli, sensor};
 
 fn main() -> ExitCode {
     match cli::parse(std::env::args_os().skip(1)) {

@@ -136,7 +136,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     }
 
     let tracker = Tracker::new(&limits);
-    let kernel = lives.len() * (a.pcap_buffer_mb as usize) << 20;
+    let kernel = (lives.len() * a.pcap_buffer_mb as usize) << 20;
     let ceiling = tracker.reserved() + sink.reserved() + kernel;
     log(&format!(
         "memory ceiling {} bytes (flows {}, pool {} windows + {} chunks, capture buffers {})",
@@ -172,11 +172,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     if let Some(advice) = run.tracker.stats.advice() {
         log(&format!("no HTTP exchanges were seen: {advice}"));
     }
-    if let Some(e) = run.sink.take_error().or(flushed.err()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            log(&format!("writing traces failed: {e}"));
-            return ExitCode::from(1);
-        }
+    if let Some(e) = run.sink.take_error().or(flushed.err())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        log(&format!("writing traces failed: {e}"));
+        return ExitCode::from(1);
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -192,7 +192,7 @@ fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
         if STOP.load(Ordering::Relaxed) || run.sink.full() || run.sink.has_failed() {
             return Ok(());
         }
-        match f.next()? {
+        match f.read()? {
             Next::Frame(fr) => {
                 let ts = fr.ts_us;
                 run.frame(&fr);
@@ -221,7 +221,7 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
         for l in lives.iter_mut() {
             // Bounded batches keep every interface and the timers served.
             for _ in 0..512 {
-                match l.next()? {
+                match l.read()? {
                     Next::Frame(fr) => {
                         got += 1;
                         run.frame(&fr);
@@ -231,11 +231,11 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
             }
         }
         run.sweep(wall_us());
-        if let (Some(n), Some(every)) = (next_stats, stats_every) {
-            if now >= n {
-                run.stats_line(lives, "stats");
-                next_stats = Some(now + every);
-            }
+        if let (Some(n), Some(every)) = (next_stats, stats_every)
+            && now >= n
+        {
+            run.stats_line(lives, "stats");
+            next_stats = Some(now + every);
         }
         if got == 0 {
             let mut wait = 100;

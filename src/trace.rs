@@ -278,6 +278,9 @@ impl Base64 {
             out.write_all(&b64_quad(self.carry, 3))?;
             self.n = 0;
         }
+        if self.n > 0 {
+            return Ok(()); // `b` ran out before a group was complete
+        }
         let mut buf = [0u8; 256];
         let mut chunks = b.chunks_exact(3);
         let mut k = 0;
