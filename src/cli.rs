@@ -33,6 +33,36 @@ pub struct ApidumpArgs {
     pub stats_interval: f64,
     pub snaplen: u32,
     pub pcap_buffer_mb: u32,
+    pub satellite_url: Option<String>,
+    pub levo_env: Option<String>,
+    pub org_id: Option<String>,
+    /// Traces per minute; 0 = no limit. None: the default (1000 with a
+    /// satellite, no limit for local output only).
+    pub rate_limit: Option<f64>,
+    pub export_interval: f64,
+    pub host_allow: Vec<String>,
+    pub path_allow: Vec<String>,
+    pub host_exclusions: Vec<String>,
+    pub path_exclusions: Vec<String>,
+    pub service_name: Option<String>,
+    pub redact: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub log_json: bool,
+    pub shutdown_timeout: f64,
+    pub export_queue_mb: u32,
+    pub max_batch_kb: u32,
+    pub region: Option<String>,
+}
+
+impl ApidumpArgs {
+    /// Traces per minute in force (0 = no limit).
+    pub fn effective_rate_limit(&self) -> f64 {
+        match self.rate_limit {
+            Some(r) => r,
+            None if self.satellite_url.is_some() => 1000.0,
+            None => 0.0,
+        }
+    }
 }
 
 impl Default for ApidumpArgs {
@@ -51,6 +81,23 @@ impl Default for ApidumpArgs {
             stats_interval: 60.0,
             snaplen: 262_144,
             pcap_buffer_mb: 4,
+            satellite_url: None,
+            levo_env: None,
+            org_id: None,
+            rate_limit: None,
+            export_interval: 10.0,
+            host_allow: Vec::new(),
+            path_allow: Vec::new(),
+            host_exclusions: Vec::new(),
+            path_exclusions: Vec::new(),
+            service_name: None,
+            redact: true,
+            ca_cert: None,
+            log_json: false,
+            shutdown_timeout: 5.0,
+            export_queue_mb: 4,
+            max_batch_kb: 1024,
+            region: None,
         }
     }
 }
@@ -117,10 +164,35 @@ input:
       --pcap-buffer-mb N      kernel capture buffer (default 4)
 
 output:
-      --out DEST              '-' for stdout, or a file path (JSON Lines)
+      --out DEST              '-' for stdout, or a file path: JSON Lines, or HAR 1.2
+                              when the name ends in .har
   -c, --count N               stop after N traces
       --duration SECS         stop a live capture after SECS seconds
       --stats-interval SECS   counters to stderr every SECS (default 60; 0 = only at exit)
+
+satellite (OTLP/HTTP JSON, POST URL/v1/traces):
+      --satellite-url URL     where to send traces, http(s)://host:port   [LEVO_SATELLITE_URL]
+      --levo-env ENV          deployment environment, e.g. staging        [LEVO_ENV]
+      --levoai-org-id ID      organisation id                             [LEVO_ORG_ID]
+      --trace-export-interval DUR
+                              how often batches are sent: 10, 10s, 1.0, 500ms (default 10s)
+                                                                          [LEVO_TRACE_EXPORT_INTERVAL]
+      --service-name NAME     service.name (default: the ECS task family)
+      --ca-cert FILE          trust this PEM CA too (satellite behind a private CA)
+      --export-queue-mb N     traces waiting for the satellite (default 4; oldest dropped)
+      --max-batch-kb N        send a batch early at this size (default 1024)
+      --shutdown-timeout SECS bound on the final flush at SIGTERM (default 5)
+
+policy (applied to every output):
+      --rate-limit N          traces per minute (0 = no limit; default 1000 with a
+                              satellite, no limit for --out alone)        [LEVO_RATE_LIMIT]
+      --host-allow RE         keep only hosts matching RE (repeatable)    [LEVO_HOST_ALLOW_RE]
+      --path-allow RE         keep only paths matching RE (repeatable)    [LEVO_PATH_ALLOW_RE]
+      --host-exclusions RE    drop hosts matching RE (repeatable)         [LEVO_HOST_EXCLUSIONS_RE]
+      --path-exclusions RE    drop paths matching RE (repeatable)         [LEVO_PATH_EXCLUSIONS_RE]
+                              host = Host header without port (else the server IP);
+                              path = path without the query
+      --no-redact             keep secrets (credentials, cookies, tokens) in traces
 
 limits (all memory is reserved at start-up):
       --max-flows N           TCP connections tracked at once (default 4096)
@@ -129,6 +201,12 @@ limits (all memory is reserved at start-up):
                               rest is counted, not kept, and the trace says so
       --stream-timeout-seconds SECS
                               idle time before a connection is closed (default 10)
+
+logging:
+      --log-format text|json  stderr lines as text (default) or JSON objects
+
+A flag wins over its environment variable [in brackets]; --filter also reads
+LEVO_FILTER, and LEVO_AWS_REGION (or AWS_REGION) names the region.
 
   -h, --help                  this text
 ";
@@ -197,9 +275,110 @@ where
     }
 }
 
+/// Durations as the reference product writes them: `10`, `10s`, `1.0`, `500ms`, `1m`.
+pub fn parse_duration(flag: &str, v: &str) -> Result<f64, UsageError> {
+    let t = v.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x * scale),
+        _ => Err(UsageError(format!(
+            "{flag} expects a duration greater than 0 such as 10s, 1.0 or 500ms, but got '{v}'"
+        ))),
+    }
+}
+
+fn check_url(flag: &str, u: &str) -> Result<String, UsageError> {
+    let u = u.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"));
+    let host = rest.map(|r| r.split('/').next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !h.starts_with(':') => {
+            if let Some((_, port)) = h.rsplit_once(':')
+                && !h.ends_with(']')
+                && port.parse::<u16>().is_err()
+            {
+                return Err(UsageError(format!(
+                    "{flag} '{u}' has a bad port (e.g. {flag} http://satellite:9999)"
+                )));
+            }
+            Ok(u.to_string())
+        }
+        _ => Err(UsageError(format!(
+            "{flag} expects http(s)://host[:port], e.g. {flag} http://levoai-satellite:9999, but got '{u}'"
+        ))),
+    }
+}
+
+fn check_regex(flag: &str, re: String) -> Result<String, UsageError> {
+    match regex_lite::Regex::new(&re) {
+        Ok(_) => Ok(re),
+        Err(e) => Err(UsageError(format!(
+            "{flag} '{re}' is not a valid regular expression: {}",
+            e.to_string().lines().last().unwrap_or("syntax error")
+        ))),
+    }
+}
+
+fn parse_rate(flag: &str, v: &str) -> Result<f64, UsageError> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(UsageError(format!(
+            "{flag} expects traces per minute ≥ 0 (0 = no limit), e.g. {flag} 1000, but got '{v}'"
+        ))),
+    }
+}
+
+/// Settings that may come from the environment (a flag given later wins).
+fn from_env(a: &mut ApidumpArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(), UsageError> {
+    if let Some(v) = env("LEVO_SATELLITE_URL") {
+        a.satellite_url = Some(check_url("LEVO_SATELLITE_URL", &v)?);
+    }
+    a.levo_env = env("LEVO_ENV").or(a.levo_env.take());
+    a.org_id = env("LEVO_ORG_ID").or(a.org_id.take());
+    if let Some(v) = env("LEVO_RATE_LIMIT").or_else(|| env("LEVO_RATE_LIMIT_NUMBER")) {
+        a.rate_limit = Some(parse_rate("LEVO_RATE_LIMIT", &v)?);
+    }
+    if let Some(v) = env("LEVO_TRACE_EXPORT_INTERVAL") {
+        a.export_interval = parse_duration("LEVO_TRACE_EXPORT_INTERVAL", &v)?;
+    }
+    a.filter = env("LEVO_FILTER").or(a.filter.take());
+    for (var, list) in [
+        ("LEVO_HOST_ALLOW_RE", &mut a.host_allow),
+        ("LEVO_PATH_ALLOW_RE", &mut a.path_allow),
+        ("LEVO_HOST_EXCLUSIONS_RE", &mut a.host_exclusions),
+        ("LEVO_PATH_EXCLUSIONS_RE", &mut a.path_exclusions),
+    ] {
+        if let Some(v) = env(var) {
+            *list = vec![check_regex(var, v)?];
+        }
+    }
+    a.region = env("LEVO_AWS_REGION").or_else(|| env("AWS_REGION"));
+    Ok(())
+}
+
 fn parse_apidump(p: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    parse_apidump_env(p, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+fn parse_apidump_env(
+    p: &mut lexopt::Parser,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, UsageError> {
     use lexopt::prelude::*;
     let mut a = ApidumpArgs::default();
+    from_env(&mut a, env)?;
+    // Repeatable regex flags replace what the environment gave, as a whole.
+    let mut seen_re = [false; 4];
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(APIDUMP_HELP)),
@@ -251,6 +430,68 @@ fn parse_apidump(p: &mut lexopt::Parser) -> Result<Command, UsageError> {
                 }
                 a.snaplen = n;
             }
+            Long("satellite-url") => {
+                a.satellite_url = Some(check_url("--satellite-url", &p.value()?.string()?)?)
+            }
+            Long("levo-env") => a.levo_env = Some(p.value()?.string()?),
+            Long("levoai-org-id") => a.org_id = Some(p.value()?.string()?),
+            Long("rate-limit") => {
+                a.rate_limit = Some(parse_rate("--rate-limit", &p.value()?.string()?)?)
+            }
+            Long("trace-export-interval") => {
+                a.export_interval =
+                    parse_duration("--trace-export-interval", &p.value()?.string()?)?
+            }
+            Long(f @ ("host-allow" | "path-allow" | "host-exclusions" | "path-exclusions")) => {
+                let (i, flag) = match f {
+                    "host-allow" => (0, "--host-allow"),
+                    "path-allow" => (1, "--path-allow"),
+                    "host-exclusions" => (2, "--host-exclusions"),
+                    _ => (3, "--path-exclusions"),
+                };
+                let re = check_regex(flag, p.value()?.string()?)?;
+                let list = match i {
+                    0 => &mut a.host_allow,
+                    1 => &mut a.path_allow,
+                    2 => &mut a.host_exclusions,
+                    _ => &mut a.path_exclusions,
+                };
+                if !seen_re[i] {
+                    list.clear();
+                    seen_re[i] = true;
+                }
+                list.push(re);
+            }
+            Long("service-name") => a.service_name = Some(p.value()?.string()?),
+            Long("no-redact") => a.redact = false,
+            Long("ca-cert") => a.ca_cert = Some(p.value()?.into()),
+            Long("log-format") => {
+                let v = p.value()?.string()?;
+                a.log_json = match v.as_str() {
+                    "json" => true,
+                    "text" => false,
+                    _ => {
+                        return Err(UsageError(format!(
+                            "--log-format takes text or json, not '{v}'"
+                        )));
+                    }
+                }
+            }
+            Long("shutdown-timeout") => {
+                a.shutdown_timeout = parse_secs("--shutdown-timeout", p.value()?)?
+            }
+            Long("export-queue-mb") => {
+                a.export_queue_mb = positive(
+                    "--export-queue-mb",
+                    parse_num("--export-queue-mb", p.value()?, "a number")?,
+                )?
+            }
+            Long("max-batch-kb") => {
+                a.max_batch_kb = positive(
+                    "--max-batch-kb",
+                    parse_num("--max-batch-kb", p.value()?, "a number")?,
+                )?
+            }
             Long("pcap-buffer-mb") => {
                 a.pcap_buffer_mb = positive(
                     "--pcap-buffer-mb",
@@ -279,10 +520,18 @@ fn parse_apidump(p: &mut lexopt::Parser) -> Result<Command, UsageError> {
     if a.read_file.is_none() && a.interfaces.is_empty() {
         a.interfaces.push("any".into());
     }
-    if a.out.is_none() {
+    if a.out.is_none() && a.satellite_url.is_none() {
         return Err(UsageError(
-            "nowhere to send traces: add --out - (print to the terminal) or --out FILE".into(),
+            "nowhere to send traces: add --satellite-url URL (or LEVO_SATELLITE_URL), or --out - to print them".into(),
         ));
+    }
+    if let Some(ca) = &a.ca_cert
+        && std::fs::metadata(ca).is_err()
+    {
+        return Err(UsageError(format!(
+            "--ca-cert '{}' cannot be read (give a PEM file)",
+            ca.display()
+        )));
     }
     Ok(Command::Apidump(Box::new(a)))
 }
@@ -321,6 +570,106 @@ mod tests {
         assert!(e.contains("--max-flows") && e.contains("lots"), "{e}");
         let e = err(&["apidump", "--out", "-", "--stream-timeout-seconds", "-1"]);
         assert!(e.contains("--stream-timeout-seconds"), "{e}");
+    }
+
+    fn parse_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<ApidumpArgs, String> {
+        let mut p = lexopt::Parser::from_args(args.iter().copied());
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        match parse_apidump_env(&mut p, &lookup) {
+            Ok(Command::Apidump(a)) => Ok(*a),
+            Ok(c) => Err(format!("{c:?}")),
+            Err(e) => Err(e.0),
+        }
+    }
+
+    #[test]
+    fn reference_entrypoint_words() {
+        let a = parse_with_env(
+            &[
+                "--satellite-url",
+                "http://sat:9999",
+                "--levo-env",
+                "staging",
+                "--levoai-org-id",
+                "org-1",
+                "--rate-limit",
+                "50.0",
+                "--trace-export-interval",
+                "1.0",
+                "--stream-timeout-seconds",
+                "1.0",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(a.satellite_url.as_deref(), Some("http://sat:9999"));
+        assert_eq!(a.rate_limit, Some(50.0));
+        assert_eq!(a.export_interval, 1.0);
+        assert_eq!(a.stream_timeout, 1.0);
+    }
+
+    #[test]
+    fn env_fills_and_flags_win() {
+        let env = [
+            ("LEVO_SATELLITE_URL", "http://a:1"),
+            ("LEVO_RATE_LIMIT", "10"),
+            ("LEVO_PATH_EXCLUSIONS_RE", "^/health"),
+        ];
+        let a = parse_with_env(&[], &env).unwrap();
+        assert_eq!(a.satellite_url.as_deref(), Some("http://a:1"));
+        assert_eq!(a.rate_limit, Some(10.0));
+        assert_eq!(a.path_exclusions, vec!["^/health".to_string()]);
+        let a = parse_with_env(
+            &[
+                "--rate-limit",
+                "0",
+                "--path-exclusions",
+                "^/a",
+                "--path-exclusions",
+                "^/b",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(a.rate_limit, Some(0.0));
+        assert_eq!(
+            a.path_exclusions,
+            vec!["^/a".to_string(), "^/b".to_string()]
+        );
+    }
+
+    #[test]
+    fn durations() {
+        for (v, want) in [
+            ("10", 10.0),
+            ("10s", 10.0),
+            ("1.0", 1.0),
+            ("500ms", 0.5),
+            ("1m", 60.0),
+        ] {
+            assert_eq!(parse_duration("--x", v).unwrap(), want, "{v}");
+        }
+        for v in ["abc", "-1s", "0", ""] {
+            assert!(parse_duration("--x", v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn bad_satellite_values() {
+        for u in ["ftp://x", "http://", "sat:9999", "http://h:notaport"] {
+            let e = parse_with_env(&["--satellite-url", u], &[]).unwrap_err();
+            assert!(e.contains("--satellite-url"), "{u}: {e}");
+        }
+        let e = parse_with_env(&["--out", "-", "--rate-limit", "-5"], &[]).unwrap_err();
+        assert!(e.contains("--rate-limit"), "{e}");
+        let e = parse_with_env(&["--out", "-", "--host-allow", "("], &[]).unwrap_err();
+        assert!(e.contains("--host-allow"), "{e}");
+        let e = parse_with_env(&[], &[]).unwrap_err();
+        assert!(e.contains("--satellite-url") && e.contains("--out"), "{e}");
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Exchange {
     pub has_resp: bool,
     /// Which direction (0 or 1 of the flow) carried the request.
     pub client_dir: u8,
+    /// Refused by policy: tracked for pairing only.
+    skip: bool,
     method: Method,
     req_seq: u32,
     generation: u32,
@@ -131,8 +133,24 @@ pub struct Ends {
     pub port: [u16; 2],
 }
 
+/// What is known of a request when its head has been read.
+pub struct ReqInfo<'a> {
+    pub ts: u64,
+    pub method: &'a str,
+    /// The request-target as sent.
+    pub target: &'a str,
+    pub host: Option<&'a [u8]>,
+    pub server: crate::decode::Addr,
+}
+
 /// Where completed exchanges go.
 pub trait Emit {
+    /// Keep this exchange? Asked once per request, when its head is read;
+    /// a refused exchange is still paired with its response, but nothing of
+    /// it is kept or emitted.
+    fn admit(&mut self, _req: &ReqInfo) -> bool {
+        true
+    }
     fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store);
 }
 
@@ -543,9 +561,21 @@ impl Conn {
         }
     }
 
+    /// The exchange `dir`'s current message belongs to, if it is still held.
+    fn cur_exchange<'e>(&self, dir: usize, exs: &'e mut ExPool) -> Option<&'e mut Exchange> {
+        let d = &self.dirs[dir];
+        if d.cur == NIL {
+            return None;
+        }
+        let ex = &mut exs.slots[d.cur as usize];
+        (ex.generation == d.cur_gen).then_some(ex)
+    }
+
     /// The current message of `dir` ends abnormally (gap or close mid-message).
     fn cut_message(&mut self, dir: usize, ends: &Ends, env: &mut Env) {
-        if let Some(m) = self.cur_msg(dir, env.exs) {
+        let is_resp = self.dirs[dir].role == Role::Response;
+        if let Some(ex) = self.cur_exchange(dir, env.exs) {
+            let m = if is_resp { &mut ex.resp } else { &mut ex.req };
             m.truncated = true;
             let ts = m.last_ts;
             self.finish(dir, ts, false, ends, env);
@@ -565,14 +595,17 @@ impl Conn {
 
     fn finish(&mut self, dir: usize, ts: u64, complete: bool, ends: &Ends, env: &mut Env) {
         let is_resp = self.dirs[dir].role == Role::Response;
-        if let Some(m) = self.cur_msg(dir, env.exs) {
-            m.complete = complete;
-            m.last_ts = m.last_ts.max(ts);
-            if m.truncated {
-                env.stats.truncated_bodies += 1;
-            }
+        let Some(ex) = self.cur_exchange(dir, env.exs) else {
+            return;
+        };
+        let skip = ex.skip;
+        let m = if is_resp { &mut ex.resp } else { &mut ex.req };
+        m.complete = complete;
+        m.last_ts = m.last_ts.max(ts);
+        if m.truncated && !skip {
+            env.stats.truncated_bodies += 1;
         }
-        if is_resp && !self.dirs[dir].discard {
+        if is_resp {
             // Responses complete in order: emit every finished exchange at the front.
             while self.first != NIL {
                 let ex = &env.exs.slots[self.first as usize];
@@ -594,7 +627,9 @@ impl Conn {
             self.last = NIL;
         }
         self.pending -= 1;
-        if ex.req.lost || (ex.has_resp && ex.resp.lost) {
+        if ex.skip {
+            // Refused by policy when the request came: counted there.
+        } else if ex.req.lost || (ex.has_resp && ex.resp.lost) {
             env.stats.pool_exhausted += 1;
         } else {
             if !ex.has_resp {
@@ -671,7 +706,19 @@ impl Conn {
                         _ => Method::Other,
                     };
                     let f = framing(req.headers);
-                    Ok(Some((n, f, method, 0u16)))
+                    let info = ReqInfo {
+                        ts: cx.ts,
+                        method: req.method.unwrap_or(""),
+                        target: req.path.unwrap_or(""),
+                        host: req
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("host"))
+                            .map(|h| h.value),
+                        server: ends.addr[1 - dir],
+                    };
+                    let keep = env.sink.admit(&info);
+                    Ok(Some((n, f, method, if keep { 0u16 } else { 1 })))
                 }
                 Ok(httparse::Status::Partial) => Ok(None),
                 Err(e) => Err(e),
@@ -701,7 +748,8 @@ impl Conn {
                     env.stats.parse_errors += 1;
                 }
                 if is_req {
-                    self.request_head(dir, &b[..n], f, method, cx, ends, env);
+                    let keep = status == 0;
+                    self.request_head(dir, &b[..n], f, method, keep, cx, ends, env);
                 } else {
                     self.response_head(dir, &b[..n], f, status, cx, ends, env);
                 }
@@ -756,6 +804,7 @@ impl Conn {
         head: &[u8],
         f: Framing,
         method: Method,
+        keep: bool,
         cx: &Ctx,
         ends: &Ends,
         env: &mut Env,
@@ -779,12 +828,15 @@ impl Conn {
         ex.req_seq = cx.seq;
         ex.req.first_ts = cx.ts;
         ex.req.last_ts = cx.ts;
-        let mut chain = Chain::default();
-        if env.pool.append(&mut chain, head) < head.len() {
-            ex.req.lost = true;
+        ex.skip = !keep;
+        if keep {
+            let mut chain = Chain::default();
+            if env.pool.append(&mut chain, head) < head.len() {
+                ex.req.lost = true;
+            }
+            ex.req.chain = chain;
+            ex.req.head_len = head.len() as u32;
         }
-        ex.req.chain = chain;
-        ex.req.head_len = head.len() as u32;
         let generation = ex.generation;
         if self.last == NIL {
             self.first = i;
@@ -796,6 +848,7 @@ impl Conn {
         let d = &mut self.dirs[dir];
         d.cur = i;
         d.cur_gen = generation;
+        d.discard = !keep;
         self.after_head(dir, &f, method, 0, cx.ts, ends, env);
     }
 
@@ -829,18 +882,21 @@ impl Conn {
         ex.has_resp = true;
         ex.resp.first_ts = cx.ts;
         ex.resp.last_ts = cx.ts;
-        let mut chain = Chain::default();
-        if env.pool.append(&mut chain, head) < head.len() {
-            ex.resp.lost = true;
+        let skip = ex.skip;
+        if !skip {
+            let mut chain = Chain::default();
+            if env.pool.append(&mut chain, head) < head.len() {
+                ex.resp.lost = true;
+            }
+            ex.resp.chain = chain;
+            ex.resp.head_len = head.len() as u32;
         }
-        ex.resp.chain = chain;
-        ex.resp.head_len = head.len() as u32;
         let method = ex.method;
         let generation = ex.generation;
         let d = &mut self.dirs[dir];
         d.cur = i;
         d.cur_gen = generation;
-        d.discard = false;
+        d.discard = skip;
         self.after_head(dir, &f, method, status, cx.ts, ends, env);
     }
 

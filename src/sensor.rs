@@ -1,17 +1,25 @@
 //! The capture loop: packets in, traces out, timers on an idle link, counters.
 //!
 //! One thread. Live handles are non-blocking and polled with a short timeout,
-//! so idle flows expire and counters print even when no packet arrives.
+//! so idle flows expire, batches leave and counters print even when no packet
+//! arrives.
 
+use std::fs::File as FsFile;
+use std::io;
+use std::net::ToSocketAddrs;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capture::{self, File, Frame, Live, Next};
-use crate::cli::ApidumpArgs;
+use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
-use crate::export::jsonl::JsonLines;
+use crate::ecs::metadata;
+use crate::export::otlp::{self, Exporter, Resource};
+use crate::export::{Local, Pipeline, har::Har, jsonl::JsonLines};
 use crate::flow::{Limits, Tracker};
+use crate::log;
+use crate::policy::{Filters, RateLimit};
 use crate::stats;
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -39,16 +47,12 @@ fn wall_us() -> u64 {
         .unwrap_or(0)
 }
 
-fn log(msg: &str) {
-    eprintln!("pcap-sensor: {msg}");
-}
-
 /// How often idle flows are looked for.
 const SWEEP_US: u64 = 100_000;
 
 struct Run {
     tracker: Tracker,
-    sink: JsonLines,
+    sink: Pipeline,
     last_sweep: u64,
 }
 
@@ -84,40 +88,156 @@ impl Run {
         st.kernel_drops = kd;
         st.if_drops = id;
         st.peak_rss_kb = stats::peak_rss_kb();
-        log(&format!("{label} {}", st.line()));
+        let c = &self.sink.counters;
+        st.filtered = c.filtered;
+        st.rate_limited = c.rate_limited;
+        st.decode_errors = c.decode_errors;
+        if let Some(s) = &self.sink.satellite {
+            st.exported = s.counters.exported;
+            st.export_batches = s.counters.export_batches;
+            st.export_failures = s.counters.export_failures;
+            st.export_dropped = s.counters.export_dropped;
+        }
+        log::event("info", label, &st.fields());
+    }
+}
+
+/// The BPF filter actually installed: the user's, minus the sensor's own export traffic.
+fn effective_filter(a: &ApidumpArgs) -> Option<String> {
+    let user = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
+    let Some(url) = a.satellite_url.as_deref() else {
+        return user.map(str::to_string);
+    };
+    let https = url.starts_with("https://");
+    let hostport = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("");
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !hostport.ends_with(']') => (h, p.parse().unwrap_or(80)),
+        _ => (hostport, if https { 443 } else { 80 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let own = match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let mut ips: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
+            ips.sort();
+            ips.dedup();
+            if ips.is_empty() {
+                format!("tcp port {port}")
+            } else {
+                format!("host ({}) and tcp port {port}", ips.join(" or "))
+            }
+        }
+        Err(e) => {
+            log::warn(&format!(
+                "cannot resolve the satellite host '{host}' now ({e}); excluding all of tcp port {port} from capture"
+            ));
+            format!("tcp port {port}")
+        }
+    };
+    Some(match user {
+        Some(u) => format!("({u}) and not ({own})"),
+        None => format!("not ({own})"),
+    })
+}
+
+fn resource(a: &ApidumpArgs) -> Resource {
+    use otlp::Value::Str;
+    let task = match std::env::var("ECS_CONTAINER_METADATA_URI_V4") {
+        Ok(uri) if !uri.is_empty() => match metadata::fetch(&uri) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                log::warn(&format!(
+                    "task metadata unavailable ({e}); traces carry no ECS attributes"
+                ));
+                None
+            }
+        },
+        _ => None,
+    };
+    let t = task.clone().unwrap_or_default();
+    let service = a
+        .service_name
+        .clone()
+        .or_else(|| t.family.clone())
+        .unwrap_or_else(|| "unknown_service".to_string());
+    let region = a.region.clone().or(t.region.clone());
+    let mut attrs = vec![("service.name", Str(service))];
+    let mut add = |k: &'static str, v: Option<String>| {
+        if let Some(v) = v {
+            attrs.push((k, Str(v)));
+        }
+    };
+    add("deployment.environment.name", a.levo_env.clone());
+    add("levoai.org_id", a.org_id.clone());
+    add(
+        "cloud.provider",
+        (task.is_some() || region.is_some()).then(|| "aws".into()),
+    );
+    add("cloud.platform", task.is_some().then(|| "aws_ecs".into()));
+    add("cloud.region", region);
+    add("cloud.availability_zone", t.availability_zone);
+    add("aws.ecs.cluster.arn", t.cluster_arn);
+    add("aws.ecs.task.arn", t.task_arn);
+    add("aws.ecs.task.family", t.family);
+    add("aws.ecs.task.revision", t.revision);
+    add("aws.ecs.launchtype", t.launch_type);
+    add("aws.ecs.service.name", t.service_name);
+    add("telemetry.sdk.name", Some("pcap-sensor".into()));
+    add("telemetry.sdk.version", Some(VERSION.into()));
+    Resource { attrs }
+}
+
+fn open_local(out: &str) -> io::Result<Local> {
+    if out == "-" {
+        return Ok(Local::Lines(JsonLines::new(Box::new(io::stdout()), true)));
+    }
+    let f = Box::new(FsFile::create(out)?);
+    if out.to_ascii_lowercase().ends_with(".har") {
+        Ok(Local::Har(Har::new(f)?))
+    } else {
+        Ok(Local::Lines(JsonLines::new(f, false)))
     }
 }
 
 pub fn apidump(a: &ApidumpArgs) -> ExitCode {
+    log::set_json(a.log_json);
     install_signals();
-    let limits = Limits {
-        max_flows: a.max_flows,
-        pool_bytes: a.buffer_pool_mb as usize * (1 << 20),
-        timeout_us: (a.stream_timeout * 1e6) as u64,
-        max_body: a.max_http_length as u64,
-    };
-    let out = a.out.as_deref().unwrap_or("-");
-    let sink = match JsonLines::open(out, a.count) {
-        Ok(s) => s,
+    if let Some(ca) = &a.ca_cert {
+        // The TLS client reads extra roots from SSL_CERT_FILE when it first connects.
+        // SAFETY: single-threaded; nothing else reads the environment concurrently.
+        unsafe { std::env::set_var("SSL_CERT_FILE", ca) };
+    }
+    if !a.redact {
+        log::warn("--no-redact: credentials, cookies and tokens are kept in traces as captured");
+    }
+    let local = match a.out.as_deref().map(open_local).transpose() {
+        Ok(l) => l,
         Err(e) => {
-            log(&format!("cannot write --out '{out}': {e}"));
+            log::error(&format!(
+                "cannot write --out '{}': {e}",
+                a.out.as_deref().unwrap_or("")
+            ));
             return ExitCode::from(1);
         }
     };
+    let filter = effective_filter(a);
 
     // Open the input before reserving memory, so a bad interface fails fast.
     let mut lives = Vec::new();
     let mut file = None;
     let fail = |e: capture::OpenError| {
-        log(&e.msg);
+        log::error(&e.msg);
         ExitCode::from(if e.usage { 2 } else { 1 })
     };
     if let Some(path) = &a.read_file {
-        match File::open(path, a.filter.as_deref()) {
+        match File::open(path, filter.as_deref()) {
             Ok(f) => {
                 if !decode::dlt::supported(f.linktype()) {
-                    log(&format!(
-                        "warning: '{}' has link type {} which is not supported; its packets are counted, not decoded",
+                    log::warn(&format!(
+                        "'{}' has link type {} which is not supported; its packets are counted, not decoded",
                         path.display(),
                         f.linktype()
                     ));
@@ -128,17 +248,45 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         }
     } else {
         for name in &a.interfaces {
-            match Live::open(name, a.filter.as_deref(), a.snaplen, a.pcap_buffer_mb) {
+            match Live::open(name, filter.as_deref(), a.snaplen, a.pcap_buffer_mb) {
                 Ok(l) => lives.push(l),
                 Err(e) => return fail(e),
             }
         }
     }
 
-    let tracker = Tracker::new(&limits);
+    let satellite = a.satellite_url.as_deref().map(|url| {
+        Exporter::new(
+            url,
+            &resource(a),
+            a.export_interval,
+            a.export_queue_mb as usize * (1 << 20),
+            a.max_batch_kb as usize * 1024,
+        )
+    });
+    let sink = Pipeline::new(
+        Filters::new(
+            &a.host_allow,
+            &a.path_allow,
+            &a.host_exclusions,
+            &a.path_exclusions,
+        ),
+        RateLimit::new(a.effective_rate_limit()),
+        a.redact,
+        local,
+        satellite,
+        a.max_http_length as usize,
+        a.count,
+    );
+    let tracker = Tracker::new(&Limits {
+        max_flows: a.max_flows,
+        pool_bytes: a.buffer_pool_mb as usize * (1 << 20),
+        timeout_us: (a.stream_timeout * 1e6) as u64,
+        max_body: a.max_http_length as u64,
+    });
     let kernel = (lives.len() * a.pcap_buffer_mb as usize) << 20;
     let ceiling = tracker.reserved() + sink.reserved() + kernel;
-    log(&format!(
+    log::info(&format!(
         "memory ceiling {} bytes (flows {}, pool {} windows + {} chunks, capture buffers {})",
         ceiling,
         a.max_flows,
@@ -156,38 +304,40 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         Some(f) => read_file(&mut run, f),
         None => {
             let names: Vec<&str> = lives.iter().map(|l| l.name.as_str()).collect();
-            log(&format!(
+            log::info(&format!(
                 "capturing on {} (filter: {})",
                 names.join(","),
-                a.filter.as_deref().unwrap_or("none")
+                filter.as_deref().unwrap_or("none")
             ));
             read_live(&mut run, &mut lives, a)
         }
     };
 
-    // Whatever happened, report every complete exchange we hold.
+    // Whatever happened, report every exchange we hold, then deliver.
     run.tracker.close_all(&mut run.sink);
-    let flushed = run.sink.flush();
+    let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
+    let flushed = run.sink.finish(deadline);
     run.stats_line(&mut lives, "final stats");
     if let Some(advice) = run.tracker.stats.advice() {
-        log(&format!("no HTTP exchanges were seen: {advice}"));
+        log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
     if let Some(e) = run.sink.take_error().or(flushed.err())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
+        && e.kind() != io::ErrorKind::BrokenPipe
     {
-        log(&format!("writing traces failed: {e}"));
+        log::error(&format!("writing traces failed: {e}"));
         return ExitCode::from(1);
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            log(&msg);
+            log::error(&msg);
             ExitCode::from(1)
         }
     }
 }
 
 fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
+    let mut n = 0u32;
     loop {
         if STOP.load(Ordering::Relaxed) || run.sink.full() || run.sink.has_failed() {
             return Ok(());
@@ -199,6 +349,10 @@ fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
                 run.sweep(ts);
             }
             Next::Idle | Next::End => return Ok(()),
+        }
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(1024) {
+            run.sink.tick(Instant::now());
         }
     }
 }
@@ -231,6 +385,7 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
             }
         }
         run.sweep(wall_us());
+        run.sink.tick(now);
         if let (Some(n), Some(every)) = (next_stats, stats_every)
             && now >= n
         {
@@ -238,11 +393,11 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
             next_stats = Some(now + every);
         }
         if got == 0 {
-            let mut wait = 100;
-            if let Some(e) = end {
-                wait = wait.min(e.saturating_duration_since(now).as_millis() as i32 + 1);
+            let mut wait = Duration::from_millis(100);
+            for t in [end, run.sink.due()].into_iter().flatten() {
+                wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
             }
-            capture::wait(&fds, wait);
+            capture::wait(&fds, wait.as_millis() as i32);
         }
     }
 }

@@ -17,6 +17,11 @@ macro_rules! counters {
                 s.pop();
                 s
             }
+
+            /// (name, value) of every counter, in the same order.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$( (stringify!($name), self.$name), )*]
+            }
         }
     };
 }
@@ -44,6 +49,13 @@ counters!(
     ip_fragments,
     malformed,
     snaplen_cut,
+    filtered,
+    rate_limited,
+    decode_errors,
+    exported,
+    export_batches,
+    export_failures,
+    export_dropped,
     peak_rss_kb,
 );
 

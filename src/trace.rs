@@ -1,153 +1,96 @@
-//! A completed exchange as a trace: a view over the kept bytes (heads are
-//! parsed again, bodies are read chunk by chunk) and its JSON form.
+//! JSON building blocks and the JSON Lines form of a trace.
 //!
-//! Nothing here allocates per trace: the head scratch buffer is reserved once
-//! and JSON is written straight to the output.
+//! Everything writes straight to the output; nothing allocates.
 
 use std::io::{self, Write};
 
-use crate::http::{Ends, Exchange, Msg};
-use crate::pool::{Store, WINDOW};
+use crate::view::{Body, Header, View};
 
-/// Scratch space for re-parsing the two heads of an exchange.
-pub struct Scratch {
-    req: Vec<u8>,
-    resp: Vec<u8>,
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Scratch {
-            req: Vec::with_capacity(WINDOW),
-            resp: Vec::with_capacity(WINDOW),
-        }
-    }
-}
-
-impl Scratch {
-    pub fn reserved(&self) -> usize {
-        self.req.capacity() + self.resp.capacity()
-    }
-}
-
-const MAX_HEADERS: usize = 256;
-
-/// Write `ex` as one JSON line.
-pub fn write_json(
-    out: &mut dyn Write,
-    ex: &Exchange,
-    ends: &Ends,
-    store: &Store,
-    scratch: &mut Scratch,
-) -> io::Result<()> {
-    let c = ex.client_dir as usize;
-    let s = 1 - c;
-    store.copy_prefix(&ex.req.chain, ex.req.head_len as usize, &mut scratch.req);
-    let mut hbuf = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut hbuf);
-    let _ = crate::http::parser_config().parse_request(&mut req, &scratch.req);
-
+/// Write the exchange as one JSON line (the `--out` format).
+pub fn write_json(out: &mut dyn Write, v: &View) -> io::Result<()> {
     out.write_all(b"{\"ts\":\"")?;
-    write_rfc3339(out, ex.req.first_ts)?;
-    let end = if ex.has_resp {
-        ex.resp.last_ts
-    } else {
-        ex.req.last_ts
-    };
+    write_rfc3339(out, v.start_us)?;
     write!(
         out,
         "\",\"duration_us\":{},\"client\":{{\"ip\":\"{}\",\"port\":{}}},\"server\":{{\"ip\":\"{}\",\"port\":{}}}",
-        end.saturating_sub(ex.req.first_ts),
-        ends.addr[c].to_std(),
-        ends.port[c],
-        ends.addr[s].to_std(),
-        ends.port[s]
+        v.end_us.saturating_sub(v.start_us),
+        v.client.0,
+        v.client.1,
+        v.server.0,
+        v.server.1
     )?;
+    let r = &v.req;
     out.write_all(b",\"request\":{\"method\":")?;
-    json_str(out, req.method.unwrap_or("").as_bytes())?;
-    let target = req.path.unwrap_or("");
+    json_str(out, r.method.as_bytes())?;
     out.write_all(b",\"target\":")?;
-    json_str(out, target.as_bytes())?;
-    let (path, query) = match target.find('?') {
-        Some(q) => (&target[..q], Some(&target[q + 1..])),
-        None => (target, None),
-    };
+    json_str(out, r.target)?;
     out.write_all(b",\"path\":")?;
-    json_str(out, path.as_bytes())?;
+    json_str(out, r.path)?;
     out.write_all(b",\"query\":")?;
-    json_opt(out, query.map(str::as_bytes))?;
-    write!(out, ",\"version\":\"HTTP/1.{}\"", req.version.unwrap_or(1))?;
-    let host = req
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("host"))
-        .map(|h| h.value);
+    json_opt(out, r.query)?;
+    write!(out, ",\"version\":\"HTTP/1.{}\"", r.version)?;
     out.write_all(b",\"host\":")?;
-    json_opt(out, host)?;
+    json_opt(out, r.host)?;
     out.write_all(b",\"headers\":")?;
-    json_headers(out, req.headers)?;
-    json_body(out, &ex.req, store)?;
+    json_headers(out, &r.headers)?;
+    json_body(out, &r.body)?;
     out.write_all(b"},\"response\":")?;
-    if ex.has_resp {
-        store.copy_prefix(&ex.resp.chain, ex.resp.head_len as usize, &mut scratch.resp);
-        let mut hbuf = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut hbuf);
-        let _ = crate::http::parser_config().parse_response(&mut resp, &scratch.resp);
-        write!(out, "{{\"status\":{},\"reason\":", resp.code.unwrap_or(0))?;
-        json_str(out, resp.reason.unwrap_or("").as_bytes())?;
-        write!(
-            out,
-            ",\"version\":\"HTTP/1.{}\",\"headers\":",
-            resp.version.unwrap_or(1)
-        )?;
-        json_headers(out, resp.headers)?;
-        json_body(out, &ex.resp, store)?;
-        out.write_all(b"}")?;
-    } else {
-        out.write_all(b"null")?;
+    match &v.resp {
+        Some(p) => {
+            write!(out, "{{\"status\":{},\"reason\":", p.status)?;
+            json_str(out, p.reason.as_bytes())?;
+            write!(out, ",\"version\":\"HTTP/1.{}\",\"headers\":", p.version)?;
+            json_headers(out, &p.headers)?;
+            json_body(out, &p.body)?;
+            out.write_all(b"}")?;
+        }
+        None => out.write_all(b"null")?,
     }
     out.write_all(b"}\n")
 }
 
-fn json_headers(out: &mut dyn Write, hs: &[httparse::Header<'_>]) -> io::Result<()> {
+fn json_headers(out: &mut dyn Write, hs: &[Header<'_>]) -> io::Result<()> {
     out.write_all(b"[")?;
-    let mut first = true;
-    for h in hs.iter().filter(|h| !h.name.is_empty()) {
-        if !first {
+    for (i, (name, value)) in hs.iter().enumerate() {
+        if i > 0 {
             out.write_all(b",")?;
         }
-        first = false;
         out.write_all(b"[")?;
-        json_str(out, h.name.as_bytes())?;
+        json_str(out, name.as_bytes())?;
         out.write_all(b",")?;
-        json_str(out, h.value)?;
+        json_str(out, value)?;
         out.write_all(b"]")?;
     }
     out.write_all(b"]")
 }
 
-fn json_body(out: &mut dyn Write, m: &Msg, store: &Store) -> io::Result<()> {
-    let from = m.head_len as usize;
-    let text = utf8_ok(store.slices(&m.chain, from));
-    out.write_all(b",\"body\":\"")?;
-    if text {
-        for part in store.slices(&m.chain, from) {
-            escape(out, part, false)?;
-        }
+/// The body as a JSON string: text escaped, anything else base64.
+pub fn body_str(out: &mut dyn Write, b: &Body) -> io::Result<()> {
+    out.write_all(b"\"")?;
+    if b.text {
+        escape(out, b.bytes, false)?;
     } else {
         let mut b64 = Base64::default();
-        for part in store.slices(&m.chain, from) {
-            b64.write(out, part)?;
-        }
+        b64.write(out, b.bytes)?;
         b64.finish(out)?;
     }
+    out.write_all(b"\"")
+}
+
+fn json_body(out: &mut dyn Write, b: &Body) -> io::Result<()> {
+    out.write_all(b",\"body\":")?;
+    body_str(out, b)?;
     write!(
         out,
-        "\",\"body_encoding\":\"{}\",\"body_size\":{},\"body_truncated\":{}",
-        if text { "utf8" } else { "base64" },
-        m.body_size,
-        m.truncated || !m.complete
-    )
+        ",\"body_encoding\":\"{}\",\"body_size\":{},\"body_truncated\":{}",
+        if b.text { "utf8" } else { "base64" },
+        b.size,
+        b.truncated
+    )?;
+    if b.decode_error {
+        out.write_all(b",\"body_decode_error\":true")?;
+    }
+    Ok(())
 }
 
 fn json_opt(out: &mut dyn Write, v: Option<&[u8]>) -> io::Result<()> {

@@ -1,0 +1,3 @@
+//! Amazon ECS: what the task metadata endpoint says about where we run.
+
+pub mod metadata;

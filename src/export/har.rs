@@ -1,0 +1,164 @@
+//! HAR 1.2 sink: one `log` document whose `entries` are written as traces
+//! come, closed when the sensor stops. Opens in browser dev tools and Postman.
+
+use std::io::{self, Write};
+
+use crate::trace::{body_str, json_str, write_rfc3339};
+use crate::view::{Body, Header, View};
+
+pub struct Har {
+    out: io::BufWriter<Box<dyn Write>>,
+    entries: u64,
+}
+
+impl Har {
+    pub fn new(w: Box<dyn Write>) -> io::Result<Har> {
+        let mut out = io::BufWriter::with_capacity(64 * 1024, w);
+        write!(
+            out,
+            "{{\"log\":{{\"version\":\"1.2\",\"creator\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"entries\":[",
+            crate::cli::VERSION
+        )?;
+        Ok(Har { out, entries: 0 })
+    }
+
+    pub fn reserved(&self) -> usize {
+        self.out.capacity()
+    }
+
+    pub fn write(&mut self, v: &View) -> io::Result<()> {
+        let o = &mut self.out;
+        if self.entries > 0 {
+            o.write_all(b",")?;
+        }
+        self.entries += 1;
+        let ms = v.end_us.saturating_sub(v.start_us) as f64 / 1000.0;
+        o.write_all(b"\n{\"startedDateTime\":\"")?;
+        write_rfc3339(o, v.start_us)?;
+        write!(o, "\",\"time\":{ms:.3},\"request\":{{\"method\":")?;
+        let r = &v.req;
+        json_str(o, r.method.as_bytes())?;
+        // An absolute URL: scheme and authority from the Host header (else the server address).
+        let mut url = Vec::with_capacity(64 + r.target.len());
+        url.extend_from_slice(b"http://");
+        match r.host {
+            Some(h) => url.extend_from_slice(h),
+            None => match v.server.0 {
+                std::net::IpAddr::V6(a) => write!(url, "[{a}]:{}", v.server.1)?,
+                a => write!(url, "{a}:{}", v.server.1)?,
+            },
+        }
+        if r.target.starts_with(b"/") {
+            url.extend_from_slice(r.target);
+        } else if r.target.starts_with(b"http://") || r.target.starts_with(b"https://") {
+            url.clear();
+            url.extend_from_slice(r.target);
+        } else {
+            url.push(b'/');
+            url.extend_from_slice(r.target);
+        }
+        o.write_all(b",\"url\":")?;
+        json_str(o, &url)?;
+        write!(
+            o,
+            ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
+            r.version
+        )?;
+        headers(o, &r.headers)?;
+        o.write_all(b",\"queryString\":[")?;
+        if let Some(q) = r.query {
+            for (i, pair) in q
+                .split(|&b| b == b'&')
+                .filter(|p| !p.is_empty())
+                .enumerate()
+            {
+                if i > 0 {
+                    o.write_all(b",")?;
+                }
+                let (n, val) = match pair.iter().position(|&b| b == b'=') {
+                    Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                    None => (pair, &b""[..]),
+                };
+                o.write_all(b"{\"name\":")?;
+                json_str(o, n)?;
+                o.write_all(b",\"value\":")?;
+                json_str(o, val)?;
+                o.write_all(b"}")?;
+            }
+        }
+        o.write_all(b"]")?;
+        if r.body.size > 0 || !r.body.bytes.is_empty() {
+            o.write_all(b",\"postData\":{\"mimeType\":")?;
+            json_str(o, mime(&r.headers))?;
+            o.write_all(b",\"text\":")?;
+            body_str(o, &r.body)?;
+            if !r.body.text {
+                o.write_all(b",\"comment\":\"base64\"")?;
+            }
+            o.write_all(b"}")?;
+        }
+        write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.size)?;
+        match &v.resp {
+            Some(p) => {
+                write!(o, ",\"response\":{{\"status\":{},\"statusText\":", p.status)?;
+                json_str(o, p.reason.as_bytes())?;
+                write!(
+                    o,
+                    ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
+                    p.version
+                )?;
+                headers(o, &p.headers)?;
+                content(o, &p.body, mime(&p.headers))?;
+                write!(
+                    o,
+                    ",\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":{}}}",
+                    p.body.size
+                )?;
+            }
+            None => {
+                // No response was captured: HAR's shape for a request that got none.
+                o.write_all(b",\"response\":{\"status\":0,\"statusText\":\"\",\"httpVersion\":\"\",\"cookies\":[],\"headers\":[],\"content\":{\"size\":0,\"mimeType\":\"x-unknown\"},\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":-1,\"_error\":\"no response captured\"}")?;
+            }
+        }
+        write!(
+            o,
+            ",\"cache\":{{}},\"timings\":{{\"send\":0,\"wait\":{ms:.3},\"receive\":0}},\"serverIPAddress\":\"{}\",\"connection\":\"{}\"}}",
+            v.server.0, v.client.1
+        )
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(b"\n]}}\n")?;
+        self.out.flush()
+    }
+}
+
+fn mime<'a>(hs: &[Header<'a>]) -> &'a [u8] {
+    View::header(hs, "content-type").unwrap_or(b"application/octet-stream")
+}
+
+fn headers(o: &mut dyn Write, hs: &[Header<'_>]) -> io::Result<()> {
+    o.write_all(b"[")?;
+    for (i, (n, v)) in hs.iter().enumerate() {
+        if i > 0 {
+            o.write_all(b",")?;
+        }
+        o.write_all(b"{\"name\":")?;
+        json_str(o, n.as_bytes())?;
+        o.write_all(b",\"value\":")?;
+        json_str(o, v)?;
+        o.write_all(b"}")?;
+    }
+    o.write_all(b"]")
+}
+
+fn content(o: &mut dyn Write, b: &Body, mime: &[u8]) -> io::Result<()> {
+    write!(o, ",\"content\":{{\"size\":{},\"mimeType\":", b.size)?;
+    json_str(o, mime)?;
+    o.write_all(b",\"text\":")?;
+    body_str(o, b)?;
+    if !b.text {
+        o.write_all(b",\"encoding\":\"base64\"")?;
+    }
+    o.write_all(b"}")
+}

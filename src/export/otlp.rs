@@ -1,0 +1,506 @@
+//! OTLP/HTTP JSON export to the satellite: spans queued in a bounded byte
+//! buffer, sent in batches with a blocking client, retried with backoff.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use crate::log;
+use crate::trace::{body_str, json_str};
+use crate::view::{Header, View};
+
+/// A resource attribute value.
+pub enum Value {
+    Str(String),
+    Int(i64),
+}
+
+/// What describes the sensor and its task, sent with every batch.
+pub struct Resource {
+    pub attrs: Vec<(&'static str, Value)>,
+}
+
+/// Counters of the delivery path.
+#[derive(Default, Debug, Clone)]
+pub struct Counters {
+    pub exported: u64,
+    pub export_batches: u64,
+    pub export_failures: u64,
+    pub export_dropped: u64,
+}
+
+/// A tiny PRNG for ids and jitter (not for secrets).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn seeded() -> Rng {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Rng(t ^ ((std::process::id() as u64) << 32) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn attr_key(out: &mut Vec<u8>, key: &[u8]) {
+    out.extend_from_slice(b"{\"key\":");
+    let _ = json_str(out, key);
+    out.extend_from_slice(b",\"value\":");
+}
+
+fn attr_str(out: &mut Vec<u8>, key: &str, v: &[u8]) {
+    attr_key(out, key.as_bytes());
+    out.extend_from_slice(b"{\"stringValue\":");
+    let _ = json_str(out, v);
+    out.extend_from_slice(b"}},");
+}
+
+fn attr_int(out: &mut Vec<u8>, key: &str, v: i64) {
+    attr_key(out, key.as_bytes());
+    let _ = write!(out, "{{\"intValue\":\"{v}\"}}}},");
+}
+
+fn attr_bool(out: &mut Vec<u8>, key: &str, v: bool) {
+    attr_key(out, key.as_bytes());
+    let _ = write!(out, "{{\"boolValue\":{v}}}}},");
+}
+
+/// `prefix.<lowercased name>` = every value of that header, in order.
+fn attr_headers(out: &mut Vec<u8>, prefix: &str, hs: &[Header<'_>]) {
+    let mut key = Vec::with_capacity(64);
+    for (i, (name, _)) in hs.iter().enumerate() {
+        if hs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            continue; // grouped with its first occurrence
+        }
+        key.clear();
+        key.extend_from_slice(prefix.as_bytes());
+        key.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+        attr_key(out, &key);
+        out.extend_from_slice(b"{\"arrayValue\":{\"values\":[");
+        let mut first = true;
+        for (_, v) in hs[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(b"{\"stringValue\":");
+            let _ = json_str(out, v);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"]}}},");
+    }
+}
+
+fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(H[(b >> 4) as usize]);
+        out.push(H[(b & 15) as usize]);
+    }
+}
+
+/// `00-<trace id>-<parent id>-<flags>` → (trace id, parent span id), lowercase hex.
+fn traceparent(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    let v = v.trim_ascii();
+    if v.len() < 55 || v[2] != b'-' || v[35] != b'-' || v[52] != b'-' {
+        return None;
+    }
+    let (t, p) = (&v[3..35], &v[36..52]);
+    let ok = |s: &[u8]| s.iter().all(|c| c.is_ascii_hexdigit()) && s.iter().any(|&c| c != b'0');
+    (ok(t) && ok(p)).then_some((t, p))
+}
+
+/// Append one span (followed by a comma) for `v`.
+pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
+    let r = &v.req;
+    out.extend_from_slice(b"{\"traceId\":\"");
+    let tp = View::header(&r.headers, "traceparent").and_then(traceparent);
+    match tp {
+        Some((t, _)) => out.extend(t.iter().map(|c| c.to_ascii_lowercase())),
+        None => hex(
+            out,
+            &[rng.next_u64().to_be_bytes(), rng.next_u64().to_be_bytes()].concat(),
+        ),
+    }
+    out.extend_from_slice(b"\",\"spanId\":\"");
+    hex(out, &rng.next_u64().to_be_bytes());
+    out.push(b'"');
+    if let Some((_, p)) = tp {
+        out.extend_from_slice(b",\"parentSpanId\":\"");
+        out.extend(p.iter().map(|c| c.to_ascii_lowercase()));
+        out.push(b'"');
+    }
+    let mut name = Vec::with_capacity(r.method.len() + 1 + r.path.len());
+    name.extend_from_slice(r.method.as_bytes());
+    name.push(b' ');
+    name.extend_from_slice(r.path);
+    out.extend_from_slice(b",\"name\":");
+    let _ = json_str(out, &name);
+    let _ = write!(
+        out,
+        ",\"kind\":2,\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
+        v.start_us * 1000,
+        v.end_us.max(v.start_us) * 1000
+    );
+    attr_str(out, "http.request.method", r.method.as_bytes());
+    attr_str(out, "url.path", r.path);
+    if let Some(q) = r.query {
+        attr_str(out, "url.query", q);
+    }
+    attr_str(out, "url.scheme", b"http");
+    let server_ip = v.server.0.to_string();
+    let host = r
+        .host
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .map(crate::policy::host_without_port)
+        .filter(|h| !h.is_empty());
+    attr_str(out, "server.address", host.unwrap_or(&server_ip).as_bytes());
+    attr_int(out, "server.port", v.server.1 as i64);
+    attr_str(out, "client.address", v.client.0.to_string().as_bytes());
+    attr_int(out, "client.port", v.client.1 as i64);
+    attr_str(out, "network.peer.address", server_ip.as_bytes());
+    attr_str(out, "network.protocol.name", b"http");
+    attr_str(
+        out,
+        "network.protocol.version",
+        if r.version == 0 { b"1.0" } else { b"1.1" },
+    );
+    if let Some(ua) = View::header(&r.headers, "user-agent") {
+        attr_str(out, "user_agent.original", ua);
+    }
+    attr_headers(out, "http.request.header.", &r.headers);
+    body_attrs(out, "http.request.body", &r.body);
+    if let Some(p) = &v.resp {
+        attr_int(out, "http.response.status_code", p.status as i64);
+        attr_headers(out, "http.response.header.", &p.headers);
+        body_attrs(out, "http.response.body", &p.body);
+    }
+    if out.last() == Some(&b',') {
+        out.pop();
+    }
+    out.extend_from_slice(b"],\"status\":");
+    match &v.resp {
+        Some(p) if p.status >= 500 => out.extend_from_slice(b"{\"code\":2}"),
+        _ => out.extend_from_slice(b"{}"),
+    }
+    out.extend_from_slice(b"},");
+}
+
+fn body_attrs(out: &mut Vec<u8>, key: &str, b: &crate::view::Body) {
+    if !b.bytes.is_empty() {
+        attr_key(out, key.as_bytes());
+        out.extend_from_slice(b"{\"stringValue\":");
+        let _ = body_str(out, b);
+        out.extend_from_slice(b"}},");
+        if !b.text {
+            attr_str(out, &format!("{key}.encoding"), b"base64");
+        }
+    }
+    attr_int(out, &format!("{key}.size"), b.size as i64);
+    if b.truncated {
+        attr_bool(out, &format!("{key}.truncated"), true);
+    }
+    if b.decode_error {
+        attr_bool(out, &format!("{key}.decode_error"), true);
+    }
+}
+
+/// The start and end of every request body around the spans.
+fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
+    let mut p = Vec::with_capacity(1024);
+    p.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    for (k, v) in &res.attrs {
+        match v {
+            Value::Str(s) => attr_str(&mut p, k, s.as_bytes()),
+            Value::Int(i) => attr_int(&mut p, k, *i),
+        }
+    }
+    if p.last() == Some(&b',') {
+        p.pop();
+    }
+    let _ = write!(
+        p,
+        "]}},\"scopeSpans\":[{{\"scope\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"spans\":[",
+        crate::cli::VERSION
+    );
+    (p, b"]}]}]}".to_vec())
+}
+
+/// Why a send failed, for logging once per condition.
+#[derive(PartialEq, Clone, Debug)]
+enum Failure {
+    Unreachable(String),
+    Status(i32),
+}
+
+pub struct Exporter {
+    url: String,
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    /// Spans, each followed by a comma, oldest first.
+    queue: Vec<u8>,
+    /// End offset (exclusive, after the comma) of each queued span.
+    ends: std::collections::VecDeque<u32>,
+    queue_cap: usize,
+    batch_cap: usize,
+    interval: Duration,
+    next_send: Instant,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    failing: Option<Failure>,
+    pub counters: Counters,
+    pub rng: Rng,
+    span: Vec<u8>,
+    /// Seconds one POST may take (lowered near a shutdown deadline).
+    pub attempt_timeout: u64,
+}
+
+/// Time allowed for one POST.
+const SEND_TIMEOUT_S: u64 = 3;
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+impl Exporter {
+    pub fn new(
+        satellite: &str,
+        res: &Resource,
+        interval: f64,
+        queue_bytes: usize,
+        batch_bytes: usize,
+    ) -> Exporter {
+        let (prefix, suffix) = envelope(res);
+        let interval = Duration::from_secs_f64(interval);
+        Exporter {
+            url: format!("{}/v1/traces", satellite.trim_end_matches('/')),
+            prefix,
+            suffix,
+            queue: Vec::with_capacity(queue_bytes),
+            ends: std::collections::VecDeque::with_capacity(queue_bytes / 256 + 16),
+            queue_cap: queue_bytes,
+            batch_cap: batch_bytes.min(queue_bytes),
+            interval,
+            next_send: Instant::now() + interval,
+            retry_at: None,
+            backoff: Duration::from_secs(1),
+            failing: None,
+            counters: Counters::default(),
+            rng: Rng::seeded(),
+            span: Vec::with_capacity(64 * 1024),
+            attempt_timeout: SEND_TIMEOUT_S,
+        }
+    }
+
+    pub fn reserved(&self) -> usize {
+        self.queue.capacity() + self.ends.capacity() * 4 + self.span.capacity() + self.batch_cap
+    }
+
+    pub fn queued(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Queue the span of `v`; the oldest spans make room when the queue is full.
+    pub fn push(&mut self, v: &View) {
+        let mut span = std::mem::take(&mut self.span);
+        span.clear();
+        write_span(&mut span, v, &mut self.rng);
+        if span.len() > self.batch_cap {
+            // Larger than any batch may be: it can never be sent.
+            self.counters.export_dropped += 1;
+        } else {
+            if self.queue.len() + span.len() > self.queue_cap {
+                // Drop the oldest quarter at once, so the move is paid rarely.
+                let want = (self.queue.len() + span.len() - self.queue_cap).max(self.queue_cap / 4);
+                let mut n = 0;
+                while n < self.ends.len() && (self.ends[n] as usize) < want {
+                    n += 1;
+                }
+                let n = (n + 1).min(self.ends.len());
+                self.drop_front(n);
+                self.counters.export_dropped += n as u64;
+            }
+            self.queue.extend_from_slice(&span);
+            self.ends.push_back(self.queue.len() as u32);
+        }
+        self.span = span;
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let cut = self.ends[n - 1] as usize;
+        self.queue.drain(..cut);
+        self.ends.drain(..n);
+        for e in self.ends.iter_mut() {
+            *e -= cut as u32;
+        }
+    }
+
+    /// Send what is due. `force`: ignore the interval (shutdown).
+    pub fn tick(&mut self, now: Instant, force: bool) {
+        for _ in 0..4 {
+            if self.ends.is_empty() {
+                self.next_send = now + self.interval;
+                return;
+            }
+            if let Some(r) = self.retry_at
+                && now < r
+                && !force
+            {
+                return;
+            }
+            let full = self.queue.len() >= self.batch_cap;
+            if !(force || full || now >= self.next_send) {
+                return;
+            }
+            if !self.send_one() {
+                return;
+            }
+            if !full && !force {
+                self.next_send = now + self.interval;
+                return;
+            }
+        }
+    }
+
+    /// When the next send could happen (for the capture loop's poll timeout).
+    pub fn due(&self) -> Option<Instant> {
+        if self.ends.is_empty() {
+            return None;
+        }
+        Some(self.retry_at.unwrap_or(self.next_send))
+    }
+
+    /// POST one batch. True when it was delivered (or dropped for good).
+    fn send_one(&mut self) -> bool {
+        let mut n = 0;
+        while n < self.ends.len() && (self.ends[n] as usize) <= self.batch_cap {
+            n += 1;
+        }
+        let n = n.max(1);
+        let end = self.ends[n - 1] as usize;
+        let mut body = Vec::with_capacity(self.prefix.len() + end + self.suffix.len());
+        body.extend_from_slice(&self.prefix);
+        body.extend_from_slice(&self.queue[..end - 1]); // without the last comma
+        body.extend_from_slice(&self.suffix);
+        let r = minreq::post(&self.url)
+            .with_header("Content-Type", "application/json")
+            .with_header(
+                "User-Agent",
+                concat!("pcap-sensor/", env!("CARGO_PKG_VERSION")),
+            )
+            .with_body(body)
+            .with_timeout(self.attempt_timeout.max(1))
+            .send();
+        match r {
+            Ok(resp) if (200..300).contains(&resp.status_code) => {
+                self.counters.exported += n as u64;
+                self.counters.export_batches += 1;
+                self.drop_front(n);
+                self.retry_at = None;
+                self.backoff = Duration::from_secs(1);
+                if self.failing.take().is_some() {
+                    log::info(&format!("satellite {} accepts traces again", self.url));
+                }
+                true
+            }
+            Ok(resp) if resp.status_code == 429 || resp.status_code >= 500 => {
+                self.fail(Failure::Status(resp.status_code), &resp_snippet(&resp));
+                false
+            }
+            Ok(resp) => {
+                // The satellite will never take this batch: drop it, say so once.
+                self.counters.export_failures += 1;
+                self.counters.export_dropped += n as u64;
+                let f = Failure::Status(resp.status_code);
+                if self.failing.as_ref() != Some(&f) {
+                    log::error(&format!(
+                        "satellite {} rejected a batch of {n} traces with HTTP {}: {} (batch dropped)",
+                        self.url,
+                        resp.status_code,
+                        resp_snippet(&resp)
+                    ));
+                    self.failing = Some(f);
+                }
+                self.drop_front(n);
+                true
+            }
+            Err(e) => {
+                self.fail(Failure::Unreachable(error_kind(&e)), &e.to_string());
+                false
+            }
+        }
+    }
+
+    fn fail(&mut self, f: Failure, detail: &str) {
+        self.counters.export_failures += 1;
+        if self.failing.as_ref() != Some(&f) {
+            log::warn(&format!(
+                "cannot deliver traces to {}: {detail} (retrying with backoff; {} traces queued, oldest dropped past --export-queue-mb)",
+                self.url,
+                self.ends.len()
+            ));
+            self.failing = Some(f);
+        }
+        let jitter = 0.8 + (self.rng.next_u64() % 400) as f64 / 1000.0;
+        self.retry_at = Some(Instant::now() + self.backoff.mul_f64(jitter));
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn error_kind(e: &minreq::Error) -> String {
+    let s = e.to_string();
+    s.split(':').next().unwrap_or(&s).to_string()
+}
+
+fn resp_snippet(r: &minreq::Response) -> String {
+    let b = r.as_bytes();
+    let s = String::from_utf8_lossy(&b[..b.len().min(200)]);
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Write a whole request body for `spans` (tests and tools).
+pub fn request_body(res: &Resource, spans: &[u8]) -> io::Result<Vec<u8>> {
+    let (mut p, s) = envelope(res);
+    p.extend_from_slice(spans.strip_suffix(b",").unwrap_or(spans));
+    p.extend_from_slice(&s);
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_parsing() {
+        let tp = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let (t, p) = traceparent(tp).unwrap();
+        assert_eq!(t, b"4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(p, b"00f067aa0ba902b7");
+        assert!(traceparent(b"00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+        assert!(traceparent(b"garbage").is_none());
+    }
+
+    #[test]
+    fn envelope_is_json() {
+        let res = Resource {
+            attrs: vec![
+                ("service.name", Value::Str("svc".into())),
+                ("x", Value::Int(3)),
+            ],
+        };
+        let body = request_body(&res, b"").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
+            "svc"
+        );
+    }
+}

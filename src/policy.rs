@@ -1,0 +1,359 @@
+//! What is kept: host/path filters, the rate limit, and redaction of secrets.
+
+use regex_lite::Regex;
+
+/// Host and path rules.
+pub struct Filters {
+    host_allow: Vec<Regex>,
+    path_allow: Vec<Regex>,
+    host_deny: Vec<Regex>,
+    path_deny: Vec<Regex>,
+}
+
+fn compile(v: &[String]) -> Vec<Regex> {
+    // The command line checked every expression already.
+    v.iter().filter_map(|r| Regex::new(r).ok()).collect()
+}
+
+impl Filters {
+    pub fn new(
+        host_allow: &[String],
+        path_allow: &[String],
+        host_deny: &[String],
+        path_deny: &[String],
+    ) -> Filters {
+        Filters {
+            host_allow: compile(host_allow),
+            path_allow: compile(path_allow),
+            host_deny: compile(host_deny),
+            path_deny: compile(path_deny),
+        }
+    }
+
+    /// `host` is the Host header without its port (or the server address);
+    /// `path` is the request path without the query.
+    pub fn pass(&self, host: &str, path: &str) -> bool {
+        let any = |rs: &[Regex], s: &str| rs.iter().any(|r| r.is_match(s));
+        (self.host_allow.is_empty() || any(&self.host_allow, host))
+            && (self.path_allow.is_empty() || any(&self.path_allow, path))
+            && !any(&self.host_deny, host)
+            && !any(&self.path_deny, path)
+    }
+}
+
+/// The Host header value without a port (`[v6]:port` keeps the brackets' content).
+pub fn host_without_port(h: &str) -> &str {
+    let h = h.trim();
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match h.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.contains(':') => {
+            host
+        }
+        _ => h,
+    }
+}
+
+/// A token bucket: `per_minute` traces a minute, bursts up to a minute's worth.
+pub struct RateLimit {
+    per_us: f64,
+    cap: f64,
+    tokens: f64,
+    last: u64,
+}
+
+impl RateLimit {
+    pub fn new(per_minute: f64) -> RateLimit {
+        RateLimit {
+            per_us: per_minute / 60e6,
+            cap: per_minute,
+            tokens: per_minute,
+            last: 0,
+        }
+    }
+
+    /// May one more trace go at time `ts` (microseconds)?
+    pub fn take(&mut self, ts: u64) -> bool {
+        if self.cap <= 0.0 {
+            return true; // no limit
+        }
+        if self.last != 0 && ts > self.last {
+            self.tokens = (self.tokens + (ts - self.last) as f64 * self.per_us).min(self.cap);
+        }
+        if ts > self.last {
+            self.last = ts;
+        }
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+pub const REDACTED: &str = "[REDACTED]";
+
+const SECRET_WORDS: &[&str] = &[
+    "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "session",
+];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-amz-security-token",
+];
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    hay.len() >= n.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Does a parameter or field name look like it holds a secret?
+pub fn secret_name(name: &[u8]) -> bool {
+    SECRET_WORDS.iter().any(|w| contains_ci(name, w))
+}
+
+/// Is this header's value a secret?
+pub fn secret_header(name: &str) -> bool {
+    if name.eq_ignore_ascii_case("traceparent") || name.eq_ignore_ascii_case("tracestate") {
+        return false;
+    }
+    SECRET_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) || secret_name(name.as_bytes())
+}
+
+/// Write `query` with the values of secret parameters replaced.
+pub fn redact_query(out: &mut Vec<u8>, query: &[u8]) {
+    for (i, pair) in query.split(|&b| b == b'&').enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        match pair.iter().position(|&b| b == b'=') {
+            Some(eq) if secret_name(&pair[..eq]) => {
+                out.extend_from_slice(&pair[..=eq]);
+                out.extend_from_slice(REDACTED.as_bytes());
+            }
+            _ => out.extend_from_slice(pair),
+        }
+    }
+}
+
+/// Copy a JSON document, replacing the value of every member whose name is a
+/// secret (at any depth) with "[REDACTED]". Streaming and allocation-free
+/// apart from `out`; input that is not JSON is copied as far as it scans and
+/// the caller is told (false) so it can fall back.
+pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
+    let mut i = 0;
+    // After a member name that is a secret, the next value is replaced.
+    let mut redact_next = false;
+    // Nesting of containers; `true` = object (so a string at key position is a name).
+    let mut stack = [false; 64];
+    let mut depth = 0usize;
+    let mut expect_key = false;
+    while i < src.len() {
+        let c = src[i];
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' | b',' | b':' => {
+                if c == b',' && depth > 0 && stack[depth - 1] {
+                    expect_key = true;
+                }
+                out.push(c);
+                i += 1;
+            }
+            b'{' | b'[' => {
+                if redact_next {
+                    let end = match skip_value(src, i) {
+                        Some(e) => e,
+                        None => return false,
+                    };
+                    out.extend_from_slice(b"\"[REDACTED]\"");
+                    redact_next = false;
+                    i = end;
+                    continue;
+                }
+                if depth == stack.len() {
+                    return false;
+                }
+                stack[depth] = c == b'{';
+                depth += 1;
+                expect_key = c == b'{';
+                out.push(c);
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                expect_key = false;
+                out.push(c);
+                i += 1;
+            }
+            b'"' => {
+                let end = match string_end(src, i) {
+                    Some(e) => e,
+                    None => return false,
+                };
+                if expect_key {
+                    redact_next = secret_name(&src[i + 1..end - 1]);
+                    expect_key = false;
+                    out.extend_from_slice(&src[i..end]);
+                } else if redact_next {
+                    out.extend_from_slice(b"\"[REDACTED]\"");
+                    redact_next = false;
+                } else {
+                    out.extend_from_slice(&src[i..end]);
+                }
+                i = end;
+            }
+            _ => {
+                // number, true, false, null
+                let mut end = i;
+                while end < src.len() && !b" \t\r\n,:]}".contains(&src[end]) {
+                    end += 1;
+                }
+                if redact_next {
+                    out.extend_from_slice(b"\"[REDACTED]\"");
+                    redact_next = false;
+                } else {
+                    out.extend_from_slice(&src[i..end]);
+                }
+                i = end.max(i + 1);
+            }
+        }
+    }
+    true
+}
+
+/// One past the closing quote of the string starting at `i`.
+fn string_end(src: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < src.len() {
+        match src[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// One past the end of the object or array starting at `i`.
+fn skip_value(src: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < src.len() {
+        match src[j] {
+            b'"' => {
+                j = string_end(src, j)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Write a header value, redacted when its name says it is a secret.
+pub fn header_value<'a>(redact: bool, name: &str, value: &'a [u8]) -> &'a [u8] {
+    if redact && secret_header(name) {
+        REDACTED.as_bytes()
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rj(s: &str) -> String {
+        let mut out = Vec::new();
+        assert!(redact_json(&mut out, s.as_bytes()));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_fields_at_any_depth() {
+        assert_eq!(
+            rj(
+                r#"{"user":{"name":"a","secret":"x","n":1},"password":"p","list":[{"apiKey":12}],"s":"password"}"#
+            ),
+            r#"{"user":{"name":"a","secret":"[REDACTED]","n":1},"password":"[REDACTED]","list":[{"apiKey":"[REDACTED]"}],"s":"password"}"#
+        );
+        assert_eq!(
+            rj(r#"{"token": {"a": [1, "x"]}, "b": 2}"#),
+            r#"{"token": "[REDACTED]", "b": 2}"#
+        );
+        assert_eq!(
+            rj(r#"[1, "session", {"x_session":null}]"#),
+            r#"[1, "session", {"x_session":"[REDACTED]"}]"#
+        );
+        assert_eq!(
+            rj(r#"{"a\"password":"v"}"#),
+            r#"{"a\"password":"[REDACTED]"}"#
+        );
+    }
+
+    #[test]
+    fn json_not_json() {
+        let mut out = Vec::new();
+        assert!(!redact_json(&mut out, b"{\"a\": \"unterminated"));
+    }
+
+    #[test]
+    fn headers_and_query() {
+        for h in [
+            "Authorization",
+            "cookie",
+            "Set-Cookie",
+            "X-Api-Key",
+            "X-Auth-Token",
+            "X-Session-Id",
+            "X-Amz-Security-Token",
+        ] {
+            assert!(secret_header(h), "{h}");
+        }
+        for h in ["traceparent", "tracestate", "Content-Type", "Host"] {
+            assert!(!secret_header(h), "{h}");
+        }
+        let mut out = Vec::new();
+        redact_query(&mut out, b"a=1&api_key=xyz&password=p&flag&Token=t");
+        assert_eq!(
+            out,
+            b"a=1&api_key=[REDACTED]&password=[REDACTED]&flag&Token=[REDACTED]"
+        );
+    }
+
+    #[test]
+    fn filters() {
+        let f = Filters::new(&["^api\\.".into()], &[], &[], &["^/health".into()]);
+        assert!(f.pass("api.example.com", "/users"));
+        assert!(!f.pass("www.example.com", "/users"));
+        assert!(!f.pass("api.example.com", "/healthz"));
+        assert_eq!(host_without_port("api.example.com:8080"), "api.example.com");
+        assert_eq!(host_without_port("[::1]:80"), "::1");
+        assert_eq!(host_without_port("::1"), "::1");
+    }
+
+    #[test]
+    fn rate_limit_bucket() {
+        let mut r = RateLimit::new(60.0);
+        let t0 = 1_000_000_000;
+        let ok = (0..100).filter(|i| r.take(t0 + i * 1000)).count();
+        assert_eq!(ok, 60);
+        // One second later, one more token.
+        assert!(r.take(t0 + 100_000 + 1_000_000));
+        assert!(!r.take(t0 + 100_000 + 1_000_001));
+        let mut r = RateLimit::new(0.0);
+        assert!((0..1000).all(|i| r.take(i)));
+    }
+}

@@ -1,0 +1,355 @@
+//! A completed exchange made readable once for every sink: heads parsed
+//! again, bodies made contiguous, decoded (gzip/deflate) and redacted.
+//!
+//! All buffers live in `Scratch`, reserved at start-up and reused.
+
+use std::io::Read;
+use std::net::IpAddr;
+
+use crate::http::{Ends, Exchange, Msg, parser_config};
+use crate::policy::{self, REDACTED};
+use crate::pool::{Store, WINDOW};
+
+pub const MAX_HEADERS: usize = 256;
+
+/// Reusable buffers for building views.
+pub struct Scratch {
+    req_head: Vec<u8>,
+    resp_head: Vec<u8>,
+    target: Vec<u8>,
+    bodies: [[Vec<u8>; 2]; 2],
+    max_body: usize,
+}
+
+impl Scratch {
+    pub fn new(max_body: usize) -> Scratch {
+        let buf = || Vec::with_capacity(max_body + 64);
+        Scratch {
+            req_head: Vec::with_capacity(WINDOW),
+            resp_head: Vec::with_capacity(WINDOW),
+            target: Vec::with_capacity(1024),
+            bodies: [[buf(), buf()], [buf(), buf()]],
+            max_body,
+        }
+    }
+
+    pub fn reserved(&self) -> usize {
+        self.req_head.capacity()
+            + self.resp_head.capacity()
+            + self.target.capacity()
+            + self
+                .bodies
+                .iter()
+                .flatten()
+                .map(Vec::capacity)
+                .sum::<usize>()
+    }
+}
+
+/// A body ready to show.
+#[derive(Debug, Clone, Copy)]
+pub struct Body<'a> {
+    pub bytes: &'a [u8],
+    /// Decoded size of the whole body (kept or not).
+    pub size: u64,
+    pub truncated: bool,
+    /// Content-Encoding could not be undone: `bytes` are as sent.
+    pub decode_error: bool,
+    pub text: bool,
+}
+
+/// Header name and (possibly redacted) value.
+pub type Header<'a> = (&'a str, &'a [u8]);
+
+pub struct Req<'a> {
+    pub method: &'a str,
+    /// The request-target as sent (query secrets redacted).
+    pub target: &'a [u8],
+    pub path: &'a [u8],
+    pub query: Option<&'a [u8]>,
+    pub version: u8,
+    pub host: Option<&'a [u8]>,
+    pub headers: Vec<Header<'a>>,
+    pub body: Body<'a>,
+}
+
+pub struct Resp<'a> {
+    pub status: u16,
+    pub reason: &'a str,
+    pub version: u8,
+    pub headers: Vec<Header<'a>>,
+    pub body: Body<'a>,
+}
+
+pub struct View<'a> {
+    pub start_us: u64,
+    pub end_us: u64,
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub req: Req<'a>,
+    pub resp: Option<Resp<'a>>,
+}
+
+impl View<'_> {
+    /// The host as filters see it: Host header without port, else the server address.
+    pub fn host_for_rules(&self, buf: &mut String) {
+        buf.clear();
+        match self.req.host.and_then(|h| std::str::from_utf8(h).ok()) {
+            Some(h) => buf.push_str(policy::host_without_port(h)),
+            None => {
+                use std::fmt::Write;
+                let _ = write!(buf, "{}", self.server.0);
+            }
+        }
+    }
+
+    pub fn header<'h>(headers: &[Header<'h>], name: &str) -> Option<&'h [u8]> {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Coding {
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+fn coding(headers: &[httparse::Header<'_>]) -> Coding {
+    let mut c = Coding::Identity;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("content-encoding") {
+            let v = String::from_utf8_lossy(h.value).trim().to_ascii_lowercase();
+            c = match v.as_str() {
+                "gzip" | "x-gzip" => Coding::Gzip,
+                "deflate" => Coding::Deflate,
+                "" | "identity" => c,
+                // Another coding (br, zstd, a chain): leave the body as sent.
+                _ => return Coding::Identity,
+            };
+        }
+    }
+    c
+}
+
+fn is_json(headers: &[httparse::Header<'_>], body: &[u8]) -> bool {
+    let ct = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+        .map(|h| h.value);
+    match ct {
+        Some(v) => v.windows(4).any(|w| w.eq_ignore_ascii_case(b"json")),
+        None => matches!(
+            body.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        ),
+    }
+}
+
+/// Copy, decode and redact one body; returns (which buffer holds it, its length, decode error).
+fn prepare_body(
+    store: &Store,
+    m: &Msg,
+    headers: &[httparse::Header<'_>],
+    redact: bool,
+    max: usize,
+    bufs: &mut [Vec<u8>; 2],
+) -> (usize, bool, bool) {
+    let [a, b] = bufs;
+    a.clear();
+    for s in store.slices(&m.chain, m.head_len as usize) {
+        a.extend_from_slice(s);
+    }
+    let mut cur = 0;
+    let mut decode_error = false;
+    let mut decoded = false;
+    let cod = coding(headers);
+    if cod != Coding::Identity && !a.is_empty() {
+        b.clear();
+        let limit = max as u64;
+        let r = match cod {
+            Coding::Gzip => flate2::read::MultiGzDecoder::new(&a[..])
+                .take(limit)
+                .read_to_end(b),
+            _ => {
+                let z = flate2::read::ZlibDecoder::new(&a[..])
+                    .take(limit)
+                    .read_to_end(b);
+                if z.is_err() {
+                    b.clear();
+                    flate2::read::DeflateDecoder::new(&a[..])
+                        .take(limit)
+                        .read_to_end(b)
+                } else {
+                    z
+                }
+            }
+        };
+        match r {
+            Ok(_) => {
+                cur = 1;
+                decoded = true;
+            }
+            // A body cut short still decodes as far as it goes.
+            Err(_) if (m.truncated || !m.complete) && !b.is_empty() => {
+                cur = 1;
+                decoded = true;
+            }
+            Err(_) => decode_error = true,
+        }
+    }
+    if redact {
+        let (src, dst) = if cur == 0 {
+            (&*a, &mut *b)
+        } else {
+            (&*b, &mut *a)
+        };
+        if !src.is_empty() && is_json(headers, src) {
+            dst.clear();
+            if policy::redact_json(dst, src) {
+                cur = 1 - cur;
+            }
+        }
+    }
+    (cur, decode_error, decoded)
+}
+
+fn text(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok()
+}
+
+/// Build the view of `ex`. Heads are parsed with the same settings as when they were first read.
+pub fn build<'s>(
+    s: &'s mut Scratch,
+    ex: &Exchange,
+    ends: &Ends,
+    store: &Store,
+    redact: bool,
+) -> View<'s> {
+    let max = s.max_body;
+    store.copy_prefix(&ex.req.chain, ex.req.head_len as usize, &mut s.req_head);
+    if ex.has_resp {
+        store.copy_prefix(&ex.resp.chain, ex.resp.head_len as usize, &mut s.resp_head);
+    } else {
+        s.resp_head.clear();
+    }
+    // Mutable phase: bodies and the redacted target.
+    let (req_cur, req_err, req_dec, resp_prep) = {
+        let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut hb);
+        let _ = parser_config().parse_request(&mut req, &s.req_head);
+        let (c, e, d) = prepare_body(store, &ex.req, req.headers, redact, max, &mut s.bodies[0]);
+        s.target.clear();
+        let target = req.path.unwrap_or("").as_bytes();
+        match target.iter().position(|&b| b == b'?') {
+            Some(q) if redact => {
+                s.target.extend_from_slice(&target[..=q]);
+                policy::redact_query(&mut s.target, &target[q + 1..]);
+            }
+            _ => s.target.extend_from_slice(target),
+        }
+        let rp = if ex.has_resp {
+            let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut hb);
+            let _ = parser_config().parse_response(&mut resp, &s.resp_head);
+            Some(prepare_body(
+                store,
+                &ex.resp,
+                resp.headers,
+                redact,
+                max,
+                &mut s.bodies[1],
+            ))
+        } else {
+            None
+        };
+        (c, e, d, rp)
+    };
+
+    let s: &'s Scratch = s;
+    let c = ex.client_dir as usize;
+    let sv = 1 - c;
+    let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut hb);
+    let _ = parser_config().parse_request(&mut req, &s.req_head);
+    let headers = collect_headers(req.headers, redact);
+    let host = View::header(&headers, "host");
+    let target: &'s [u8] = &s.target;
+    let (path, query) = match target.iter().position(|&b| b == b'?') {
+        Some(q) => (&target[..q], Some(&target[q + 1..])),
+        None => (target, None),
+    };
+    let rb = &s.bodies[0][req_cur];
+    let req_view = Req {
+        method: req.method.unwrap_or(""),
+        target,
+        path,
+        query,
+        version: req.version.unwrap_or(1),
+        host,
+        headers,
+        body: Body {
+            bytes: rb,
+            size: if req_dec {
+                rb.len() as u64
+            } else {
+                ex.req.body_size
+            },
+            truncated: ex.req.truncated || !ex.req.complete,
+            decode_error: req_err,
+            text: text(rb),
+        },
+    };
+    let resp_view = resp_prep.map(|(cur, err, dec)| {
+        let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut hb);
+        let _ = parser_config().parse_response(&mut resp, &s.resp_head);
+        let body = &s.bodies[1][cur];
+        Resp {
+            status: resp.code.unwrap_or(0),
+            reason: resp.reason.unwrap_or(""),
+            version: resp.version.unwrap_or(1),
+            headers: collect_headers(resp.headers, redact),
+            body: Body {
+                bytes: body,
+                size: if dec {
+                    body.len() as u64
+                } else {
+                    ex.resp.body_size
+                },
+                truncated: ex.resp.truncated || !ex.resp.complete,
+                decode_error: err,
+                text: text(body),
+            },
+        }
+    });
+    View {
+        start_us: ex.req.first_ts,
+        end_us: if ex.has_resp {
+            ex.resp.last_ts
+        } else {
+            ex.req.last_ts
+        },
+        client: (ends.addr[c].to_std(), ends.port[c]),
+        server: (ends.addr[sv].to_std(), ends.port[sv]),
+        req: req_view,
+        resp: resp_view,
+    }
+}
+
+fn collect_headers<'a>(hs: &[httparse::Header<'a>], redact: bool) -> Vec<Header<'a>> {
+    hs.iter()
+        .filter(|h| !h.name.is_empty())
+        .map(|h| {
+            let v = if redact && policy::secret_header(h.name) {
+                REDACTED.as_bytes()
+            } else {
+                h.value
+            };
+            (h.name, v)
+        })
+        .collect()
+}
