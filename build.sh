@@ -8,19 +8,41 @@ usage() {
   cat <<'TXT'
 usage: ./build.sh [COMMAND]
 
-  build (default)  install build dependencies, build the sensor (dist/pcap-sensor)
-                   and start a live capture on all interfaces printed to the terminal
+  build (default)  install build dependencies, build the static musl binary
+                   dist/pcap-sensor (libpcap built from Debian's source package with
+                   musl-gcc, cached in .cache/), check it is static, print its size,
+                   then start a live capture on all interfaces printed to the terminal
                    (set NO_RUN=1 to only build; extra args after -- go to apidump)
-  test             install test dependencies, then run fmt, clippy and every test
-  image            build the FROM-scratch container image
-  bench            run the benchmarks (prints a table, writes bench/results.md)
-  clean            remove build outputs and caches
+  test             install test dependencies, build the static binary and the image,
+                   then run fmt, clippy and every test (tests/container.rs gets the
+                   binary and image through PCAP_SENSOR_STATIC and PCAP_SENSOR_IMAGE)
+  image            build the static binary, then the FROM-scratch image from
+                   Dockerfile.scratch (localhost/pcap-sensor:VERSION) with docker when
+                   a daemon answers, else podman or buildah (installed if absent); save
+                   it as dist/pcap-sensor.oci.tar and print its size (limit 4 MiB)
+  bench            run the benchmarks (not yet: see issue 7)
+  clean            remove build outputs and caches (target/, dist/, .cache/)
   help             this text
+
+Environment: NO_RUN=1 (build only), TEST_THREADS (cargo test threads, default 4),
+LIBPCAP_REFRESH=1 (fetch and rebuild libpcap even when cached), IMAGE_ENGINE=docker|podman|buildah
+(instead of the first that works), PCAP_SENSOR_SOURCE (the image's source label).
 TXT
 }
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+MUSL_TARGET=x86_64-unknown-linux-musl
+VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+IMAGE="localhost/pcap-sensor:$VERSION"
+IMAGE_LIMIT=$((4 * 1024 * 1024))
+LIBPCAP_CACHE=.cache/libpcap-musl
+# libpcap for the static binary: only the Linux packet-socket back-end (and netfilter,
+# which needs nothing but kernel headers); every optional back-end is off.
+LIBPCAP_CONFIGURE=(--disable-shared --enable-ipv6 --disable-remote --disable-usb
+  --disable-netmap --disable-bluetooth --disable-dbus --disable-rdma --without-libnl
+  --without-dag --without-septel --without-snf --without-turbocap --without-dpdk)
 
 apt_install() {
   local missing=()
@@ -32,6 +54,8 @@ apt_install() {
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+mib() { awk -v b="$1" 'BEGIN { printf "%d bytes = %.2f MiB", b, b / 1048576 }'; }
 
 ensure_rust() {
   if ! command -v cargo >/dev/null; then
@@ -47,16 +71,184 @@ build_deps() {
 
 test_deps() {
   build_deps
-  apt_install tcpdump tshark curl python3 iproute2 procps file
+  apt_install tcpdump tshark curl python3 iproute2 procps file util-linux podman buildah runc
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 }
 
-cmd_build() {
+static_deps() {
   build_deps
-  cargo build --release --locked
+  apt_install musl-tools flex bison dpkg-dev gpg gpgv file binutils
+  rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET" \
+    || rustup target add "$MUSL_TARGET"
+}
+
+# Make `apt-get source` work: add deb-src entries mirroring the configured deb ones.
+ensure_deb_src() {
+  if apt-cache showsrc libpcap 2>/dev/null | grep -q '^Package: libpcap$'; then return 0; fi
+  local list=/etc/apt/sources.list.d/pcap-sensor-src
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      | $SUDO tee "$list.sources" >/dev/null
+  elif [ -f /etc/apt/sources.list ]; then
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $SUDO tee "$list.list" >/dev/null
+  fi
+  echo "build.sh: added deb-src entries ($list.*) for apt-get source" >&2
+  $SUDO apt-get update -qq
+  apt-cache showsrc libpcap 2>/dev/null | grep -q '^Package: libpcap$' || {
+    echo "build.sh: no source package for libpcap in the configured apt sources" >&2
+    exit 1
+  }
+}
+
+# Build libpcap.a with musl-gcc from Debian's source package (the upstream release
+# tarball, checked by apt against the signed Sources index and by gpgv against the
+# upstream signing key Debian ships). Sets LIBPCAP_LIBDIR and LIBPCAP_VER.
+# The library is installed in a folder named after its own hash: cargo does not notice a
+# rebuilt libpcap.a by itself, but it re-runs the pcap crate's build script (and relinks)
+# when LIBPCAP_LIBDIR changes.
+libpcap_musl() {
+  local key pointer
+  key="$(printf '%s\n' "${LIBPCAP_CONFIGURE[*]}" "$(dpkg-query -W -f='${Version}' musl-dev)" \
+    "$(dpkg-query -W -f='${Version}' linux-libc-dev)" | sha256sum | cut -c1-12)"
+  pointer="$LIBPCAP_CACHE/recipe-$key"
+  if [ "${LIBPCAP_REFRESH:-0}" != 1 ] && [ -f "$pointer" ]; then
+    read -r LIBPCAP_VER LIBPCAP_LIBDIR <"$pointer"
+    LIBPCAP_LIBDIR="$PWD/$LIBPCAP_CACHE/$LIBPCAP_LIBDIR"
+    if [ -f "$LIBPCAP_LIBDIR/libpcap.a" ]; then return 0; fi
+  fi
+  ensure_deb_src
+  local src="$LIBPCAP_CACHE/src" dsc debver upver tarball
+  rm -rf "$src" && mkdir -p "$src"
+  echo "build.sh: fetching libpcap source (apt-get source)" >&2
+  (cd "$src" && apt-get source -qq --download-only libpcap 2>&1 \
+    | grep -v 'unsandboxed as root' >&2 || true)
+  dsc="$(ls "$src"/libpcap_*.dsc 2>/dev/null | head -n 1)"
+  [ -n "$dsc" ] || { echo "build.sh: apt-get source libpcap failed" >&2; exit 1; }
+  debver="$(sed -n 's/^Version: //p' "$dsc")" && debver="${debver#*:}"
+  upver="${debver%-*}"
+  tarball="$(ls "$src"/libpcap_"$upver".orig.tar.* | grep -v '\.asc$' | head -n 1)"
+  tar -C "$src" -xf "$src"/libpcap_"$debver".debian.tar.* debian/upstream/signing-key.asc
+  gpg --dearmor <"$src/debian/upstream/signing-key.asc" >"$src/upstream-key.gpg"
+  gpgv -q --keyring "$src/upstream-key.gpg" "$tarball.asc" "$tarball" 2>/dev/null || {
+    echo "build.sh: $tarball does not match the upstream signature" >&2
+    exit 1
+  }
+  tar -C "$src" -xf "$tarball"
+  # musl-gcc hides /usr/include; libpcap needs the kernel's linux/, asm/, asm-generic/.
+  local kh="$src/kernel-headers" multiarch d
+  multiarch="$(gcc -dumpmachine)"
+  mkdir -p "$kh"
+  for d in linux asm asm-generic; do
+    if [ -d "/usr/include/$multiarch/$d" ]; then ln -sfn "/usr/include/$multiarch/$d" "$kh/$d"
+    else ln -sfn "/usr/include/$d" "$kh/$d"; fi
+  done
+  echo "build.sh: building libpcap $upver with musl-gcc" >&2
+  (
+    cd "$src/libpcap-$upver"
+    ./configure -q CC="musl-gcc -isystem $PWD/../kernel-headers" CFLAGS="-O2 -fPIC" \
+      "${LIBPCAP_CONFIGURE[@]}" >&2
+    make -s -j"$(nproc)" libpcap.a >&2
+  )
+  local dir
+  dir="$debver-$(sha256sum "$src/libpcap-$upver/libpcap.a" | cut -c1-12)"
+  mkdir -p "$LIBPCAP_CACHE/$dir"
+  cp "$src/libpcap-$upver/libpcap.a" "$LIBPCAP_CACHE/$dir/"
+  echo "$upver $dir" >"$pointer"
+  LIBPCAP_VER="$upver"
+  LIBPCAP_LIBDIR="$PWD/$LIBPCAP_CACHE/$dir"
+  rm -rf "$src"
+}
+
+# Static musl binary at dist/pcap-sensor, checked to have no dynamic dependencies.
+build_static() {
+  static_deps
+  libpcap_musl
+  LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" LIBPCAP_VER="$LIBPCAP_VER" \
+    cargo build --release --locked --target "$MUSL_TARGET"
   mkdir -p dist
-  cp target/release/pcap-sensor dist/pcap-sensor
-  echo "build.sh: built dist/pcap-sensor ($(stat -c %s dist/pcap-sensor) bytes)" >&2
+  cp "target/$MUSL_TARGET/release/pcap-sensor" dist/pcap-sensor
+  local desc
+  desc="$(file -b dist/pcap-sensor)"
+  case "$desc" in
+    *"statically linked"* | *"static-pie linked"*) ;;
+    *) echo "build.sh: dist/pcap-sensor is not static: $desc" >&2; exit 1 ;;
+  esac
+  local deps
+  deps="$(ldd dist/pcap-sensor 2>&1 || true)"
+  if ! grep -qE '^\s*(not a dynamic executable|statically linked)$' <<<"$deps" \
+    || readelf -d dist/pcap-sensor | grep -q '(NEEDED)'; then
+    echo "build.sh: dist/pcap-sensor has dynamic dependencies:" >&2
+    echo "$deps" >&2
+    exit 1
+  fi
+  echo "build.sh: built dist/pcap-sensor: static $MUSL_TARGET binary, libpcap $LIBPCAP_VER," \
+    "$(mib "$(stat -c %s dist/pcap-sensor)")" >&2
+}
+
+# Pick the image engine: docker when a daemon answers, else podman, else buildah.
+ENGINE=""
+image_engine() {
+  if [ -n "${IMAGE_ENGINE:-}" ]; then ENGINE="$IMAGE_ENGINE"
+  elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then ENGINE=docker
+  elif command -v podman >/dev/null; then ENGINE=podman
+  elif command -v buildah >/dev/null; then ENGINE=buildah
+  else
+    apt_install podman buildah runc
+    ENGINE=podman
+  fi
+}
+
+build_image() {
+  image_engine
+  local source="${PCAP_SENSOR_SOURCE:-$(git remote get-url origin 2>/dev/null || true)}"
+  local args=(-f Dockerfile.scratch -t "$IMAGE" --build-arg "VERSION=$VERSION")
+  [ -n "$source" ] && args+=(--build-arg "SOURCE=$source")
+  local old=""
+  [ "$ENGINE" = docker ] || old="$($ENGINE images -q "$IMAGE" 2>/dev/null || true)"
+  echo "build.sh: building $IMAGE with $ENGINE" >&2
+  # The build context is dist/, which holds the binary (COPY pcap-sensor /bin/init).
+  rm -f dist/pcap-sensor.oci.tar
+  case "$ENGINE" in
+    docker | podman | buildah) ;;
+    *) echo "build.sh: unknown image engine '$ENGINE'" >&2; exit 2 ;;
+  esac
+  case "$ENGINE" in
+    docker) docker build -q "${args[@]}" dist >/dev/null ;;
+    podman) podman build -q --identity-label=false "${args[@]}" dist >/dev/null ;;
+    buildah) buildah build -q --identity-label=false "${args[@]}" dist >/dev/null ;;
+  esac
+  local new size what="unpacked"
+  if [ "$ENGINE" = docker ]; then
+    docker save -o dist/pcap-sensor.oci.tar "$IMAGE"
+    size="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
+  else
+    # Drop the image this tag pointed to before (only ours, and only if now unused).
+    new="$($ENGINE images -q "$IMAGE")"
+    if [ -n "$old" ] && [ "$old" != "$new" ]; then $ENGINE rmi "$old" >/dev/null 2>&1 || true; fi
+    if [ "$ENGINE" = podman ]; then
+      podman save -q --format oci-archive -o dist/pcap-sensor.oci.tar "$IMAGE"
+      size="$(podman image inspect -f '{{.Size}}' "$IMAGE")"
+    else
+      buildah push -q "$IMAGE" "oci-archive:dist/pcap-sensor.oci.tar:$IMAGE"
+      # buildah reports sizes rounded for humans; count the (compressed) archive instead.
+      size="$(stat -c %s dist/pcap-sensor.oci.tar)" what="compressed"
+    fi
+  fi
+  echo "build.sh: image $IMAGE: $(mib "$size") $what; saved as dist/pcap-sensor.oci.tar" \
+    "($(mib "$(stat -c %s dist/pcap-sensor.oci.tar)"))" >&2
+  if [ "$size" -gt "$IMAGE_LIMIT" ]; then
+    echo "build.sh: image is larger than 4 MiB ($IMAGE_LIMIT bytes)" >&2
+    exit 1
+  fi
+}
+
+cmd_image() {
+  build_static
+  build_image
+}
+
+cmd_build() {
+  build_static
   if [ "${NO_RUN:-0}" != 1 ]; then
     echo "build.sh: live capture of HTTP on all interfaces (Ctrl-C to stop)" >&2
     exec $SUDO dist/pcap-sensor apidump -i any --out - "$@"
@@ -67,17 +259,27 @@ cmd_test() {
   test_deps
   cargo fmt --all -- --check
   cargo clippy --all-targets --locked -- -D warnings
+  build_static
+  build_image
+  PCAP_SENSOR_STATIC="$PWD/dist/pcap-sensor" PCAP_SENSOR_IMAGE="$PWD/dist/pcap-sensor.oci.tar" \
   cargo test --locked -- --test-threads="${TEST_THREADS:-4}"
+}
+
+cmd_bench() {
+  echo "build.sh: bench: not yet: see issue 7" >&2
+  exit 1
 }
 
 cmd_clean() {
   cargo clean
-  rm -rf dist
+  rm -rf dist .cache
 }
 
 case "${1:-build}" in
   build) shift || true; [ "${1:-}" = "--" ] && shift; cmd_build "$@" ;;
   test) cmd_test ;;
+  image) cmd_image ;;
+  bench) cmd_bench ;;
   clean) cmd_clean ;;
   help|-h|--help) usage ;;
   *) echo "build.sh: unknown command '$1' (try ./build.sh help)" >&2; exit 2 ;;

@@ -108,19 +108,36 @@ pub fn json_str(out: &mut dyn Write, b: &[u8]) -> io::Result<()> {
 }
 
 /// Escape for a JSON string body. `latin1`: write bytes ≥ 0x80 as \u00XX.
+///
+/// Besides what JSON requires, U+0085, U+2028 and U+2029 are escaped too:
+/// they are valid in JSON strings but end lines for many line readers.
 fn escape(out: &mut dyn Write, b: &[u8], latin1: bool) -> io::Result<()> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => b"",
-            0x80.. if latin1 => b"",
-            _ => continue,
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let (esc, len): (&[u8], usize) = match c {
+            b'"' => (b"\\\"", 1),
+            b'\\' => (b"\\\\", 1),
+            b'\n' => (b"\\n", 1),
+            b'\r' => (b"\\r", 1),
+            b'\t' => (b"\\t", 1),
+            0..=0x1f | 0x7f => (b"", 1),
+            0x80.. if latin1 => (b"", 1),
+            0xc2 if b.get(i + 1) == Some(&0x85) => (b"\\u0085", 2),
+            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => (
+                if b[i + 2] == 0xa8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                },
+                3,
+            ),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.write_all(&b[start..i])?;
         if esc.is_empty() {
@@ -135,7 +152,8 @@ fn escape(out: &mut dyn Write, b: &[u8], latin1: bool) -> io::Result<()> {
         } else {
             out.write_all(esc)?;
         }
-        start = i + 1;
+        i += len;
+        start = i;
     }
     out.write_all(&b[start..])
 }
@@ -345,6 +363,8 @@ mod tests {
     fn escaping() {
         let v = s(|o| json_str(o, b"a\"b\\c\n\x01").unwrap());
         assert_eq!(v, r#""a\"b\\c\n\u0001""#);
+        let v = s(|o| json_str(o, "a\u{2028}b\u{85}".as_bytes()).unwrap());
+        assert_eq!(v, r#""a\u2028b\u0085""#);
         let v = s(|o| json_str(o, b"caf\xe9").unwrap());
         assert_eq!(v, r#""caf\u00e9""#);
         let parsed: String = serde_json::from_str(&v).unwrap();
