@@ -95,9 +95,6 @@ impl RateLimit {
 
 pub const REDACTED: &str = "[REDACTED]";
 
-const SECRET_WORDS: &[&str] = &[
-    "token", "secret", "password", "passwd", "api-key", "apikey", "api_key", "session",
-];
 const SECRET_HEADERS: &[&str] = &[
     "authorization",
     "proxy-authorization",
@@ -107,14 +104,21 @@ const SECRET_HEADERS: &[&str] = &[
     "x-amz-security-token",
 ];
 
-fn contains_ci(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    hay.len() >= n.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-}
-
 /// Does a parameter or field name look like it holds a secret?
+///
+/// Runs for every header of every trace: one pass, looking at the words
+/// only where their first letter appears.
 pub fn secret_name(name: &[u8]) -> bool {
-    SECRET_WORDS.iter().any(|w| contains_ci(name, w))
+    let at = |i: usize, w: &str| {
+        name.len() - i >= w.len() && name[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
+    };
+    (0..name.len()).any(|i| match name[i] | 0x20 {
+        b't' => at(i, "token"),
+        b's' => at(i, "secret") || at(i, "session"),
+        b'p' => at(i, "password") || at(i, "passwd"),
+        b'a' => at(i, "api-key") || at(i, "apikey") || at(i, "api_key"),
+        _ => false,
+    })
 }
 
 /// Is this header's value a secret?

@@ -100,13 +100,16 @@ impl Stats {
 }
 
 /// Peak resident set size of this process in KiB (VmHWM).
+///
+/// Not getrusage's ru_maxrss: Linux carries that across execve, so it can
+/// report the size of whatever started the sensor.
 pub fn peak_rss_kb() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) == 0 {
-            return ru.ru_maxrss as u64;
-        }
-    }
-    0
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }

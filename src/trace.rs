@@ -103,9 +103,21 @@ fn json_opt(out: &mut dyn Write, v: Option<&[u8]>) -> io::Result<()> {
 /// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
 pub fn json_str(out: &mut dyn Write, b: &[u8]) -> io::Result<()> {
     out.write_all(b"\"")?;
-    escape(out, b, std::str::from_utf8(b).is_err())?;
+    escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err())?;
     out.write_all(b"\"")
 }
+
+/// Bytes that `escape` must look at: controls, '"', '\\', DEL, and (for the
+/// line separators and Latin-1) everything from 0x80.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x7f;
+        i += 1;
+    }
+    t
+};
 
 /// Escape for a JSON string body. `latin1`: write bytes ≥ 0x80 as \u00XX.
 ///
@@ -117,6 +129,10 @@ fn escape(out: &mut dyn Write, b: &[u8], latin1: bool) -> io::Result<()> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        if !SPECIAL[c as usize] {
+            i += 1;
+            continue;
+        }
         let (esc, len): (&[u8], usize) = match c {
             b'"' => (b"\\\"", 1),
             b'\\' => (b"\\\\", 1),

@@ -52,6 +52,8 @@ pub struct Body<'a> {
     pub bytes: &'a [u8],
     /// Decoded size of the whole body (kept or not).
     pub size: u64,
+    /// Size as transferred (after de-chunking, before Content-Encoding is undone).
+    pub wire_size: u64,
     pub truncated: bool,
     /// Content-Encoding could not be undone: `bytes` are as sent.
     pub decode_error: bool,
@@ -218,10 +220,11 @@ fn prepare_body(
 }
 
 fn text(b: &[u8]) -> bool {
-    std::str::from_utf8(b).is_ok()
+    b.is_ascii() || std::str::from_utf8(b).is_ok()
 }
 
-/// Build the view of `ex`. Heads are parsed with the same settings as when they were first read.
+/// Build the view of `ex`. Heads are parsed (once) with the same settings as
+/// when they were first read.
 pub fn build<'s>(
     s: &'s mut Scratch,
     ex: &Exchange,
@@ -230,59 +233,43 @@ pub fn build<'s>(
     redact: bool,
 ) -> View<'s> {
     let max = s.max_body;
-    store.copy_prefix(&ex.req.chain, ex.req.head_len as usize, &mut s.req_head);
+    let Scratch {
+        req_head,
+        resp_head,
+        target: target_buf,
+        bodies: [req_bufs, resp_bufs],
+        ..
+    } = s;
+    store.copy_prefix(&ex.req.chain, ex.req.head_len as usize, req_head);
+    resp_head.clear();
     if ex.has_resp {
-        store.copy_prefix(&ex.resp.chain, ex.resp.head_len as usize, &mut s.resp_head);
-    } else {
-        s.resp_head.clear();
+        store.copy_prefix(&ex.resp.chain, ex.resp.head_len as usize, resp_head);
     }
-    // Mutable phase: bodies and the redacted target.
-    let (req_cur, req_err, req_dec, resp_prep) = {
-        let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut hb);
-        let _ = parser_config().parse_request(&mut req, &s.req_head);
-        let (c, e, d) = prepare_body(store, &ex.req, req.headers, redact, max, &mut s.bodies[0]);
-        s.target.clear();
-        let target = req.path.unwrap_or("").as_bytes();
-        match target.iter().position(|&b| b == b'?') {
-            Some(q) if redact => {
-                s.target.extend_from_slice(&target[..=q]);
-                policy::redact_query(&mut s.target, &target[q + 1..]);
-            }
-            _ => s.target.extend_from_slice(target),
-        }
-        let rp = if ex.has_resp {
-            let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut resp = httparse::Response::new(&mut hb);
-            let _ = parser_config().parse_response(&mut resp, &s.resp_head);
-            Some(prepare_body(
-                store,
-                &ex.resp,
-                resp.headers,
-                redact,
-                max,
-                &mut s.bodies[1],
-            ))
-        } else {
-            None
-        };
-        (c, e, d, rp)
-    };
+    let req_head: &'s [u8] = req_head;
+    let resp_head: &'s [u8] = resp_head;
 
-    let s: &'s Scratch = s;
-    let c = ex.client_dir as usize;
-    let sv = 1 - c;
     let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut hb);
-    let _ = parser_config().parse_request(&mut req, &s.req_head);
+    let _ = parser_config().parse_request(&mut req, req_head);
+    let (req_cur, req_err, req_dec) =
+        prepare_body(store, &ex.req, req.headers, redact, max, req_bufs);
+    target_buf.clear();
+    let raw_target = req.path.unwrap_or("").as_bytes();
+    match raw_target.iter().position(|&b| b == b'?') {
+        Some(q) if redact => {
+            target_buf.extend_from_slice(&raw_target[..=q]);
+            policy::redact_query(target_buf, &raw_target[q + 1..]);
+        }
+        _ => target_buf.extend_from_slice(raw_target),
+    }
+    let target: &'s [u8] = target_buf;
     let headers = collect_headers(req.headers, redact);
     let host = View::header(&headers, "host");
-    let target: &'s [u8] = &s.target;
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(q) => (&target[..q], Some(&target[q + 1..])),
         None => (target, None),
     };
-    let rb = &s.bodies[0][req_cur];
+    let rb: &'s [u8] = &req_bufs[req_cur];
     let req_view = Req {
         method: req.method.unwrap_or(""),
         target,
@@ -298,17 +285,20 @@ pub fn build<'s>(
             } else {
                 ex.req.body_size
             },
+            wire_size: ex.req.body_size,
             truncated: ex.req.truncated || !ex.req.complete,
             decode_error: req_err,
             text: text(rb),
         },
     };
-    let resp_view = resp_prep.map(|(cur, err, dec)| {
+
+    let resp_view = if ex.has_resp {
         let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut hb);
-        let _ = parser_config().parse_response(&mut resp, &s.resp_head);
-        let body = &s.bodies[1][cur];
-        Resp {
+        let _ = parser_config().parse_response(&mut resp, resp_head);
+        let (cur, err, dec) = prepare_body(store, &ex.resp, resp.headers, redact, max, resp_bufs);
+        let body: &'s [u8] = &resp_bufs[cur];
+        Some(Resp {
             status: resp.code.unwrap_or(0),
             reason: resp.reason.unwrap_or(""),
             version: resp.version.unwrap_or(1),
@@ -320,12 +310,17 @@ pub fn build<'s>(
                 } else {
                     ex.resp.body_size
                 },
+                wire_size: ex.resp.body_size,
                 truncated: ex.resp.truncated || !ex.resp.complete,
                 decode_error: err,
                 text: text(body),
             },
-        }
-    });
+        })
+    } else {
+        None
+    };
+    let c = ex.client_dir as usize;
+    let sv = 1 - c;
     View {
         start_us: ex.req.first_ts,
         end_us: if ex.has_resp {

@@ -97,7 +97,7 @@ impl Har {
             }
             o.write_all(b"}")?;
         }
-        write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.size)?;
+        write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.wire_size)?;
         match &v.resp {
             Some(p) => {
                 write!(o, ",\"response\":{{\"status\":{},\"statusText\":", p.status)?;
@@ -112,7 +112,7 @@ impl Har {
                 write!(
                     o,
                     ",\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":{}}}",
-                    p.body.size
+                    p.body.wire_size
                 )?;
             }
             None => {
