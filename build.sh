@@ -117,16 +117,24 @@ libpcap_musl() {
     if [ -f "$LIBPCAP_LIBDIR/libpcap.a" ]; then return 0; fi
   fi
   ensure_deb_src
-  local src="$LIBPCAP_CACHE/src" dsc debver upver tarball
+  local src="$LIBPCAP_CACHE/src" dsc="" debver upver tarball="" f
   rm -rf "$src" && mkdir -p "$src"
   echo "build.sh: fetching libpcap source (apt-get source)" >&2
-  (cd "$src" && apt-get source -qq --download-only libpcap 2>&1 \
-    | grep -v 'unsandboxed as root' >&2 || true)
-  dsc="$(ls "$src"/libpcap_*.dsc 2>/dev/null | head -n 1)"
-  [ -n "$dsc" ] || { echo "build.sh: apt-get source libpcap failed" >&2; exit 1; }
+  (
+    cd "$src"
+    apt-get source -qq --download-only libpcap 2>&1 | { grep -v 'unsandboxed as root' || true; } >&2
+  ) || { echo "build.sh: apt-get source libpcap failed" >&2; exit 1; }
+  for f in "$src"/libpcap_*.dsc; do [ -f "$f" ] && dsc="$f"; done
+  [ -n "$dsc" ] || { echo "build.sh: apt-get source gave no libpcap .dsc" >&2; exit 1; }
   debver="$(sed -n 's/^Version: //p' "$dsc")" && debver="${debver#*:}"
   upver="${debver%-*}"
-  tarball="$(ls "$src"/libpcap_"$upver".orig.tar.* | grep -v '\.asc$' | head -n 1)"
+  for f in "$src"/libpcap_"$upver".orig.tar.*; do
+    case "$f" in *.asc) ;; *) tarball="$f" ;; esac
+  done
+  if [ ! -f "$tarball" ] || [ ! -f "$tarball.asc" ]; then
+    echo "build.sh: no signed upstream tarball in libpcap's source package" >&2
+    exit 1
+  fi
   tar -C "$src" -xf "$src"/libpcap_"$debver".debian.tar.* debian/upstream/signing-key.asc
   gpg --dearmor <"$src/debian/upstream/signing-key.asc" >"$src/upstream-key.gpg"
   gpgv -q --keyring "$src/upstream-key.gpg" "$tarball.asc" "$tarball" 2>/dev/null || {
@@ -255,8 +263,26 @@ cmd_build() {
   fi
 }
 
+# Python for the tests that read what the sensor wrote: a venv with PyPI
+# opentelemetry-proto (and protobuf: every exported body must parse as OTLP) and
+# haralyzer (HAR output must load). The tests find it through PCAP_SENSOR_PY.
+PY_VENV=.cache/venv
+py_venv() {
+  apt_install python3 python3-venv openssl
+  if ! "$PY_VENV/bin/python" -c \
+    'import opentelemetry.proto.collector.trace.v1.trace_service_pb2, haralyzer' 2>/dev/null; then
+    echo "build.sh: creating $PY_VENV with opentelemetry-proto and haralyzer" >&2
+    rm -rf "$PY_VENV"
+    python3 -m venv "$PY_VENV"
+    "$PY_VENV/bin/pip" install -q --disable-pip-version-check \
+      opentelemetry-proto==1.45.2 haralyzer==2.4.0
+  fi
+  export PCAP_SENSOR_PY="$PWD/$PY_VENV/bin/python"
+}
+
 cmd_test() {
   test_deps
+  py_venv
   cargo fmt --all -- --check
   cargo clippy --all-targets --locked -- -D warnings
   build_static

@@ -16,7 +16,7 @@ pub const MAX_PENDING: u32 = 32;
 /// Bytes scanned for a message start before a connection is called non-HTTP.
 const MAX_SCAN: u32 = 256 * 1024;
 /// Header slots handed to httparse.
-const MAX_HEADERS: usize = 256;
+pub const MAX_HEADERS: usize = 256;
 
 const NIL: u32 = u32::MAX;
 
@@ -382,6 +382,11 @@ fn parse_dec(b: &[u8]) -> Option<u64> {
     Some(b.iter().fold(0u64, |a, &d| a * 10 + (d - b'0') as u64))
 }
 
+/// Header slots for httparse, left uninitialised (it writes what it uses).
+pub fn uninit_headers<'b>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] {
+    [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS]
+}
+
 /// The lenient-where-harmless settings every head is parsed with.
 pub fn parser_config() -> httparse::ParserConfig {
     let mut c = httparse::ParserConfig::default();
@@ -693,12 +698,12 @@ impl Conn {
         if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
             return Some(0);
         }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = uninit_headers();
         let cfg = parser_config();
         let is_req = self.dirs[dir].role == Role::Request;
         let parsed = if is_req {
-            let mut req = httparse::Request::new(&mut headers);
-            match cfg.parse_request(&mut req, b) {
+            let mut req = httparse::Request::new(&mut []);
+            match cfg.parse_request_with_uninit_headers(&mut req, b, &mut headers) {
                 Ok(httparse::Status::Complete(n)) => {
                     let method = match req.method {
                         Some("HEAD") => Method::Head,
@@ -724,8 +729,8 @@ impl Conn {
                 Err(e) => Err(e),
             }
         } else {
-            let mut resp = httparse::Response::new(&mut headers);
-            match cfg.parse_response(&mut resp, b) {
+            let mut resp = httparse::Response::new(&mut []);
+            match cfg.parse_response_with_uninit_headers(&mut resp, b, &mut headers) {
                 Ok(httparse::Status::Complete(n)) => {
                     let f = framing(resp.headers);
                     Ok(Some((n, f, Method::Other, resp.code.unwrap_or(0))))

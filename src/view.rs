@@ -6,11 +6,9 @@
 use std::io::Read;
 use std::net::IpAddr;
 
-use crate::http::{Ends, Exchange, Msg, parser_config};
+use crate::http::{Ends, Exchange, Msg, parser_config, uninit_headers};
 use crate::policy::{self, REDACTED};
 use crate::pool::{Store, WINDOW};
-
-pub const MAX_HEADERS: usize = 256;
 
 /// Reusable buffers for building views.
 pub struct Scratch {
@@ -248,9 +246,9 @@ pub fn build<'s>(
     let req_head: &'s [u8] = req_head;
     let resp_head: &'s [u8] = resp_head;
 
-    let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut hb);
-    let _ = parser_config().parse_request(&mut req, req_head);
+    let mut hb = uninit_headers();
+    let mut req = httparse::Request::new(&mut []);
+    let _ = parser_config().parse_request_with_uninit_headers(&mut req, req_head, &mut hb);
     let (req_cur, req_err, req_dec) =
         prepare_body(store, &ex.req, req.headers, redact, max, req_bufs);
     target_buf.clear();
@@ -293,9 +291,9 @@ pub fn build<'s>(
     };
 
     let resp_view = if ex.has_resp {
-        let mut hb = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut hb);
-        let _ = parser_config().parse_response(&mut resp, resp_head);
+        let mut hb = uninit_headers();
+        let mut resp = httparse::Response::new(&mut []);
+        let _ = parser_config().parse_response_with_uninit_headers(&mut resp, resp_head, &mut hb);
         let (cur, err, dec) = prepare_body(store, &ex.resp, resp.headers, redact, max, resp_bufs);
         let body: &'s [u8] = &resp_bufs[cur];
         Some(Resp {

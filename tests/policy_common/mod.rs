@@ -1,0 +1,550 @@
+//! Helpers for tests/policy.rs: crafted pcaps (tests/support/policy_mkpcap.py),
+//! offline sensor runs with a deadline, the recording satellite
+//! (policy_sat.py), the ECS metadata fixture (policy_ecs.py), OTLP JSON access.
+//!
+//! Every wait has a deadline; nothing sleeps to synchronise.
+
+#![allow(dead_code)]
+
+use crate::common::{line_channel, parse_stats, run_with_deadline, support};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+pub const SENSOR: &str = env!("CARGO_BIN_EXE_pcap-sensor");
+
+/// How long one offline sensor run may take (it reads a small pcap, and at
+/// most flushes one batch to a local satellite).
+pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The test venv's python (PyPI haralyzer, opentelemetry-proto): env
+/// PCAP_SENSOR_PY, else .cache/venv/bin/python in the repository (made by
+/// build.sh).
+pub fn venv_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("PCAP_SENSOR_PY") {
+        return PathBuf::from(p);
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python");
+    assert!(
+        p.exists(),
+        "no test venv python: set PCAP_SENSOR_PY or run ./build.sh test (it creates {})",
+        p.display()
+    );
+    p
+}
+
+// ---------------------------------------------------------------------------
+// Temporary directory
+
+/// A directory under the system temp dir, removed on drop (unless env
+/// POLICY_KEEP_TMP is set).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("pcap-sensor-policy-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // POLICY_KEEP_TMP=1 keeps the pcaps and outputs for a look by hand.
+        if std::env::var_os("POLICY_KEEP_TMP").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Crafted pcaps
+
+/// A message for policy_mkpcap.py: start line and header lines (CRLF added),
+/// and a text body. Content-Length is added by the script (responses always,
+/// requests when the body is not empty).
+pub fn msg(lines: &[&str], body: &str) -> Value {
+    let mut head = String::new();
+    for l in lines {
+        head.push_str(l);
+        head.push_str("\r\n");
+    }
+    json!({"head": head, "body": body})
+}
+
+/// `HTTP/1.1 200 OK` with a text/plain body.
+pub fn ok_text(body: &str) -> Value {
+    msg(&["HTTP/1.1 200 OK", "Content-Type: text/plain"], body)
+}
+
+/// One TCP connection of a pcap spec.
+pub struct Conn {
+    pub client: String,
+    pub server: String,
+    pub sport: u16,
+    pub exchanges: Vec<(Value, Option<Value>)>,
+}
+
+impl Conn {
+    pub fn new(exchanges: Vec<(Value, Option<Value>)>) -> Conn {
+        Conn {
+            client: "10.1.0.1".into(),
+            server: "10.1.0.2".into(),
+            sport: 8080,
+            exchanges,
+        }
+    }
+
+    pub fn server(mut self, ip: &str) -> Conn {
+        self.server = ip.to_string();
+        self
+    }
+}
+
+/// Times of one exchange in a crafted pcap (microseconds since 1970).
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    pub request_us: u64,
+    pub response_end_us: Option<u64>,
+}
+
+/// Writes `dir/name` from these connections (consecutive in time, starting at
+/// 2024-05-01T12:00:00Z, 50 µs between packets); returns its path and the
+/// times of every exchange, in order.
+pub fn write_pcap(dir: &TempDir, name: &str, conns: &[Conn]) -> (PathBuf, Vec<Times>) {
+    let spec = json!({
+        "start": 1_714_564_800.0,
+        "gap_us": 50,
+        "connections": conns.iter().enumerate().map(|(i, c)| json!({
+            "client": c.client,
+            "server": c.server,
+            "cport": 40000 + i,
+            "sport": c.sport,
+            "exchanges": c.exchanges.iter().map(|(rq, rs)| json!({
+                "request": rq, "response": rs})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let spec_path = dir.path(&format!("{name}.json"));
+    std::fs::write(&spec_path, spec.to_string()).expect("write pcap spec");
+    let out_path = dir.path(name);
+    let out = run_with_deadline(
+        Command::new("python3")
+            .arg(support("policy_mkpcap.py"))
+            .arg(&out_path)
+            .arg(&spec_path),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "policy_mkpcap.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let times: Vec<Value> = serde_json::from_slice(&out.stdout).expect("mkpcap times JSON");
+    let times = times
+        .iter()
+        .map(|t| Times {
+            request_us: t["request_us"].as_u64().unwrap(),
+            response_end_us: t["response_end_us"].as_u64(),
+        })
+        .collect();
+    (out_path, times)
+}
+
+// ---------------------------------------------------------------------------
+// Offline sensor runs
+
+/// Environment variables the sensor reads; removed from every run so the
+/// test's own environment cannot change a result.
+const SENSOR_ENV: &[&str] = &[
+    "ECS_CONTAINER_METADATA_URI_V4",
+    "ECS_CONTAINER_METADATA_URI",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+];
+
+/// A finished `pcap-sensor apidump ...` run.
+pub struct Run {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stderr lines (empty ones left out).
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    /// JSON Lines on stdout (panics on a line that is not JSON).
+    pub fn traces(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("stdout line is not JSON ({e}): {l:?}\n{}", self.describe())
+                })
+            })
+            .collect()
+    }
+
+    /// key=value pairs of the `final stats` line (empty map when absent).
+    pub fn final_stats(&self) -> BTreeMap<String, u64> {
+        self.stderr
+            .lines()
+            .find(|l| l.contains("final stats"))
+            .map(parse_stats)
+            .unwrap_or_default()
+    }
+
+    /// Counter `key` of the final stats line; Err(description) when missing.
+    pub fn stat(&self, key: &str) -> Result<u64, String> {
+        self.final_stats()
+            .get(key)
+            .copied()
+            .ok_or_else(|| format!("final stats has no '{key}'"))
+    }
+
+    /// The command line, environment, exit status and stderr, for messages.
+    pub fn describe(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "run: {} pcap-sensor {}\nexit: {}\nstderr:\n{}",
+            env.join(" "),
+            self.args.join(" "),
+            self.status,
+            self.stderr
+        )
+    }
+}
+
+/// Runs `pcap-sensor ARGS` (ARGS start with the subcommand) with a deadline
+/// and only `env` among the variables the sensor reads.
+pub fn run_sensor(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(SENSOR);
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("LEVO_") {
+            cmd.env_remove(&k);
+        }
+    }
+    for k in SENSOR_ENV {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run_with_deadline(&mut cmd, RUN_DEADLINE);
+    Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `apidump -r PCAP EXTRA...` as one argument list.
+pub fn apidump_args<'a>(pcap: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["apidump", "-r", pcap.to_str().unwrap()];
+    v.extend_from_slice(extra);
+    v
+}
+
+// ---------------------------------------------------------------------------
+// Python helper processes that print "listening PORT" first
+
+fn spawn_listening(mut cmd: Command, what: &str) -> (Child, Receiver<String>, u16) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let rx = line_channel(child.stdout.take().unwrap());
+    let line = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not say 'listening PORT' ({e})");
+        }
+    };
+    let port = line
+        .strip_prefix("listening ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line from {what}: {line:?}"));
+    (child, rx, port)
+}
+
+/// The recording satellite (tests/support/policy_sat.py, run with the venv
+/// python so it can check every body as OTLP).
+pub struct Satellite {
+    child: Child,
+    rx: Receiver<String>,
+    pub port: u16,
+    /// Every request recorded so far.
+    pub records: Vec<Value>,
+}
+
+impl Satellite {
+    pub fn start() -> Satellite {
+        let mut cmd = Command::new(venv_python());
+        cmd.arg("-u").arg(support("policy_sat.py"));
+        let (child, rx, port) = spawn_listening(cmd, "policy_sat.py");
+        Satellite {
+            child,
+            rx,
+            port,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Reads records until the OTLP bodies hold at least `spans` spans or the
+    /// deadline passes; returns the number of spans seen.
+    pub fn wait_spans(&mut self, spans: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.span_count();
+            if n >= spans {
+                return n;
+            }
+            match self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => self.records.push(
+                    serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("satellite line is not JSON ({e}): {line}")),
+                ),
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return self.span_count();
+                }
+            }
+        }
+    }
+
+    /// Reads whatever records are already waiting.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.rx.try_recv() {
+            self.records
+                .push(serde_json::from_str(&line).expect("satellite line JSON"));
+        }
+    }
+
+    /// The parsed OTLP bodies of the POSTs received.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.records
+            .iter()
+            .filter(|r| r["method"] == "POST")
+            .map(|r| serde_json::from_str(r["body"].as_str().unwrap_or("")).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    pub fn span_count(&self) -> usize {
+        self.bodies().iter().map(|b| spans(b).len()).sum()
+    }
+
+    /// Problems with the requests: not POST /v1/traces, not JSON, not OTLP.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        for r in &self.records {
+            if r["method"] != "POST" || r["path"] != "/v1/traces" {
+                p.push(format!(
+                    "request {} {} (want POST /v1/traces)",
+                    r["method"], r["path"]
+                ));
+            }
+            if !r["content_type"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("application/json")
+            {
+                p.push(format!(
+                    "Content-Type {} (want application/json)",
+                    r["content_type"]
+                ));
+            }
+            if !r["otlp_error"].is_null() {
+                p.push(format!("body is not OTLP JSON: {}", r["otlp_error"]));
+            }
+        }
+        p
+    }
+}
+
+impl Drop for Satellite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The ECS task metadata fixture (tests/support/policy_ecs.py).
+pub struct EcsFixture {
+    child: Child,
+    rx: Receiver<String>,
+    pub port: u16,
+    pub id: String,
+    /// Request lines ("GET /path") seen so far.
+    pub requests: Vec<String>,
+}
+
+impl EcsFixture {
+    /// MODE: fargate, ec2 or error500.
+    pub fn start(mode: &str) -> EcsFixture {
+        let id = "e9028f8d5d8e4f258373e7b93ce9a3c3-2495160603".to_string();
+        let mut cmd = Command::new("python3");
+        cmd.arg("-u")
+            .arg(support("policy_ecs.py"))
+            .args([mode, &id]);
+        let (child, rx, port) = spawn_listening(cmd, "policy_ecs.py");
+        EcsFixture {
+            child,
+            rx,
+            port,
+            id,
+            requests: Vec::new(),
+        }
+    }
+
+    /// The value of ECS_CONTAINER_METADATA_URI_V4.
+    pub fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}/v4/{}", self.port, self.id)
+    }
+
+    /// Waits (with a deadline) for the first request, then takes the rest
+    /// that are already waiting.
+    pub fn collect(&mut self, timeout: Duration) -> &[String] {
+        if self.requests.is_empty()
+            && let Ok(l) = self.rx.recv_timeout(timeout)
+        {
+            self.requests.push(l);
+        }
+        while let Ok(l) = self.rx.try_recv() {
+            self.requests.push(l);
+        }
+        &self.requests
+    }
+}
+
+impl Drop for EcsFixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A 127.0.0.1 port nothing listens on (bound, then closed).
+pub fn refused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------------------
+// OTLP JSON
+
+/// Every span of an ExportTraceServiceRequest body.
+pub fn spans(body: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for rs in body["resourceSpans"].as_array().into_iter().flatten() {
+        for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+            out.extend(ss["spans"].as_array().into_iter().flatten());
+        }
+    }
+    out
+}
+
+/// key → value object of an OTLP attribute list.
+pub fn attr_map(attrs: &Value) -> BTreeMap<String, Value> {
+    attrs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| Some((a["key"].as_str()?.to_string(), a["value"].clone())))
+        .collect()
+}
+
+/// The resource attributes of every resourceSpans entry of every body.
+pub fn resource_attrs(bodies: &[Value]) -> Vec<BTreeMap<String, Value>> {
+    bodies
+        .iter()
+        .flat_map(|b| b["resourceSpans"].as_array().cloned().unwrap_or_default())
+        .map(|rs| attr_map(&rs["resource"]["attributes"]))
+        .collect()
+}
+
+/// The stringValue of attribute `key`, if it is a string attribute.
+pub fn str_attr<'a>(m: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
+    m.get(key)?.get("stringValue")?.as_str()
+}
+
+// ---------------------------------------------------------------------------
+// Small text helpers
+
+/// Decodes %XX escapes (and '+' as a space) of a query component.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let v = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match v {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `a=1&b=2` → [(a, 1), (b, 2)], names and values percent-decoded.
+pub fn query_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
