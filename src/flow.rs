@@ -34,6 +34,10 @@ struct Half {
     fin: bool,
     /// The peer acknowledged `peer_ack` (valid when `acked`).
     acked: bool,
+    /// This direction's latest acknowledgement number (valid when `own_acked`):
+    /// stands in for the ACK of bytes parsed later from the window.
+    own_acked: bool,
+    own_ack: u32,
     n_ooo: u8,
     next_seq: u32,
     fin_seq: u32,
@@ -286,6 +290,9 @@ impl Tracker {
         self.flows[fi as usize].last_seen = ts;
 
         if s.flags & ACK != 0 {
+            let h = &mut self.flows[fi as usize].halves[dir];
+            h.own_acked = true;
+            h.own_ack = s.ack;
             self.peer_acked(fi, 1 - dir, s.ack, ts, sink);
         }
         let mut seq = s.seq;
@@ -569,7 +576,7 @@ impl Tracker {
         let cx = Ctx {
             ts,
             seq: base,
-            ack: None,
+            ack: h.own_acked.then_some(h.own_ack),
         };
         let win = &self.windows.get(h.win)[..h.win_len as usize];
         let mut env = env!(self, sink);

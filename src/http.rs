@@ -745,6 +745,11 @@ impl Conn {
                 // Too large to ever complete, or not HTTP at all.
                 env.stats.parse_errors += 1;
                 self.dirs[dir].state = State::Resync;
+                if !is_req {
+                    // Bytes that are not a response where one should start: the
+                    // start of a response (and maybe more) was not captured.
+                    self.resp_gap = true;
+                }
                 Some(if b.is_empty() { 0 } else { 1 })
             }
             Ok(Some((n, f, method, status))) => {

@@ -357,6 +357,31 @@ fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
     }
 }
 
+/// Read what the kernel already captured before stopping: libpcap hands
+/// packets over in blocks that are released at the read timeout (100 ms), so
+/// keep reading until the handles stay quiet for longer than that.
+fn drain(run: &mut Run, lives: &mut [Live], fds: &[i32]) -> Result<(), String> {
+    const QUIET: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(2);
+    let start = Instant::now();
+    let mut last = start;
+    while last.elapsed() < QUIET && start.elapsed() < MAX && !run.sink.full() {
+        let mut got = 0;
+        for l in lives.iter_mut() {
+            while let Next::Frame(fr) = l.read()? {
+                got += 1;
+                run.frame(&fr);
+            }
+        }
+        if got > 0 {
+            last = Instant::now();
+        } else {
+            capture::wait(fds, 50);
+        }
+    }
+    Ok(())
+}
+
 fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), String> {
     let start = Instant::now();
     let end = a.duration.map(|d| start + Duration::from_secs_f64(d));
@@ -364,12 +389,12 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
     let mut next_stats = stats_every.map(|d| start + d);
     let fds: Vec<i32> = lives.iter().map(|l| l.fd()).collect();
     loop {
-        if STOP.load(Ordering::Relaxed) || run.sink.full() || run.sink.has_failed() {
+        if run.sink.full() || run.sink.has_failed() {
             return Ok(());
         }
         let now = Instant::now();
-        if end.is_some_and(|e| now >= e) {
-            return Ok(());
+        if STOP.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
+            return drain(run, lives, &fds);
         }
         let mut got = 0;
         for l in lives.iter_mut() {

@@ -8,6 +8,7 @@ use crate::view::{Body, Header, View};
 
 pub struct Har {
     out: io::BufWriter<Box<dyn Write>>,
+    entry: Vec<u8>,
     entries: u64,
 }
 
@@ -19,33 +20,54 @@ impl Har {
             "{{\"log\":{{\"version\":\"1.2\",\"creator\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"entries\":[",
             crate::cli::VERSION
         )?;
-        Ok(Har { out, entries: 0 })
+        Ok(Har {
+            out,
+            entry: Vec::with_capacity(64 * 1024),
+            entries: 0,
+        })
     }
 
     pub fn reserved(&self) -> usize {
-        self.out.capacity()
+        self.out.capacity() + self.entry.capacity()
     }
 
     pub fn write(&mut self, v: &View) -> io::Result<()> {
-        let o = &mut self.out;
-        if self.entries > 0 {
-            o.write_all(b",")?;
-        }
+        self.entry.clear();
+        entry(&mut self.entry, v, self.entries > 0);
         self.entries += 1;
+        self.out.write_all(&self.entry)
+    }
+
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(b"\n]}}\n")?;
+        self.out.flush()
+    }
+}
+
+/// One HAR entry (with a leading comma when `more`).
+fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
+    {
+        if more {
+            o.push(b',');
+        }
         let ms = v.end_us.saturating_sub(v.start_us) as f64 / 1000.0;
-        o.write_all(b"\n{\"startedDateTime\":\"")?;
-        write_rfc3339(o, v.start_us)?;
-        write!(o, "\",\"time\":{ms:.3},\"request\":{{\"method\":")?;
+        o.extend_from_slice(b"\n{\"startedDateTime\":\"");
+        write_rfc3339(o, v.start_us);
+        let _ = write!(o, "\",\"time\":{ms:.3},\"request\":{{\"method\":");
         let r = &v.req;
-        json_str(o, r.method.as_bytes())?;
+        json_str(o, r.method.as_bytes());
         // An absolute URL: scheme and authority from the Host header (else the server address).
         let mut url = Vec::with_capacity(64 + r.target.len());
         url.extend_from_slice(b"http://");
         match r.host {
             Some(h) => url.extend_from_slice(h),
             None => match v.server.0 {
-                std::net::IpAddr::V6(a) => write!(url, "[{a}]:{}", v.server.1)?,
-                a => write!(url, "{a}:{}", v.server.1)?,
+                std::net::IpAddr::V6(a) => {
+                    let _ = write!(url, "[{a}]:{}", v.server.1);
+                }
+                a => {
+                    let _ = write!(url, "{a}:{}", v.server.1);
+                }
             },
         }
         if r.target.starts_with(b"/") {
@@ -57,15 +79,15 @@ impl Har {
             url.push(b'/');
             url.extend_from_slice(r.target);
         }
-        o.write_all(b",\"url\":")?;
-        json_str(o, &url)?;
-        write!(
+        o.extend_from_slice(b",\"url\":");
+        json_str(o, &url);
+        let _ = write!(
             o,
             ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
             r.version
-        )?;
-        headers(o, &r.headers)?;
-        o.write_all(b",\"queryString\":[")?;
+        );
+        headers(o, &r.headers);
+        o.extend_from_slice(b",\"queryString\":[");
         if let Some(q) = r.query {
             for (i, pair) in q
                 .split(|&b| b == b'&')
@@ -73,63 +95,58 @@ impl Har {
                 .enumerate()
             {
                 if i > 0 {
-                    o.write_all(b",")?;
+                    o.extend_from_slice(b",");
                 }
                 let (n, val) = match pair.iter().position(|&b| b == b'=') {
                     Some(eq) => (&pair[..eq], &pair[eq + 1..]),
                     None => (pair, &b""[..]),
                 };
-                o.write_all(b"{\"name\":")?;
-                json_str(o, n)?;
-                o.write_all(b",\"value\":")?;
-                json_str(o, val)?;
-                o.write_all(b"}")?;
+                o.extend_from_slice(b"{\"name\":");
+                json_str(o, n);
+                o.extend_from_slice(b",\"value\":");
+                json_str(o, val);
+                o.extend_from_slice(b"}");
             }
         }
-        o.write_all(b"]")?;
+        o.extend_from_slice(b"]");
         if r.body.size > 0 || !r.body.bytes.is_empty() {
-            o.write_all(b",\"postData\":{\"mimeType\":")?;
-            json_str(o, mime(&r.headers))?;
-            o.write_all(b",\"text\":")?;
-            body_str(o, &r.body)?;
+            o.extend_from_slice(b",\"postData\":{\"mimeType\":");
+            json_str(o, mime(&r.headers));
+            o.extend_from_slice(b",\"text\":");
+            body_str(o, &r.body);
             if !r.body.text {
-                o.write_all(b",\"comment\":\"base64\"")?;
+                o.extend_from_slice(b",\"comment\":\"base64\"");
             }
-            o.write_all(b"}")?;
+            o.extend_from_slice(b"}");
         }
-        write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.wire_size)?;
+        let _ = write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.wire_size);
         match &v.resp {
             Some(p) => {
-                write!(o, ",\"response\":{{\"status\":{},\"statusText\":", p.status)?;
-                json_str(o, p.reason.as_bytes())?;
-                write!(
+                let _ = write!(o, ",\"response\":{{\"status\":{},\"statusText\":", p.status);
+                json_str(o, p.reason.as_bytes());
+                let _ = write!(
                     o,
                     ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
                     p.version
-                )?;
-                headers(o, &p.headers)?;
-                content(o, &p.body, mime(&p.headers))?;
-                write!(
+                );
+                headers(o, &p.headers);
+                content(o, &p.body, mime(&p.headers));
+                let _ = write!(
                     o,
                     ",\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":{}}}",
                     p.body.wire_size
-                )?;
+                );
             }
             None => {
                 // No response was captured: HAR's shape for a request that got none.
-                o.write_all(b",\"response\":{\"status\":0,\"statusText\":\"\",\"httpVersion\":\"\",\"cookies\":[],\"headers\":[],\"content\":{\"size\":0,\"mimeType\":\"x-unknown\"},\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":-1,\"_error\":\"no response captured\"}")?;
+                o.extend_from_slice(b",\"response\":{\"status\":0,\"statusText\":\"\",\"httpVersion\":\"\",\"cookies\":[],\"headers\":[],\"content\":{\"size\":0,\"mimeType\":\"x-unknown\"},\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":-1,\"_error\":\"no response captured\"}");
             }
         }
-        write!(
+        let _ = write!(
             o,
             ",\"cache\":{{}},\"timings\":{{\"send\":0,\"wait\":{ms:.3},\"receive\":0}},\"serverIPAddress\":\"{}\",\"connection\":\"{}\"}}",
             v.server.0, v.client.1
-        )
-    }
-
-    pub fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(b"\n]}}\n")?;
-        self.out.flush()
+        );
     }
 }
 
@@ -137,28 +154,28 @@ fn mime<'a>(hs: &[Header<'a>]) -> &'a [u8] {
     View::header(hs, "content-type").unwrap_or(b"application/octet-stream")
 }
 
-fn headers(o: &mut dyn Write, hs: &[Header<'_>]) -> io::Result<()> {
-    o.write_all(b"[")?;
+fn headers(o: &mut Vec<u8>, hs: &[Header<'_>]) {
+    o.extend_from_slice(b"[");
     for (i, (n, v)) in hs.iter().enumerate() {
         if i > 0 {
-            o.write_all(b",")?;
+            o.extend_from_slice(b",");
         }
-        o.write_all(b"{\"name\":")?;
-        json_str(o, n.as_bytes())?;
-        o.write_all(b",\"value\":")?;
-        json_str(o, v)?;
-        o.write_all(b"}")?;
+        o.extend_from_slice(b"{\"name\":");
+        json_str(o, n.as_bytes());
+        o.extend_from_slice(b",\"value\":");
+        json_str(o, v);
+        o.extend_from_slice(b"}");
     }
-    o.write_all(b"]")
+    o.push(b']');
 }
 
-fn content(o: &mut dyn Write, b: &Body, mime: &[u8]) -> io::Result<()> {
-    write!(o, ",\"content\":{{\"size\":{},\"mimeType\":", b.size)?;
-    json_str(o, mime)?;
-    o.write_all(b",\"text\":")?;
-    body_str(o, b)?;
+fn content(o: &mut Vec<u8>, b: &Body, mime: &[u8]) {
+    let _ = write!(o, ",\"content\":{{\"size\":{},\"mimeType\":", b.size);
+    json_str(o, mime);
+    o.extend_from_slice(b",\"text\":");
+    body_str(o, b);
     if !b.text {
-        o.write_all(b",\"encoding\":\"base64\"")?;
+        o.extend_from_slice(b",\"encoding\":\"base64\"");
     }
-    o.write_all(b"}")
+    o.push(b'}');
 }

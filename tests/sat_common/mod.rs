@@ -1,0 +1,767 @@
+//! Helpers for the satellite tests (tests/satellite.rs): the test satellite
+//! (tests/support/sat_server.py), the OTLP checker
+//! (tests/support/sat_otlp_check.py, run with the venv python that has
+//! PyPI opentelemetry-proto), and a sensor runner that exports to a
+//! satellite (no `--out`, chosen environment, measured stop time, periodic
+//! stats lines).
+//!
+//! Like tests/common, nothing here sleeps to synchronise: every wait reads a
+//! pipe through a channel with a deadline.
+
+#![allow(dead_code)]
+
+use crate::common::{SENSOR, line_channel, parse_stats, run_with_deadline, support};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How long the sensor gets to open its capture and say so.
+pub const START_DEADLINE: Duration = Duration::from_secs(20);
+/// Time per export attempt the sensor may spend (its connect/read timeout).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Slack on top of every time bound (process exit, scheduling on a busy CI
+/// machine with tests running in parallel).
+pub const MARGIN: Duration = Duration::from_secs(2);
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+fn unique(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The python with opentelemetry-proto: $PCAP_SENSOR_PY, else the venv
+/// build.sh creates at .cache/venv.
+pub fn venv_python() -> PathBuf {
+    let p = match std::env::var_os("PCAP_SENSOR_PY") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
+    };
+    assert!(
+        p.exists(),
+        "no python with opentelemetry-proto at {} (set PCAP_SENSOR_PY, or run ./build.sh test, \
+         which creates .cache/venv with `pip install opentelemetry-proto`)",
+        p.display()
+    );
+    p
+}
+
+/// The pcap corpus: $PCAP_CORPUS, else ../shared/pcaps next to the repo.
+pub fn corpus(rel: &str) -> PathBuf {
+    let root = match std::env::var_os("PCAP_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"),
+    };
+    let p = root.join("corpus").join(rel);
+    assert!(p.exists(), "corpus file {} not found", p.display());
+    p
+}
+
+// ---------------------------------------------------------------------------
+// The test satellite
+
+/// How the satellite answers POST /v1/traces.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    Ok,
+    Fail500,
+    /// Reads the request and never answers.
+    Hang,
+    /// 429 to the first K posts, then 200.
+    TooManyThenOk(u32),
+    Reject400,
+}
+
+pub struct SatOpts {
+    pub mode: Mode,
+    /// Bind but do not listen (connections refused) until `up()`.
+    pub down: bool,
+    /// (certificate chain PEM, key PEM): serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl SatOpts {
+    pub fn mode(mode: Mode) -> SatOpts {
+        SatOpts {
+            mode,
+            down: false,
+            tls: None,
+        }
+    }
+}
+
+/// One request the satellite received (its stdout event line).
+#[derive(Clone, Debug)]
+pub struct Post {
+    pub seq: u64,
+    /// "200", "429", "500", "400", "404" or "hang".
+    pub answer: String,
+    /// Spans in the body, -1 when it is not OTLP-shaped JSON.
+    pub spans: i64,
+}
+
+pub struct Satellite {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    rx: Receiver<String>,
+    pub port: u16,
+    scheme: &'static str,
+    pub record: PathBuf,
+    /// Every request received so far.
+    pub posts: Vec<Post>,
+    /// Other event lines (tls-error ..., up, mode ...).
+    pub other: Vec<String>,
+}
+
+impl Satellite {
+    pub fn start(opts: SatOpts) -> Satellite {
+        let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{}.jsonl", unique("rec")));
+        let _ = std::fs::remove_file(&record);
+        let mut cmd = Command::new("python3");
+        cmd.arg("-u")
+            .arg(support("sat_server.py"))
+            .arg("--record")
+            .arg(&record);
+        match opts.mode {
+            Mode::Ok => cmd.args(["--mode", "ok"]),
+            Mode::Fail500 => cmd.args(["--mode", "fail500"]),
+            Mode::Hang => cmd.args(["--mode", "hang"]),
+            Mode::TooManyThenOk(k) => cmd.args(["--mode", "429", "--fail-count", &k.to_string()]),
+            Mode::Reject400 => cmd.args(["--mode", "400"]),
+        };
+        if opts.down {
+            cmd.arg("--down");
+        }
+        let scheme = match &opts.tls {
+            Some((cert, key)) => {
+                cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+                "https"
+            }
+            None => "http",
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the test satellite: {e}"));
+        let stdin = child.stdin.take();
+        let rx = line_channel(child.stdout.take().unwrap());
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("test satellite did not say 'listening PORT' ({e})");
+            }
+        };
+        let port = line
+            .strip_prefix("listening ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the satellite: {line:?}"));
+        Satellite {
+            child,
+            stdin,
+            rx,
+            port,
+            scheme,
+            record,
+            posts: Vec::new(),
+            other: Vec::new(),
+        }
+    }
+
+    /// `http(s)://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    fn push(&mut self, line: String) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.len() == 4 && w[0] == "post" {
+            self.posts.push(Post {
+                seq: w[1].parse().unwrap(),
+                answer: w[2].to_string(),
+                spans: w[3].parse().unwrap(),
+            });
+        } else {
+            self.other.push(line);
+        }
+    }
+
+    /// Reads events until `done` holds, or panics after `timeout`.
+    pub fn wait(&mut self, timeout: Duration, what: &str, done: impl Fn(&Satellite) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(self) {
+            match self.rx.recv_timeout(remaining(deadline)) {
+                Ok(line) => self.push(line),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "satellite: no {what} within {timeout:?}; posts so far: {:?}; other: {:?}",
+                    self.posts, self.other
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("satellite exited while waiting for {what}")
+                }
+            }
+        }
+    }
+
+    /// Reads the events that have arrived, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(l) = self.rx.try_recv() {
+            self.push(l);
+        }
+    }
+
+    /// Spans in posts answered 200.
+    pub fn delivered(&self) -> i64 {
+        self.posts
+            .iter()
+            .filter(|p| p.answer == "200")
+            .map(|p| p.spans.max(0))
+            .sum()
+    }
+
+    /// Waits until posts answered 200 carried at least `n` spans.
+    pub fn wait_delivered(&mut self, n: i64, timeout: Duration) {
+        self.wait(timeout, &format!("{n} delivered spans"), |s| {
+            s.delivered() >= n
+        });
+    }
+
+    /// Starts listening (the satellite was started with `down`).
+    pub fn up(&mut self) {
+        let stdin = self.stdin.as_mut().expect("satellite stdin");
+        stdin.write_all(b"up\n").expect("tell the satellite 'up'");
+        stdin.flush().unwrap();
+        self.wait(Duration::from_secs(10), "'up'", |s| {
+            s.other.iter().any(|l| l == "up")
+        });
+    }
+
+    /// Runs the OTLP checker over everything recorded; panics with its
+    /// report when a body is not valid OTLP/HTTP JSON.
+    pub fn check(&mut self) -> Otlp {
+        self.drain();
+        if !self.record.exists() {
+            return Otlp {
+                posts: Vec::new(),
+                spans: Vec::new(),
+            };
+        }
+        let out = run_with_deadline(
+            Command::new(venv_python())
+                .arg(support("sat_otlp_check.py"))
+                .arg(&self.record),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "the satellite received bodies that are not OTLP/HTTP JSON:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("checker output is JSON");
+        Otlp {
+            posts: v["posts"].as_array().unwrap().clone(),
+            spans: v["spans"].as_array().unwrap().clone(),
+        }
+    }
+}
+
+impl Drop for Satellite {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+/// What the checker made of the satellite's record.
+pub struct Otlp {
+    /// {"seq", "method", "path", "content_type", "content_encoding", "answer", "spans"}
+    pub posts: Vec<Value>,
+    /// Flattened spans, see sat_otlp_check.py.
+    pub spans: Vec<Value>,
+}
+
+impl Otlp {
+    /// Spans of posts answered 200.
+    pub fn delivered(&self) -> Vec<&Value> {
+        self.spans.iter().filter(|s| s["answer"] == 200).collect()
+    }
+
+    /// The one delivered span with this url.path (panics if none or several).
+    pub fn by_path(&self, path: &str) -> &Value {
+        let found: Vec<&Value> = self
+            .delivered()
+            .into_iter()
+            .filter(|s| s["attributes"]["url.path"] == path)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "want exactly one delivered span with url.path {path}; spans: {}",
+            self.summary()
+        );
+        found[0]
+    }
+
+    /// One line per span, for failure messages.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for sp in &self.spans {
+            let a = &sp["attributes"];
+            s.push_str(&format!(
+                "\n  post {} ({}): {} {} {}{} -> {}",
+                sp["post"],
+                sp["answer"],
+                a["http.request.method"],
+                a["server.address"],
+                a["url.path"],
+                a.get("url.query")
+                    .map(|q| format!("?{}", q.as_str().unwrap_or("")))
+                    .unwrap_or_default(),
+                a.get("http.response.status_code").unwrap_or(&Value::Null)
+            ));
+        }
+        s
+    }
+}
+
+/// Asserts that every request the satellite got was a POST of JSON to
+/// `path`.
+pub fn assert_posts_shape(otlp: &Otlp, path: &str) {
+    for p in &otlp.posts {
+        assert_eq!(p["method"], "POST", "request to the satellite: {p}");
+        assert_eq!(p["path"], path, "request to the satellite: {p}");
+        let ct = p["content_type"].as_str().unwrap_or("");
+        assert!(
+            ct.split(';').next().unwrap().trim() == "application/json",
+            "Content-Type must be application/json: {p}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The sensor, exporting to a satellite
+
+/// A running `pcap-sensor apidump ARGS` (no `--out` added).
+pub struct SatSensor {
+    child: Option<Child>,
+    pub pid: u32,
+    err_rx: Receiver<String>,
+    out_rx: Receiver<String>,
+    /// Every stderr line read so far.
+    pub stderr: Vec<String>,
+    /// Every stdout line read so far.
+    pub stdout: Vec<String>,
+    err_done: bool,
+    out_done: bool,
+}
+
+/// What is left when the sensor has exited.
+pub struct SatFinished {
+    pub status: ExitStatus,
+    pub stderr: Vec<String>,
+    pub stdout: Vec<String>,
+    pub final_stats: BTreeMap<String, u64>,
+    /// From the signal (or from the start, for `wait_exit`) to exit.
+    pub elapsed: Duration,
+}
+
+impl SatFinished {
+    pub fn stat(&self, key: &str) -> u64 {
+        match self.final_stats.get(key) {
+            Some(v) => *v,
+            None => panic!(
+                "final stats line has no '{key}'\nstderr:\n{}",
+                self.stderr.join("\n")
+            ),
+        }
+    }
+
+    /// Asserts a final counter; the message carries the sensor's stderr.
+    pub fn assert_stat(&self, key: &str, want: u64) {
+        let got = self.stat(key);
+        assert!(
+            got == want,
+            "final stats {key}={got}, want {want}\nstderr:\n{}",
+            self.stderr_text()
+        );
+    }
+
+    /// Asserts a final counter is at least `min`.
+    pub fn assert_stat_at_least(&self, key: &str, min: u64) {
+        let got = self.stat(key);
+        assert!(
+            got >= min,
+            "final stats {key}={got}, want at least {min}\nstderr:\n{}",
+            self.stderr_text()
+        );
+    }
+
+    pub fn assert_exit_0(&self) {
+        assert!(
+            self.status.success(),
+            "sensor exit status {}, want 0\nstderr:\n{}",
+            self.status,
+            self.stderr.join("\n")
+        );
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.join("\n")
+    }
+}
+
+/// The sensor command with an environment free of inherited LEVO_*, AWS_*
+/// and ECS_* variables, plus `env`.
+fn sensor_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(SENSOR);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("LEVO_") || k.starts_with("AWS_") || k.starts_with("ECS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("apidump").args(args).envs(env.iter().copied());
+    cmd
+}
+
+impl SatSensor {
+    /// Starts the sensor; does not wait for anything.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> SatSensor {
+        let mut child = sensor_command(args, env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {SENSOR}: {e}"));
+        let out_rx = line_channel(child.stdout.take().unwrap());
+        let err_rx = line_channel(child.stderr.take().unwrap());
+        SatSensor {
+            pid: child.id(),
+            child: Some(child),
+            err_rx,
+            out_rx,
+            stderr: Vec::new(),
+            stdout: Vec::new(),
+            err_done: false,
+            out_done: false,
+        }
+    }
+
+    /// Starts a live capture and waits for its "capturing on" line.
+    pub fn start_live(args: &[&str], env: &[(&str, &str)]) -> SatSensor {
+        let mut s = Self::spawn(args, env);
+        s.wait_stderr("capturing on", START_DEADLINE);
+        s
+    }
+
+    fn drain(&mut self) {
+        while let Ok(l) = self.err_rx.try_recv() {
+            self.stderr.push(l);
+        }
+        while let Ok(l) = self.out_rx.try_recv() {
+            self.stdout.push(l);
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`; returns it.
+    pub fn wait_stderr(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_line(timeout, &format!("a stderr line with '{needle}'"), |l| {
+            l.contains(needle)
+        })
+    }
+
+    fn wait_line(&mut self, timeout: Duration, what: &str, want: impl Fn(&str) -> bool) -> String {
+        if let Some(l) = self.stderr.iter().find(|l| want(l)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.err_rx.recv_timeout(remaining(deadline)) {
+                Ok(line) => {
+                    self.stderr.push(line.clone());
+                    if want(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.drain();
+                    panic!(
+                        "no {what} from the sensor within {timeout:?}\n{}",
+                        self.diagnostics()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.err_done = true;
+                    let status = self.child.as_mut().and_then(|c| c.wait().ok());
+                    self.drain();
+                    panic!(
+                        "sensor exited ({status:?}) before {what}\n{}",
+                        self.diagnostics()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Waits for a periodic stats line (`pcap-sensor: stats ...`, needs
+    /// `--stats-interval`) whose counters satisfy `want`; returns them.
+    pub fn wait_stats(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        want: impl Fn(&BTreeMap<String, u64>) -> bool,
+    ) -> BTreeMap<String, u64> {
+        let line = self.wait_line(timeout, &format!("stats line with {what}"), |l| {
+            is_periodic_stats(l) && want(&parse_stats(l))
+        });
+        parse_stats(&line)
+    }
+
+    /// The N of "memory ceiling N bytes".
+    pub fn memory_ceiling(&mut self) -> u64 {
+        let line = self.wait_stderr("memory ceiling", START_DEADLINE);
+        let rest = line.split("memory ceiling").nth(1).unwrap().trim_start();
+        rest.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read the memory ceiling from {line:?}"))
+    }
+
+    /// Peak resident set size so far (VmHWM of /proc/PID/status), in KiB.
+    pub fn vm_hwm_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .unwrap_or_else(|e| panic!("cannot read /proc/{}/status: {e}", self.pid));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmHWM in /proc/PID/status")
+    }
+
+    /// Sends `sig`, waits up to `bound` (+ MARGIN) for the exit, and
+    /// returns what the sensor printed; panics if it is still running.
+    pub fn stop(self, sig: libc::c_int, bound: Duration) -> SatFinished {
+        let t0 = Instant::now();
+        // SAFETY: kill(2) on the child we spawned (it has not been reaped).
+        unsafe {
+            libc::kill(self.pid as libc::pid_t, sig);
+        }
+        self.finish(t0, bound + MARGIN, &format!("signal {sig}"))
+    }
+
+    /// Waits (for `-r FILE` runs) for the sensor to exit by itself.
+    pub fn wait_exit(self, timeout: Duration) -> SatFinished {
+        self.finish(Instant::now(), timeout, "the end of the file")
+    }
+
+    fn finish(mut self, t0: Instant, timeout: Duration, after: &str) -> SatFinished {
+        let deadline = t0 + timeout;
+        while !(self.err_done && self.out_done) {
+            if !self.err_done {
+                match self.err_rx.recv_timeout(remaining(deadline)) {
+                    Ok(l) => self.stderr.push(l),
+                    Err(RecvTimeoutError::Disconnected) => self.err_done = true,
+                    Err(RecvTimeoutError::Timeout) => break,
+                }
+            } else {
+                match self.out_rx.recv_timeout(remaining(deadline)) {
+                    Ok(l) => self.stdout.push(l),
+                    Err(RecvTimeoutError::Disconnected) => self.out_done = true,
+                    Err(RecvTimeoutError::Timeout) => break,
+                }
+            }
+        }
+        // Pipes closed (or the deadline passed): wait for the exit on a
+        // thread, within what is left of the bound.
+        let mut child = self.child.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx
+            .recv_timeout(remaining(deadline))
+            .ok()
+            .map(|r| r.expect("wait"));
+        let elapsed = t0.elapsed();
+        let Some(status) = status else {
+            // SAFETY: the waiting thread has not reaped it (no status yet).
+            unsafe {
+                libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+            }
+            self.drain();
+            panic!(
+                "sensor did not exit within {timeout:?} of {after}\n{}",
+                self.diagnostics()
+            );
+        };
+        self.drain();
+        let final_stats = match self.stderr.iter().find(|l| l.contains("final stats")) {
+            Some(l) => parse_stats(l),
+            None => panic!(
+                "no 'final stats' line on stderr (exit {status})\n{}",
+                self.diagnostics()
+            ),
+        };
+        SatFinished {
+            status,
+            stderr: std::mem::take(&mut self.stderr),
+            stdout: std::mem::take(&mut self.stdout),
+            final_stats,
+            elapsed,
+        }
+    }
+
+    pub fn diagnostics(&self) -> String {
+        format!(
+            "--- sensor stderr ({} lines):\n{}\n--- sensor stdout: {} lines",
+            self.stderr.len(),
+            self.stderr.join("\n"),
+            self.stdout.len()
+        )
+    }
+}
+
+impl Drop for SatSensor {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            if std::thread::panicking() {
+                self.drain();
+                eprintln!("{}", self.diagnostics());
+            }
+        }
+    }
+}
+
+/// A periodic stats line (not the final one).
+pub fn is_periodic_stats(line: &str) -> bool {
+    line.contains("stats ") && !line.contains("final stats") && line.contains("traces=")
+}
+
+// ---------------------------------------------------------------------------
+// A test CA and a server certificate for 127.0.0.1 / localhost (openssl CLI)
+
+pub struct TestCa {
+    pub dir: PathBuf,
+    pub ca_cert: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = run_with_deadline(
+        Command::new("openssl").current_dir(dir).args(args),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "openssl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestCa {
+    /// A fresh CA (EC P-256) and a server certificate signed by it with
+    /// subjectAltName IP:127.0.0.1 and DNS:localhost, valid for 2 days.
+    pub fn create() -> TestCa {
+        let dir = std::env::temp_dir().join(format!("pcap-sensor-ca-{}", unique("ca")));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = TestCa {
+            ca_cert: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            dir,
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let mut a = vec!["req", "-x509"];
+        a.extend(ec);
+        a.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pcap-sensor test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&ca.dir, &a);
+        let mut a = vec!["req"];
+        a.extend(ec);
+        a.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(&ca.dir, &a);
+        std::fs::write(
+            ca.dir.join("server.ext"),
+            "basicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature,keyEncipherment\n\
+             extendedKeyUsage=serverAuth\n\
+             subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        openssl(
+            &ca.dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                "4242",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.pem",
+            ],
+        );
+        ca
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

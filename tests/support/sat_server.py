@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""A test satellite for tests/satellite.rs: records what the sensor POSTs.
+
+Usage: sat_server.py --record FILE [--bind ADDR] [--port PORT]
+                     [--mode ok|fail500|hang|429|400] [--fail-count K]
+                     [--down] [--tls-cert PEM --tls-key PEM]
+
+Binds (port 0 = any free port) and prints "listening PORT" on stdout.
+
+Every request is recorded, in arrival order, as one JSON line appended to
+FILE (written and flushed before anything is answered):
+  {"seq": 1, "method": "POST", "path": "/v1/traces",
+   "content_type": "application/json", "content_encoding": null,
+   "answer": 200 | "hang", "body": "<the body, decoded from UTF-8>"}
+(a body that is not UTF-8 is recorded as "body_base64" instead of "body";
+a gzip or deflate Content-Encoding is undone before recording). Then one
+event line goes to stdout:
+  post SEQ ANSWER SPANS      (SPANS: spans in the body, -1 if it is not
+                              OTLP-shaped JSON; ANSWER: status or "hang")
+
+GET /health answers 200 "ok" and is not recorded (for checking the TLS set-up
+with curl).
+
+Modes (the answer to POST /v1/traces; any other request gets 404):
+  ok       200 with an empty JSON object (ExportTraceServiceResponse)
+  fail500  500 every time
+  hang     reads the request, then never answers and keeps the connection
+           open until the server exits
+  429      429 (Retry-After: 1) to the first K posts (--fail-count), then 200
+  400      400 with a body that starts "test-satellite-rejects-this-batch"
+
+--down: bind the port but do not listen, so connections are refused (the
+port stays reserved); the line "up" on stdin starts listening, and prints
+"up" on stdout once it does.
+Other stdin lines: "mode NAME" switches the mode (prints "mode NAME").
+When stdin reaches EOF the server exits: it never outlives the test.
+
+--tls-cert/--tls-key: serve HTTPS; the handshake happens in the connection's
+thread, a failed handshake is printed as "tls-error REASON" on stdout.
+"""
+
+import argparse
+import base64
+import json
+import os
+import ssl
+import sys
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None}
+LOCK = threading.Lock()
+OUT_LOCK = threading.Lock()
+NEVER = threading.Event()
+
+
+def say(line):
+    with OUT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def count_spans(body):
+    try:
+        doc = json.loads(body)
+        n = 0
+        for rs in doc["resourceSpans"]:
+            for ss in rs.get("scopeSpans", []):
+                n += len(ss.get("spans", []))
+        return n
+    except Exception:  # anything that is not OTLP-shaped JSON
+        return -1
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "test-satellite/1"
+    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n)
+
+    def answer(self, status, body, ctype="application/json", extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def handle_any(self):
+        raw = self.read_body()
+        if self.command == "GET" and self.path == "/health":
+            self.answer(200, b"ok", "text/plain")  # not recorded
+            return
+        enc = (self.headers.get("Content-Encoding") or "").lower() or None
+        if enc == "gzip":
+            raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            raw = zlib.decompress(raw)
+        is_traces = self.command == "POST" and self.path.endswith("/v1/traces")
+        with LOCK:
+            STATE["seq"] += 1
+            seq = STATE["seq"]
+            mode = STATE["mode"]
+            if not is_traces:
+                ans = 404
+            elif mode == "ok":
+                ans = 200
+            elif mode == "fail500":
+                ans = 500
+            elif mode == "hang":
+                ans = "hang"
+            elif mode == "429":
+                ans = 429 if seq <= STATE["fail_count"] else 200
+            elif mode == "400":
+                ans = 400
+            else:
+                raise ValueError("unknown mode %r" % mode)
+            rec = {
+                "seq": seq,
+                "method": self.command,
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "content_encoding": enc,
+                "answer": ans,
+            }
+            try:
+                text = raw.decode("utf-8")
+                rec["body"] = text
+            except UnicodeDecodeError:
+                text = None
+                rec["body_base64"] = base64.b64encode(raw).decode()
+            STATE["record"].write(json.dumps(rec) + "\n")
+            STATE["record"].flush()
+        spans = count_spans(text) if text is not None else -1
+        say("post %d %s %d" % (seq, ans, spans))
+        if ans == "hang":
+            NEVER.wait()
+            return
+        if ans == 200:
+            self.answer(200, b"{}")
+        elif ans == 429:
+            self.answer(429, b'{"error":"slow down"}', extra=[("Retry-After", "1")])
+        elif ans == 400:
+            self.answer(400, b"test-satellite-rejects-this-batch: bad spans", "text/plain")
+        elif ans == 500:
+            self.answer(500, b"test-satellite-internal-error", "text/plain")
+        else:
+            self.answer(404, b"no such endpoint", "text/plain")
+
+    do_POST = handle_any
+    do_PUT = handle_any
+    do_GET = handle_any
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+    request_queue_size = 128
+    tls = None
+
+    def finish_request(self, request, client_address):
+        # Runs in the connection's own thread: a client that never finishes
+        # the handshake blocks nothing else.
+        if self.tls is not None:
+            try:
+                request.settimeout(10)
+                request = self.tls.wrap_socket(request, server_side=True)
+                request.settimeout(None)
+            except (ssl.SSLError, OSError) as e:
+                say("tls-error %s" % str(e).replace("\n", " "))
+                return
+        self.RequestHandlerClass(request, client_address, self)
+
+
+def control(srv, down):
+    listening = not down
+    for line in sys.stdin:
+        words = line.split()
+        if words == ["up"] and not listening:
+            srv.server_activate()
+            listening = True
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            say("up")
+        elif len(words) == 2 and words[0] == "mode":
+            with LOCK:
+                STATE["mode"] = words[1]
+            say("mode %s" % words[1])
+    os._exit(0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bind", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--record", required=True)
+    ap.add_argument("--mode", default="ok", choices=["ok", "fail500", "hang", "429", "400"])
+    ap.add_argument("--fail-count", type=int, default=2)
+    ap.add_argument("--down", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    args = ap.parse_args()
+    STATE["mode"] = args.mode
+    STATE["fail_count"] = args.fail_count
+    STATE["record"] = open(args.record, "a", encoding="utf-8")
+    srv = Server((args.bind, args.port), Handler, bind_and_activate=False)
+    srv.server_bind()
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.tls = ctx
+    if not args.down:
+        srv.server_activate()
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    say("listening %d" % srv.server_address[1])
+    control(srv, args.down)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
