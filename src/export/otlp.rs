@@ -52,14 +52,14 @@ impl Rng {
 
 fn attr_key(out: &mut Vec<u8>, key: &[u8]) {
     out.extend_from_slice(b"{\"key\":");
-    let _ = json_str(out, key);
+    json_str(out, key);
     out.extend_from_slice(b",\"value\":");
 }
 
 fn attr_str(out: &mut Vec<u8>, key: &str, v: &[u8]) {
     attr_key(out, key.as_bytes());
     out.extend_from_slice(b"{\"stringValue\":");
-    let _ = json_str(out, v);
+    json_str(out, v);
     out.extend_from_slice(b"}},");
 }
 
@@ -92,7 +92,7 @@ fn attr_headers(out: &mut Vec<u8>, prefix: &str, hs: &[Header<'_>]) {
             }
             first = false;
             out.extend_from_slice(b"{\"stringValue\":");
-            let _ = json_str(out, v);
+            json_str(out, v);
             out.push(b'}');
         }
         out.extend_from_slice(b"]}}},");
@@ -143,7 +143,7 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
     name.push(b' ');
     name.extend_from_slice(r.path);
     out.extend_from_slice(b",\"name\":");
-    let _ = json_str(out, &name);
+    json_str(out, &name);
     let _ = write!(
         out,
         ",\"kind\":2,\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
@@ -198,7 +198,7 @@ fn body_attrs(out: &mut Vec<u8>, key: &str, b: &crate::view::Body) {
     if !b.bytes.is_empty() {
         attr_key(out, key.as_bytes());
         out.extend_from_slice(b"{\"stringValue\":");
-        let _ = body_str(out, b);
+        body_str(out, b);
         out.extend_from_slice(b"}},");
         if !b.text {
             attr_str(out, &format!("{key}.encoding"), b"base64");
