@@ -13,6 +13,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug)]
 pub enum Command {
     Apidump(Box<ApidumpArgs>),
+    /// `ecs ...`: the rest of the command line, parsed by `ecs::main`.
+    Ecs(Vec<OsString>),
     Version,
     Help(&'static str),
 }
@@ -142,6 +144,8 @@ usage: pcap-sensor <COMMAND> [FLAGS]
 
 commands:
   apidump    capture (live or from a pcap file) and print or ship traces
+  ecs        add the sensor to an ECS task: 'ecs container-definition', 'ecs add'
+             ('pcap-sensor ecs --help')
   version    print the version
   help       this text; 'pcap-sensor help apidump' for a command's flags
 
@@ -264,6 +268,7 @@ where
     };
     match first.as_str() {
         "apidump" => parse_apidump(&mut p),
+        "ecs" => Ok(Command::Ecs(p.raw_args()?.collect())),
         "version" => Ok(Command::Version),
         "help" => match p.next()? {
             Some(Value(v)) if v == "apidump" => Ok(Command::Help(APIDUMP_HELP)),

@@ -1,10 +1,11 @@
 use std::process::ExitCode;
 
-use pcap_sensor::{cli, sensor};
+use pcap_sensor::{cli, ecs, sensor};
 
 fn main() -> ExitCode {
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(cli::Command::Apidump(a)) => sensor::apidump(&a),
+        Ok(cli::Command::Ecs(rest)) => ecs::main(rest),
         Ok(cli::Command::Version) => {
             println!("pcap-sensor {}", cli::VERSION);
             ExitCode::SUCCESS

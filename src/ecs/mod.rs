@@ -1,3 +1,34 @@
-//! Amazon ECS: what the task metadata endpoint says about where we run.
+//! Amazon ECS: where the sensor runs (task metadata) and how it is added to a
+//! task (`pcap-sensor ecs ...`).
 
 pub mod metadata;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+pub const ECS_HELP: &str = "\
+pcap-sensor ecs: add the sensor to an Amazon ECS task
+
+usage: pcap-sensor ecs <COMMAND> [FLAGS]
+
+commands:
+  container-definition   print the sidecar's container definition (JSON)
+  add                    add the sidecar to a task definition and its services
+";
+
+/// `pcap-sensor ecs ...` (arguments after `ecs`).
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let sub = args.first().map(|a| a.to_string_lossy().into_owned());
+    match sub.as_deref() {
+        None | Some("-h") | Some("--help") | Some("help") => {
+            print!("{ECS_HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!(
+                "pcap-sensor: unknown ecs command '{other}' (commands: container-definition, add)"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
