@@ -174,6 +174,21 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
+/// True when none of the eight bytes of `w` is special for `escape`.
+#[inline]
+fn plain8(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // A byte is zero in `x` exactly where `w` has the byte `v`.
+    let has = |v: u8| {
+        let x = w ^ (LO * v as u64);
+        x.wrapping_sub(LO) & !x & HI
+    };
+    // Bytes below 0x20, and bytes from 0x80 (high bit set).
+    let below = w.wrapping_sub(LO * 0x20) & !w & HI;
+    (below | (w & HI) | has(b'"') | has(b'\\') | has(0x7f)) == 0
+}
+
 /// Escape for a JSON string body. `latin1`: write bytes ≥ 0x80 as \u00XX.
 ///
 /// Besides what JSON requires, U+0085, U+2028 and U+2029 are escaped too:
@@ -183,6 +198,13 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
+        // Skip eight plain bytes at a time.
+        while i + 8 <= b.len() && plain8(u64::from_le_bytes(b[i..i + 8].try_into().unwrap())) {
+            i += 8;
+        }
+        if i >= b.len() {
+            break;
+        }
         let c = b[i];
         if !SPECIAL[c as usize] {
             i += 1;
@@ -333,6 +355,21 @@ mod tests {
             "10.0.255.1"
         );
         assert_eq!(s(|o| put_ip(o, "fe80::1".parse().unwrap())), "fe80::1");
+    }
+
+    #[test]
+    fn word_check_agrees_with_table() {
+        for c in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[pos] = c;
+                assert_eq!(
+                    plain8(u64::from_le_bytes(w)),
+                    !SPECIAL[c as usize],
+                    "byte {c:#x} at {pos}"
+                );
+            }
+        }
     }
 
     #[test]
