@@ -82,7 +82,7 @@ impl Default for ApidumpArgs {
             stream_timeout: 10.0,
             stats_interval: 60.0,
             snaplen: 262_144,
-            pcap_buffer_mb: 4,
+            pcap_buffer_mb: 8,
             satellite_url: None,
             levo_env: None,
             org_id: None,
@@ -165,7 +165,7 @@ input:
       --filter EXPR           BPF filter, e.g. 'tcp port 8080' (compiled by libpcap,
                               applied in the kernel on live capture)
       --snaplen BYTES         bytes kept per packet (default 262144; at least 65535)
-      --pcap-buffer-mb N      kernel capture buffer (default 4)
+      --pcap-buffer-mb N      kernel capture buffer (default 8)
 
 output:
       --out DEST              '-' for stdout, or a file path: JSON Lines, or HAR 1.2

@@ -119,12 +119,156 @@ fn be32(b: &[u8], at: usize) -> u32 {
 
 /// Decode one captured frame of the given link type.
 pub fn decode(linktype: i32, frame: &[u8]) -> Result<Segment<'_>, Skip> {
-    let (ethertype, l3) = link(linktype, frame)?;
+    let (ethertype, rest) = link(linktype, frame)?;
+    network(ethertype, rest, 0)
+}
+
+/// Tunnels inside tunnels are followed this deep.
+const MAX_DEPTH: u8 = 3;
+
+fn network(ethertype: u16, p: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
     match ethertype {
-        ETH_IPV4 => ipv4(l3),
-        ETH_IPV6 => ipv6(l3),
+        ETH_IPV4 => ipv4(p, depth),
+        ETH_IPV6 => ipv6(p, depth),
         _ => Err(Skip::NotTcp),
     }
+}
+
+/// What an IP header carries: TCP, or a tunnel to look inside.
+fn transport<'a>(
+    proto: u8,
+    src: Addr,
+    dst: Addr,
+    seg: &'a [u8],
+    claimed: usize,
+    depth: u8,
+) -> Result<Segment<'a>, Skip> {
+    if proto == 6 {
+        return tcp(src, dst, seg, claimed);
+    }
+    if depth >= MAX_DEPTH {
+        return Err(Skip::NotTcp);
+    }
+    let inner = &seg[..seg.len().min(claimed)];
+    match proto {
+        4 => ipv4(inner, depth + 1),
+        41 => ipv6(inner, depth + 1),
+        47 => gre(inner, depth + 1),
+        17 => udp(inner, depth + 1),
+        _ => Err(Skip::NotTcp),
+    }
+}
+
+/// An Ethernet frame inside a tunnel.
+fn inner_ethernet(f: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
+    let (et, rest) = link(dlt::EN10MB, f)?;
+    network(et, rest, depth)
+}
+
+/// Raw IP inside a tunnel: the version nibble says which.
+fn inner_ip(p: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
+    match p.first().map(|b| b >> 4) {
+        Some(4) => ipv4(p, depth),
+        Some(6) => ipv6(p, depth),
+        _ => Err(Skip::NotTcp),
+    }
+}
+
+/// GRE (RFC 2784/2890), including ERSPAN types I–III and transparent Ethernet.
+fn gre(b: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
+    if b.len() < 4 || b[1] & 0x07 != 0 {
+        return Err(Skip::NotTcp); // too short, or version 1 (PPTP carries PPP)
+    }
+    let flags = b[0];
+    let hlen = 4
+        + if flags & 0x80 != 0 { 4 } else { 0 }
+        + if flags & 0x20 != 0 { 4 } else { 0 }
+        + if flags & 0x10 != 0 { 4 } else { 0 };
+    let rest = b.get(hlen..).ok_or(Skip::Malformed)?;
+    match be16(b, 2) {
+        ETH_IPV4 => ipv4(rest, depth),
+        ETH_IPV6 => ipv6(rest, depth),
+        0x6558 => inner_ethernet(rest, depth),
+        // ERSPAN type II has an 8-byte header (and a GRE sequence number);
+        // type I has neither.
+        0x88be if flags & 0x10 != 0 => inner_ethernet(rest.get(8..).ok_or(Skip::Malformed)?, depth),
+        0x88be => inner_ethernet(rest, depth),
+        0x22eb => {
+            // ERSPAN type III: 12 bytes, plus 8 when the O flag says so.
+            let h = rest.get(..12).ok_or(Skip::Malformed)?;
+            let skip = if h[11] & 0x01 != 0 { 20 } else { 12 };
+            inner_ethernet(rest.get(skip..).ok_or(Skip::Malformed)?, depth)
+        }
+        _ => Err(Skip::NotTcp),
+    }
+}
+
+/// UDP tunnels on their registered ports: VXLAN, GTP-U, GRE-in-UDP, AYIYA, Teredo.
+fn udp(b: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
+    if b.len() < 8 {
+        return Err(Skip::Malformed);
+    }
+    let (sp, dp) = (be16(b, 0), be16(b, 2));
+    let p = &b[8..];
+    let on = |port: u16| sp == port || dp == port;
+    if on(4789) {
+        // VXLAN: 8-byte header with the I flag, then Ethernet.
+        if p.len() < 8 || p[0] & 0x08 == 0 {
+            return Err(Skip::NotTcp);
+        }
+        inner_ethernet(&p[8..], depth)
+    } else if on(2152) {
+        gtp_u(p, depth)
+    } else if on(4754) {
+        gre(p, depth)
+    } else if on(5072) {
+        // AYIYA: identity of 2^idlen bytes and a signature of siglen words.
+        if p.len() < 8 {
+            return Err(Skip::Malformed);
+        }
+        let hlen = 8 + (1usize << (p[0] >> 4)) + (p[1] >> 4) as usize * 4;
+        let rest = p.get(hlen..).ok_or(Skip::Malformed)?;
+        match p[3] {
+            4 => ipv4(rest, depth),
+            41 => ipv6(rest, depth),
+            _ => Err(Skip::NotTcp),
+        }
+    } else if on(3544) {
+        // Teredo: IPv6, maybe after an origin indication (8 bytes).
+        let rest = if p.starts_with(&[0, 0]) {
+            p.get(8..).unwrap_or(&[])
+        } else {
+            p
+        };
+        match rest.first() {
+            Some(v) if v >> 4 == 6 => ipv6(rest, depth),
+            _ => Err(Skip::NotTcp),
+        }
+    } else {
+        Err(Skip::NotTcp)
+    }
+}
+
+/// GTP-U (3GPP TS 29.281) G-PDU: a user IP packet after the header.
+fn gtp_u(p: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
+    if p.len() < 8 || p[0] >> 5 != 1 || p[1] != 0xff {
+        return Err(Skip::NotTcp);
+    }
+    let mut at = 8;
+    if p[0] & 0x07 != 0 {
+        // Sequence number, N-PDU number and next extension type.
+        let mut next = *p.get(11).ok_or(Skip::Malformed)?;
+        at = 12;
+        while p[0] & 0x04 != 0 && next != 0 {
+            let len = *p.get(at).ok_or(Skip::Malformed)? as usize * 4;
+            if len == 0 {
+                return Err(Skip::Malformed);
+            }
+            next = *p.get(at + len - 1).ok_or(Skip::Malformed)?;
+            at += len;
+        }
+    }
+    inner_ip(p.get(at..).ok_or(Skip::Malformed)?, depth)
 }
 
 /// Strip the link header: returns the ethertype of what follows and the rest.
@@ -287,7 +431,7 @@ fn radiotap(f: &[u8]) -> Result<(u16, &[u8]), Skip> {
     Ok((be16(l, 6), &l[8..]))
 }
 
-fn ipv4(p: &[u8]) -> Result<Segment<'_>, Skip> {
+fn ipv4(p: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
     if p.len() < 20 || p[0] >> 4 != 4 {
         return Err(Skip::Malformed);
     }
@@ -300,9 +444,6 @@ fn ipv4(p: &[u8]) -> Result<Segment<'_>, Skip> {
     if frag & 0x3fff != 0 {
         return Err(Skip::Fragment); // MF set or non-zero offset
     }
-    if p[9] != 6 {
-        return Err(Skip::NotTcp);
-    }
     // total == 0 happens with TSO-sized packets captured before segmentation.
     let total = if total == 0 { p.len() } else { total };
     if total < ihl {
@@ -310,10 +451,10 @@ fn ipv4(p: &[u8]) -> Result<Segment<'_>, Skip> {
     }
     let src = Addr::v4([p[12], p[13], p[14], p[15]]);
     let dst = Addr::v4([p[16], p[17], p[18], p[19]]);
-    tcp(src, dst, &p[ihl..], total - ihl)
+    transport(p[9], src, dst, &p[ihl..], total - ihl, depth)
 }
 
-fn ipv6(p: &[u8]) -> Result<Segment<'_>, Skip> {
+fn ipv6(p: &[u8], depth: u8) -> Result<Segment<'_>, Skip> {
     if p.len() < 40 || p[0] >> 4 != 6 {
         return Err(Skip::Malformed);
     }
@@ -328,15 +469,17 @@ fn ipv6(p: &[u8]) -> Result<Segment<'_>, Skip> {
     let end_claimed = if plen == 0 { p.len() } else { 40 + plen };
     for _ in 0..8 {
         match next {
-            6 => {
+            6 | 4 | 41 | 47 | 17 => {
                 if end_claimed < at {
                     return Err(Skip::Malformed);
                 }
-                return tcp(
+                return transport(
+                    next,
                     Addr(src),
                     Addr(dst),
                     &p[at.min(p.len())..],
                     end_claimed - at,
+                    depth,
                 );
             }
             0 | 43 | 60 | 135 | 139 | 140 => {

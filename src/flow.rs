@@ -46,6 +46,9 @@ struct Half {
     win: u32,
     /// Contiguous bytes at the start of the window not yet consumed by the parser.
     win_len: u32,
+    /// Capture time and ACK of the packet that brought the first pending byte.
+    win_ts: u64,
+    win_ack: Option<u32>,
     /// Out-of-order byte ranges, as window offsets, sorted and disjoint, all past `win_len`.
     ooo: [(u32, u32); MAX_OOO],
 }
@@ -326,6 +329,7 @@ impl Tracker {
         if !s.payload.is_empty() {
             let cx = Ctx {
                 ts,
+                first_ts: ts,
                 seq,
                 ack: (s.flags & ACK != 0).then_some(s.ack),
             };
@@ -388,6 +392,12 @@ impl Tracker {
         for dir in 0..2 {
             if !done {
                 self.flush_holes(fi, dir, None, sink);
+                // Bytes the FIN or the peer's ACK prove were sent but the capture missed.
+                let h = self.flows[fi as usize].halves[dir];
+                let end = if h.fin { h.fin_seq } else { h.peer_ack };
+                if h.seen && (h.fin || h.acked) && seq_lt(h.next_seq, end) {
+                    self.flush_holes(fi, dir, Some(end), sink);
+                }
             }
             let h = self.flows[fi as usize].halves[dir];
             if h.win != NIL {
@@ -569,13 +579,24 @@ impl Tracker {
             let h = &mut fl.halves[dir];
             let w = h.win;
             let at = h.win_len as usize;
+            if at == 0 {
+                h.win_ts = cx.ts;
+                h.win_ack = cx.ack;
+            }
             let n = data.len().min(WINDOW - at);
             self.windows.get_mut(w)[at..at + n].copy_from_slice(&data[..n]);
             data = &data[n..];
             h.win_len += n as u32;
             h.next_seq = h.next_seq.wrapping_add(n as u32);
             h.absorb_ooo();
+            let before = self.flows[fi as usize].halves[dir].win_len;
             self.parse_window(fi, dir, cx.ts, sink);
+            let h = &mut self.flows[fi as usize].halves[dir];
+            if h.win_len > 0 && h.win_len < before {
+                // A message ended inside this packet: what is left came with it.
+                h.win_ts = cx.ts;
+                h.win_ack = cx.ack;
+            }
             if data.is_empty() {
                 break;
             }
@@ -591,8 +612,11 @@ impl Tracker {
         let base = h.next_seq.wrapping_sub(h.win_len);
         let cx = Ctx {
             ts,
+            first_ts: if h.win_ts == 0 { ts } else { h.win_ts.min(ts) },
             seq: base,
-            ack: h.own_acked.then_some(h.own_ack),
+            // The latest ACK of this direction: never older than that of any
+            // byte in the window (an older one could veto a right pairing).
+            ack: h.own_acked.then_some(h.own_ack).or(h.win_ack),
         };
         let win = &self.windows.get(h.win)[..h.win_len as usize];
         let mut env = env!(self, sink);

@@ -30,6 +30,9 @@ pub fn seq_lt(a: u32, b: u32) -> bool {
 pub struct Ctx {
     /// Capture time in microseconds since the epoch.
     pub ts: u64,
+    /// Capture time of the packet that carried the first byte offered
+    /// (earlier than `ts` when the bytes waited in a window).
+    pub first_ts: u64,
     /// Sequence number of the first byte offered.
     pub seq: u32,
     /// Acknowledgement number of that packet, if the ACK flag was set.
@@ -74,6 +77,8 @@ pub struct Exchange {
     skip: bool,
     method: Method,
     req_seq: u32,
+    /// What the client had acknowledged when it sent the request.
+    req_ack: Option<u32>,
     generation: u32,
     next: u32,
 }
@@ -220,6 +225,14 @@ struct Dir {
     discard: bool,
     /// Bytes looked at in `Resync` without finding a message.
     scanned: u32,
+    /// The next byte offered is known to start a line (so any method token
+    /// may start a request there; elsewhere only registered methods do).
+    line_start: bool,
+    /// A response body is about to start: a status line there means the
+    /// response had none after all (its request, e.g. HEAD, was not seen).
+    body_start: bool,
+    /// Bytes of an incomplete head already searched for its end.
+    head_scan: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -259,6 +272,46 @@ impl Default for Conn {
     }
 }
 
+/// Does `b` hold the blank line that ends a head?
+fn has_head_end(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(nl) = b[i..].iter().position(|&c| c == b'\n') {
+        let j = i + nl + 1;
+        match b.get(j) {
+            Some(b'\n') => return true,
+            Some(b'\r') if b.get(j + 1) == Some(&b'\n') => return true,
+            _ => i = j,
+        }
+    }
+    false
+}
+
+/// Does `b` start with a registered method and a space?
+pub fn known_method(b: &[u8]) -> bool {
+    const M: &[&[u8]] = &[
+        b"GET ",
+        b"HEAD ",
+        b"POST ",
+        b"PUT ",
+        b"DELETE ",
+        b"CONNECT ",
+        b"OPTIONS ",
+        b"TRACE ",
+        b"PATCH ",
+        b"PROPFIND ",
+        b"PROPPATCH ",
+        b"MKCOL ",
+        b"COPY ",
+        b"MOVE ",
+        b"LOCK ",
+        b"UNLOCK ",
+        b"SEARCH ",
+        b"REPORT ",
+        b"PURGE ",
+    ];
+    M.iter().any(|m| b.starts_with(m))
+}
+
 /// Does `b` start like a request line? `None`: too short to tell.
 fn looks_like_request(b: &[u8]) -> Option<bool> {
     let mut i = 0;
@@ -277,7 +330,9 @@ fn looks_like_request(b: &[u8]) -> Option<bool> {
             };
             return Some(find(line, b" HTTP/1.").is_some() || find(line, b" HTTP/0.9").is_some());
         }
-        if !(c.is_ascii_uppercase() || c == b'_' || c == b'-' || c.is_ascii_digit()) {
+        let ok =
+            c.is_ascii_uppercase() || (i > 0 && (c == b'_' || c == b'-' || c.is_ascii_digit()));
+        if !ok {
             return Some(false);
         }
         i += 1;
@@ -387,6 +442,95 @@ pub fn uninit_headers<'b>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; MAX
     [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS]
 }
 
+/// What a request line says.
+pub struct ReqLine<'b> {
+    pub method: &'b str,
+    pub target: &'b str,
+    pub version: u8,
+}
+
+/// Parse a request head: with httparse, or — when httparse refuses only the
+/// request line (a space inside the target, as some clients send) — reading
+/// the line leniently and the headers with httparse. `Ok(None)`: incomplete.
+pub fn parse_request_head<'b, 'h>(
+    b: &'b [u8],
+    hb: &'h mut [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
+) -> Result<Option<(usize, ReqLine<'b>, &'h [httparse::Header<'b>])>, httparse::Error> {
+    // Probe the request line alone (no header slots: a good line then stops
+    // at TooManyHeaders), so that `hb` is borrowed by one parser only.
+    let mut probe = httparse::Request::new(&mut []);
+    let err = match parser_config().parse_request(&mut probe, b) {
+        Err(httparse::Error::TooManyHeaders) | Ok(_) => {
+            let mut req = httparse::Request::new(&mut []);
+            return match parser_config().parse_request_with_uninit_headers(&mut req, b, hb)? {
+                httparse::Status::Complete(n) => {
+                    let line = ReqLine {
+                        method: req.method.unwrap_or(""),
+                        target: req.path.unwrap_or(""),
+                        version: req.version.unwrap_or(1),
+                    };
+                    Ok(Some((n, line, req.headers)))
+                }
+                httparse::Status::Partial => Ok(None),
+            };
+        }
+        Err(e) => e,
+    };
+    // METHOD SP target... SP HTTP/1.x CRLF, the target being everything between.
+    let Some(eol) = b.iter().position(|&c| c == b'\n') else {
+        // The line may still be coming: wait while it starts like a request.
+        return if b.len() < 8192 && looks_like_request(b).is_none() {
+            Ok(None)
+        } else {
+            Err(err)
+        };
+    };
+    let line = b[..eol].strip_suffix(b"\r").unwrap_or(&b[..eol]);
+    let Some(sp) = line.iter().position(|&c| c == b' ') else {
+        return Err(err);
+    };
+    let method = &line[..sp];
+    let Some(v) = line.len().checked_sub(9).filter(|&v| v > sp) else {
+        return Err(err);
+    };
+    let (rest, ver) = (&line[sp + 1..v], &line[v..]);
+    let version = match ver {
+        b" HTTP/1.0" => 0,
+        b" HTTP/1.1" => 1,
+        _ => return Err(err),
+    };
+    let target = std::str::from_utf8(rest).map_err(|_| err)?.trim();
+    let method = std::str::from_utf8(method).map_err(|_| err)?;
+    if method.is_empty()
+        || !method
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c == b'_' || c == b'-')
+        || target.is_empty()
+        || target.bytes().any(|c| c < 0x20 || c == 0x7f)
+    {
+        return Err(err);
+    }
+    for h in hb.iter_mut() {
+        h.write(httparse::EMPTY_HEADER);
+    }
+    // SAFETY: every slot was initialised just above, and MaybeUninit<T> has T's layout.
+    let hs: &'h mut [httparse::Header<'b>] =
+        unsafe { &mut *(hb.as_mut_slice() as *mut [_] as *mut [httparse::Header<'b>]) };
+    match httparse::parse_headers(&b[eol + 1..], hs) {
+        Ok(httparse::Status::Complete((n, hs))) => Ok(Some((
+            eol + 1 + n,
+            ReqLine {
+                method,
+                target,
+                version,
+            },
+            hs,
+        ))),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The lenient-where-harmless settings every head is parsed with.
 pub fn parser_config() -> httparse::ParserConfig {
     let mut c = httparse::ParserConfig::default();
@@ -420,8 +564,28 @@ impl Conn {
             let rest = &data[pos..];
             let at = Ctx {
                 seq: cx.seq.wrapping_add(pos as u32),
+                // Bytes after the first message came with the latest packet at the earliest.
+                first_ts: if pos == 0 { cx.first_ts } else { cx.ts },
                 ..*cx
             };
+            if self.dirs[dir].body_start
+                && matches!(
+                    self.dirs[dir].state,
+                    State::Body(_) | State::Chunked(_) | State::UntilClose
+                )
+            {
+                // A status line where the body should start: the response had
+                // none (its request, e.g. HEAD, was not seen or was lost).
+                match looks_like_response(rest) {
+                    None if rest.len() < 12 => return pos,
+                    Some(true) => {
+                        self.dirs[dir].body_start = false;
+                        self.end_message(dir, cx.ts, ends, env);
+                        continue;
+                    }
+                    _ => self.dirs[dir].body_start = false,
+                }
+            }
             let used = match self.dirs[dir].state {
                 State::Ignore => return data.len(),
                 State::Head => match self.head(dir, rest, &at, ends, env) {
@@ -456,6 +620,8 @@ impl Conn {
     /// `n` bytes of `dir` were lost (never captured).
     pub fn gap(&mut self, dir: usize, n: u64, ts: u64, ends: &Ends, env: &mut Env) {
         env.stats.gaps += 1;
+        self.dirs[dir].line_start = false;
+        self.dirs[dir].head_scan = 0;
         let d = &mut self.dirs[dir];
         match d.state {
             State::Body(left) if n <= left => {
@@ -541,7 +707,8 @@ impl Conn {
             return;
         };
         m.last_ts = ts;
-        let kept = m.chain.len() as u64 - m.head_len as u64;
+        // The head may not have been kept whole (pool exhausted).
+        let kept = (m.chain.len() as u64).saturating_sub(m.head_len as u64);
         let room = max.saturating_sub(kept) as usize;
         let want = room.min(bytes.len());
         m.body_size += bytes.len() as u64;
@@ -651,15 +818,32 @@ impl Conn {
         let role = self.dirs[dir].role;
         let mut line = 0;
         loop {
-            match looks_like(role, &b[line..]) {
+            let mut verdict = looks_like(role, &b[line..]);
+            if line == 0
+                && !self.dirs[dir].line_start
+                && verdict == Some(true)
+                && looks_like_response(b) != Some(true)
+                && !known_method(b)
+            {
+                // Mid-line after a loss: "ET /x HTTP/1.1" is not a request.
+                verdict = Some(false);
+            }
+            match verdict {
                 Some(true) => {
+                    if line > 0 {
+                        self.dirs[dir].line_start = true;
+                    }
                     self.dirs[dir].state = State::Head;
                     self.dirs[dir].scanned = 0;
                     return Some(line);
                 }
                 None => {
                     // Could be a message start cut by the end of what we have.
-                    return if line > 0 { Some(line) } else { None };
+                    if line > 0 {
+                        self.dirs[dir].line_start = true;
+                        return Some(line);
+                    }
+                    return None;
                 }
                 Some(false) => {}
             }
@@ -672,6 +856,7 @@ impl Conn {
             }
         }
         let d = &mut self.dirs[dir];
+        d.line_start = b.last() == Some(&b'\n');
         d.scanned = d.scanned.saturating_add(b.len() as u32);
         if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
             env.stats.non_http_flows += 1;
@@ -698,25 +883,32 @@ impl Conn {
         if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
             return Some(0);
         }
+        // An incomplete head is parsed again only once its end has arrived:
+        // re-parsing it per segment would cost quadratic time on slow senders.
+        let scanned = self.dirs[dir].head_scan as usize;
+        if scanned > 0
+            && b.len() < WINDOW
+            && !has_head_end(&b[scanned.saturating_sub(3).min(b.len())..])
+        {
+            self.dirs[dir].head_scan = b.len() as u32;
+            return None;
+        }
         let mut headers = uninit_headers();
-        let cfg = parser_config();
         let is_req = self.dirs[dir].role == Role::Request;
         let parsed = if is_req {
-            let mut req = httparse::Request::new(&mut []);
-            match cfg.parse_request_with_uninit_headers(&mut req, b, &mut headers) {
-                Ok(httparse::Status::Complete(n)) => {
-                    let method = match req.method {
-                        Some("HEAD") => Method::Head,
-                        Some("CONNECT") => Method::Connect,
+            match parse_request_head(b, &mut headers) {
+                Ok(Some((n, line, hs))) => {
+                    let method = match line.method {
+                        "HEAD" => Method::Head,
+                        "CONNECT" => Method::Connect,
                         _ => Method::Other,
                     };
-                    let f = framing(req.headers);
+                    let f = framing(hs);
                     let info = ReqInfo {
-                        ts: cx.ts,
-                        method: req.method.unwrap_or(""),
-                        target: req.path.unwrap_or(""),
-                        host: req
-                            .headers
+                        ts: cx.first_ts,
+                        method: line.method,
+                        target: line.target,
+                        host: hs
                             .iter()
                             .find(|h| h.name.eq_ignore_ascii_case("host"))
                             .map(|h| h.value),
@@ -725,12 +917,12 @@ impl Conn {
                     let keep = env.sink.admit(&info);
                     Ok(Some((n, f, method, if keep { 0u16 } else { 1 })))
                 }
-                Ok(httparse::Status::Partial) => Ok(None),
+                Ok(None) => Ok(None),
                 Err(e) => Err(e),
             }
         } else {
             let mut resp = httparse::Response::new(&mut []);
-            match cfg.parse_response_with_uninit_headers(&mut resp, b, &mut headers) {
+            match parser_config().parse_response_with_uninit_headers(&mut resp, b, &mut headers) {
                 Ok(httparse::Status::Complete(n)) => {
                     let f = framing(resp.headers);
                     Ok(Some((n, f, Method::Other, resp.code.unwrap_or(0))))
@@ -740,11 +932,16 @@ impl Conn {
             }
         };
         match parsed {
-            Ok(None) if b.len() < WINDOW => None,
+            Ok(None) if b.len() < WINDOW => {
+                self.dirs[dir].head_scan = b.len().max(1) as u32;
+                None
+            }
             Ok(None) | Err(_) => {
                 // Too large to ever complete, or not HTTP at all.
                 env.stats.parse_errors += 1;
                 self.dirs[dir].state = State::Resync;
+                self.dirs[dir].line_start = false;
+                self.dirs[dir].head_scan = 0;
                 if !is_req {
                     // Bytes that are not a response where one should start: the
                     // start of a response (and maybe more) was not captured.
@@ -754,6 +951,7 @@ impl Conn {
             }
             Ok(Some((n, f, method, status))) => {
                 self.kind = Kind::Http;
+                self.dirs[dir].head_scan = 0;
                 if f.bad {
                     env.stats.parse_errors += 1;
                 }
@@ -788,7 +986,9 @@ impl Conn {
         }
         let role = if looks_like_response(b)? {
             Role::Response
-        } else if looks_like_request(b)? {
+        } else if looks_like_request(b)?
+            && (self.syn_from.is_some() || self.dirs[dir].line_start || known_method(b))
+        {
             Role::Request
         } else {
             self.dirs[dir].state = State::Resync;
@@ -836,7 +1036,8 @@ impl Conn {
         ex.client_dir = dir as u8;
         ex.method = method;
         ex.req_seq = cx.seq;
-        ex.req.first_ts = cx.ts;
+        ex.req_ack = cx.ack;
+        ex.req.first_ts = cx.first_ts;
         ex.req.last_ts = cx.ts;
         ex.skip = !keep;
         if keep {
@@ -890,7 +1091,7 @@ impl Conn {
         };
         let ex = &mut env.exs.slots[i as usize];
         ex.has_resp = true;
-        ex.resp.first_ts = cx.ts;
+        ex.resp.first_ts = cx.first_ts;
         ex.resp.last_ts = cx.ts;
         let skip = ex.skip;
         if !skip {
@@ -923,16 +1124,47 @@ impl Conn {
         let Some(ack) = cx.ack else {
             return Some(i);
         };
+        // A request sent when the client had received exactly the bytes before
+        // this response, and something new since the request before it, is
+        // the one this response answers: older ones were answered by bytes
+        // the capture lost (pipelined requests share their ACK, so only the
+        // first of a batch can match).
+        if i == self.first {
+            let mut j = i;
+            let mut prev_ack: Option<u32> = None;
+            let mut cand = NIL;
+            while j != NIL {
+                let ex = env.exs.slots[j as usize];
+                if ex.has_resp || !seq_lt(ex.req_seq, ack) {
+                    break;
+                }
+                if ex.req_ack == Some(cx.seq) && matches!(prev_ack, Some(p) if seq_lt(p, cx.seq)) {
+                    cand = j;
+                }
+                prev_ack = ex.req_ack;
+                j = ex.next;
+            }
+            if cand != NIL {
+                while self.first != cand {
+                    self.emit_front(ends, env);
+                }
+                i = cand;
+            }
+        }
         if self.resp_gap {
-            // Responses were lost: skip requests whose successor the server had
-            // already received when it sent this one (non-pipelined traffic).
+            // Responses were lost: skip a request when the server had already
+            // received its successor when it sent this response, and the client
+            // had received something in between sending the two (so they were
+            // not pipelined: the skipped one was answered by lost bytes).
             loop {
                 let ex = env.exs.slots[i as usize];
                 if ex.next == NIL {
                     break;
                 }
                 let nx = env.exs.slots[ex.next as usize];
-                if nx.has_resp || !seq_lt(nx.req_seq, ack) || i != self.first {
+                let answered_between =
+                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if seq_lt(a, b));
+                if nx.has_resp || !seq_lt(nx.req_seq, ack) || i != self.first || !answered_between {
                     break;
                 }
                 // `i` will never get its response.
@@ -981,7 +1213,10 @@ impl Conn {
             None
         };
         match next {
-            Some(s) => self.dirs[dir].state = s,
+            Some(s) => {
+                self.dirs[dir].state = s;
+                self.dirs[dir].body_start = is_resp;
+            }
             None => {
                 self.end_message(dir, ts, ends, env);
                 if tunnel {

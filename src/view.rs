@@ -6,7 +6,9 @@
 use std::io::Read;
 use std::net::IpAddr;
 
-use crate::http::{Ends, Exchange, Msg, parser_config, uninit_headers};
+use crate::http::{
+    Ends, Exchange, Msg, ReqLine, parse_request_head, parser_config, uninit_headers,
+};
 use crate::policy::{self, REDACTED};
 use crate::pool::{Store, WINDOW};
 
@@ -247,12 +249,23 @@ pub fn build<'s>(
     let resp_head: &'s [u8] = resp_head;
 
     let mut hb = uninit_headers();
-    let mut req = httparse::Request::new(&mut []);
-    let _ = parser_config().parse_request_with_uninit_headers(&mut req, req_head, &mut hb);
+    let (line, req_headers): (ReqLine<'s>, &[httparse::Header<'s>]) =
+        match parse_request_head(req_head, &mut hb) {
+            Ok(Some((_, line, hs))) => (line, hs),
+            // The head parsed when it was read; this cannot happen.
+            _ => (
+                ReqLine {
+                    method: "",
+                    target: "",
+                    version: 1,
+                },
+                &[],
+            ),
+        };
     let (req_cur, req_err, req_dec) =
-        prepare_body(store, &ex.req, req.headers, redact, max, req_bufs);
+        prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
     target_buf.clear();
-    let raw_target = req.path.unwrap_or("").as_bytes();
+    let raw_target = line.target.as_bytes();
     match raw_target.iter().position(|&b| b == b'?') {
         Some(q) if redact => {
             target_buf.extend_from_slice(&raw_target[..=q]);
@@ -261,7 +274,7 @@ pub fn build<'s>(
         _ => target_buf.extend_from_slice(raw_target),
     }
     let target: &'s [u8] = target_buf;
-    let headers = collect_headers(req.headers, redact);
+    let headers = collect_headers(req_headers, redact);
     let host = View::header(&headers, "host");
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(q) => (&target[..q], Some(&target[q + 1..])),
@@ -269,11 +282,11 @@ pub fn build<'s>(
     };
     let rb: &'s [u8] = &req_bufs[req_cur];
     let req_view = Req {
-        method: req.method.unwrap_or(""),
+        method: line.method,
         target,
         path,
         query,
-        version: req.version.unwrap_or(1),
+        version: line.version,
         host,
         headers,
         body: Body {
