@@ -449,13 +449,16 @@ pub struct ReqLine<'b> {
     pub version: u8,
 }
 
+/// A parsed request head: its length, its request line and its headers.
+pub type ReqHead<'b, 'h> = (usize, ReqLine<'b>, &'h [httparse::Header<'b>]);
+
 /// Parse a request head: with httparse, or — when httparse refuses only the
 /// request line (a space inside the target, as some clients send) — reading
 /// the line leniently and the headers with httparse. `Ok(None)`: incomplete.
 pub fn parse_request_head<'b, 'h>(
     b: &'b [u8],
     hb: &'h mut [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
-) -> Result<Option<(usize, ReqLine<'b>, &'h [httparse::Header<'b>])>, httparse::Error> {
+) -> Result<Option<ReqHead<'b, 'h>>, httparse::Error> {
     // Probe the request line alone (no header slots: a good line then stops
     // at TooManyHeaders), so that `hb` is borrowed by one parser only.
     let mut probe = httparse::Request::new(&mut []);
