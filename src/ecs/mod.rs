@@ -1,7 +1,12 @@
 //! Amazon ECS: where the sensor runs (task metadata) and how it is added to a
 //! task (`pcap-sensor ecs ...`).
 
+pub mod aws;
+pub mod container_def;
+pub mod creds;
+pub mod installer;
 pub mod metadata;
+pub mod sigv4;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -24,6 +29,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             print!("{ECS_HELP}");
             ExitCode::SUCCESS
         }
+        Some("container-definition") => container_def::main(&args[1..]),
+        Some("add") => installer::main(&args[1..]),
         Some(other) => {
             eprintln!(
                 "pcap-sensor: unknown ecs command '{other}' (commands: container-definition, add)"

@@ -1,0 +1,1278 @@
+//! `pcap-sensor ecs add` end to end, against two servers:
+//!
+//! - moto's server (PyPI `moto[ecs,ec2,server]`, in the venv `./build.sh test`
+//!   creates; `$PCAP_SENSOR_MOTO` names its `moto_server`): the whole flow on
+//!   a Fargate service, with moto's signature and IAM checking switched on,
+//!   dry-run, and the refusals. State is read back with boto3
+//!   (tests/support/ecs_moto.py), not with our own client. Without the venv
+//!   these tests fail under `CI=true` and print "skipped: run via
+//!   ./build.sh test" otherwise.
+//! - a fixture server (tests/support/ecs_fixture.py, plain python3) for what
+//!   moto does not model: pagination with nextToken, deployments and rollout
+//!   states (`--wait`), JSON error shapes, throttling, 5xx and dropped
+//!   connections. It also checks every request's SigV4 signature itself.
+//!
+//! The interactive path runs once through a pseudo-terminal
+//! (tests/support/ecs_pty.py). Every wait has a deadline; servers are stopped
+//! by PID.
+
+use pcap_sensor::ecs::container_def::{self, SidecarOptions};
+use pcap_sensor::ecs::installer::{TAG_KEY, TAG_TIME_KEY};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pcap-sensor");
+/// Bound on one run of the command (retries with backoff included).
+const RUN_DEADLINE: Duration = Duration::from_secs(90);
+/// Bound on a server's start.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+
+const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pcap-sensor:0.1.0";
+const KEY_ID: &str = "AKIAFIXTUREKEY000001";
+const SECRET: &str = "fixture/secret/KEY+abcdefghijklmnopqrstu";
+
+fn support(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+/// A scratch folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "pcap-sensor-ecs-{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// SIGTERM by PID, then SIGKILL if it does not exit in time.
+fn stop(child: &mut Child) {
+    if child.try_wait().ok().flatten().is_some() {
+        return;
+    }
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + STOP_DEADLINE;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run to the end with a deadline (killed and failed after it).
+fn run(mut cmd: Command, what: &str) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(RUN_DEADLINE) {
+        Ok(Ok(o)) => Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        },
+        Ok(Err(e)) => panic!("{what}: {e}"),
+        Err(_) => {
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+            panic!("{what}: still running after {RUN_DEADLINE:?}")
+        }
+    }
+}
+
+/// `pcap-sensor ecs add --endpoint-url URL ARGS` in a clean environment:
+/// an empty HOME (no ~/.aws), no terminal, and `env`.
+fn add(endpoint: &str, env: &[(&str, &str)], args: &[&str], home: &Path) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["ecs", "add", "--endpoint-url", endpoint])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = run(cmd, "pcap-sensor ecs add");
+    eprintln!(
+        "--- ecs add {} → exit {}\n{}",
+        args.join(" "),
+        r.code,
+        r.stderr
+    );
+    r
+}
+
+/// Every value a run without a terminal needs, for a family and service of
+/// cluster `prod` in us-east-1.
+fn flags<'a>(family: &'a str, service: &'a str) -> Vec<&'a str> {
+    vec![
+        "--region",
+        "us-east-1",
+        "--cluster",
+        "prod",
+        "--task-family",
+        family,
+        "--service",
+        service,
+        "--image",
+        IMAGE,
+        "--satellite-url",
+        "http://levoai-satellite:9999",
+        "--levo-env",
+        "staging",
+        "--levoai-org-id",
+        "org-1234",
+        "--rate-limit",
+        "250",
+    ]
+}
+
+/// The sidecar those flags ask for (what `ecs container-definition` prints).
+fn expected_sidecar(family: &str) -> Value {
+    container_def::sidecar(&SidecarOptions {
+        image: Some(IMAGE.into()),
+        satellite_url: Some("http://levoai-satellite:9999".into()),
+        levo_env: Some("staging".into()),
+        org_id: Some("org-1234".into()),
+        rate_limit: Some(250.0),
+        region: Some("us-east-1".into()),
+        log_group: Some(format!("/ecs/{family}-pcap")),
+        ..SidecarOptions::default()
+    })
+}
+
+/// RegisterTaskDefinition's fields but `tags` (from the API reference; kept
+/// here apart from the installer's own list on purpose).
+const WRITABLE_FIELDS: &[&str] = &[
+    "containerDefinitions",
+    "cpu",
+    "enableFaultInjection",
+    "ephemeralStorage",
+    "executionRoleArn",
+    "family",
+    "inferenceAccelerators",
+    "ipcMode",
+    "memory",
+    "networkMode",
+    "pidMode",
+    "placementConstraints",
+    "proxyConfiguration",
+    "requiresCompatibilities",
+    "runtimePlatform",
+    "taskRoleArn",
+    "trustedExecutionConfiguration",
+    "volumes",
+];
+
+/// The writable part of a task definition (what a revision is made of).
+fn writable(td: &Value) -> serde_json::Map<String, Value> {
+    td.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| WRITABLE_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn tag<'a>(tags: &'a Value, key: &str) -> Option<&'a str> {
+    tags.as_array()?
+        .iter()
+        .find(|t| t["key"] == key)
+        .and_then(|t| t["value"].as_str())
+}
+
+// ---------------------------------------------------------------------------
+// moto
+
+struct Moto {
+    child: Child,
+    url: String,
+    python: PathBuf,
+    _dir: TempDir,
+}
+
+/// moto's server from the venv, or None (after saying so) outside CI.
+fn moto_server() -> Option<PathBuf> {
+    let p = match std::env::var_os("PCAP_SENSOR_MOTO") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv-moto/bin/moto_server"),
+    };
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "no moto_server at {} under CI=true: run the tests via ./build.sh test",
+            p.display()
+        );
+    }
+    eprintln!(
+        "skipped: run via ./build.sh test (no moto_server at {})",
+        p.display()
+    );
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn post(url: &str, body: &str) -> Result<u16, String> {
+    minreq::post(url)
+        .with_header("Content-Type", "text/plain")
+        .with_body(body)
+        .with_timeout(10)
+        .send()
+        .map(|r| r.status_code as u16)
+        .map_err(|e| e.to_string())
+}
+
+impl Moto {
+    fn start() -> Option<Moto> {
+        let server = moto_server()?;
+        let python = server.with_file_name("python");
+        let dir = TempDir::new("moto");
+        // A port found free can be taken before moto binds it: try again.
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.0.join("moto.log")).unwrap();
+            let mut child = Command::new(&server)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start moto_server");
+            let url = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + START_DEADLINE;
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break; // exited (port taken?): next port
+                }
+                if post(&format!("{url}/moto-api/reset"), "") == Ok(200) {
+                    return Some(Moto {
+                        child,
+                        url,
+                        python,
+                        _dir: dir,
+                    });
+                }
+                if Instant::now() > deadline {
+                    stop(&mut child);
+                    panic!(
+                        "moto_server did not answer within {START_DEADLINE:?}: {}",
+                        std::fs::read_to_string(dir.0.join("moto.log")).unwrap_or_default()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!(
+            "moto_server exited three times: {}",
+            std::fs::read_to_string(dir.0.join("moto.log")).unwrap_or_default()
+        );
+    }
+
+    /// Clear every resource (POST /moto-api/reset).
+    fn reset(&self) {
+        assert_eq!(post(&format!("{}/moto-api/reset", self.url), ""), Ok(200));
+    }
+
+    /// Signature and IAM checking after `free` more unchecked calls
+    /// (POST /moto-api/reset-auth; "inf" switches it off).
+    fn auth_after(&self, free: &str) {
+        assert_eq!(
+            post(&format!("{}/moto-api/reset-auth", self.url), free),
+            Ok(200)
+        );
+    }
+
+    /// tests/support/ecs_moto.py with these credentials; its JSON answer.
+    fn py(&self, args: &[&str], key: (&str, &str)) -> Value {
+        let mut cmd = Command::new(&self.python);
+        cmd.arg(support("ecs_moto.py"))
+            .arg(args[0])
+            .arg(&self.url)
+            .args(&args[1..])
+            .env("AWS_ACCESS_KEY_ID", key.0)
+            .env("AWS_SECRET_ACCESS_KEY", key.1)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN");
+        let r = run(cmd, "ecs_moto.py");
+        assert_eq!(r.code, 0, "ecs_moto.py {args:?}: {}", r.stderr);
+        serde_json::from_str(&r.stdout).unwrap()
+    }
+
+    fn inspect(&self, family: &str, services: &[&str], key: (&str, &str)) -> Value {
+        let mut a = vec!["inspect", "prod", family];
+        a.extend_from_slice(services);
+        self.py(&a, key)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+const TESTING: (&str, &str) = ("testing", "testing");
+
+fn env_key<'a>(key: (&'a str, &'a str)) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", key.0),
+        ("AWS_SECRET_ACCESS_KEY", key.1),
+    ]
+}
+
+/// The Fargate task's second revision is the first plus exactly the sidecar.
+fn assert_sidecar_added(state: &Value, family: &str) {
+    let revs = state["revisions"].as_array().unwrap();
+    assert_eq!(revs.len(), 2, "one new revision: {state:#}");
+    let (old, new) = (&revs[0]["taskDefinition"], &revs[1]["taskDefinition"]);
+    assert_eq!(new["revision"], 2);
+    let (mut w_old, mut w_new) = (writable(old), writable(new));
+    let c_old = w_old.remove("containerDefinitions").unwrap();
+    let c_new = w_new.remove("containerDefinitions").unwrap();
+    // Every other setting is kept as it was.
+    assert_eq!(w_new, w_old, "task settings changed");
+    for k in [
+        "taskRoleArn",
+        "executionRoleArn",
+        "runtimePlatform",
+        "volumes",
+        "ephemeralStorage",
+        "cpu",
+        "memory",
+        "networkMode",
+        "requiresCompatibilities",
+    ] {
+        assert!(w_new.contains_key(k), "{k} missing in the new revision");
+    }
+    assert!(
+        w_new["volumes"][0]["efsVolumeConfiguration"]["fileSystemId"] == "fs-0123456789abcdef0"
+    );
+    // The containers: the old ones unchanged (secrets, dependsOn, mounts...),
+    // then the sidecar.
+    let (c_old, c_new) = (c_old.as_array().unwrap(), c_new.as_array().unwrap());
+    assert_eq!(c_new.len(), c_old.len() + 1);
+    assert_eq!(&c_new[..c_old.len()], &c_old[..]);
+    let app = &c_new[1];
+    assert_eq!(app["secrets"][0]["name"], "DB_PASSWORD");
+    assert_eq!(app["dependsOn"][0]["containerName"], "init");
+    assert_eq!(c_new[c_old.len()], expected_sidecar(family));
+    // Tags: the old ones, and the marker.
+    let tags = &revs[1]["tags"];
+    assert_eq!(tag(tags, "team"), Some("payments"));
+    assert_eq!(tag(tags, "cost-center"), Some("42"));
+    assert_eq!(tag(tags, TAG_KEY), Some(format!("{family}:2").as_str()));
+    assert_eq!(tag(&revs[0]["tags"], TAG_KEY), None);
+}
+
+#[test]
+fn moto_fargate_service_gets_the_sidecar() {
+    let Some(moto) = Moto::start() else { return };
+    let made = moto.py(&["setup", "fargate"], TESTING);
+    assert_eq!(made["service"], "web-svc");
+    let home = TempDir::new("home");
+    let r = add(
+        &moto.url,
+        &env_key(TESTING),
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let new_arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
+    assert_eq!(r.stdout.trim(), new_arn);
+    assert!(r.stderr.contains("registered web:2"), "{}", r.stderr);
+    // No secret in anything it printed.
+    assert!(!r.stderr.contains("testing") && !r.stdout.contains("testing"));
+
+    let state = moto.inspect("web", &["web-svc"], TESTING);
+    assert_sidecar_added(&state, "web");
+    let svc = &state["services"][0];
+    assert_eq!(svc["taskDefinition"], new_arn);
+    assert_eq!(tag(&svc["tags"], TAG_KEY), Some("web:2"));
+    assert!(tag(&svc["tags"], TAG_TIME_KEY).is_some_and(|t| t.ends_with('Z')));
+}
+
+#[test]
+fn moto_with_signature_checking() {
+    let Some(moto) = Moto::start() else { return };
+    moto.py(&["setup", "fargate"], TESTING);
+    // The installer's user has exactly the permissions of the reference
+    // table; state is read back by another user.
+    let key = |v: Value| {
+        (
+            v["AccessKeyId"].as_str().unwrap().to_string(),
+            v["SecretAccessKey"].as_str().unwrap().to_string(),
+        )
+    };
+    let (id, secret) = key(moto.py(&["iam-user", "installer", "installer"], TESTING));
+    let (aid, asecret) = key(moto.py(&["iam-user", "admin", "admin"], TESTING));
+    let admin = (aid.as_str(), asecret.as_str());
+    moto.auth_after("0");
+    let home = TempDir::new("home");
+    let args = [flags("web", "web-svc"), vec!["--yes"]].concat();
+
+    // A wrong secret: refused at the first call, nothing changed.
+    let wrong = format!("{secret}x");
+    let r = add(&moto.url, &env_key((&id, &wrong)), &args, &home.0);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("AuthFailure") && r.stderr.contains("secret access key is wrong"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains(&secret),
+        "the secret must not be printed"
+    );
+    assert_eq!(r.stderr.trim().lines().count(), 2, "{}", r.stderr);
+    let state = moto.inspect("web", &["web-svc"], admin);
+    assert_eq!(state["revisions"].as_array().unwrap().len(), 1);
+
+    // The right key: the whole flow goes through moto's checks.
+    let r = add(&moto.url, &env_key((&id, &secret)), &args, &home.0);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let state = moto.inspect("web", &["web-svc"], admin);
+    assert_sidecar_added(&state, "web");
+    assert_eq!(
+        state["services"][0]["taskDefinition"],
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+    );
+
+    // Start again (POST /moto-api/reset) with a user whose policy denies
+    // ecs:UpdateService: the error names that permission.
+    moto.auth_after("inf");
+    moto.reset();
+    moto.py(&["setup", "fargate"], TESTING);
+    let (id, secret) = key(moto.py(&["iam-user", "limited", "deny:ecs:UpdateService"], TESTING));
+    moto.auth_after("0");
+    let r = add(&moto.url, &env_key((&id, &secret)), &args, &home.0);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("ecs:UpdateService failed: AccessDenied")
+            && r.stderr
+                .contains("lack the IAM permission ecs:UpdateService"),
+        "{}",
+        r.stderr
+    );
+    // What was done and how to finish are said.
+    assert!(
+        r.stderr
+            .contains("--service NAME --task-definition web:2' for web-svc"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn moto_dry_run_and_refusals() {
+    let Some(moto) = Moto::start() else { return };
+    moto.py(&["setup", "both"], TESTING);
+    let home = TempDir::new("home");
+    let env = env_key(TESTING);
+
+    // Dry run: the RegisterTaskDefinition request on stdout, nothing changed.
+    let r = add(
+        &moto.url,
+        &env,
+        &[flags("web", "web-svc"), vec!["--dry-run"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let req: Value = serde_json::from_str(&r.stdout).expect("the new task definition as JSON");
+    for k in req.as_object().unwrap().keys() {
+        assert!(
+            WRITABLE_FIELDS.contains(&k.as_str()) || k == "tags",
+            "{k} is not a RegisterTaskDefinition field"
+        );
+    }
+    let containers = req["containerDefinitions"].as_array().unwrap();
+    assert_eq!(containers.last().unwrap(), &expected_sidecar("web"));
+    assert!(r.stderr.contains("dry run: nothing was changed"));
+    assert!(r.stderr.contains("Plan:"), "{}", r.stderr);
+    let state = moto.inspect("web", &["web-svc"], TESTING);
+    assert_eq!(state["revisions"].as_array().unwrap().len(), 1);
+    assert!(
+        state["services"][0]["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("web:1")
+    );
+    assert_eq!(tag(&state["services"][0]["tags"], TAG_KEY), None);
+
+    // Bridge network mode: refused with the reason and the way out.
+    let r = add(
+        &moto.url,
+        &env,
+        &[flags("legacy", "legacy-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("'bridge' network mode")
+            && r.stderr.contains("would not see the application's traffic")
+            && r.stderr.contains("--force"),
+        "{}",
+        r.stderr
+    );
+    let state = moto.inspect("legacy", &["legacy-svc"], TESTING);
+    assert_eq!(state["revisions"].as_array().unwrap().len(), 1);
+    // ... unless forced (here as a dry run).
+    let r = add(
+        &moto.url,
+        &env,
+        &[flags("legacy", "legacy-svc"), vec!["--force", "--dry-run"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("adding it anyway (--force)"));
+
+    // Added once; a second time it is already there.
+    let r = add(
+        &moto.url,
+        &env,
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = add(
+        &moto.url,
+        &env,
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("task definition web:2 already has the sensor (container 'levo-pcap-sensor'"),
+        "{}",
+        r.stderr
+    );
+    let state = moto.inspect("web", &["web-svc"], TESTING);
+    assert_eq!(state["revisions"].as_array().unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// the fixture server
+
+struct Fixture {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    url: String,
+    _dir: TempDir,
+}
+
+impl Fixture {
+    fn start(scenario: &Value) -> Fixture {
+        let dir = TempDir::new("fixture");
+        let file = dir.0.join("scenario.json");
+        std::fs::write(&file, scenario.to_string()).unwrap();
+        let mut child = Command::new("python3")
+            .arg(support("ecs_fixture.py"))
+            .arg(&file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3 ecs_fixture.py");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(START_DEADLINE) {
+            Ok(l) => l,
+            Err(_) => {
+                stop(&mut child);
+                panic!("the fixture did not start within {START_DEADLINE:?}");
+            }
+        };
+        let port: u16 = line
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("fixture said {line:?}"));
+        Fixture {
+            stdin: child.stdin.take(),
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let r = minreq::get(format!("{}{path}", self.url))
+            .with_timeout(10)
+            .send()
+            .unwrap();
+        serde_json::from_slice(r.as_bytes()).unwrap()
+    }
+
+    /// Every request, in order.
+    fn log(&self) -> Vec<Value> {
+        self.get("/fixture/log").as_array().unwrap().clone()
+    }
+
+    fn calls(&self, op: &str) -> Vec<Value> {
+        self.log().into_iter().filter(|e| e["op"] == op).collect()
+    }
+
+    fn state(&self) -> Value {
+        self.get("/fixture/state")
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        stop(&mut self.child);
+    }
+}
+
+fn fixture_td(family: &str, rev: u64) -> Value {
+    json!({
+        "taskDefinitionArn": format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{rev}"),
+        "family": family, "revision": rev, "status": "ACTIVE",
+        "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+        "compatibilities": ["EC2", "FARGATE"], "cpu": "1024", "memory": "2048",
+        "taskRoleArn": "arn:aws:iam::123456789012:role/task",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "pidMode": "task",
+        "volumes": [{"name": "efs", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}],
+        "placementConstraints": [],
+        "containerDefinitions": [{
+            "name": "app", "image": format!("app:{rev}"), "essential": true,
+            "cpu": 256, "memory": 512,
+            "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/t"}]
+        }],
+        "requiresAttributes": [{"name": "ecs.capability.secrets.ssm.environment-variables"}],
+        "registeredAt": 1700000000.5,
+        "registeredBy": "arn:aws:iam::123456789012:user/dev"
+    })
+}
+
+/// 3 clusters, 4 families, 21 services in `prod` (web-svc last), one item
+/// per page: every List call takes several pages.
+fn scenario() -> Value {
+    let mut services: Vec<Value> = (0..20)
+        .map(|i| json!({"cluster": "prod", "serviceName": format!("filler-{i:02}"), "taskDefinition": "api:1"}))
+        .collect();
+    services.push(json!({"cluster": "prod", "serviceName": "web-svc", "taskDefinition": "web:2", "desiredCount": 2}));
+    json!({
+        "page_size": 1,
+        "regions": ["eu-west-1", "us-east-1", "us-west-2"],
+        "credentials": {"access_key_id": KEY_ID, "secret_access_key": SECRET},
+        "clusters": ["dev", "prod", "staging"],
+        "task_definitions": [fixture_td("web", 1), fixture_td("web", 2), fixture_td("api", 1), fixture_td("worker", 1)],
+        "td_tags": {"web:2": [{"key": "team", "value": "payments"}]},
+        "services": services,
+        "rollout": {"states": ["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]},
+        "faults": []
+    })
+}
+
+fn fixture_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+    ]
+}
+
+fn wait_flags() -> Vec<&'static str> {
+    vec!["--yes", "--wait", "--poll-interval", "0.05"]
+}
+
+#[test]
+fn fixture_pagination_and_rollout_completed() {
+    let fx = Fixture::start(&scenario());
+    let home = TempDir::new("home");
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), wait_flags()].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let new_arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
+    assert_eq!(r.stdout.trim(), new_arn);
+
+    // ListServices: 21 pages, each after the first with the token of the one before.
+    let pages = fx.calls("ListServices");
+    assert_eq!(pages.len(), 21);
+    assert!(pages[0]["body"].get("nextToken").is_none());
+    for p in &pages[1..] {
+        assert!(
+            p["body"]["nextToken"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("tok-"))
+        );
+    }
+    // DescribeServices: at most 10 a call, every service of the cluster seen.
+    let described: Vec<Value> = fx.calls("DescribeServices");
+    let first_three: Vec<usize> = described[..3]
+        .iter()
+        .map(|c| c["body"]["services"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(first_three, vec![10, 10, 1]);
+    // Every call was signed for the right service and region.
+    for e in fx.log() {
+        assert_eq!(e["status"], 200, "{e}");
+        assert_eq!(e["region"], "us-east-1", "{e}");
+        let svc = if e["op"] == "DescribeRegions" {
+            "ec2"
+        } else {
+            "ecs"
+        };
+        assert_eq!(e["service"], svc, "{e}");
+        assert_eq!(e["key_id"], KEY_ID);
+    }
+    // The new revision: read-only fields dropped (the fixture rejects them),
+    // web:2's settings and tags kept, the sidecar last.
+    let reg = &fx.calls("RegisterTaskDefinition")[0]["body"];
+    let mut want = writable(&fixture_td("web", 2));
+    want["containerDefinitions"]
+        .as_array_mut()
+        .unwrap()
+        .push(expected_sidecar("web"));
+    want.insert("tags".into(), json!([{"key": "team", "value": "payments"}]));
+    assert_eq!(reg, &Value::Object(want));
+    // Moved, tagged, and followed until COMPLETED.
+    let upd = fx.calls("UpdateService");
+    assert_eq!(upd.len(), 1);
+    assert_eq!(upd[0]["body"]["taskDefinition"], new_arn);
+    let st = fx.state();
+    let web = st["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["serviceName"] == "web-svc")
+        .unwrap();
+    assert_eq!(web["taskDefinition"], new_arn);
+    assert_eq!(web["deployments"][0]["rolloutState"], "COMPLETED");
+    assert_eq!(tag(&st["tags"][new_arn], TAG_KEY), Some("web:3"));
+    assert_eq!(
+        tag(
+            &st["tags"]["arn:aws:ecs:us-east-1:123456789012:service/prod/web-svc"],
+            TAG_KEY
+        ),
+        Some("web:3")
+    );
+    assert!(
+        r.stderr
+            .contains("service web-svc: rollout IN_PROGRESS (0 of 2 tasks running)")
+    );
+    assert!(
+        r.stderr
+            .contains("service web-svc: rollout COMPLETED (2 of 2 tasks running)")
+    );
+    assert!(r.stderr.contains("rollout completed"));
+
+    // A cluster that is not there: the error lists every cluster (3 pages).
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[
+            flags("web", "web-svc"),
+            vec!["--cluster", "nope", "--dry-run"],
+        ]
+        .concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("cluster 'nope' not found in us-east-1 (clusters there: dev, prod, staging)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn fixture_rollout_failed_and_wait_timeout() {
+    let mut sc = scenario();
+    sc["rollout"] = json!({"states": ["IN_PROGRESS", "FAILED"],
+        "reason": "ECS deployment circuit breaker: tasks failed to start."});
+    let fx = Fixture::start(&sc);
+    let home = TempDir::new("home");
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), wait_flags()].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "service web-svc: the rollout of web:3 FAILED: ECS deployment circuit breaker: tasks failed to start."
+        ),
+        "{}",
+        r.stderr
+    );
+
+    let mut sc = scenario();
+    sc["rollout"] = json!({"states": ["IN_PROGRESS"]});
+    let fx = Fixture::start(&sc);
+    let start = Instant::now();
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[
+            flags("web", "web-svc"),
+            wait_flags(),
+            vec!["--wait-timeout", "0.5"],
+        ]
+        .concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "gave up waiting after 0.5 s: the rollout of web:3 is still in progress for web-svc"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert!(fx.calls("DescribeServices").len() > 4, "polled");
+}
+
+#[test]
+fn fixture_error_shapes_and_missing_permissions() {
+    let home = TempDir::new("home");
+    // `com.amazonaws.ecs#ClientException` → ClientException, with its message.
+    let fx = Fixture::start(&scenario());
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("nosuch", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "task definition 'nosuch' not found in us-east-1: ecs:DescribeTaskDefinition failed: \
+             ClientException: Unable to describe task definition. (HTTP 400, request id"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("com.amazonaws"));
+
+    // UpdateService denied: the permission is named; the registered revision
+    // and the command that finishes the job are said.
+    let mut sc = scenario();
+    sc["faults"] = json!([{"op": "UpdateService", "kind": "access_denied"}]);
+    let fx = Fixture::start(&sc);
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "ecs:UpdateService failed: AccessDeniedException: User: arn:aws:iam::123456789012:user/ci \
+             is not authorized to perform: ecs:UpdateService"
+        ) && r.stderr.contains(
+            "the credentials lack the IAM permission ecs:UpdateService (resource: the cluster's services), \
+             needed to move the services to the new revision"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("web:3 is registered, but web-svc could not be updated")
+    );
+    assert_eq!(fx.calls("UpdateService").len(), 1, "not retried");
+    // Run again: web:3 has the sensor already; the way to move the service is said.
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("task definition web:3 already has the sensor")
+            && r.stderr.contains(
+                "(web-svc still runs an older revision: 'aws ecs update-service --cluster prod \
+                 --service NAME --task-definition web:3' moves it)"
+            ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fx.calls("RegisterTaskDefinition").len(), 1);
+
+    // DescribeRegions (XML error) and TagResource denied: warnings, the
+    // sensor is still added.
+    let mut sc = scenario();
+    sc["faults"] = json!([
+        {"op": "DescribeRegions", "kind": "unauthorized_xml"},
+        {"op": "TagResource", "kind": "access_denied", "times": -1}
+    ]);
+    let fx = Fixture::start(&sc);
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("ec2:DescribeRegions failed: UnauthorizedOperation: You are not authorized")
+            && r.stderr.contains("IAM permission ec2:DescribeRegions")
+            && r.stderr.contains("using the region as given"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("could not tag web:3")
+            && r.stderr.contains("IAM permission ecs:TagResource")
+            && r.stderr.contains("only the marker tag is missing"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fx.calls("UpdateService").len(), 1);
+
+    // Throttled for good (code only in the X-Amzn-Errortype header): given
+    // up after five attempts, with the code.
+    let mut sc = scenario();
+    sc["faults"] = json!([{"op": "DescribeClusters", "kind": "throttle_header", "times": -1}]);
+    let fx = Fixture::start(&sc);
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("ecs:DescribeClusters failed: ThrottlingException: Rate exceeded (HTTP 400"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fx.calls("DescribeClusters").len(), 5);
+    assert!(fx.calls("RegisterTaskDefinition").is_empty());
+
+    // A wrong secret: the fixture's own signature check refuses it.
+    let fx = Fixture::start(&scenario());
+    let r = add(
+        &fx.url,
+        &[
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+        ],
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("InvalidSignatureException")
+            && r.stderr
+                .contains("the secret access key does not match the access key id"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn fixture_retries_throttling_and_network_failures() {
+    let mut sc = scenario();
+    // Session credentials: the token is sent and signed.
+    sc["credentials"]["session_token"] = json!("FwoGZXIvYXdzEXAMPLETOKEN==");
+    sc["faults"] = json!([
+        {"op": "ListServices", "kind": "throttle", "times": 2},
+        {"op": "DescribeClusters", "kind": "http503"},
+        {"op": "DescribeTaskDefinition", "kind": "drop"},
+        {"op": "RegisterTaskDefinition", "kind": "throttle_header"}
+    ]);
+    let fx = Fixture::start(&sc);
+    let home = TempDir::new("home");
+    let mut env = fixture_env();
+    env.push(("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN=="));
+    let r = add(
+        &fx.url,
+        &env,
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (op, why) in [
+        ("ListServices", "throttled (ThrottlingException)"),
+        ("DescribeClusters", "HTTP 503 (ServiceUnavailable)"),
+        ("RegisterTaskDefinition", "throttled (ThrottlingException)"),
+    ] {
+        assert!(
+            r.stderr.contains(&format!("ecs:{op}: {why}; retrying in")),
+            "{op}: {}",
+            r.stderr
+        );
+    }
+    assert!(
+        r.stderr.contains("ecs:DescribeTaskDefinition: ") && r.stderr.contains("retrying in"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fx.calls("ListServices").len(), 21 + 2);
+    assert_eq!(fx.calls("DescribeClusters").len(), 2);
+    assert_eq!(fx.calls("DescribeTaskDefinition").len(), 2);
+    let regs = fx.calls("RegisterTaskDefinition");
+    assert_eq!(regs.len(), 2);
+    assert_eq!(regs[0]["code"], "ThrottlingException");
+    // One new revision in the end, and the service on it.
+    let st = fx.state();
+    let revs: Vec<&Value> = st["task_definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["family"] == "web")
+        .collect();
+    assert_eq!(revs.len(), 3);
+    for e in fx.log() {
+        assert_eq!(e["token"], true, "the token goes with every call: {e}");
+        assert!(
+            e["signed_headers"]
+                .as_str()
+                .unwrap()
+                .contains("x-amz-security-token"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn missing_flags_without_a_terminal() {
+    let fx = Fixture::start(&scenario());
+    let home = TempDir::new("home");
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[
+            "--region",
+            "us-east-1",
+            "--cluster",
+            "prod",
+            "--image",
+            IMAGE,
+        ],
+        &home.0,
+    );
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.trim(),
+        "pcap-sensor: no terminal to ask on, so these flags are needed: --task-family --service \
+         --satellite-url --levo-env --levoai-org-id --rate-limit --yes (see 'pcap-sensor ecs add --help')"
+    );
+    // Without a region from anywhere, --region is named too.
+    let r = add(&fx.url, &fixture_env(), &["--dry-run"], &home.0);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("needed: --region --cluster"),
+        "{}",
+        r.stderr
+    );
+    // A bad value is named before anything else.
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), vec!["--rate-limit", "lots"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--rate-limit") && r.stderr.contains("lots"));
+    // No credentials at all: said, with what to do.
+    let r = add(
+        &fx.url,
+        &[],
+        &[flags("web", "web-svc"), vec!["--yes"]].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("no AWS credentials") && r.stderr.contains("aws configure"),
+        "{}",
+        r.stderr
+    );
+    assert!(fx.log().is_empty(), "no AWS call was made: {:?}", fx.log());
+}
+
+#[test]
+fn profiles_from_the_shared_files() {
+    let fx = Fixture::start(&scenario());
+    let home = TempDir::new("home");
+    let aws = home.0.join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        format!(
+            "[default]\naws_access_key_id = AKIAWRONGDEFAULT0000\naws_secret_access_key = nope\n\n\
+             [ci]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[default]\nregion = eu-west-1\n\n[profile ci]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let mut args = flags("web", "web-svc");
+    args.drain(0..2); // the region comes from the profile
+    args.extend(["--profile", "ci", "--dry-run"]);
+    let r = add(&fx.url, &[], &args, &home.0);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("region: us-east-1 (from profile 'ci')"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("from profile 'ci' in"), "{}", r.stderr);
+    assert!(!r.stderr.contains(SECRET));
+    // AWS_PROFILE does the same; the default profile's key is refused by the fixture.
+    let mut args = flags("web", "web-svc");
+    args.push("--dry-run");
+    let r = add(&fx.url, &[("AWS_PROFILE", "ci")], &args, &home.0);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = add(&fx.url, &[], &args, &home.0);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("profile 'default'"), "{}", r.stderr);
+}
+
+#[test]
+fn interactive_menus_through_a_pty() {
+    let mut sc = scenario();
+    sc["services"] = json!([
+        {"cluster": "prod", "serviceName": "api-svc", "taskDefinition": "api:1"},
+        {"cluster": "prod", "serviceName": "web-a", "taskDefinition": "web:2", "desiredCount": 2},
+        {"cluster": "prod", "serviceName": "web-b", "taskDefinition": "web:2"},
+        {"cluster": "dev", "serviceName": "web-dev", "taskDefinition": "web:1"}
+    ]);
+    let fx = Fixture::start(&sc);
+    let home = TempDir::new("home");
+    let steps = json!([
+        {"expect": "Region \\[1-3\\]: ", "send": "9"},
+        {"expect": "please type a number from 1 to 3", "send": "{pick:us-east-1}"},
+        {"expect": "Cluster \\[1-3\\]: ", "send": "{pick:prod}"},
+        {"expect": "Task family \\[1-3\\]: ", "send": "{pick:web  (services: web-a, web-b)}"},
+        {"expect": "Services to update \\[numbers, e.g. 1 3; Enter = all 2\\]: ", "send": "{pick:web-a}"},
+        {"expect": "Sensor image \\(--image[^\\n]*: ", "send": IMAGE},
+        {"expect": "Satellite URL \\(--satellite-url, http\\(s\\)://host:port\\): ", "send": "satellite:9999"},
+        {"expect": "expects http\\(s\\)://host\\[:port\\][^\\n]*\\n[^\\n]*Satellite URL[^\\n]*: ", "send": "http://levoai-satellite:9999"},
+        {"expect": "Environment \\(--levo-env\\) \\[staging\\]: ", "send": ""},
+        {"expect": "Organisation id \\(--levoai-org-id\\): ", "send": "org-1234"},
+        {"expect": "Traces per minute \\(--rate-limit, 0 = no limit\\) \\[1000\\]: ", "send": "250"},
+        {"expect": "Plan:(.|\\n)*update service web-a \\(runs web:2\\)(.|\\n)*Proceed\\? \\[y/N\\] ", "send": "y"}
+    ]);
+    let dir = TempDir::new("pty");
+    let steps_file = dir.0.join("steps.json");
+    std::fs::write(&steps_file, steps.to_string()).unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.arg(support("ecs_pty.py"))
+        .arg(&steps_file)
+        .arg("--")
+        .args([BIN, "ecs", "add", "--endpoint-url", &fx.url])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home.0)
+        .env("TERM", "dumb")
+        .env("AWS_ACCESS_KEY_ID", KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+    let r = run(cmd, "ecs_pty.py");
+    let out: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
+    let transcript = out["transcript"].as_str().unwrap().replace('\r', "");
+    eprintln!("--- transcript\n{transcript}");
+    assert_eq!(out["failed_step"], Value::Null, "{transcript}");
+    assert_eq!(out["status"], 0, "{transcript}");
+    // The menus listed what every page of the List calls returned.
+    for item in [
+        "eu-west-1",
+        "us-west-2",
+        "dev  (",
+        "staging  (",
+        "worker  (no service",
+    ] {
+        assert!(transcript.contains(item), "{item} not offered");
+    }
+    assert!(transcript.contains("registered web:3"));
+
+    // Only web-a moved; the sidecar has the answers typed in.
+    let st = fx.state();
+    let svc = |n: &str| {
+        st["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["serviceName"] == n)
+            .unwrap()["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(svc("web-a").ends_with("web:3"));
+    assert!(svc("web-b").ends_with("web:2"));
+    let reg = &fx.calls("RegisterTaskDefinition")[0]["body"];
+    assert_eq!(
+        reg["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        &expected_sidecar("web")
+    );
+    assert!(fx.calls("ListTaskDefinitionFamilies").len() >= 3, "paged");
+}
