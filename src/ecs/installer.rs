@@ -61,7 +61,7 @@ the sensor container (see 'pcap-sensor ecs container-definition --help'):
   *   --rate-limit N          traces per minute (0 = no limit)
       --log-group NAME        CloudWatch log group (default /ecs/FAMILY-pcap)
       --cpu UNITS, --memory MIB, --low-resource
-                              size (default 512 units and 512 MiB; --low-resource:
+                              size (default 256 units and 128 MiB; --low-resource:
                               128 and 64, with flags that fit)
 
 behaviour:
