@@ -112,6 +112,35 @@ fn json_opt(out: &mut Vec<u8>, v: Option<&[u8]>) {
     }
 }
 
+/// One JSON string made of several parts (each escaped on its own).
+pub fn json_str_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    out.push(b'"');
+    for b in parts {
+        escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err());
+    }
+    out.push(b'"');
+}
+
+/// An address as text in a stack buffer (no allocation).
+pub struct IpText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl IpText {
+    pub fn new(ip: IpAddr) -> IpText {
+        use std::io::Write;
+        let mut buf = [0u8; 48];
+        let mut c = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(c, "{ip}");
+        let len = c.position() as usize;
+        IpText { buf, len }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
 pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');

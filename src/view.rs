@@ -63,6 +63,23 @@ pub struct Body<'a> {
 /// Header name and (possibly redacted) value.
 pub type Header<'a> = (&'a str, &'a [u8]);
 
+/// Headers shown in a trace: at most this many per message (httparse reads
+/// up to 256; a message with more shows its first ones).
+pub const SHOWN_HEADERS: usize = 128;
+
+/// A message's headers, kept on the stack (no allocation per trace).
+pub struct Headers<'a> {
+    len: usize,
+    items: [Header<'a>; SHOWN_HEADERS],
+}
+
+impl<'a> std::ops::Deref for Headers<'a> {
+    type Target = [Header<'a>];
+    fn deref(&self) -> &[Header<'a>] {
+        &self.items[..self.len]
+    }
+}
+
 pub struct Req<'a> {
     pub method: &'a str,
     /// The request-target as sent (query secrets redacted).
@@ -71,7 +88,7 @@ pub struct Req<'a> {
     pub query: Option<&'a [u8]>,
     pub version: u8,
     pub host: Option<&'a [u8]>,
-    pub headers: Vec<Header<'a>>,
+    pub headers: Headers<'a>,
     pub body: Body<'a>,
 }
 
@@ -79,7 +96,7 @@ pub struct Resp<'a> {
     pub status: u16,
     pub reason: &'a str,
     pub version: u8,
-    pub headers: Vec<Header<'a>>,
+    pub headers: Headers<'a>,
     pub body: Body<'a>,
 }
 
@@ -346,16 +363,19 @@ pub fn build<'s>(
     }
 }
 
-fn collect_headers<'a>(hs: &[httparse::Header<'a>], redact: bool) -> Vec<Header<'a>> {
-    hs.iter()
-        .filter(|h| !h.name.is_empty())
-        .map(|h| {
-            let v = if redact && policy::secret_header(h.name) {
-                REDACTED.as_bytes()
-            } else {
-                h.value
-            };
-            (h.name, v)
-        })
-        .collect()
+fn collect_headers<'a>(hs: &[httparse::Header<'a>], redact: bool) -> Headers<'a> {
+    let mut out = Headers {
+        len: 0,
+        items: [("", &[][..]); SHOWN_HEADERS],
+    };
+    for h in hs.iter().filter(|h| !h.name.is_empty()).take(SHOWN_HEADERS) {
+        let v = if redact && policy::secret_header(h.name) {
+            REDACTED.as_bytes()
+        } else {
+            h.value
+        };
+        out.items[out.len] = (h.name, v);
+        out.len += 1;
+    }
+    out
 }

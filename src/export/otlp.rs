@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use crate::log;
-use crate::trace::{body_str, json_str};
+use crate::trace::{IpText, body_str, json_str, json_str_parts, put_u64};
 use crate::view::{Header, View};
 
 /// A resource attribute value.
@@ -51,39 +51,56 @@ impl Rng {
 }
 
 fn attr_key(out: &mut Vec<u8>, key: &[u8]) {
+    attr_key2(out, key, b"");
+}
+
+/// An attribute key made of two parts (e.g. a prefix and a header name).
+fn attr_key2(out: &mut Vec<u8>, a: &[u8], b: &[u8]) {
     out.extend_from_slice(b"{\"key\":");
-    json_str(out, key);
+    json_str_parts(out, &[a, b]);
     out.extend_from_slice(b",\"value\":");
 }
 
 fn attr_str(out: &mut Vec<u8>, key: &str, v: &[u8]) {
-    attr_key(out, key.as_bytes());
+    attr_str2(out, key, "", v);
+}
+
+fn attr_str2(out: &mut Vec<u8>, key: &str, suffix: &str, v: &[u8]) {
+    attr_key2(out, key.as_bytes(), suffix.as_bytes());
     out.extend_from_slice(b"{\"stringValue\":");
     json_str(out, v);
     out.extend_from_slice(b"}},");
 }
 
 fn attr_int(out: &mut Vec<u8>, key: &str, v: i64) {
-    attr_key(out, key.as_bytes());
-    let _ = write!(out, "{{\"intValue\":\"{v}\"}}}},");
+    attr_int2(out, key, "", v);
 }
 
-fn attr_bool(out: &mut Vec<u8>, key: &str, v: bool) {
-    attr_key(out, key.as_bytes());
-    let _ = write!(out, "{{\"boolValue\":{v}}}}},");
+fn attr_int2(out: &mut Vec<u8>, key: &str, suffix: &str, v: i64) {
+    attr_key2(out, key.as_bytes(), suffix.as_bytes());
+    out.extend_from_slice(b"{\"intValue\":\"");
+    if v < 0 {
+        out.push(b'-');
+    }
+    put_u64(out, v.unsigned_abs());
+    out.extend_from_slice(b"\"}},");
+}
+
+fn attr_true(out: &mut Vec<u8>, key: &str, suffix: &str) {
+    attr_key2(out, key.as_bytes(), suffix.as_bytes());
+    out.extend_from_slice(b"{\"boolValue\":true}},");
 }
 
 /// `prefix.<lowercased name>` = every value of that header, in order.
 fn attr_headers(out: &mut Vec<u8>, prefix: &str, hs: &[Header<'_>]) {
-    let mut key = Vec::with_capacity(64);
     for (i, (name, _)) in hs.iter().enumerate() {
         if hs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             continue; // grouped with its first occurrence
         }
-        key.clear();
-        key.extend_from_slice(prefix.as_bytes());
-        key.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
-        attr_key(out, &key);
+        // Lowercased in place after writing (header names are ASCII tokens).
+        let at = out.len();
+        attr_key2(out, prefix.as_bytes(), name.as_bytes());
+        out[at..].make_ascii_lowercase();
         out.extend_from_slice(b"{\"arrayValue\":{\"values\":[");
         let mut first = true;
         for (_, v) in hs[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
@@ -125,10 +142,10 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
     let tp = View::header(&r.headers, "traceparent").and_then(traceparent);
     match tp {
         Some((t, _)) => out.extend(t.iter().map(|c| c.to_ascii_lowercase())),
-        None => hex(
-            out,
-            &[rng.next_u64().to_be_bytes(), rng.next_u64().to_be_bytes()].concat(),
-        ),
+        None => {
+            hex(out, &rng.next_u64().to_be_bytes());
+            hex(out, &rng.next_u64().to_be_bytes());
+        }
     }
     out.extend_from_slice(b"\",\"spanId\":\"");
     hex(out, &rng.next_u64().to_be_bytes());
@@ -138,12 +155,8 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
         out.extend(p.iter().map(|c| c.to_ascii_lowercase()));
         out.push(b'"');
     }
-    let mut name = Vec::with_capacity(r.method.len() + 1 + r.path.len());
-    name.extend_from_slice(r.method.as_bytes());
-    name.push(b' ');
-    name.extend_from_slice(r.path);
     out.extend_from_slice(b",\"name\":");
-    json_str(out, &name);
+    json_str_parts(out, &[r.method.as_bytes(), b" ", r.path]);
     let _ = write!(
         out,
         ",\"kind\":2,\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
@@ -156,15 +169,19 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
         attr_str(out, "url.query", q);
     }
     attr_str(out, "url.scheme", b"http");
-    let server_ip = v.server.0.to_string();
+    let server_ip = IpText::new(v.server.0);
     let host = r
         .host
         .and_then(|h| std::str::from_utf8(h).ok())
         .map(crate::policy::host_without_port)
         .filter(|h| !h.is_empty());
-    attr_str(out, "server.address", host.unwrap_or(&server_ip).as_bytes());
+    attr_str(
+        out,
+        "server.address",
+        host.map_or(server_ip.as_bytes(), str::as_bytes),
+    );
     attr_int(out, "server.port", v.server.1 as i64);
-    attr_str(out, "client.address", v.client.0.to_string().as_bytes());
+    attr_str(out, "client.address", IpText::new(v.client.0).as_bytes());
     attr_int(out, "client.port", v.client.1 as i64);
     attr_str(out, "network.peer.address", server_ip.as_bytes());
     attr_str(out, "network.protocol.name", b"http");
@@ -201,15 +218,15 @@ fn body_attrs(out: &mut Vec<u8>, key: &str, b: &crate::view::Body) {
         body_str(out, b);
         out.extend_from_slice(b"}},");
         if !b.text {
-            attr_str(out, &format!("{key}.encoding"), b"base64");
+            attr_str2(out, key, ".encoding", b"base64");
         }
     }
-    attr_int(out, &format!("{key}.size"), b.size as i64);
+    attr_int2(out, key, ".size", b.size as i64);
     if b.truncated {
-        attr_bool(out, &format!("{key}.truncated"), true);
+        attr_true(out, key, ".truncated");
     }
     if b.decode_error {
-        attr_bool(out, &format!("{key}.decode_error"), true);
+        attr_true(out, key, ".decode_error");
     }
 }
 
