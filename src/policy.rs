@@ -2,6 +2,8 @@
 
 use regex_lite::Regex;
 
+use crate::trace::put;
+
 /// Host and path rules.
 pub struct Filters {
     host_allow: Vec<Regex>,
@@ -104,6 +106,11 @@ const SECRET_HEADERS: &[&str] = &[
     "x-amz-security-token",
 ];
 
+/// Could `b` hold a secret name anywhere? (When not, a JSON body needs no redaction.)
+pub fn mentions_secret(b: &[u8]) -> bool {
+    secret_name(b)
+}
+
 /// Does a parameter or field name look like it holds a secret?
 ///
 /// Runs for every header of every trace: one pass, looking at the words
@@ -137,10 +144,10 @@ pub fn redact_query(out: &mut Vec<u8>, query: &[u8]) {
         }
         match pair.iter().position(|&b| b == b'=') {
             Some(eq) if secret_name(&pair[..eq]) => {
-                out.extend_from_slice(&pair[..=eq]);
+                put(out, &pair[..=eq]);
                 out.extend_from_slice(REDACTED.as_bytes());
             }
-            _ => out.extend_from_slice(pair),
+            _ => put(out, pair),
         }
     }
 }
@@ -150,6 +157,7 @@ pub fn redact_query(out: &mut Vec<u8>, query: &[u8]) {
 /// apart from `out`; input that is not JSON is copied as far as it scans and
 /// the caller is told (false) so it can fall back.
 pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
+    out.reserve(src.len());
     let mut i = 0;
     // After a member name that is a secret, the next value is replaced.
     let mut redact_next = false;
@@ -201,12 +209,12 @@ pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
                 if expect_key {
                     redact_next = secret_name(&src[i + 1..end - 1]);
                     expect_key = false;
-                    out.extend_from_slice(&src[i..end]);
+                    put(out, &src[i..end]);
                 } else if redact_next {
                     out.extend_from_slice(b"\"[REDACTED]\"");
                     redact_next = false;
                 } else {
-                    out.extend_from_slice(&src[i..end]);
+                    put(out, &src[i..end]);
                 }
                 i = end;
             }
@@ -220,7 +228,7 @@ pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
                     out.extend_from_slice(b"\"[REDACTED]\"");
                     redact_next = false;
                 } else {
-                    out.extend_from_slice(&src[i..end]);
+                    put(out, &src[i..end]);
                 }
                 i = end.max(i + 1);
             }

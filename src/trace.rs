@@ -148,6 +148,21 @@ pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
+/// Append `b`. Short runs are copied byte by byte: a `memcpy` call has a
+/// fixed cost that dominates for a few bytes (musl's more than glibc's), and
+/// JSON building is mostly short, variable-length runs.
+#[inline]
+pub fn put(out: &mut Vec<u8>, b: &[u8]) {
+    if b.len() <= 32 {
+        out.reserve(b.len());
+        for &c in b {
+            out.push(c);
+        }
+    } else {
+        out.extend_from_slice(b);
+    }
+}
+
 /// Decimal digits of `n`.
 pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -160,7 +175,7 @@ pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    put(out, &buf[i..]);
 }
 
 /// `n` as exactly `width` digits, zero-padded.
@@ -171,7 +186,7 @@ fn put_padded(out: &mut Vec<u8>, n: u64, width: usize) {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.extend_from_slice(&buf[..width]);
+    put(out, &buf[..width]);
 }
 
 pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
@@ -224,6 +239,7 @@ fn plain8(w: u64) -> bool {
 /// they are valid in JSON strings but end lines for many line readers.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(b.len() + 16);
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
@@ -261,7 +277,7 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
                 continue;
             }
         };
-        out.extend_from_slice(&b[start..i]);
+        put(out, &b[start..i]);
         if esc.is_empty() {
             out.extend_from_slice(&[
                 b'\\',
@@ -272,12 +288,12 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
                 HEX[(c & 15) as usize],
             ]);
         } else {
-            out.extend_from_slice(esc);
+            put(out, esc);
         }
         i += len;
         start = i;
     }
-    out.extend_from_slice(&b[start..]);
+    put(out, &b[start..]);
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

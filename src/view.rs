@@ -226,7 +226,7 @@ fn prepare_body(
         } else {
             (&*b, &mut *a)
         };
-        if !src.is_empty() && is_json(headers, src) {
+        if !src.is_empty() && policy::mentions_secret(src) && is_json(headers, src) {
             dst.clear();
             if policy::redact_json(dst, src) {
                 cur = 1 - cur;
