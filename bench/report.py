@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Turn the facts bench/run.sh measured (KEY=VALUE lines) into bench/results.md.
+
+usage: report.py RESULTS.txt > bench/results.md
+"""
+
+import json
+import statistics
+import sys
+
+R = {}
+for line in open(sys.argv[1]):
+    k, _, v = line.rstrip("\n").partition("=")
+    R[k] = v
+
+
+def num(k, default=None):
+    try:
+        return float(R[k])
+    except (KeyError, ValueError):
+        return default
+
+
+def intk(k):
+    v = num(k)
+    return None if v is None else int(v)
+
+
+def n(v):
+    return "n/a" if v is None else f"{int(v):,}"
+
+
+def mib(kb):
+    return "n/a" if kb is None else f"{kb / 1024:.1f} MiB"
+
+
+def pct(a, b, digits=2):
+    if a is None or not b:
+        return "n/a"
+    return f"{100 * a / b:.{digits}f} %"
+
+
+def runs(key):
+    """Median wall s, median CPU s, max RSS KiB over the repetitions of one timed run."""
+    rows = []
+    i = 1
+    while f"off.{key}.{i}" in R:
+        e, u, s, m = R[f"off.{key}.{i}"].split()
+        rows.append((float(e), float(u) + float(s), int(m)))
+        i += 1
+    if not rows:
+        return None
+    return (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows),
+            max(r[2] for r in rows), len(rows))
+
+
+W = {"A": "A: keep-alive GETs, 2 KB JSON (Content-Length)",
+     "B": "B: POSTs with JSON bodies + GETs, chunked JSON responses"}
+out = []
+p = out.append
+
+p("# pcap-sensor benchmarks")
+p("")
+p(f"Measured by `./build.sh bench` on {R.get('machine.date', '?')}: {R.get('machine.cpu', '?')}, "
+  f"{R.get('machine.nproc', '?')} cores (`nproc`), {R.get('machine.mem_mib', '?')} MiB, kernel "
+  f"{R.get('machine.kernel', '?')}, {R.get('machine.os', '?')}. Load average "
+  f"{R.get('machine.load_start', '?')} at the start and {R.get('machine.load_end', '?')} at the end "
+  "(anything else running on the machine stretches wall-clock times; CPU seconds suffer less). "
+  f"Sensor: {R.get('sensor.version', '?')}, commit {R.get('sensor.commit', '?')}, the static musl "
+  f"binary `dist/pcap-sensor` ({int(num('sensor.size', 0)) / 1048576:.2f} MiB) unless marked glibc. "
+  f"Peers: nginx {R.get('versions.nginx', '?')}, wrk {R.get('versions.wrk', '?')}, httpry "
+  f"{R.get('versions.httpry', '?')}, tshark {R.get('versions.tshark', '?')}, libpcap "
+  f"{R.get('versions.libpcap', '?')}. The whole bench took {R.get('bench.seconds', '?')} s.")
+p("")
+
+# ------------------------------------------------------------------ headline
+bareA, sensA, httpA = runs("A.bare"), runs("A.sensor"), runs("A.httpry")
+glibcA = runs("A.sensor_glibc")
+top, paced, low = "live.top", "live.paced", "live.lowres"
+
+
+def live_cpu(name):
+    t = R.get(f"{name}.sensor_time")
+    if not t:
+        return None
+    _, u, s, _ = t.split()
+    return float(u) + float(s)
+
+
+def live_secs(name):
+    v = R.get(f"{name}.wrk_seconds", "")
+    try:
+        x, unit = v.split()
+        return float(x) * (60 if unit == "m" else 1)
+    except ValueError:
+        return None
+
+
+def per_k(name):
+    cpu, secs, rps = live_cpu(name), live_secs(name), num(f"{name}.rps")
+    if cpu is None or not secs or not rps:
+        return None
+    return (cpu / secs) / (rps / 1000)
+
+
+def dhat(w):
+    n1 = intk("dhat.n")
+    if n1 is None:
+        return None
+    n2 = 2 * n1
+    b1, b2 = intk(f"dhat.{w}.{n1}.blocks"), intk(f"dhat.{w}.{n2}.blocks")
+    p1, p2 = intk(f"dhat.{w}.{n1}.packets"), intk(f"dhat.{w}.{n2}.packets")
+    t1, t2 = intk(f"dhat.{w}.{n1}.traces"), intk(f"dhat.{w}.{n2}.traces")
+    if None in (b1, b2, p1, p2, t1, t2) or p2 == p1:
+        return None
+    k1, k2 = intk(f"dhat.{w}.{n1}.batches"), intk(f"dhat.{w}.{n2}.batches")
+    return dict(batches=(k2 - k1) if k1 is not None and k2 is not None else None, b1=b1, b2=b2, p1=p1, p2=p2, t1=t1, t2=t2, per_packet=(b2 - b1) / (p2 - p1),
+                per_trace=(b2 - b1) / (t2 - t1) if t2 != t1 else None,
+                bytes1=intk(f"dhat.{w}.{n1}.bytes"), bytes2=intk(f"dhat.{w}.{n2}.bytes"))
+
+
+p("## Headline")
+p("")
+p("| measure | result | target |")
+p("|---|---|---|")
+if bareA and sensA:
+    p(f"| offline A ({n(intk('cap.A.exchanges'))} exchanges, "
+      f"{num('cap.A.bytes', 0) / 1e6:.0f} MB): pcap-sensor vs the bare libpcap loop | "
+      f"{sensA[0]:.2f} s vs {bareA[0]:.2f} s = **{sensA[0] / bareA[0]:.1f}×**"
+      + (f" (glibc build: {glibcA[0]:.2f} s = {glibcA[0] / bareA[0]:.1f}×)" if glibcA else "")
+      + " | ≤ 3× |")
+if sensA and httpA:
+    p(f"| offline A: pcap-sensor vs httpry | {sensA[0]:.2f} s vs {httpA[0]:.2f} s = "
+      f"**{sensA[0] / httpA[0]:.2f}×** httpry's time | faster than httpry (< 1×) |")
+if sensA:
+    tr, ex = intk("off.A.sensor.traces"), intk("cap.A.exchanges")
+    sensB, exB = runs("B.sensor"), intk("cap.B.exchanges")
+    glibcB = runs("B.sensor_glibc")
+    if ex and exB and sensB:
+        extra = (f" (glibc build: {1e6 * glibcA[1] / ex:.0f} / {1e6 * glibcB[1] / exB:.0f} µs)"
+                 if glibcA and glibcB else "")
+        p(f"| offline: sensor CPU per exchange, A / B | {1e6 * sensA[1] / ex:.0f} / "
+          f"{1e6 * sensB[1] / exB:.0f} µs{extra} | |")
+    p(f"| offline A: traces / exchanges nginx served | {n(tr)} / {n(ex)} = {pct(tr, ex, 3)} | 100 % |")
+    p(f"| peak RSS, default settings (offline A / live top rate) | {mib(sensA[2])} / "
+      f"{mib(num(f'{top}.peak_rss_kb'))} | ≤ 16 MiB |")
+if R.get(f"{top}.requests"):
+    rq, tr = intk(f"{top}.requests"), intk(f"{top}.traces")
+    p(f"| live, wrk at top rate for {live_secs(top) or '?'} s: requests/s; traces / wrk's requests; "
+      f"kernel drops | {num(f'{top}.rps', 0):,.0f}/s; {pct(tr, rq, 3)}; "
+      f"**{n(intk(f'{top}.kernel_drops'))}** | ≥ 99.9 %, 0 drops |")
+    cpu = live_cpu(top)
+    other = (num(f"{top}.wrk_cpu") or 0) + (num(f"{top}.nginx_cpu") or 0)
+    p(f"| live top rate: sensor CPU (user+sys) and its share of wrk+nginx CPU | {cpu:.1f} s; "
+      f"{pct(cpu, other, 0)} | |")
+if per_k(paced) is not None:
+    p(f"| live, ~1,000 req/s (wrk + delay script, {num(f'{paced}.rps', 0):,.0f}/s): sensor CPU per "
+      f"1k req/s | **{100 * per_k(paced):.1f} %** of one core | |")
+da, db, dsat0 = dhat("A"), dhat("B"), dhat("Bsat")
+if da and db:
+    sat_part = (f"; exporting to the satellite (B): {dsat0['per_packet']:.2f} per packet, "
+                f"{dsat0['per_trace']:.2f} per trace" if dsat0 and dsat0["per_trace"] is not None else "")
+    p(f"| heap allocations in steady state (dhat; A / B, JSON Lines) | "
+      f"**{da['per_packet']:.2f}** / {db['per_packet']:.2f} per packet, "
+      f"{da['per_trace']:.2f} / {db['per_trace']:.2f} per trace{sat_part} | 0 |")
+if R.get(f"{low}.sensor_time"):
+    lim = num("lowres.limit_mib")
+    rss = int(R[f"{low}.sensor_time"].split()[3])
+    p(f"| low-resource profile under the top-rate load: peak RSS vs its memory limit | "
+      f"{mib(rss)} of {lim:.0f} MiB ({pct(rss / 1024, lim, 0)}) | inside, with margin |")
+p("")
+
+# ------------------------------------------------------------------ captures
+p("## Offline")
+p("")
+p("The bench makes its own captures: wrk (1 thread, 8 keep-alive connections) → nginx on "
+  "127.0.0.1, recorded by `tcpdump -i lo -s 262144` with a filter on nginx's port; wrk is "
+  "stopped once nginx's access log has the wanted number of exchanges, and that log is the "
+  "truth the trace counts are compared with.")
+p("")
+p("| capture | exchanges (POST) | packets | size | tcpdump drops | recorded in |")
+p("|---|---|---|---|---|---|")
+for w in "AB":
+    p(f"| {W[w]} | {n(intk(f'cap.{w}.exchanges'))} ({n(intk(f'cap.{w}.posts'))}) | "
+      f"{n(intk(f'cap.{w}.packets'))} | {num(f'cap.{w}.bytes', 0) / 1e6:.0f} MB | "
+      f"{n(intk(f'cap.{w}.tcpdump_drops'))} | {R.get(f'cap.{w}.seconds', '?')} s |")
+p("")
+reps = (runs("A.bare") or (0, 0, 0, 0))[3]
+p(f"Each tool ran {reps} times on the same file (from the page cache), interleaved; the table "
+  "gives the median wall-clock time, the median CPU time (user+sys), the ratio of the wall "
+  "times to the bare loop's, and the largest peak RSS (GNU time's %M).")
+p("")
+p("| tool | A wall s | A CPU s | A × bare | A peak RSS | B wall s | B CPU s | B × bare | B peak RSS |")
+p("|---|---|---|---|---|---|---|---|---|")
+TOOLS = [("bare", "bare libpcap loop (`pcap_next_ex` only; Debian's libpcap, glibc)"),
+         ("bare_musl", "bare libpcap loop, static musl (the sensor's libpcap)"),
+         ("sensor", "`pcap-sensor apidump -r … --out /dev/null` (static musl)"),
+         ("sensor_glibc", "the same, glibc build (`cargo build --release`)"),
+         ("sensor_sat", "`pcap-sensor apidump -r … --satellite-url` (local test satellite)"),
+         ("httpry", "`httpry -r …` (per packet: no reassembly, no bodies)"),
+         ("tshark", "`tshark -r … -Y http` (†)")]
+for key, label in TOOLS:
+    cells = []
+    any_ = False
+    for w in "AB":
+        r, bare = runs(f"{w}.{key}"), runs(f"{w}.bare")
+        if not r or not bare:
+            cells += ["", "", "", ""]
+            continue
+        any_ = True
+        e, c, m = r[0], r[1], r[2]
+        if key == "tshark":
+            scale = num(f"cap.{w}.packets", 0) / max(num(f"off.{w}.tshark_slice_packets", 1), 1)
+            cells += [f"≈ {e * scale:.1f}", f"≈ {c * scale:.1f}", f"≈ {e * scale / bare[0]:.0f}×",
+                      f"{mib(m)} (slice)"]
+        else:
+            cells += [f"{e:.2f}", f"{c:.2f}", f"{e / bare[0]:.1f}×", mib(m)]
+    if any_:
+        p(f"| {label} | " + " | ".join(cells) + " |")
+p("")
+p(f"† tshark ran on the first {n(intk('off.A.tshark_slice_packets'))} packets of each capture "
+  "(a slice made with `tcpdump -c`); its times are scaled by the capture's packets / the "
+  "slice's, and its RSS is the slice's (tshark keeps state for every frame, so it grows with "
+  "the file).")
+p("")
+p("What each one found:")
+p("")
+for w in "AB":
+    ex = intk(f"cap.{w}.exchanges")
+    s = f"off.{w}.sensor"
+    sat = {}
+    try:
+        sat = json.loads(R.get(f"off.{w}.sensor_sat.1.satellite", "{}"))
+    except ValueError:
+        pass
+    lines = (f"; the JSON Lines output, counted: {n(intk(f'off.{w}.lines.traces'))} lines, "
+             f"{n(intk(f'off.{w}.lines.status200'))} with a 200 response, "
+             f"{n(intk(f'off.{w}.lines.posts'))} POSTs (nginx: {n(intk(f'cap.{w}.posts'))}), "
+             f"{n(intk(f'off.{w}.lines.no_response'))} with `\"response\":null`"
+             if R.get(f"off.{w}.lines.traces") else "")
+    p(f"- **{w}** ({n(ex)} exchanges): pcap-sensor {n(intk(s + '.traces'))} traces "
+      f"({pct(intk(s + '.traces'), ex, 3)}; requests without response "
+      f"{n(intk(s + '.requests_without_response'))}, parse errors {n(intk(s + '.parse_errors'))}, "
+      f"gaps {n(intk(s + '.gaps'))}, truncated bodies {n(intk(s + '.truncated_bodies'))}{lines}); "
+      f"with the satellite {n(intk(f'off.{w}.sensor_sat.traces'))} traces, "
+      f"{n(intk(f'off.{w}.sensor_sat.exported'))} exported, "
+      f"{n(intk(f'off.{w}.sensor_sat.export_dropped'))} dropped, the satellite counted "
+      f"{n(sat.get('spans'))} spans in {n(sat.get('requests'))} batches; httpry logged "
+      f"{n(intk(f'off.{w}.httpry.requests'))} requests and {n(intk(f'off.{w}.httpry.responses'))} "
+      f"responses; tshark on its slice {n(intk(f'off.{w}.tshark.requests'))} requests and "
+      f"{n(intk(f'off.{w}.tshark.responses'))} responses (pcap-sensor on the same slice: "
+      f"{n(intk(f'off.{w}.tshark.sensor_traces'))} traces).")
+p("")
+
+# ------------------------------------------------------------------ live
+p("## Live")
+p("")
+p("`pcap-sensor apidump -i lo --filter 'tcp port PORT' --satellite-url http://127.0.0.1:SAT` "
+  "(the static binary, `--rate-limit 0` so that every exchange is exported, except in the "
+  "low-resource run) while wrk drives nginx; SIGTERM when wrk is done, then the final stats "
+  "line. CPU: the sensor's user+sys from GNU time (whole run, capture start to exit), wrk's "
+  "from GNU time, nginx's from /proc/PID/stat over wrk's run. All of it shares the machine's "
+  "cores with the test satellite (Python).")
+p("")
+p("| run | wrk | requests/s | requests | traces (of requests) | exported | kernel drops | "
+  "sensor CPU s | per 1k req/s | share of wrk+nginx CPU | sensor peak RSS | memory ceiling |")
+p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+LIVE = [("top", "top rate, default settings", "`-t1 -c8`"),
+        ("paced", "~1,000 req/s, default settings", "`-t1 -c10 -s paced.lua` (10 ms delay per request)"),
+        ("lowres", "top rate, low-resource profile", "`-t1 -c8`")]
+for key, label, how in LIVE:
+    k = f"live.{key}"
+    if not R.get(f"{k}.sensor_time"):
+        continue
+    cpu = live_cpu(k)
+    rss = int(R[f"{k}.sensor_time"].split()[3])
+    other = (num(f"{k}.wrk_cpu") or 0) + (num(f"{k}.nginx_cpu") or 0)
+    rq, tr = intk(f"{k}.requests"), intk(f"{k}.traces")
+    # CPU per 1k req/s only means something when the sensor saw the traffic.
+    pk = per_k(k) if intk(f"{k}.kernel_drops") == 0 else None
+    p(f"| {label} | {how} | {num(f'{k}.rps', 0):,.0f} | {n(rq)} | {n(tr)} ({pct(tr, rq, 3)}) | "
+      f"{n(intk(f'{k}.exported'))} | {n(intk(f'{k}.kernel_drops'))} | {cpu:.2f} | "
+      f"{'— (drops)' if pk is None else f'{100 * pk:.1f} % of a core'} | {pct(cpu, other, 1)} | {mib(rss)} | "
+      f"{num(f'{k}.ceiling', 0) / 1048576:.1f} MiB |")
+p("")
+for key, label, _ in LIVE:
+    k = f"live.{key}"
+    if R.get(f"{k}.sensor_time"):
+        errs = R.get(f"{k}.wrk_errors") or "none"
+        p(f"- {label}: wrk CPU {R.get(f'{k}.wrk_cpu')} s, nginx CPU {R.get(f'{k}.nginx_cpu')} s, "
+          f"satellite CPU {R.get(f'{k}.satellite_cpu')} s; packets {n(intk(f'{k}.packets'))}, "
+          f"requests without response {n(intk(f'{k}.requests_without_response'))}, gaps "
+          f"{n(intk(f'{k}.gaps'))}, rate-limited {n(intk(f'{k}.rate_limited'))}, export dropped "
+          f"{n(intk(f'{k}.export_dropped'))}, export failures {n(intk(f'{k}.export_failures'))}; "
+          f"satellite {R.get(f'{k}.satellite', '?')}; wrk errors: {errs}.")
+p("")
+p("\"per 1k req/s\" is the sensor's CPU seconds per second of the run divided by the request "
+  "rate in thousands: the share of one core the sensor needs for every 1,000 requests/s. "
+  "wrk has no fixed-rate mode (wrk2 is not in Debian); `paced.lua` uses wrk's `delay()` hook.")
+p("")
+
+# ------------------------------------------------------------------ low resource
+p("## Low-resource profile")
+p("")
+p(f"Settings from {'`' + R.get('lowres.from', '?') + '`' if R.get('lowres.from') != 'fallback' else 'the fallback list in bench/run.sh (deploy/ecs/pcap-sensor-low-resource.json was absent)'}: "
+  f"`{R.get('lowres.flags', '')}`; memory limit {R.get('lowres.limit_mib', '?')} MiB. "
+  "Under the same top-rate load as above:")
+if R.get(f"{low}.sensor_time"):
+    rss = int(R[f"{low}.sensor_time"].split()[3])
+    lim = num("lowres.limit_mib", 0)
+    p(f"peak RSS {mib(rss)} (the sensor's own count: {mib(num(f'{low}.peak_rss_kb'))}), memory "
+      f"ceiling it announced {num(f'{low}.ceiling', 0) / 1048576:.1f} MiB, so "
+      f"{lim - rss / 1024:.0f} MiB of the {lim:.0f} MiB limit are left; kernel drops "
+      f"{n(intk(f'{low}.kernel_drops'))}, traces {n(intk(f'{low}.traces'))}, rate-limited "
+      f"{n(intk(f'{low}.rate_limited'))}.")
+p("")
+
+# ------------------------------------------------------------------ allocations
+p("## Heap allocations")
+p("")
+if da:
+    p(f"`valgrind --tool=dhat` on the glibc build (dhat cannot see the allocator of a static "
+      f"binary), `apidump -r … --out /dev/null` on the first N = {n(intk('dhat.n'))} and 2N "
+      "packets of each capture; the difference between the two runs removes start-up "
+      "(reserved tables and pools), so it is what steady traffic costs. The last row sends "
+      "B to the test satellite instead (`--satellite-url … --rate-limit 0`): what it allocates "
+      "comes with each batch POSTed.")
+    p("")
+    p("| workload | blocks at N | blocks at 2N | Δ packets | Δ traces | Δ batches sent | "
+      "allocations per packet | per trace | bytes per trace |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    dsat = dhat("Bsat")
+    for w, d in (("A", da), ("B", db), ("B, exported to the satellite", dsat)):
+        if not d:
+            continue
+        bpt = ((d["bytes2"] - d["bytes1"]) / (d["t2"] - d["t1"])
+               if d["bytes1"] is not None and d["t2"] != d["t1"] else None)
+        pt = "n/a" if d["per_trace"] is None else f"{d['per_trace']:.2f}"
+        p(f"| {w} | {n(d['b1'])} | {n(d['b2'])} | {n(d['p2'] - d['p1'])} | {n(d['t2'] - d['t1'])} | "
+          f"{n(d['batches']) if d['batches'] else '—'} | {d['per_packet']:.3f} | {pt} | {'n/a' if bpt is None else f'{bpt:,.0f}'} |")
+else:
+    p("Not measured (no glibc build).")
+p("")
+p("")
+p("Note: the wall-clock times and the live runs depend on the machine being otherwise idle; "
+  "the load averages above say how busy it was. At the top rate wrk and nginx alone can "
+  "keep both cores of a 2-core machine busy, and the sensor gets what is left.")
+p("")
+p("Reproduce: `./build.sh bench` (installs nginx-light, wrk, httpry, tshark, tcpdump, valgrind; "
+  "builds the static and the glibc binaries; writes this file).")
+print("\n".join(out))

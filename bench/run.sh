@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# bench/run.sh: the benchmarks behind `./build.sh bench` (which installs the tools and
+# builds the sensor first, then runs this). Everything runs on loopback on this machine:
+#
+#   1. captures: wrk → nginx (bench/nginx.conf.in) on 127.0.0.1, recorded by tcpdump:
+#      A = keep-alive GETs of a 2 KB JSON file (Content-Length), B = POSTs with JSON
+#      bodies and GETs answered with chunked JSON (bench/mixed.lua);
+#   2. offline: the same files read by the bare libpcap loop (bench/bareloop.c), the
+#      sensor (static musl = what ships, and a glibc build), the sensor exporting to a
+#      local test satellite (bench/satellite.py), httpry and tshark; 3 runs each, median;
+#   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
+#      ~1,000 requests/s (bench/paced.lua), and at the low-resource profile's settings;
+#   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets;
+# then bench/report.py writes bench/results.md and prints it.
+#
+# Environment: SENSOR (default dist/pcap-sensor), SENSOR_GLIBC (target/release/pcap-sensor;
+# empty: skip the glibc rows and the allocation count), LIBPCAP_LIBDIR (the musl
+# libpcap.a, for the static bare loop), BENCH_WORK (scratch folder, default
+# /tmp/pcap-sensor-bench: the captures take about 700 MB), BENCH_EXCHANGES (workload A,
+# default 200000), BENCH_EXCHANGES_B (default 100000), BENCH_LIVE_SECONDS (default 20),
+# BENCH_REPS (default 3), BENCH_TSHARK_PACKETS (tshark's slice, default 30000),
+# BENCH_DHAT_PACKETS (N, default 10000), BENCH_KEEP=1 (keep the scratch folder).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+SENSOR="$(realpath "${SENSOR:-dist/pcap-sensor}")"
+SENSOR_GLIBC="${SENSOR_GLIBC-target/release/pcap-sensor}"
+[ -n "$SENSOR_GLIBC" ] && SENSOR_GLIBC="$(realpath "$SENSOR_GLIBC")"
+W="${BENCH_WORK:-/tmp/pcap-sensor-bench}"
+EXCH_A="${BENCH_EXCHANGES:-200000}"
+EXCH_B="${BENCH_EXCHANGES_B:-100000}"
+LIVE_SECS="${BENCH_LIVE_SECONDS:-20}"
+REPS="${BENCH_REPS:-3}"
+TSHARK_PACKETS="${BENCH_TSHARK_PACKETS:-30000}"
+DHAT_PACKETS="${BENCH_DHAT_PACKETS:-10000}"
+LOWRES_JSON=deploy/ecs/pcap-sensor-low-resource.json
+T0=$(date +%s)
+
+say() { echo "bench: [$(($(date +%s) - T0)) s] $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+[ -x "$SENSOR" ] || die "no sensor binary at $SENSOR (run ./build.sh bench)"
+for t in nginx wrk tcpdump httpry tshark gcc python3 valgrind pgrep; do
+  command -v "$t" >/dev/null || die "$t is not installed (./build.sh bench installs it)"
+done
+[ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is not installed"
+
+rm -rf "$W"
+mkdir -p "$W/tmp" "$W/runs"
+RES="$W/results.txt"
+: >"$RES"
+# put KEY VALUE: one measured fact, for report.py.
+put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
+
+NGINX_PID="" SAT_PID="" TD_PID="" WRK_PID="" LIVE_PID=""
+cleanup() {
+  local p
+  for p in $LIVE_PID $WRK_PID $TD_PID $SAT_PID $NGINX_PID; do
+    kill "$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$W"; fi
+}
+trap cleanup EXIT
+
+# wait_for DESCRIPTION SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
+wait_for() {
+  local what="$1" secs="$2" deadline
+  shift 2
+  deadline=$(($(date +%s%N) + secs * 1000000000))
+  until "$@"; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || die "timed out waiting for $what"
+    sleep 0.05
+  done
+}
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# CPU seconds (user+sys) a live process has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# The value of KEY= in a stats line.
+stat_of() { sed -n "s/.*final stats.* $1=\([0-9]*\).*/\1/p" "$2" | tail -n 1; }
+
+# ---------------------------------------------------------------- the machine
+put machine.cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+put machine.nproc "$(nproc)"
+put machine.kernel "$(uname -r)"
+put machine.mem_mib "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+put machine.os "$(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' /etc/os-release)"
+put machine.load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
+put sensor.version "$("$SENSOR" version 2>&1 | head -n 1)"
+put sensor.commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo '+changes')"
+put sensor.size "$(stat -c %s "$SENSOR")"
+put versions.nginx "$(nginx -v 2>&1 | sed 's|.*/||')"
+put versions.wrk "$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"
+put versions.httpry "$(dpkg-query -W -f='${Version}' httpry 2>/dev/null || echo '?')"
+put versions.tshark "$(dpkg-query -W -f='${Version}' tshark 2>/dev/null || echo '?')"
+put versions.libpcap "$(dpkg-query -W -f='${Version}' libpcap0.8 2>/dev/null || echo '?')"
+
+# ---------------------------------------------------------------- the floor
+say "compiling the bare libpcap loop"
+gcc -O2 -o "$W/bareloop" bench/bareloop.c -lpcap
+BARE_MUSL=""
+if [ -n "${LIBPCAP_LIBDIR:-}" ] && [ -f "$LIBPCAP_LIBDIR/libpcap.a" ] && command -v musl-gcc >/dev/null; then
+  # The same loop, static, on the musl libpcap the sensor links (musl-gcc hides
+  # /usr/include; only pcap's own headers are borrowed from libpcap-dev).
+  mkdir -p "$W/inc" && ln -s /usr/include/pcap "$W/inc/pcap"
+  musl-gcc -O2 -static -I"$W/inc" -o "$W/bareloop-musl" bench/bareloop.c "$LIBPCAP_LIBDIR/libpcap.a" \
+    && BARE_MUSL="$W/bareloop-musl"
+fi
+
+# ---------------------------------------------------------------- servers
+PORT=$(free_port)
+sed -e "s|@WORK@|$W|g" -e "s|@ROOT@|$ROOT/bench/www|g" -e "s|@PORT@|$PORT|g" \
+  bench/nginx.conf.in >"$W/nginx.conf"
+nginx -e "$W/nginx-error.log" -p "$W" -c "$W/nginx.conf" &
+NGINX_PID=$!
+wait_for "nginx on port $PORT" 10 listening "$PORT"
+python3 bench/satellite.py 0 >"$W/satellite.port" &
+SAT_PID=$!
+wait_for "the test satellite" 10 test -s "$W/satellite.port"
+SAT_PORT=$(cat "$W/satellite.port")
+SAT_URL="http://127.0.0.1:$SAT_PORT"
+sat() { python3 bench/satellite.py "$1" "$SAT_PORT"; }
+say "nginx on 127.0.0.1:$PORT (pid $NGINX_PID), test satellite on $SAT_URL"
+
+# ---------------------------------------------------------------- captures
+# capture NAME EXCHANGES WRK-ARGS...: wrk at its top rate until nginx has answered
+# EXCHANGES requests, all of it recorded by tcpdump (whole packets: GRO makes 64 KiB ones).
+capture() {
+  local name="$1" want="$2" pcap="$W/$1.pcap" err="$W/$1.tcpdump.err"
+  shift 2
+  say "capture $name: wrk → nginx, $want exchanges, tcpdump -s 262144"
+  : >"$W/access.log"
+  tcpdump -i lo -s 262144 -B 262144 -w "$pcap" "tcp port $PORT" 2>"$err" &
+  TD_PID=$!
+  wait_for "tcpdump" 10 grep -qs 'listening on' "$err"
+  local t0 t1
+  t0=$(date +%s%N)
+  wrk -t1 -c8 -d300s "$@" >"$W/$name.wrk" 2>&1 &
+  WRK_PID=$!
+  wait_for "$want exchanges" 280 bash -c "[ \$(wc -l <'$W/access.log') -ge $want ] || ! kill -0 $WRK_PID 2>/dev/null"
+  kill -INT "$WRK_PID" 2>/dev/null || true
+  wait "$WRK_PID" || true
+  WRK_PID=""
+  t1=$(date +%s%N)
+  # tcpdump gets packets in blocks that the kernel hands over when full or after its
+  # 1 s read timeout; what is still in the ring at SIGINT is lost (and not counted).
+  sleep 1.5
+  kill -INT "$TD_PID"
+  wait "$TD_PID" || true
+  TD_PID=""
+  put "cap.$name.exchanges" "$(wc -l <"$W/access.log")"
+  put "cap.$name.posts" "$(grep -c ' POST ' "$W/access.log" || true)"
+  put "cap.$name.non200" "$(grep -vc '^200 ' "$W/access.log" || true)"
+  put "cap.$name.bytes" "$(stat -c %s "$pcap")"
+  put "cap.$name.packets" "$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$err")"
+  put "cap.$name.tcpdump_drops" "$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$err")"
+  put "cap.$name.seconds" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
+}
+capture A "$EXCH_A" "http://127.0.0.1:$PORT/data.json"
+capture B "$EXCH_B" -s bench/mixed.lua "http://127.0.0.1:$PORT/"
+
+# ---------------------------------------------------------------- offline
+# timed KEY REP OUTFILE COMMAND...: run once under GNU time; elapsed, user, sys, max RSS.
+timed() {
+  local key="$1" rep="$2" out="$3"
+  shift 3
+  local base="$W/runs/$key.$rep"
+  /usr/bin/time -f '%e %U %S %M' -o "$base.time" "$@" >"$out" 2>"$base.err" \
+    || die "$key failed: $(tail -n 3 "$base.err")"
+  read -r e u s m <"$base.time"
+  put "off.$key.$rep" "$e $u $s $m"
+}
+
+offline() {
+  local w="$1" pcap="$W/$1.pcap" slice="$W/$1.tshark.pcap" rep
+  tcpdump -r "$pcap" -w "$slice" -c "$TSHARK_PACKETS" 2>/dev/null
+  put "off.$w.tshark_slice_packets" "$TSHARK_PACKETS"
+  cat "$pcap" >/dev/null # page cache: every tool reads from memory
+  for rep in $(seq 1 "$REPS"); do
+    say "offline $w: run $rep of $REPS"
+    timed "$w.bare" "$rep" "$W/runs/$w.bare.out" "$W/bareloop" "$pcap"
+    [ -n "$BARE_MUSL" ] && timed "$w.bare_musl" "$rep" /dev/null "$BARE_MUSL" "$pcap"
+    timed "$w.sensor" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --out /dev/null --stats-interval 0
+    if [ -n "$SENSOR_GLIBC" ]; then
+      timed "$w.sensor_glibc" "$rep" /dev/null \
+        "$SENSOR_GLIBC" apidump -r "$pcap" --out /dev/null --stats-interval 0
+    fi
+    sat reset >/dev/null
+    timed "$w.sensor_sat" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --satellite-url "$SAT_URL" \
+      --rate-limit 0 --stats-interval 0
+    put "off.$w.sensor_sat.$rep.satellite" "$(sat stats)"
+    rm -f "$W/runs/$w.httpry.log" # httpry appends
+    timed "$w.httpry" "$rep" /dev/null httpry -r "$pcap" -o "$W/runs/$w.httpry.log" "tcp port $PORT"
+    timed "$w.tshark" "$rep" "$W/runs/$w.tshark.out" tshark -r "$slice" -Y http
+  done
+  local e
+  for k in sensor sensor_glibc sensor_sat; do
+    e="$W/runs/$w.$k.1.err"
+    [ -f "$e" ] || continue
+    for c in traces packets requests_without_response parse_errors gaps truncated_bodies \
+      pool_exhausted exported export_dropped peak_rss_kb; do
+      put "off.$w.$k.$c" "$(stat_of "$c" "$e")"
+    done
+  done
+  put "off.$w.bare.packets" "$(sed -n 's/packets=\([0-9]*\).*/\1/p' "$W/runs/$w.bare.out")"
+  put "off.$w.httpry.requests" "$(awk -F'\t' '$4 == ">"' "$W/runs/$w.httpry.log" | wc -l)"
+  put "off.$w.httpry.responses" "$(awk -F'\t' '$4 == "<"' "$W/runs/$w.httpry.log" | wc -l)"
+  put "off.$w.tshark.requests" "$(grep -cE ' (GET|POST) /' "$W/runs/$w.tshark.out" || true)"
+  put "off.$w.tshark.responses" "$(grep -cE 'HTTP/1\.1 [0-9]{3} ' "$W/runs/$w.tshark.out" || true)"
+  "$SENSOR" apidump -r "$slice" --out /dev/null --stats-interval 0 2>"$W/runs/$w.slice.err"
+  put "off.$w.tshark.sensor_traces" "$(stat_of traces "$W/runs/$w.slice.err")"
+  # The traces themselves, counted (one untimed run, the fastest build, JSON Lines to a pipe).
+  "${SENSOR_GLIBC:-$SENSOR}" apidump -r "$pcap" --out - --stats-interval 0 2>/dev/null \
+    | LC_ALL=C awk '{ n++ } /"response":[{]"status":200,/ { ok++ } /"request":[{]"method":"POST"/ { post++ }
+        /"response":null/ { none++ } END { printf "%d %d %d %d\n", n, ok, post, none }' >"$W/runs/$w.lines"
+  read -r a b c d <"$W/runs/$w.lines"
+  put "off.$w.lines.traces" "$a"
+  put "off.$w.lines.status200" "$b"
+  put "off.$w.lines.posts" "$c"
+  put "off.$w.lines.no_response" "$d"
+}
+offline A
+offline B
+rm -f "$W"/*.tshark.pcap
+
+# ---------------------------------------------------------------- allocations
+if [ -n "$SENSOR_GLIBC" ]; then
+  # A and B with JSON Lines to /dev/null; Bsat = B exported to the test satellite.
+  for w in A B Bsat; do
+    for n in "$DHAT_PACKETS" $((2 * DHAT_PACKETS)); do
+      say "allocations: dhat, workload $w, $n packets"
+      tcpdump -r "$W/${w:0:1}.pcap" -w "$W/$w.dhat.pcap" -c "$n" 2>/dev/null
+      dout=(--out /dev/null)
+      [ "$w" = Bsat ] && dout=(--satellite-url "$SAT_URL" --rate-limit 0)
+      valgrind --tool=dhat --dhat-out-file=/dev/null \
+        "$SENSOR_GLIBC" apidump -r "$W/$w.dhat.pcap" "${dout[@]}" --stats-interval 0 \
+        2>"$W/runs/dhat.$w.$n.err"
+      put "dhat.$w.$n.blocks" "$(sed -n 's/.*Total:.* in \([0-9,]*\) blocks.*/\1/p' "$W/runs/dhat.$w.$n.err" | tr -d ,)"
+      put "dhat.$w.$n.bytes" "$(sed -n 's/.*Total: *\([0-9,]*\) bytes.*/\1/p' "$W/runs/dhat.$w.$n.err" | tr -d ,)"
+      put "dhat.$w.$n.packets" "$(stat_of packets "$W/runs/dhat.$w.$n.err")"
+      put "dhat.$w.$n.traces" "$(stat_of traces "$W/runs/dhat.$w.$n.err")"
+      put "dhat.$w.$n.batches" "$(stat_of export_batches "$W/runs/dhat.$w.$n.err")"
+    done
+  done
+  put dhat.n "$DHAT_PACKETS"
+  rm -f "$W"/*.dhat.pcap
+fi
+
+# ---------------------------------------------------------------- live
+# The low-resource profile's flags and memory limit, from its task definition.
+LOWRES_FLAGS=() LOWRES_MIB=200 LOWRES_FROM="fallback"
+if [ -f "$LOWRES_JSON" ]; then
+  if out="$(python3 bench/lowres.py "$LOWRES_JSON")"; then
+    LOWRES_MIB="$(head -n 1 <<<"$out")"
+    mapfile -t LOWRES_FLAGS < <(tail -n +2 <<<"$out")
+    LOWRES_FROM="$LOWRES_JSON"
+  else
+    say "cannot read $LOWRES_JSON; using the fallback low-resource settings"
+  fi
+fi
+if [ "$LOWRES_FROM" = fallback ]; then
+  LOWRES_FLAGS=(--rate-limit 100 --trace-export-interval 1.0 --stream-timeout-seconds 2.0
+    --max-http-length 100000 --buffer-pool-mb 2 --max-flows 512 --pcap-buffer-mb 2 --export-queue-mb 1)
+fi
+put lowres.from "$LOWRES_FROM"
+put lowres.flags "${LOWRES_FLAGS[*]}"
+put lowres.limit_mib "$LOWRES_MIB"
+
+# live NAME WRK-ARGS... -- SENSOR-FLAGS...: the sensor captures lo (filter: nginx's port)
+# and exports to the test satellite while wrk runs for LIVE_SECS; SIGTERM afterwards.
+live() {
+  local name="$1" wrk_args=() flags=()
+  shift
+  while [ "$1" != -- ]; do wrk_args+=("$1"); shift; done
+  shift
+  flags=("$@")
+  say "live $name: ${LIVE_SECS}s of wrk ${wrk_args[*]}"
+  local err="$W/runs/live.$name.err"
+  sat reset >/dev/null
+  /usr/bin/time -f '%e %U %S %M' -o "$W/runs/live.$name.time" \
+    "$SENSOR" apidump -i lo --filter "tcp port $PORT" --satellite-url "$SAT_URL" \
+    --stats-interval 0 "${flags[@]}" 2>"$err" &
+  LIVE_PID=$!
+  wait_for "the sensor to capture" 20 grep -qs 'capturing on' "$err"
+  local ng0 sat0 ng1 sat1
+  ng0=$(cpu_of "$NGINX_PID") sat0=$(cpu_of "$SAT_PID")
+  /usr/bin/time -f '%e %U %S' -o "$W/runs/live.$name.wrktime" \
+    wrk -t1 -d"${LIVE_SECS}s" "${wrk_args[@]}" >"$W/runs/live.$name.wrk" 2>&1
+  ng1=$(cpu_of "$NGINX_PID") sat1=$(cpu_of "$SAT_PID")
+  sleep 0.2 # the last packets reach the sensor
+  kill -TERM "$(pgrep -P "$LIVE_PID")" 2>/dev/null || true
+  wait "$LIVE_PID" || die "live $name: the sensor failed: $(tail -n 3 "$err")"
+  LIVE_PID=""
+  read -r e u s m <"$W/runs/live.$name.time"
+  put "live.$name.sensor_time" "$e $u $s $m"
+  read -r e u s <"$W/runs/live.$name.wrktime"
+  put "live.$name.wrk_cpu" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
+  put "live.$name.nginx_cpu" "$(awk -v a="$ng0" -v b="$ng1" 'BEGIN { printf "%.2f", b - a }')"
+  put "live.$name.satellite_cpu" "$(awk -v a="$sat0" -v b="$sat1" 'BEGIN { printf "%.2f", b - a }')"
+  put "live.$name.requests" "$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$W/runs/live.$name.wrk")"
+  put "live.$name.wrk_seconds" "$(sed -n 's/^ *[0-9]* requests in \([0-9.]*\)\(m\?s\).*/\1 \2/p' "$W/runs/live.$name.wrk")"
+  put "live.$name.rps" "$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$W/runs/live.$name.wrk")"
+  put "live.$name.wrk_errors" "$(grep -E 'Socket errors|Non-2xx' "$W/runs/live.$name.wrk" | tr -s ' ' | paste -sd';' || true)"
+  for c in packets kernel_drops if_drops traces requests_without_response orphan_responses gaps \
+    parse_errors rate_limited exported export_dropped export_failures peak_rss_kb; do
+    put "live.$name.$c" "$(stat_of "$c" "$err")"
+  done
+  put "live.$name.ceiling" "$(sed -n 's/.*memory ceiling \([0-9]*\) bytes.*/\1/p' "$err" | head -n 1)"
+  put "live.$name.satellite" "$(sat stats)"
+}
+live top -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
+live paced -c10 -s bench/paced.lua "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
+live lowres -c8 "http://127.0.0.1:$PORT/data.json" -- "${LOWRES_FLAGS[@]}"
+
+put machine.load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+put bench.seconds "$(($(date +%s) - T0))"
+python3 bench/report.py "$RES" >bench/results.md
+cat bench/results.md
