@@ -214,7 +214,7 @@ enum Chunk {
     TrailerEnd,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Dir {
     state: State,
     role: Role,
@@ -233,6 +233,23 @@ struct Dir {
     body_start: bool,
     /// Bytes of an incomplete head already searched for its end.
     head_scan: u32,
+}
+
+impl Default for Dir {
+    fn default() -> Self {
+        Dir {
+            state: State::default(),
+            role: Role::default(),
+            // No message yet: not exchange slot 0.
+            cur: NIL,
+            cur_gen: 0,
+            discard: false,
+            scanned: 0,
+            line_start: false,
+            body_start: false,
+            head_scan: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -325,7 +342,7 @@ fn looks_like_request(b: &[u8]) -> Option<bool> {
             let line_end = b[i..].iter().position(|&c| c == b'\n');
             let line = match line_end {
                 Some(e) => &b[i..i + e],
-                None if b.len() - i > 8192 => return Some(false),
+                None if b.len() - i > WINDOW => return Some(false),
                 None => return None,
             };
             return Some(find(line, b" HTTP/1.").is_some() || find(line, b" HTTP/0.9").is_some());
@@ -482,7 +499,7 @@ pub fn parse_request_head<'b, 'h>(
     // METHOD SP target... SP HTTP/1.x CRLF, the target being everything between.
     let Some(eol) = b.iter().position(|&c| c == b'\n') else {
         // The line may still be coming: wait while it starts like a request.
-        return if b.len() < 8192 && looks_like_request(b).is_none() {
+        return if b.len() < WINDOW && looks_like_request(b).is_none() {
             Ok(None)
         } else {
             Err(err)

@@ -157,7 +157,13 @@ pub fn redact_query(out: &mut Vec<u8>, query: &[u8]) {
 /// apart from `out`; input that is not JSON is copied as far as it scans and
 /// the caller is told (false) so it can fall back.
 pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
-    out.reserve(src.len());
+    redact_json_upto(out, src, usize::MAX)
+}
+
+/// `redact_json` that writes at most `limit` bytes (a redacted body can be
+/// longer than the original: the cut keeps memory within its reserve).
+pub fn redact_json_upto(out: &mut Vec<u8>, src: &[u8], limit: usize) -> bool {
+    out.reserve(src.len().min(limit));
     let mut i = 0;
     // After a member name that is a secret, the next value is replaced.
     let mut redact_next = false;
@@ -166,6 +172,10 @@ pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
     let mut depth = 0usize;
     let mut expect_key = false;
     while i < src.len() {
+        if out.len() >= limit {
+            out.truncate(limit);
+            return true;
+        }
         let c = src[i];
         match c {
             b' ' | b'\t' | b'\r' | b'\n' | b',' | b':' => {

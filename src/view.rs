@@ -23,7 +23,8 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(max_body: usize) -> Scratch {
-        let buf = || Vec::with_capacity(max_body + 64);
+        // Twice the cap: redaction writes at most `max_body` plus one token.
+        let buf = || Vec::with_capacity(2 * max_body + 64);
         Scratch {
             req_head: Vec::with_capacity(WINDOW),
             resp_head: Vec::with_capacity(WINDOW),
@@ -176,7 +177,7 @@ fn prepare_body(
     redact: bool,
     max: usize,
     bufs: &mut [Vec<u8>; 2],
-) -> (usize, bool, bool) {
+) -> (usize, bool, bool, bool) {
     let [a, b] = bufs;
     a.clear();
     for s in store.slices(&m.chain, m.head_len as usize) {
@@ -185,6 +186,7 @@ fn prepare_body(
     let mut cur = 0;
     let mut decode_error = false;
     let mut decoded = false;
+    let mut capped = false;
     let cod = coding(headers);
     if cod != Coding::Identity && !a.is_empty() {
         b.clear();
@@ -211,6 +213,8 @@ fn prepare_body(
             Ok(_) => {
                 cur = 1;
                 decoded = true;
+                // Stopped at the cap: there was more.
+                capped = b.len() as u64 >= limit;
             }
             // A body cut short still decodes as far as it goes.
             Err(_) if (m.truncated || !m.complete) && !b.is_empty() => {
@@ -228,12 +232,13 @@ fn prepare_body(
         };
         if !src.is_empty() && policy::mentions_secret(src) && is_json(headers, src) {
             dst.clear();
-            if policy::redact_json(dst, src) {
+            if policy::redact_json_upto(dst, src, max) {
                 cur = 1 - cur;
+                capped |= dst.len() >= max;
             }
         }
     }
-    (cur, decode_error, decoded)
+    (cur, decode_error, decoded, capped)
 }
 
 fn text(b: &[u8]) -> bool {
@@ -279,7 +284,7 @@ pub fn build<'s>(
                 &[],
             ),
         };
-    let (req_cur, req_err, req_dec) =
+    let (req_cur, req_err, req_dec, req_cap) =
         prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
     target_buf.clear();
     let raw_target = line.target.as_bytes();
@@ -314,7 +319,7 @@ pub fn build<'s>(
                 ex.req.body_size
             },
             wire_size: ex.req.body_size,
-            truncated: ex.req.truncated || !ex.req.complete,
+            truncated: ex.req.truncated || !ex.req.complete || req_cap,
             decode_error: req_err,
             text: text(rb),
         },
@@ -324,7 +329,8 @@ pub fn build<'s>(
         let mut hb = uninit_headers();
         let mut resp = httparse::Response::new(&mut []);
         let _ = parser_config().parse_response_with_uninit_headers(&mut resp, resp_head, &mut hb);
-        let (cur, err, dec) = prepare_body(store, &ex.resp, resp.headers, redact, max, resp_bufs);
+        let (cur, err, dec, cap) =
+            prepare_body(store, &ex.resp, resp.headers, redact, max, resp_bufs);
         let body: &'s [u8] = &resp_bufs[cur];
         Some(Resp {
             status: resp.code.unwrap_or(0),
@@ -339,7 +345,7 @@ pub fn build<'s>(
                     ex.resp.body_size
                 },
                 wire_size: ex.resp.body_size,
-                truncated: ex.resp.truncated || !ex.resp.complete,
+                truncated: ex.resp.truncated || !ex.resp.complete || cap,
                 decode_error: err,
                 text: text(body),
             },

@@ -254,7 +254,7 @@ fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
 /// Why a send failed, for logging once per condition.
 #[derive(PartialEq, Clone, Debug)]
 enum Failure {
-    Unreachable(String),
+    Unreachable,
     Status(i32),
 }
 
@@ -450,7 +450,7 @@ impl Exporter {
                 true
             }
             Err(e) => {
-                self.fail(Failure::Unreachable(error_kind(&e)), &e.to_string());
+                self.fail(Failure::Unreachable, &error_text(&e));
                 false
             }
         }
@@ -458,7 +458,8 @@ impl Exporter {
 
     fn fail(&mut self, f: Failure, detail: &str) {
         self.counters.export_failures += 1;
-        if self.failing.as_ref() != Some(&f) {
+        // Once per outage, whatever mix of errors it shows.
+        if self.failing.is_none() {
             log::warn(&format!(
                 "cannot deliver traces to {}: {detail} (retrying with backoff; {} traces queued, oldest dropped past --export-queue-mb)",
                 self.url,
@@ -472,9 +473,13 @@ impl Exporter {
     }
 }
 
-fn error_kind(e: &minreq::Error) -> String {
+fn error_text(e: &minreq::Error) -> String {
     let s = e.to_string();
-    s.split(':').next().unwrap_or(&s).to_string()
+    if s.trim().is_empty() {
+        format!("{e:?}")
+    } else {
+        s
+    }
 }
 
 fn resp_snippet(r: &minreq::Response) -> String {
