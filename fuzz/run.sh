@@ -59,7 +59,7 @@ for t in "${TARGETS[@]}"; do
   rm -f "$log"
   # Known kinds of failure, named by the binary that just ran (cargo fuzz run
   # rebuilds it, so line numbers match those of the new artifacts).
-  declare -A known=()
+  declare -A known=() dups=()
   for r in "regressions/$t"/*; do
     [ -f "$r" ] || continue
     s="$(signature "$t" "$r")"
@@ -69,9 +69,12 @@ for t in "${TARGETS[@]}"; do
   while IFS= read -r -d '' a; do
     found=$((found + 1))
     sig="$(signature "$t" "$a")"
-    [ -n "$sig" ] || sig="(no failure on replay: flaky or fixed)"
     sum="$(sha1sum "$a" | cut -d' ' -f1)"
-    if [ -f "seeds/$t/$sum" ]; then
+    if [ -z "$sig" ]; then
+      # Failed while fuzzing but not alone: depends on state, or the source
+      # changed since. Kept in artifacts/ only.
+      echo "fuzz: $t: $(basename "$a") does not fail when replayed alone (kept in fuzz/artifacts/$t/)" >&2
+    elif [ -f "seeds/$t/$sum" ]; then
       echo "fuzz: $t: seed $sum fails: $sig" >&2
     elif [ -z "${known[$sig]:-}" ]; then
       known["$sig"]=1
@@ -80,12 +83,15 @@ for t in "${TARGETS[@]}"; do
       echo "fuzz: $t: NEW failure, saved as fuzz/$dest: $sig" >&2
       echo "fuzz:   minimise with: (cd fuzz && cargo +nightly fuzz tmin $t $dest)" >&2
     else
-      echo "fuzz: $t: known failure ($(basename "$a")): $sig" >&2
+      dups["$sig"]=$((${dups[$sig]:-0} + 1))
     fi
   done < <(find "artifacts/$t" -newer "$stamp" -type f \( -name 'crash-*' -o -name 'timeout-*' \
     -o -name 'oom-*' -o -name 'leak-*' \) -print0)
   rm -f "$stamp"
-  unset known
+  for sig in "${!dups[@]}"; do
+    echo "fuzz: $t: ${dups[$sig]} more inputs with a known failure: $sig" >&2
+  done
+  unset known dups
   if [ "$found" -gt 0 ]; then
     failed+=("$t ($found failing inputs)")
   fi

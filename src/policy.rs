@@ -160,8 +160,9 @@ pub fn redact_json(out: &mut Vec<u8>, src: &[u8]) -> bool {
     redact_json_upto(out, src, usize::MAX)
 }
 
-/// `redact_json` that writes at most `limit` bytes (a redacted body can be
-/// longer than the original: the cut keeps memory within its reserve).
+/// `redact_json` that stops once it has written more than `limit` bytes (a
+/// redacted body can be longer than the original; the caller cuts it at
+/// `limit`, which keeps memory within its reserve).
 pub fn redact_json_upto(out: &mut Vec<u8>, src: &[u8], limit: usize) -> bool {
     out.reserve(src.len().min(limit));
     let mut i = 0;
@@ -172,9 +173,8 @@ pub fn redact_json_upto(out: &mut Vec<u8>, src: &[u8], limit: usize) -> bool {
     let mut depth = 0usize;
     let mut expect_key = false;
     while i < src.len() {
-        if out.len() >= limit {
-            out.truncate(limit);
-            return true;
+        if out.len() > limit {
+            return true; // the caller cuts it at `limit`
         }
         let c = src[i];
         match c {

@@ -193,16 +193,16 @@ fn prepare_body(
         let limit = max as u64;
         let r = match cod {
             Coding::Gzip => flate2::read::MultiGzDecoder::new(&a[..])
-                .take(limit)
+                .take(limit + 1)
                 .read_to_end(b),
             _ => {
                 let z = flate2::read::ZlibDecoder::new(&a[..])
-                    .take(limit)
+                    .take(limit + 1)
                     .read_to_end(b);
                 if z.is_err() {
                     b.clear();
                     flate2::read::DeflateDecoder::new(&a[..])
-                        .take(limit)
+                        .take(limit + 1)
                         .read_to_end(b)
                 } else {
                     z
@@ -213,13 +213,20 @@ fn prepare_body(
             Ok(_) => {
                 cur = 1;
                 decoded = true;
-                // Stopped at the cap: there was more.
-                capped = b.len() as u64 >= limit;
+                // More than the cap came out: keep the cap, say so.
+                if b.len() as u64 > limit {
+                    b.truncate(limit as usize);
+                    capped = true;
+                }
             }
             // A body cut short still decodes as far as it goes.
             Err(_) if (m.truncated || !m.complete) && !b.is_empty() => {
                 cur = 1;
                 decoded = true;
+                if b.len() as u64 > limit {
+                    b.truncate(limit as usize);
+                    capped = true;
+                }
             }
             Err(_) => decode_error = true,
         }
@@ -234,7 +241,10 @@ fn prepare_body(
             dst.clear();
             if policy::redact_json_upto(dst, src, max) {
                 cur = 1 - cur;
-                capped |= dst.len() >= max;
+                if dst.len() > max {
+                    dst.truncate(max);
+                    capped = true;
+                }
             }
         }
     }

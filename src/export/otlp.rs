@@ -160,8 +160,8 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
     let _ = write!(
         out,
         ",\"kind\":2,\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
-        v.start_us * 1000,
-        v.end_us.max(v.start_us) * 1000
+        v.start_us.saturating_mul(1000),
+        v.end_us.max(v.start_us).saturating_mul(1000)
     );
     attr_str(out, "http.request.method", r.method.as_bytes());
     attr_str(out, "url.path", r.path);
