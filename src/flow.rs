@@ -399,11 +399,15 @@ impl Tracker {
                     self.flush_holes(fi, dir, Some(end), sink);
                 }
             }
-            let h = self.flows[fi as usize].halves[dir];
+            // Whatever is still held (a done connection is not flushed) goes
+            // with the window: a late ACK must not find ranges without one.
+            let h = &mut self.flows[fi as usize].halves[dir];
             if h.win != NIL {
                 self.windows.give(h.win);
-                self.flows[fi as usize].halves[dir].win = NIL;
+                h.win = NIL;
             }
+            h.win_len = 0;
+            h.n_ooo = 0;
         }
         let fl = &mut self.flows[fi as usize];
         let ends = fl.ends;

@@ -85,6 +85,7 @@ impl Pcap {
 
 const SYN: u8 = 0x02;
 const FIN: u8 = 0x01;
+const RST: u8 = 0x04;
 const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
@@ -457,6 +458,62 @@ fn tcp_sequence_numbers_wrap_around() {
     }
     assert_eq!(run.stat("gaps"), 0, "{}", run.stderr);
     assert_eq!(run.stat("parse_errors"), 0, "{}", run.stderr);
+}
+
+/// An upgraded (101) connection holding an out-of-order client segment is
+/// reset, and then a late ACK from the server acknowledges past the hole.
+/// (Found by the `reassembly` fuzz target: the reset gave the window back
+/// but kept the held range, and the ACK made the sensor flush it from a
+/// window it no longer had.) The sensor must read on: the upgrade is
+/// traced, and so is a good exchange on another connection after it.
+#[test]
+fn late_ack_after_reset_of_a_connection_holding_a_segment() {
+    let server: Endpoint = ([10, 2, 0, 2], 80);
+    let mut p = Pcap::new();
+    let mut c = Conn::open(&mut p, ([10, 2, 0, 1], 41000), server, [7000, 9000]);
+    let req = b"GET /ws HTTP/1.1\r\nHost: ws.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    c.send(&mut p, 0, req, 1460);
+    // A client segment 100 bytes ahead: held, waiting for the hole.
+    let ahead = c.next[0].wrapping_add(100);
+    p.frame(5, &c.raw(0, ahead, ACK | PSH, &[0x81; 40]));
+    // The server switches protocols (acknowledging only up to the hole).
+    let resp =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    p.frame(5, &c.raw(1, c.next[1], ACK | PSH, resp));
+    c.next[1] = c.next[1].wrapping_add(resp.len() as u32);
+    // The client resets; a late server ACK covers the held segment.
+    p.frame(5, &c.raw(0, c.next[0], RST, &[]));
+    p.frame(
+        5,
+        &tcp_frame(
+            server,
+            c.ends[0],
+            c.next[1],
+            ahead.wrapping_add(40),
+            ACK,
+            &[],
+        ),
+    );
+    // A good exchange afterwards.
+    let mut g = Conn::open(&mut p, ([10, 2, 0, 1], 41001), server, [100, 200]);
+    g.send(
+        &mut p,
+        0,
+        b"GET /after HTTP/1.1\r\nHost: ws.example\r\n\r\n",
+        1460,
+    );
+    g.send(&mut p, 1, &response(b"still here"), 1460);
+    g.close(&mut p);
+    let file = p.write("late-ack");
+    let run = read_file(&file.0, &[], Duration::from_secs(60));
+    assert_eq!(targets(&run.traces), ["/after", "/ws"], "{}", run.stderr);
+    for t in &run.traces {
+        if t["request"]["target"] == "/ws" {
+            assert_eq!(t["response"]["status"], 101);
+        } else {
+            assert_eq!(body_bytes(&t["response"]), b"still here");
+        }
+    }
 }
 
 // ───────────────────────────── live peers ─────────────────────────────
