@@ -224,7 +224,8 @@ fn check_body(b: &Body, redact: bool, what: &str) {
 
 impl Emit for Sink {
     fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store) {
-        let v = view::build(&mut self.scratch, ex, ends, pool, self.redact);
+        let mut slots = view::HeaderSlots::default();
+        let v = view::build(&mut self.scratch, &mut slots, ex, ends, pool, self.redact);
         check_body(&v.req.body, self.redact, "request");
         if let Some(r) = &v.resp {
             check_body(&r.body, self.redact, "response");

@@ -31,7 +31,7 @@ pub fn write_json(out: &mut Vec<u8>, v: &View) {
     out.extend_from_slice(b"\",\"host\":");
     json_opt(out, r.host);
     out.extend_from_slice(b",\"headers\":");
-    json_headers(out, &r.headers);
+    json_headers(out, r.headers);
     json_body(out, &r.body);
     out.extend_from_slice(b"},\"response\":");
     match &v.resp {
@@ -43,7 +43,7 @@ pub fn write_json(out: &mut Vec<u8>, v: &View) {
             out.extend_from_slice(b",\"version\":\"HTTP/1.");
             put_u64(out, p.version as u64);
             out.extend_from_slice(b"\",\"headers\":");
-            json_headers(out, &p.headers);
+            json_headers(out, p.headers);
             json_body(out, &p.body);
             out.push(b'}');
         }
@@ -206,8 +206,8 @@ pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// Bytes that `escape` must look at: controls, '"', '\\', DEL, and (for the
-/// line separators and Latin-1) everything from 0x80.
+/// Bytes that `escape` must look at one by one: controls, '"', '\\', DEL,
+/// and everything from 0x80 (most of which it then copies as they are).
 static SPECIAL: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
@@ -218,9 +218,63 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
-/// True when none of the eight bytes of `w` is special for `escape`.
-#[inline]
-fn plain8(w: u64) -> bool {
+/// For the two-byte escapes: the letter after the backslash.
+static ESC2: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t
+};
+
+/// Which of sixteen bytes must `escape` stop at (bit k for byte k)?
+/// Controls, '"', '\\' and DEL; from 0x80, every byte for Latin-1, only the
+/// lead bytes of U+0085 and U+2028/9 (0xc2, 0xe2) for UTF-8.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn specials(w: &[u8; 16], latin1: bool) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline; `w` is sixteen readable
+    // bytes, and loadu has no alignment requirement.
+    unsafe {
+        let v = _mm_loadu_si128(w.as_ptr().cast());
+        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        let mut m = _mm_or_si128(
+            _mm_or_si128(ctl, is(b'"')),
+            _mm_or_si128(is(b'\\'), is(0x7f)),
+        );
+        m = if latin1 {
+            _mm_or_si128(m, _mm_cmplt_epi8(v, _mm_setzero_si128()))
+        } else {
+            _mm_or_si128(m, _mm_or_si128(is(0xc2), is(0xe2)))
+        };
+        _mm_movemask_epi8(m) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use specials_swar as specials;
+
+/// `specials` eight bytes at a time, for other machines. Exact up to the
+/// first special byte of each half; above it, borrows may mark plain bytes
+/// too, which `escape` then copies as they are.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+#[inline(always)]
+fn specials_swar(w: &[u8; 16], latin1: bool) -> u32 {
+    let lo = special8(u64::from_le_bytes(w[..8].try_into().unwrap()), latin1);
+    let hi = special8(u64::from_le_bytes(w[8..].try_into().unwrap()), latin1);
+    // The high bit of each byte, gathered into the top byte.
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    gather(lo) | gather(hi) << 8
+}
+
+/// The high bit of each byte of `w` that `specials_swar` marks.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+#[inline(always)]
+fn special8(w: u64, latin1: bool) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     // A byte is zero in `x` exactly where `w` has the byte `v`.
@@ -228,72 +282,126 @@ fn plain8(w: u64) -> bool {
         let x = w ^ (LO * v as u64);
         x.wrapping_sub(LO) & !x & HI
     };
-    // Bytes below 0x20, and bytes from 0x80 (high bit set).
     let below = w.wrapping_sub(LO * 0x20) & !w & HI;
-    (below | (w & HI) | has(b'"') | has(b'\\') | has(0x7f)) == 0
+    let high = if latin1 {
+        w & HI
+    } else {
+        has(0xc2) | has(0xe2)
+    };
+    below | high | has(b'"') | has(b'\\') | has(0x7f)
+}
+
+/// The escape for `b[i]`, which is not one of the two-byte ones: the bytes to
+/// write (the first `.1` of them) and how many input bytes they stand for.
+#[inline(never)]
+fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let c = b[i];
+    let u00 = [
+        b'\\',
+        b'u',
+        b'0',
+        b'0',
+        HEX[(c >> 4) as usize],
+        HEX[(c & 15) as usize],
+    ];
+    match c {
+        0..=0x1f | 0x7f => (u00, 6, 1),
+        0x80.. if latin1 => (u00, 6, 1),
+        0xc2 if b.get(i + 1) == Some(&0x85) => (*b"\\u0085", 6, 2),
+        0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => {
+            let e = if b[i + 2] == 0xa8 {
+                b"\\u2028"
+            } else {
+                b"\\u2029"
+            };
+            (*e, 6, 3)
+        }
+        // A byte that only looked special (another UTF-8 sequence, or a
+        // false mark of `specials_swar`): as it is.
+        _ => ([c, 0, 0, 0, 0, 0], 1, 1),
+    }
 }
 
 /// Escape for a JSON string body. `latin1`: write bytes ≥ 0x80 as \u00XX.
 ///
 /// Besides what JSON requires, U+0085, U+2028 and U+2029 are escaped too:
 /// they are valid in JSON strings but end lines for many line readers.
+///
+/// JSON bodies have a quote every few bytes, so the cost is per special byte,
+/// and it is kept off the dependency chain: the input goes sixteen bytes at a
+/// time, each step's specials found at once as a bit mask; each plain run
+/// before a special (under sixteen bytes) is stored with one sixteen-byte
+/// copy, the bytes past the run overwritten by what follows. Writes go
+/// straight into the spare capacity of `out`, which always keeps room for one
+/// step's worst case.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(b.len() + 16);
-    let mut start = 0;
+    // Sixteen bytes escaped as \u00XX each, and a copy's overhang.
+    const ROOM: usize = 16 * 6 + 16;
+    let n = b.len();
+    let src = b.as_ptr();
+    // `b[..j]` is written; `i` is the start of the current step (j - i <= 2:
+    // a three-byte escape can reach into the next step).
+    let mut j = 0;
     let mut i = 0;
-    while i < b.len() {
-        // Skip eight plain bytes at a time.
-        while i + 8 <= b.len() && plain8(u64::from_le_bytes(b[i..i + 8].try_into().unwrap())) {
-            i += 8;
+    let mut len = out.len();
+    out.reserve(n + ROOM);
+    // Steps while a copy of sixteen from any j in the step stays inside `b`.
+    while n - i >= 32 {
+        if out.capacity() - len < ROOM {
+            // SAFETY: the bytes up to `len` have been written.
+            unsafe { out.set_len(len) };
+            out.reserve(n - i + ROOM);
         }
-        if i >= b.len() {
-            break;
-        }
-        let c = b[i];
-        if !SPECIAL[c as usize] {
-            i += 1;
-            continue;
-        }
-        let (esc, len): (&[u8], usize) = match c {
-            b'"' => (b"\\\"", 1),
-            b'\\' => (b"\\\\", 1),
-            b'\n' => (b"\\n", 1),
-            b'\r' => (b"\\r", 1),
-            b'\t' => (b"\\t", 1),
-            0..=0x1f | 0x7f => (b"", 1),
-            0x80.. if latin1 => (b"", 1),
-            0xc2 if b.get(i + 1) == Some(&0x85) => (b"\\u0085", 2),
-            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => (
-                if b[i + 2] == 0xa8 {
-                    b"\\u2028"
-                } else {
-                    b"\\u2029"
-                },
-                3,
-            ),
-            _ => {
-                i += 1;
+        let dst = out.as_mut_ptr();
+        let mut m = specials(b[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
+        // SAFETY (for the writes): at most ROOM bytes are written from `len`,
+        // and `len + ROOM <= capacity`; for the reads: j + 16 <= i + 32 <= n.
+        while m != 0 {
+            let p = i + m.trailing_zeros() as usize;
+            m &= m - 1;
+            if p < j {
                 continue;
             }
-        };
-        put(out, &b[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(c >> 4) as usize],
-                HEX[(c & 15) as usize],
-            ]);
-        } else {
-            put(out, esc);
+            unsafe { std::ptr::copy_nonoverlapping(src.add(j), dst.add(len), 16) };
+            len += p - j;
+            let e = ESC2[b[p] as usize];
+            if e != 0 {
+                unsafe { std::ptr::copy_nonoverlapping([b'\\', e].as_ptr(), dst.add(len), 2) };
+                len += 2;
+                j = p + 1;
+            } else {
+                let (esc, wrote, used) = escape_rare(b, p, latin1);
+                unsafe { std::ptr::copy_nonoverlapping(esc.as_ptr(), dst.add(len), 6) };
+                len += wrote;
+                j = p + used;
+            }
         }
-        i += len;
-        start = i;
+        if j < i + 16 {
+            unsafe { std::ptr::copy_nonoverlapping(src.add(j), dst.add(len), 16) };
+            len += i + 16 - j;
+            j = i + 16;
+        }
+        i += 16;
     }
-    put(out, &b[start..]);
+    // The last bytes (under 32), one at a time.
+    // SAFETY: the bytes up to `len` have been written.
+    unsafe { out.set_len(len) };
+    out.reserve((n - j) * 6);
+    while j < n {
+        let c = b[j];
+        if !SPECIAL[c as usize] {
+            out.push(c);
+            j += 1;
+        } else if ESC2[c as usize] != 0 {
+            out.extend_from_slice(&[b'\\', ESC2[c as usize]]);
+            j += 1;
+        } else {
+            let (esc, wrote, used) = escape_rare(b, j, latin1);
+            out.extend_from_slice(&esc[..wrote]);
+            j += used;
+        }
+    }
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -403,17 +511,115 @@ mod tests {
     }
 
     #[test]
-    fn word_check_agrees_with_table() {
-        for c in 0..=255u8 {
-            for pos in 0..8 {
-                let mut w = *b"abcdefgh";
-                w[pos] = c;
-                assert_eq!(
-                    plain8(u64::from_le_bytes(w)),
-                    !SPECIAL[c as usize],
-                    "byte {c:#x} at {pos}"
-                );
+    fn word_check_agrees_with_vector_check() {
+        for latin1 in [false, true] {
+            for c in 0..=255u8 {
+                for pos in 0..16 {
+                    let mut w = *b"abcdefghijklmnop";
+                    w[pos] = c;
+                    let want =
+                        SPECIAL[c as usize] && (latin1 || c < 0x80 || c == 0xc2 || c == 0xe2);
+                    let exact = specials(&w, latin1);
+                    assert_eq!(exact, if want { 1 << pos } else { 0 }, "{c:#x} at {pos}");
+                    // The word check: the same first mark, maybe more above it.
+                    let swar = specials_swar(&w, latin1);
+                    assert_eq!(
+                        swar.trailing_zeros(),
+                        exact.trailing_zeros(),
+                        "{c:#x} at {pos}"
+                    );
+                    assert_eq!(swar & exact, exact, "{c:#x} at {pos}");
+                }
             }
+        }
+    }
+
+    /// The plain definition: one byte at a time.
+    fn escape_slowly(b: &[u8], latin1: bool) -> String {
+        let mut o = String::new();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            let rest = &b[i..];
+            match c {
+                b'"' => o.push_str("\\\""),
+                b'\\' => o.push_str("\\\\"),
+                b'\n' => o.push_str("\\n"),
+                b'\r' => o.push_str("\\r"),
+                b'\t' => o.push_str("\\t"),
+                0..=0x1f | 0x7f => o.push_str(&format!("\\u{c:04x}")),
+                0x80.. if latin1 => o.push_str(&format!("\\u{c:04x}")),
+                _ if rest.starts_with(&[0xc2, 0x85]) => {
+                    o.push_str("\\u0085");
+                    i += 1;
+                }
+                _ if rest.starts_with(&[0xe2, 0x80, 0xa8])
+                    || rest.starts_with(&[0xe2, 0x80, 0xa9]) =>
+                {
+                    o.push_str(&format!("\\u{:04x}", 0x2000 + (rest[2] as u32 - 0x80)));
+                    i += 2;
+                }
+                _ => {
+                    let l = match c {
+                        0..=0x7f => 1,
+                        0xc0..=0xdf => 2,
+                        0xe0..=0xef => 3,
+                        _ => 4,
+                    };
+                    o.push_str(std::str::from_utf8(&b[i..i + l]).unwrap());
+                    i += l - 1;
+                }
+            }
+            i += 1;
+        }
+        o
+    }
+
+    #[test]
+    fn escaping_agrees_with_the_plain_definition() {
+        // Every kind of byte at every offset around the sixteen-byte steps.
+        let pieces: [&[u8]; 12] = [
+            b"\"",
+            b"\\",
+            b"\n",
+            b"\r",
+            b"\t",
+            b"\x01",
+            b"\x7f",
+            "\u{85}".as_bytes(),
+            "\u{2028}".as_bytes(),
+            "\u{2029}".as_bytes(),
+            "\u{e9}\u{2030}".as_bytes(),
+            b"plain",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..300 {
+            let mut b = Vec::new();
+            while b.len() < len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if seed.is_multiple_of(3) {
+                    b.extend_from_slice(pieces[(seed >> 8) as usize % pieces.len()]);
+                } else {
+                    b.push(b'a' + (seed >> 16) as u8 % 26);
+                }
+            }
+            let mut out = b"prefix".to_vec();
+            escape(&mut out, &b, false);
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(
+                std::str::from_utf8(&out[6..]).unwrap(),
+                escape_slowly(&b, false),
+                "{b:?}"
+            );
+            let mut out = Vec::new();
+            escape(&mut out, &b, true);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                escape_slowly(&b, true),
+                "{b:?}"
+            );
         }
     }
 

@@ -68,16 +68,24 @@ pub type Header<'a> = (&'a str, &'a [u8]);
 /// up to 256; a message with more shows its first ones).
 pub const SHOWN_HEADERS: usize = 128;
 
-/// A message's headers, kept on the stack (no allocation per trace).
-pub struct Headers<'a> {
-    len: usize,
-    items: [Header<'a>; SHOWN_HEADERS],
+/// A message's headers as shown.
+pub type Headers<'a> = &'a [Header<'a>];
+
+type Slots<'a> = [std::mem::MaybeUninit<Header<'a>>; SHOWN_HEADERS];
+
+/// Room for the headers of one view (request and response), on the caller's
+/// stack: filled by `build` without being cleared first, and never moved.
+pub struct HeaderSlots<'a> {
+    req: Slots<'a>,
+    resp: Slots<'a>,
 }
 
-impl<'a> std::ops::Deref for Headers<'a> {
-    type Target = [Header<'a>];
-    fn deref(&self) -> &[Header<'a>] {
-        &self.items[..self.len]
+impl Default for HeaderSlots<'_> {
+    fn default() -> Self {
+        HeaderSlots {
+            req: [const { std::mem::MaybeUninit::uninit() }; SHOWN_HEADERS],
+            resp: [const { std::mem::MaybeUninit::uninit() }; SHOWN_HEADERS],
+        }
     }
 }
 
@@ -237,7 +245,7 @@ fn prepare_body(
         } else {
             (&*b, &mut *a)
         };
-        if !src.is_empty() && policy::mentions_secret(src) && is_json(headers, src) {
+        if !src.is_empty() && is_json(headers, src) && policy::mentions_secret(src) {
             dst.clear();
             if policy::redact_json_upto(dst, src, max) {
                 cur = 1 - cur;
@@ -259,6 +267,7 @@ fn text(b: &[u8]) -> bool {
 /// when they were first read.
 pub fn build<'s>(
     s: &'s mut Scratch,
+    slots: &'s mut HeaderSlots<'s>,
     ex: &Exchange,
     ends: &Ends,
     store: &Store,
@@ -306,8 +315,8 @@ pub fn build<'s>(
         _ => target_buf.extend_from_slice(raw_target),
     }
     let target: &'s [u8] = target_buf;
-    let headers = collect_headers(req_headers, redact);
-    let host = View::header(&headers, "host");
+    let headers = collect_headers(req_headers, redact, &mut slots.req);
+    let host = View::header(headers, "host");
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(q) => (&target[..q], Some(&target[q + 1..])),
         None => (target, None),
@@ -346,7 +355,7 @@ pub fn build<'s>(
             status: resp.code.unwrap_or(0),
             reason: resp.reason.unwrap_or(""),
             version: resp.version.unwrap_or(1),
-            headers: collect_headers(resp.headers, redact),
+            headers: collect_headers(resp.headers, redact, &mut slots.resp),
             body: Body {
                 bytes: body,
                 size: if dec {
@@ -379,19 +388,22 @@ pub fn build<'s>(
     }
 }
 
-fn collect_headers<'a>(hs: &[httparse::Header<'a>], redact: bool) -> Headers<'a> {
-    let mut out = Headers {
-        len: 0,
-        items: [("", &[][..]); SHOWN_HEADERS],
-    };
+fn collect_headers<'a>(
+    hs: &[httparse::Header<'a>],
+    redact: bool,
+    slots: &'a mut Slots<'a>,
+) -> Headers<'a> {
+    let mut len = 0;
     for h in hs.iter().filter(|h| !h.name.is_empty()).take(SHOWN_HEADERS) {
         let v = if redact && policy::secret_header(h.name) {
             REDACTED.as_bytes()
         } else {
             h.value
         };
-        out.items[out.len] = (h.name, v);
-        out.len += 1;
+        slots[len].write((h.name, v));
+        len += 1;
     }
-    out
+    // SAFETY: the first `len` slots were written just above, and MaybeUninit<T>
+    // has the layout of T.
+    unsafe { std::slice::from_raw_parts(slots.as_ptr().cast::<Header<'a>>(), len) }
 }

@@ -1033,7 +1033,8 @@ impl Default for Sink {
 impl Emit for Sink {
     fn emit(&mut self, ex: &Exchange, ends: &Ends, store: &Store) {
         let mut buf = Vec::new();
-        let v = view::build(&mut self.scratch, ex, ends, store, false);
+        let mut slots = view::HeaderSlots::default();
+        let v = view::build(&mut self.scratch, &mut slots, ex, ends, store, false);
         trace::write_json(&mut buf, &v);
         assert_eq!(buf.last(), Some(&b'\n'), "a trace ends with a newline");
         assert_eq!(

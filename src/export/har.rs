@@ -86,7 +86,7 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
             ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
             r.version
         );
-        headers(o, &r.headers);
+        headers(o, r.headers);
         o.extend_from_slice(b",\"queryString\":[");
         if let Some(q) = r.query {
             for (i, pair) in q
@@ -111,7 +111,7 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
         o.extend_from_slice(b"]");
         if r.body.size > 0 || !r.body.bytes.is_empty() {
             o.extend_from_slice(b",\"postData\":{\"mimeType\":");
-            json_str(o, mime(&r.headers));
+            json_str(o, mime(r.headers));
             o.extend_from_slice(b",\"text\":");
             body_str(o, &r.body);
             if !r.body.text {
@@ -129,8 +129,8 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
                     ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
                     p.version
                 );
-                headers(o, &p.headers);
-                content(o, &p.body, mime(&p.headers));
+                headers(o, p.headers);
+                content(o, &p.body, mime(p.headers));
                 let _ = write!(
                     o,
                     ",\"redirectURL\":\"\",\"headersSize\":-1,\"bodySize\":{}}}",

@@ -162,7 +162,8 @@ impl Emit for Pipeline {
         if self.full() || self.error.is_some() {
             return;
         }
-        let v = view::build(&mut self.scratch, ex, ends, store, self.redact);
+        let mut slots = view::HeaderSlots::default();
+        let v = view::build(&mut self.scratch, &mut slots, ex, ends, store, self.redact);
         if v.req.body.decode_error || v.resp.as_ref().is_some_and(|r| r.body.decode_error) {
             self.counters.decode_errors += 1;
         }

@@ -139,7 +139,7 @@ fn traceparent(v: &[u8]) -> Option<(&[u8], &[u8])> {
 pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
     let r = &v.req;
     out.extend_from_slice(b"{\"traceId\":\"");
-    let tp = View::header(&r.headers, "traceparent").and_then(traceparent);
+    let tp = View::header(r.headers, "traceparent").and_then(traceparent);
     match tp {
         Some((t, _)) => out.extend(t.iter().map(|c| c.to_ascii_lowercase())),
         None => {
@@ -190,14 +190,14 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
         "network.protocol.version",
         if r.version == 0 { b"1.0" } else { b"1.1" },
     );
-    if let Some(ua) = View::header(&r.headers, "user-agent") {
+    if let Some(ua) = View::header(r.headers, "user-agent") {
         attr_str(out, "user_agent.original", ua);
     }
-    attr_headers(out, "http.request.header.", &r.headers);
+    attr_headers(out, "http.request.header.", r.headers);
     body_attrs(out, "http.request.body", &r.body);
     if let Some(p) = &v.resp {
         attr_int(out, "http.response.status_code", p.status as i64);
-        attr_headers(out, "http.response.header.", &p.headers);
+        attr_headers(out, "http.response.header.", p.headers);
         body_attrs(out, "http.response.body", &p.body);
     }
     if out.last() == Some(&b',') {
