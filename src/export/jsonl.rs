@@ -6,36 +6,50 @@ use crate::trace;
 use crate::view::View;
 
 pub struct JsonLines {
-    out: io::BufWriter<Box<dyn Write>>,
-    line: Vec<u8>,
+    out: Box<dyn Write>,
+    /// Whole lines waiting to be written (traces are built straight into it).
+    buf: Vec<u8>,
     /// Flush after every line (stdout: a person or a pipe is waiting).
     flush_each: bool,
 }
 
+/// Lines are written out once this much has gathered.
+const BATCH: usize = 64 * 1024;
+
 impl JsonLines {
-    pub fn new(w: Box<dyn Write>, flush_each: bool) -> JsonLines {
+    pub fn new(out: Box<dyn Write>, flush_each: bool) -> JsonLines {
         JsonLines {
-            out: io::BufWriter::with_capacity(64 * 1024, w),
-            line: Vec::with_capacity(64 * 1024),
+            out,
+            // One batch plus a typical last line.
+            buf: Vec::with_capacity(2 * BATCH),
             flush_each,
         }
     }
 
     pub fn reserved(&self) -> usize {
-        self.out.capacity() + self.line.capacity()
+        self.buf.capacity()
     }
 
     pub fn write(&mut self, v: &View) -> io::Result<()> {
-        self.line.clear();
-        trace::write_json(&mut self.line, v);
-        self.out.write_all(&self.line)?;
+        trace::write_json(&mut self.buf, v);
+        if self.flush_each || self.buf.len() >= BATCH {
+            self.drain()?;
+        }
         if self.flush_each {
             self.out.flush()?;
         }
         Ok(())
     }
 
+    fn drain(&mut self) -> io::Result<()> {
+        let r = self.out.write_all(&self.buf);
+        // Written or not, these lines are done with: the caller counts the error.
+        self.buf.clear();
+        r
+    }
+
     pub fn finish(&mut self) -> io::Result<()> {
+        self.drain()?;
         self.out.flush()
     }
 }
