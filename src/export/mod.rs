@@ -3,6 +3,7 @@
 //! redacted), and hands it to every sink: JSON Lines, HAR, the satellite.
 
 pub mod har;
+pub mod http1;
 pub mod jsonl;
 pub mod otlp;
 

@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
+use super::http1;
 use crate::log;
 use crate::trace::{IpText, body_str, json_str, json_str_parts, put_u64};
 use crate::view::{Header, View};
@@ -258,8 +259,15 @@ enum Failure {
     Status(i32),
 }
 
+/// How batches travel: our own client for `http://`, minreq for `https://`.
+enum Transport {
+    Plain(http1::Client),
+    Tls,
+}
+
 pub struct Exporter {
     url: String,
+    transport: Transport,
     prefix: Vec<u8>,
     suffix: Vec<u8>,
     /// Spans, each followed by a comma, oldest first.
@@ -294,8 +302,14 @@ impl Exporter {
     ) -> Exporter {
         let (prefix, suffix) = envelope(res);
         let interval = Duration::from_secs_f64(interval);
+        let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
+        let transport = match http1::Target::parse(&url) {
+            Some(t) => Transport::Plain(http1::Client::new(t)),
+            None => Transport::Tls,
+        };
         Exporter {
-            url: format!("{}/v1/traces", satellite.trim_end_matches('/')),
+            url,
+            transport,
             prefix,
             suffix,
             queue: Vec::with_capacity(queue_bytes),
@@ -315,7 +329,12 @@ impl Exporter {
     }
 
     pub fn reserved(&self) -> usize {
-        self.queue.capacity() + self.ends.capacity() * 4 + self.span.capacity() + self.batch_cap
+        let client = match &self.transport {
+            Transport::Plain(c) => c.reserved(),
+            // minreq copies the batch into a request of its own.
+            Transport::Tls => 2 * self.batch_cap,
+        };
+        self.queue.capacity() + self.ends.capacity() * 4 + self.span.capacity() + client
     }
 
     pub fn queued(&self) -> usize {
@@ -403,21 +422,33 @@ impl Exporter {
         }
         let n = n.max(1);
         let end = self.ends[n - 1] as usize;
-        let mut body = Vec::with_capacity(self.prefix.len() + end + self.suffix.len());
-        body.extend_from_slice(&self.prefix);
-        body.extend_from_slice(&self.queue[..end - 1]); // without the last comma
-        body.extend_from_slice(&self.suffix);
-        let r = minreq::post(&self.url)
-            .with_header("Content-Type", "application/json")
-            .with_header(
-                "User-Agent",
-                concat!("pcap-sensor/", env!("CARGO_PKG_VERSION")),
-            )
-            .with_body(body)
-            .with_timeout(self.attempt_timeout.max(1))
-            .send();
+        // The request body, in place: the envelope around the queued spans
+        // (without the last comma).
+        let parts = [&self.prefix[..], &self.queue[..end - 1], &self.suffix[..]];
+        let timeout = Duration::from_secs(self.attempt_timeout.max(1));
+        // (status, a snippet of the answer's body when it is not a success)
+        let r: Result<(i32, String), String> = match &mut self.transport {
+            Transport::Plain(c) => c
+                .post(HEADERS, &parts, Instant::now() + timeout)
+                .map(|a| {
+                    let ok = (200..300).contains(&a.status);
+                    (
+                        a.status as i32,
+                        if ok { String::new() } else { snippet(a.body) },
+                    )
+                })
+                .map_err(|e| e.to_string()),
+            Transport::Tls => minreq::post(&self.url)
+                .with_header("Content-Type", "application/json")
+                .with_header("User-Agent", USER_AGENT)
+                .with_body(parts.concat())
+                .with_timeout(timeout.as_secs())
+                .send()
+                .map(|r| (r.status_code, snippet(r.as_bytes())))
+                .map_err(|e| error_text(&e)),
+        };
         match r {
-            Ok(resp) if (200..300).contains(&resp.status_code) => {
+            Ok((status, _)) if (200..300).contains(&status) => {
                 self.counters.exported += n as u64;
                 self.counters.export_batches += 1;
                 self.drop_front(n);
@@ -428,21 +459,19 @@ impl Exporter {
                 }
                 true
             }
-            Ok(resp) if resp.status_code == 429 || resp.status_code >= 500 => {
-                self.fail(Failure::Status(resp.status_code), &resp_snippet(&resp));
+            Ok((status, body)) if status == 429 || status >= 500 => {
+                self.fail(Failure::Status(status), &format!("HTTP {status}: {body}"));
                 false
             }
-            Ok(resp) => {
+            Ok((status, body)) => {
                 // The satellite will never take this batch: drop it, say so once.
                 self.counters.export_failures += 1;
                 self.counters.export_dropped += n as u64;
-                let f = Failure::Status(resp.status_code);
+                let f = Failure::Status(status);
                 if self.failing.as_ref() != Some(&f) {
                     log::error(&format!(
-                        "satellite {} rejected a batch of {n} traces with HTTP {}: {} (batch dropped)",
+                        "satellite {} rejected a batch of {n} traces with HTTP {status}: {body} (batch dropped)",
                         self.url,
-                        resp.status_code,
-                        resp_snippet(&resp)
                     ));
                     self.failing = Some(f);
                 }
@@ -450,7 +479,7 @@ impl Exporter {
                 true
             }
             Err(e) => {
-                self.fail(Failure::Unreachable, &error_text(&e));
+                self.fail(Failure::Unreachable, &e);
                 false
             }
         }
@@ -482,8 +511,16 @@ fn error_text(e: &minreq::Error) -> String {
     }
 }
 
-fn resp_snippet(r: &minreq::Response) -> String {
-    let b = r.as_bytes();
+const USER_AGENT: &str = concat!("pcap-sensor/", env!("CARGO_PKG_VERSION"));
+/// Header lines of every request (besides Host and Content-Length).
+const HEADERS: &str = concat!(
+    "Content-Type: application/json\r\nUser-Agent: pcap-sensor/",
+    env!("CARGO_PKG_VERSION"),
+    "\r\n"
+);
+
+/// The start of an answer's body, on one line, for a log message.
+fn snippet(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(200)]);
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -1,0 +1,582 @@
+//! A small blocking HTTP/1.1 client for `http://` satellites.
+//!
+//! One connection is kept alive from batch to batch; a request is written
+//! with vectored writes straight from the caller's buffers (the batch is
+//! never copied); the answer's head is read into a fixed buffer and parsed
+//! with httparse. Every step is bounded by the caller's deadline: connect,
+//! write and read use socket timeouts, on this thread (no helper threads).
+//! Name resolution is the one step without a deadline of its own, so it is
+//! done only when a connection has to be made and the cached addresses fail.
+//! `https://` satellites go through minreq (see otlp.rs).
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Room for an answer's head and the start of its body.
+const ANSWER_ROOM: usize = 16 * 1024;
+/// Bodies up to this size are read to the end so the connection can be reused;
+/// a larger one closes it.
+const DRAIN_MAX: usize = 256 * 1024;
+
+/// Where to send: from an `http://host[:port][/path]` URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with '/'.
+    pub path: String,
+    /// The Host header's value (as in the URL).
+    pub authority: String,
+}
+
+impl Target {
+    /// None for anything but a plain `http://` URL with a valid port.
+    pub fn parse(url: &str) -> Option<Target> {
+        let rest = url
+            .get(..7)
+            .filter(|s| s.eq_ignore_ascii_case("http://"))
+            .map(|_| &url[7..])?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']')?;
+            match after {
+                "" => (h, 80),
+                p => (h, p.strip_prefix(':')?.parse().ok()?),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse().ok()?),
+                None => (authority, 80),
+            }
+        };
+        if host.is_empty() {
+            return None;
+        }
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        Some(Target {
+            host: host.to_string(),
+            port,
+            path,
+            authority: authority.to_string(),
+        })
+    }
+}
+
+/// An answer: its status and the start of its body (as much as was read).
+pub struct Answer<'a> {
+    pub status: u16,
+    pub body: &'a [u8],
+}
+
+pub struct Client {
+    target: Target,
+    addrs: Vec<SocketAddr>,
+    conn: Option<TcpStream>,
+    head: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(target: Target) -> Client {
+        Client {
+            target,
+            addrs: Vec::new(),
+            conn: None,
+            head: Vec::with_capacity(512),
+            buf: vec![0; ANSWER_ROOM],
+        }
+    }
+
+    pub fn reserved(&self) -> usize {
+        self.head.capacity() + self.buf.len()
+    }
+
+    /// POST `body` (the concatenation of `parts`) with the given extra header
+    /// lines (each ending in CRLF), all of it before `deadline`.
+    pub fn post(
+        &mut self,
+        extra_headers: &str,
+        parts: &[&[u8]],
+        deadline: Instant,
+    ) -> io::Result<Answer<'_>> {
+        let reused = self.conn.is_some();
+        let r = self.attempt(extra_headers, parts, deadline);
+        let r = match r {
+            // A kept-alive connection the server had already closed: once more on a new one.
+            Err(e) if reused && stale(&e) => {
+                self.conn = None;
+                self.attempt(extra_headers, parts, deadline)
+            }
+            r => r,
+        };
+        match r {
+            Ok((status, from, to)) => Ok(Answer {
+                status,
+                body: &self.buf[from..to],
+            }),
+            Err(e) => {
+                self.conn = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// One try: (status, body start and end in `buf`).
+    fn attempt(
+        &mut self,
+        extra_headers: &str,
+        parts: &[&[u8]],
+        deadline: Instant,
+    ) -> io::Result<(u16, usize, usize)> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connect(deadline)?);
+        }
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.head.clear();
+        let t = &self.target;
+        write!(
+            self.head,
+            "POST {} HTTP/1.1\r\nHost: {}\r\n{extra_headers}Content-Length: {len}\r\n\r\n",
+            t.path, t.authority
+        )?;
+        let conn = self.conn.as_mut().unwrap();
+        let mut slices = Vec::with_capacity(parts.len() + 1);
+        slices.push(IoSlice::new(&self.head));
+        slices.extend(parts.iter().map(|p| IoSlice::new(p)));
+        write_all(conn, &mut slices, deadline)?;
+        let (status, from, filled, keep) = read_answer(conn, &mut self.buf, deadline)?;
+        if !keep {
+            self.conn = None;
+        }
+        Ok((status, from, filled))
+    }
+
+    fn connect(&mut self, deadline: Instant) -> io::Result<TcpStream> {
+        let t = &self.target;
+        let mut last = None;
+        // The cached addresses first; resolve again when none of them answers.
+        for fresh in [false, true] {
+            if fresh || self.addrs.is_empty() {
+                self.addrs = match (t.host.as_str(), t.port).to_socket_addrs() {
+                    Ok(a) => a.collect(),
+                    Err(e) => {
+                        return Err(io::Error::new(
+                            e.kind(),
+                            format!("cannot resolve {}: {e}", t.host),
+                        ));
+                    }
+                };
+                if self.addrs.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{} has no address", t.host),
+                    ));
+                }
+            }
+            for a in &self.addrs {
+                match TcpStream::connect_timeout(a, remaining(deadline)?) {
+                    Ok(s) => {
+                        s.set_nodelay(true)?;
+                        return Ok(s);
+                    }
+                    Err(e) => last = Some(io::Error::new(e.kind(), format!("connect to {a}: {e}"))),
+                }
+            }
+            if fresh {
+                break;
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no address to connect to")))
+    }
+}
+
+/// Time left before `deadline` (an error once there is none).
+fn remaining(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(timed_out())
+    } else {
+        Ok(left)
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+/// Did the server close a kept-alive connection before this request reached it?
+fn stale(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// Socket timeouts surface as WouldBlock (or TimedOut).
+fn as_timeout(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => timed_out(),
+        _ => e,
+    }
+}
+
+fn write_all(s: &mut TcpStream, mut bufs: &mut [IoSlice<'_>], deadline: Instant) -> io::Result<()> {
+    IoSlice::advance_slices(&mut bufs, 0);
+    while !bufs.is_empty() {
+        s.set_write_timeout(Some(remaining(deadline)?))?;
+        match s.write_vectored(bufs) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(as_timeout(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Read into `buf[filled..]`; 0 means the peer closed.
+fn read_some(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+    loop {
+        s.set_read_timeout(Some(remaining(deadline)?))?;
+        match s.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r.map_err(as_timeout),
+        }
+    }
+}
+
+/// A parsed answer head.
+struct Head {
+    status: u16,
+    len: usize,
+    length: Option<usize>,
+    keep: bool,
+}
+
+/// Parse the head at the start of `b`: None while it is incomplete.
+fn head(b: &[u8]) -> io::Result<Option<Head>> {
+    let mut hs = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut hs);
+    let len = match resp.parse(b) {
+        Ok(httparse::Status::Complete(h)) => h,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not an HTTP answer ({e})"),
+            ));
+        }
+    };
+    let mut length = None;
+    let mut keep = resp.version == Some(1);
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            keep = false;
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            keep &= !h.value.eq_ignore_ascii_case(b"close");
+        }
+    }
+    Ok(Some(Head {
+        status: resp.code.unwrap_or(0),
+        len,
+        length,
+        keep,
+    }))
+}
+
+/// Read an answer: (status, body start, body end in `buf`, connection reusable).
+fn read_answer(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> io::Result<(u16, usize, usize, bool)> {
+    let mut filled = 0;
+    loop {
+        if filled > 0 {
+            match head(&buf[..filled])? {
+                // An interim answer (100 Continue): the real one follows.
+                Some(h) if (100..200).contains(&h.status) => {
+                    buf.copy_within(h.len..filled, 0);
+                    filled -= h.len;
+                    continue;
+                }
+                Some(h) => return finish(s, buf, h, filled, deadline),
+                None if filled == buf.len() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "answer head larger than 16 KiB",
+                    ));
+                }
+                None => {}
+            }
+        }
+        let n = read_some(s, &mut buf[filled..], deadline)?;
+        if n == 0 {
+            // Closed before any answer: on a kept-alive connection, the server
+            // had let it go (worth one more try); in the middle: a plain error.
+            return Err(if filled == 0 {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed without an answer",
+                )
+            } else {
+                io::Error::other("connection closed in the middle of the answer")
+            });
+        }
+        filled += n;
+    }
+}
+
+/// After the head: read the body to its end when it is short and its length
+/// known (so the connection can carry the next request); otherwise keep what
+/// has arrived and let the connection go.
+fn finish(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    h: Head,
+    mut filled: usize,
+    deadline: Instant,
+) -> io::Result<(u16, usize, usize, bool)> {
+    let (status, hlen) = (h.status, h.len);
+    let Some(length) = h.length.filter(|&l| h.keep && l <= DRAIN_MAX) else {
+        return Ok((status, hlen, filled, false));
+    };
+    let mut left = (hlen + length).saturating_sub(filled);
+    // Past the buffer, the body is read and thrown away in its last part.
+    while left > 0 {
+        let half = buf.len() / 2;
+        let room = if filled < buf.len() {
+            &mut buf[filled..]
+        } else {
+            &mut buf[half..]
+        };
+        let take = left.min(room.len());
+        let n = read_some(s, &mut room[..take], deadline)?;
+        if n == 0 {
+            return Ok((status, hlen, filled, false));
+        }
+        if filled < buf.len() {
+            filled += n;
+        }
+        left -= n;
+    }
+    let end = filled.min(hlen + length);
+    // Bytes past the body: the server sent more than it said; do not reuse.
+    Ok((status, hlen, end, filled <= hlen + length))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    #[test]
+    fn urls() {
+        let t = Target::parse("http://sat:9999/v1/traces").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("sat", 9999, "/v1/traces")
+        );
+        assert_eq!(t.authority, "sat:9999");
+        let t = Target::parse("HTTP://10.0.0.1/v1/traces?x=1").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("10.0.0.1", 80, "/v1/traces?x=1")
+        );
+        let t = Target::parse("http://[::1]:8080").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("::1", 8080, "/")
+        );
+        assert_eq!(t.authority, "[::1]:8080");
+        for bad in [
+            "https://sat/v1/traces",
+            "http://",
+            "http://:80/",
+            "http://sat:99999/",
+            "http://sat:x/",
+            "http://u:p@sat/",
+            "http://[::1/",
+            "ftp://sat/",
+        ] {
+            assert_eq!(Target::parse(bad), None, "{bad}");
+        }
+    }
+
+    /// A real server on loopback, run by `serve` for each accepted connection;
+    /// the channel gets one message per connection.
+    fn server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> (Target, mpsc::Receiver<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        let serve = std::sync::Arc::new(serve);
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let c = c.unwrap();
+                let _ = tx.send(());
+                let serve = serve.clone();
+                std::thread::spawn(move || serve(c));
+            }
+        });
+        let t = Target::parse(&format!("http://127.0.0.1:{port}/v1/traces")).unwrap();
+        (t, rx)
+    }
+
+    /// Read one request; returns its head and body.
+    fn read_request(c: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+        let mut b = Vec::new();
+        let mut tmp = [0u8; 4096];
+        loop {
+            if let Some(i) = b.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8(b[..i + 4].to_vec()).unwrap();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                while b.len() < i + 4 + len {
+                    let n = c.read(&mut tmp).unwrap();
+                    assert!(n > 0, "request cut short");
+                    b.extend_from_slice(&tmp[..n]);
+                }
+                return Some((head, b[i + 4..i + 4 + len].to_vec()));
+            }
+            let n = c.read(&mut tmp).ok()?;
+            if n == 0 {
+                return None;
+            }
+            b.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    #[test]
+    fn one_connection_carries_many_batches() {
+        let (t, conns) = server(|mut c| {
+            while let Some((head, body)) = read_request(&mut c) {
+                assert!(head.starts_with("POST /v1/traces HTTP/1.1\r\n"), "{head}");
+                let answer = format!(
+                    "{}:{}",
+                    body.len(),
+                    body.iter().map(|&b| b as u64).sum::<u64>()
+                );
+                write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .unwrap();
+            }
+        });
+        let mut client = Client::new(t);
+        let big = vec![7u8; 3 << 20];
+        for round in 0..5 {
+            let parts: [&[u8]; 3] = [b"[", &big[..round * 100_000], b"]"];
+            let a = client.post("X-Test: 1\r\n", &parts, soon()).unwrap();
+            assert_eq!(a.status, 200);
+            let want = format!(
+                "{}:{}",
+                round * 100_000 + 2,
+                round as u64 * 700_000 + 91 + 93
+            );
+            assert_eq!(std::str::from_utf8(a.body).unwrap(), want);
+        }
+        conns.recv().unwrap();
+        assert!(conns.try_recv().is_err(), "a second connection was opened");
+    }
+
+    #[test]
+    fn a_connection_the_server_closed_is_replaced() {
+        // The server answers one request per connection, then closes it
+        // without saying so (no Connection: close).
+        let (t, conns) = server(|mut c| {
+            if read_request(&mut c).is_some() {
+                c.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                    .unwrap();
+            }
+        });
+        let mut client = Client::new(t);
+        for _ in 0..3 {
+            let a = client.post("", &[b"{}"], soon()).unwrap();
+            assert_eq!(a.status, 202);
+        }
+        for _ in 0..3 {
+            conns.recv().unwrap();
+        }
+    }
+
+    #[test]
+    fn interim_answers_are_skipped_and_errors_keep_their_body() {
+        let (t, _) = server(|mut c| {
+            while read_request(&mut c).is_some() {
+                c.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 9\r\n\r\ntry later")
+                    .unwrap();
+            }
+        });
+        let mut client = Client::new(t);
+        let a = client.post("", &[b"{}"], soon()).unwrap();
+        assert_eq!((a.status, a.body), (503, &b"try later"[..]));
+    }
+
+    #[test]
+    fn a_server_that_never_answers_costs_the_deadline_only() {
+        let (t, _) = server(|mut c| {
+            let _ = read_request(&mut c);
+            std::thread::sleep(Duration::from_secs(30));
+        });
+        let mut client = Client::new(t);
+        let t0 = Instant::now();
+        let e = client
+            .post("", &[b"{}"], Instant::now() + Duration::from_millis(300))
+            .err()
+            .expect("no answer: an error");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn refused_and_unresolvable_say_so() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let t = Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let e = Client::new(t).post("", &[b"{}"], soon()).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("connect to 127.0.0.1:{port}")),
+            "{e}"
+        );
+        let t = Target::parse("http://no-such-host.invalid:9/").unwrap();
+        let e = Client::new(t).post("", &[b"{}"], soon()).err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("cannot resolve no-such-host.invalid"),
+            "{e}"
+        );
+    }
+}
