@@ -123,7 +123,7 @@ pub fn mentions_secret(b: &[u8]) -> bool {
         }
         i += 16;
     }
-    (i..b.len()).any(|i| secret_at(b, i))
+    (i..b.len().saturating_sub(4)).any(|i| secret_at(b, i))
 }
 
 /// Bit k set when a secret word may start at `w[k]` (k < 16): its first three
@@ -174,7 +174,8 @@ fn secret_at(name: &[u8], i: usize) -> bool {
 /// Runs for every header of every trace: one pass, looking at the words
 /// only where their first letter appears.
 pub fn secret_name(name: &[u8]) -> bool {
-    (0..name.len()).any(|i| secret_at(name, i))
+    // The words have five letters or more.
+    (0..name.len().saturating_sub(4)).any(|i| secret_at(name, i))
 }
 
 /// Is this header's value a secret?

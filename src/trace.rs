@@ -206,18 +206,6 @@ pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// Bytes that `escape` must look at one by one: controls, '"', '\\', DEL,
-/// and everything from 0x80 (most of which it then copies as they are).
-static SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x7f;
-        i += 1;
-    }
-    t
-};
-
 /// For the two-byte escapes: the letter after the backslash.
 static ESC2: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -334,74 +322,98 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
 /// before a special (under sixteen bytes) is stored with one sixteen-byte
 /// copy, the bytes past the run overwritten by what follows. Writes go
 /// straight into the spare capacity of `out`, which always keeps room for one
-/// step's worst case.
+/// step's worst case. The last bytes (and short strings: header names and
+/// values) take the same steps over a padded copy.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    // Sixteen bytes escaped as \u00XX each, and a copy's overhang.
-    const ROOM: usize = 16 * 6 + 16;
     let n = b.len();
-    let src = b.as_ptr();
-    // `b[..j]` is written; `i` is the start of the current step (j - i <= 2:
-    // a three-byte escape can reach into the next step).
-    let mut j = 0;
-    let mut i = 0;
-    let mut len = out.len();
     out.reserve(n + ROOM);
-    // Steps while a copy of sixteen from any j in the step stays inside `b`.
-    while n - i >= 32 {
-        if out.capacity() - len < ROOM {
+    let mut at = Cursor {
+        i: 0,
+        j: 0,
+        len: out.len(),
+    };
+    // Straight from `b` while a step's reads (up to 32 bytes on) stay inside it.
+    while n - at.i >= 32 {
+        if out.capacity() - at.len < ROOM {
             // SAFETY: the bytes up to `len` have been written.
-            unsafe { out.set_len(len) };
-            out.reserve(n - i + ROOM);
+            unsafe { out.set_len(at.len) };
+            out.reserve(n - at.i + ROOM);
         }
-        let dst = out.as_mut_ptr();
-        let mut m = specials(b[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
-        // SAFETY (for the writes): at most ROOM bytes are written from `len`,
-        // and `len + ROOM <= capacity`; for the reads: j + 16 <= i + 32 <= n.
-        while m != 0 {
-            let p = i + m.trailing_zeros() as usize;
-            m &= m - 1;
-            if p < j {
-                continue;
-            }
-            unsafe { std::ptr::copy_nonoverlapping(src.add(j), dst.add(len), 16) };
-            len += p - j;
-            let e = ESC2[b[p] as usize];
-            if e != 0 {
-                unsafe { std::ptr::copy_nonoverlapping([b'\\', e].as_ptr(), dst.add(len), 2) };
-                len += 2;
-                j = p + 1;
-            } else {
-                let (esc, wrote, used) = escape_rare(b, p, latin1);
-                unsafe { std::ptr::copy_nonoverlapping(esc.as_ptr(), dst.add(len), 6) };
-                len += wrote;
-                j = p + used;
-            }
-        }
-        if j < i + 16 {
-            unsafe { std::ptr::copy_nonoverlapping(src.add(j), dst.add(len), 16) };
-            len += i + 16 - j;
-            j = i + 16;
-        }
-        i += 16;
+        step(out, b, &mut at, usize::MAX, latin1);
     }
-    // The last bytes (under 32), one at a time.
+    // The rest (under 32 bytes) from a copy padded with plain bytes: at most
+    // two steps, room for which is made at once.
     // SAFETY: the bytes up to `len` have been written.
-    unsafe { out.set_len(len) };
-    out.reserve((n - j) * 6);
-    while j < n {
-        let c = b[j];
-        if !SPECIAL[c as usize] {
-            out.push(c);
-            j += 1;
-        } else if ESC2[c as usize] != 0 {
-            out.extend_from_slice(&[b'\\', ESC2[c as usize]]);
-            j += 1;
+    unsafe { out.set_len(at.len) };
+    out.reserve(2 * ROOM);
+    let mut tail = [b'a'; 64];
+    let base = at.i;
+    let end = n - base;
+    tail[..end].copy_from_slice(&b[base..]);
+    let mut t = Cursor {
+        i: 0,
+        j: at.j - base,
+        len: at.len,
+    };
+    while t.i < end {
+        step(out, &tail, &mut t, end, latin1);
+    }
+    // SAFETY: as above.
+    unsafe { out.set_len(t.len) };
+}
+
+/// Sixteen bytes escaped as \u00XX each, and a copy's overhang.
+const ROOM: usize = 16 * 6 + 16;
+
+/// Where `escape` is: `src[..j]` is written, up to `len` in the output; `i`
+/// is the start of the step (j - i <= 2: a three-byte escape can reach into
+/// the next step).
+struct Cursor {
+    i: usize,
+    j: usize,
+    len: usize,
+}
+
+/// One step of `escape`: `src[i..i + 16]`, reading up to `src[j + 16]`
+/// (`src` must have 32 bytes from `i`); nothing past `end` is output. The
+/// caller makes sure `out` has ROOM bytes of capacity past `len`.
+#[inline(always)]
+fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool) {
+    let Cursor { i, mut j, mut len } = *c;
+    assert!(src.len() >= i + 32 && out.capacity() - len >= ROOM);
+    let dst = out.as_mut_ptr();
+    let p0 = src.as_ptr();
+    let mut m = specials(src[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
+    // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16, so
+    // inside `src`; writes stay within ROOM bytes from the `len` the step
+    // started with (both asserted above).
+    while m != 0 {
+        let p = i + m.trailing_zeros() as usize;
+        m &= m - 1;
+        if p < j {
+            continue;
+        }
+        unsafe { std::ptr::copy_nonoverlapping(p0.add(j), dst.add(len), 16) };
+        len += p - j;
+        let e = ESC2[src[p] as usize];
+        if e != 0 {
+            unsafe { std::ptr::copy_nonoverlapping([b'\\', e].as_ptr(), dst.add(len), 2) };
+            len += 2;
+            j = p + 1;
         } else {
-            let (esc, wrote, used) = escape_rare(b, j, latin1);
-            out.extend_from_slice(&esc[..wrote]);
-            j += used;
+            let (esc, wrote, used) = escape_rare(src, p, latin1);
+            unsafe { std::ptr::copy_nonoverlapping(esc.as_ptr(), dst.add(len), 6) };
+            len += wrote;
+            j = p + used;
         }
     }
+    let stop = (i + 16).min(end);
+    if j < stop {
+        unsafe { std::ptr::copy_nonoverlapping(p0.add(j), dst.add(len), 16) };
+        len += stop - j;
+        j = stop;
+    }
+    *c = Cursor { i: i + 16, j, len };
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -509,6 +521,17 @@ mod tests {
         );
         assert_eq!(s(|o| put_ip(o, "fe80::1".parse().unwrap())), "fe80::1");
     }
+
+    /// Bytes that may need escaping: controls, '"', '\\', DEL, and from 0x80.
+    static SPECIAL: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x7f;
+            i += 1;
+        }
+        t
+    };
 
     #[test]
     fn word_check_agrees_with_vector_check() {
