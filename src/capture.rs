@@ -7,6 +7,26 @@ use pcap::{Active, Capture, Offline};
 
 use crate::decode::dlt;
 
+/// libpcap's per-packet header (struct pcap_pkthdr).
+#[repr(C)]
+struct PktHdr {
+    ts: libc::timeval,
+    caplen: u32,
+    len: u32,
+}
+
+// From the libpcap the pcap crate links (its own bindings are private).
+unsafe extern "C" {
+    fn pcap_dispatch(
+        p: *mut std::ffi::c_void,
+        cnt: std::ffi::c_int,
+        callback: extern "C" fn(*mut u8, *const PktHdr, *const u8),
+        user: *mut u8,
+    ) -> std::ffi::c_int;
+    fn pcap_breakloop(p: *mut std::ffi::c_void);
+    fn pcap_geterr(p: *mut std::ffi::c_void) -> *const std::ffi::c_char;
+}
+
 /// One captured frame, borrowed from libpcap's buffer.
 pub struct Frame<'a> {
     pub ts_us: u64,
@@ -36,11 +56,9 @@ pub struct File {
     linktype: i32,
 }
 
-/// What one call to `next` produced.
+/// What one read of a file produced.
 pub enum Next<'a> {
     Frame(Frame<'a>),
-    /// Nothing ready now (live) — poll, then try again.
-    Idle,
     /// End of the file.
     End,
 }
@@ -100,17 +118,59 @@ impl Live {
         self.cap.as_raw_fd()
     }
 
-    pub fn read(&mut self) -> Result<Next<'_>, String> {
-        match self.cap.next_packet() {
-            Ok(p) => Ok(Next::Frame(Frame {
-                ts_us: ts_us(&p.header.ts),
-                linktype: self.linktype,
-                data: p.data,
-            })),
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
-            Err(pcap::Error::NoMorePackets) => Ok(Next::Idle),
-            Err(e) => Err(format!("capture on '{}' failed: {e}", self.name)),
+    /// Hand up to `max` packets to `f`, straight from the kernel's ring
+    /// (pcap_dispatch; pcap_next_ex would copy each packet first). Returns
+    /// how many there were: 0 when none is ready.
+    pub fn dispatch(&mut self, max: i32, f: &mut dyn FnMut(&Frame)) -> Result<usize, String> {
+        struct Ctx<'f> {
+            f: &'f mut dyn FnMut(&Frame),
+            linktype: i32,
+            n: usize,
+            panic: Option<Box<dyn std::any::Any + Send>>,
+            pcap: *mut std::ffi::c_void,
         }
+        extern "C" fn each(user: *mut u8, h: *const PktHdr, data: *const u8) {
+            // SAFETY: `user` is the Ctx below, alive for the whole dispatch;
+            // libpcap passes a valid header and `caplen` readable bytes.
+            let ctx = unsafe { &mut *(user as *mut Ctx) };
+            let h = unsafe { &*h };
+            let frame = Frame {
+                ts_us: ts_us(&h.ts),
+                linktype: ctx.linktype,
+                data: unsafe { std::slice::from_raw_parts(data, h.caplen as usize) },
+            };
+            ctx.n += 1;
+            // A panic must not unwind through libpcap: carried over and resumed
+            // once pcap_dispatch has returned.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.f)(&frame)));
+            if let Err(e) = r {
+                ctx.panic.get_or_insert(e);
+                unsafe { pcap_breakloop(ctx.pcap) };
+            }
+        }
+        let pcap = self.cap.as_ptr().cast::<std::ffi::c_void>();
+        let mut ctx = Ctx {
+            f,
+            linktype: self.linktype,
+            n: 0,
+            panic: None,
+            pcap,
+        };
+        // SAFETY: `pcap` is this capture's open handle; `ctx` outlives the call.
+        let rc = unsafe { pcap_dispatch(pcap, max, each, (&mut ctx as *mut Ctx).cast()) };
+        if let Some(p) = ctx.panic {
+            std::panic::resume_unwind(p);
+        }
+        if rc == -1 {
+            // SAFETY: pcap_geterr returns the handle's NUL-terminated message.
+            let msg = unsafe { std::ffi::CStr::from_ptr(pcap_geterr(pcap)) };
+            return Err(format!(
+                "capture on '{}' failed: {}",
+                self.name,
+                msg.to_string_lossy()
+            ));
+        }
+        Ok(ctx.n)
     }
 
     /// (packets dropped by the kernel, dropped by the interface)

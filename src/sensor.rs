@@ -348,7 +348,7 @@ fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
                 run.frame(&fr);
                 run.sweep(ts);
             }
-            Next::Idle | Next::End => return Ok(()),
+            Next::End => return Ok(()),
         }
         n = n.wrapping_add(1);
         if n.is_multiple_of(1024) {
@@ -368,9 +368,12 @@ fn drain(run: &mut Run, lives: &mut [Live], fds: &[i32]) -> Result<(), String> {
     while last.elapsed() < QUIET && start.elapsed() < MAX && !run.sink.full() {
         let mut got = 0;
         for l in lives.iter_mut() {
-            while let Next::Frame(fr) = l.read()? {
-                got += 1;
-                run.frame(&fr);
+            loop {
+                let n = l.dispatch(512, &mut |fr| run.frame(fr))?;
+                got += n;
+                if n == 0 {
+                    break;
+                }
             }
         }
         if got > 0 {
@@ -399,15 +402,7 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
         let mut got = 0;
         for l in lives.iter_mut() {
             // Bounded batches keep every interface and the timers served.
-            for _ in 0..512 {
-                match l.read()? {
-                    Next::Frame(fr) => {
-                        got += 1;
-                        run.frame(&fr);
-                    }
-                    Next::Idle | Next::End => break,
-                }
-            }
+            got += l.dispatch(512, &mut |fr| run.frame(fr))?;
         }
         run.sweep(wall_us());
         run.sink.tick(now);
