@@ -11,6 +11,7 @@ pub mod export;
 pub mod flow;
 pub mod http;
 pub mod log;
+pub mod memcopy;
 pub mod policy;
 pub mod pool;
 pub mod sensor;
