@@ -3,7 +3,10 @@
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use pcap::{Active, Capture, Offline};
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::os::unix::ffi::OsStrExt;
+
+use pcap::{Active, Capture};
 
 use crate::decode::dlt;
 
@@ -15,16 +18,101 @@ struct PktHdr {
     len: u32,
 }
 
+/// struct bpf_program.
+#[repr(C)]
+struct BpfProgram {
+    len: c_uint,
+    insns: *mut c_void,
+}
+
 // From the libpcap the pcap crate links (its own bindings are private).
 unsafe extern "C" {
     fn pcap_dispatch(
-        p: *mut std::ffi::c_void,
-        cnt: std::ffi::c_int,
+        p: *mut c_void,
+        cnt: c_int,
         callback: extern "C" fn(*mut u8, *const PktHdr, *const u8),
         user: *mut u8,
-    ) -> std::ffi::c_int;
-    fn pcap_breakloop(p: *mut std::ffi::c_void);
-    fn pcap_geterr(p: *mut std::ffi::c_void) -> *const std::ffi::c_char;
+    ) -> c_int;
+    fn pcap_breakloop(p: *mut c_void);
+    fn pcap_geterr(p: *mut c_void) -> *const c_char;
+    fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_char) -> *mut c_void;
+    fn pcap_datalink(p: *mut c_void) -> c_int;
+    fn pcap_compile(
+        p: *mut c_void,
+        prog: *mut BpfProgram,
+        filter: *const c_char,
+        optimize: c_int,
+        netmask: c_uint,
+    ) -> c_int;
+    fn pcap_setfilter(p: *mut c_void, prog: *mut BpfProgram) -> c_int;
+    fn pcap_freecode(prog: *mut BpfProgram);
+    fn pcap_close(p: *mut c_void);
+}
+
+/// pcap_dispatch with a Rust callback: (packets handed to `f`) or libpcap's
+/// error message.
+///
+/// # Safety
+/// `pcap` must be an open pcap_t.
+unsafe fn dispatch(
+    pcap: *mut c_void,
+    linktype: i32,
+    max: i32,
+    f: &mut dyn FnMut(&Frame),
+) -> Result<usize, String> {
+    struct Ctx<'f> {
+        f: &'f mut dyn FnMut(&Frame),
+        linktype: i32,
+        n: usize,
+        panic: Option<Box<dyn std::any::Any + Send>>,
+        pcap: *mut c_void,
+    }
+    extern "C" fn each(user: *mut u8, h: *const PktHdr, data: *const u8) {
+        // SAFETY: `user` is the Ctx below, alive for the whole dispatch;
+        // libpcap passes a valid header and `caplen` readable bytes.
+        let ctx = unsafe { &mut *(user as *mut Ctx) };
+        let h = unsafe { &*h };
+        let frame = Frame {
+            ts_us: ts_us(&h.ts),
+            linktype: ctx.linktype,
+            data: unsafe { std::slice::from_raw_parts(data, h.caplen as usize) },
+        };
+        ctx.n += 1;
+        // A panic must not unwind through libpcap: carried over and resumed
+        // once pcap_dispatch has returned.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.f)(&frame)));
+        if let Err(e) = r {
+            ctx.panic.get_or_insert(e);
+            unsafe { pcap_breakloop(ctx.pcap) };
+        }
+    }
+    let mut ctx = Ctx {
+        f,
+        linktype,
+        n: 0,
+        panic: None,
+        pcap,
+    };
+    // SAFETY: the caller's handle; `ctx` outlives the call.
+    let rc = unsafe { pcap_dispatch(pcap, max, each, (&mut ctx as *mut Ctx).cast()) };
+    if let Some(p) = ctx.panic {
+        std::panic::resume_unwind(p);
+    }
+    if rc == -1 {
+        return Err(unsafe { last_error(pcap) });
+    }
+    Ok(ctx.n)
+}
+
+/// The handle's last error message.
+///
+/// # Safety
+/// `pcap` must be an open pcap_t.
+unsafe fn last_error(pcap: *mut c_void) -> String {
+    // SAFETY: pcap_geterr returns the handle's NUL-terminated message.
+    unsafe { CStr::from_ptr(pcap_geterr(pcap)) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// One captured frame, borrowed from libpcap's buffer.
@@ -51,17 +139,18 @@ pub struct Live {
     linktype: i32,
 }
 
+/// A capture file, read through libpcap (pcap or pcapng) from a stdio stream
+/// with a large buffer: musl's default of 1 KiB meant a read call for
+/// almost every packet.
 pub struct File {
-    cap: Capture<Offline>,
+    pcap: *mut c_void,
     linktype: i32,
+    /// The stream's buffer; it must outlive the stream, which pcap_close closes.
+    _buf: Box<[u8]>,
 }
 
-/// What one read of a file produced.
-pub enum Next<'a> {
-    Frame(Frame<'a>),
-    /// End of the file.
-    End,
-}
+/// The stdio buffer for capture files.
+const FILE_BUFFER: usize = 1 << 20;
 
 fn bad_filter(filter: &str, e: pcap::Error) -> OpenError {
     OpenError {
@@ -122,55 +211,10 @@ impl Live {
     /// (pcap_dispatch; pcap_next_ex would copy each packet first). Returns
     /// how many there were: 0 when none is ready.
     pub fn dispatch(&mut self, max: i32, f: &mut dyn FnMut(&Frame)) -> Result<usize, String> {
-        struct Ctx<'f> {
-            f: &'f mut dyn FnMut(&Frame),
-            linktype: i32,
-            n: usize,
-            panic: Option<Box<dyn std::any::Any + Send>>,
-            pcap: *mut std::ffi::c_void,
-        }
-        extern "C" fn each(user: *mut u8, h: *const PktHdr, data: *const u8) {
-            // SAFETY: `user` is the Ctx below, alive for the whole dispatch;
-            // libpcap passes a valid header and `caplen` readable bytes.
-            let ctx = unsafe { &mut *(user as *mut Ctx) };
-            let h = unsafe { &*h };
-            let frame = Frame {
-                ts_us: ts_us(&h.ts),
-                linktype: ctx.linktype,
-                data: unsafe { std::slice::from_raw_parts(data, h.caplen as usize) },
-            };
-            ctx.n += 1;
-            // A panic must not unwind through libpcap: carried over and resumed
-            // once pcap_dispatch has returned.
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.f)(&frame)));
-            if let Err(e) = r {
-                ctx.panic.get_or_insert(e);
-                unsafe { pcap_breakloop(ctx.pcap) };
-            }
-        }
-        let pcap = self.cap.as_ptr().cast::<std::ffi::c_void>();
-        let mut ctx = Ctx {
-            f,
-            linktype: self.linktype,
-            n: 0,
-            panic: None,
-            pcap,
-        };
-        // SAFETY: `pcap` is this capture's open handle; `ctx` outlives the call.
-        let rc = unsafe { pcap_dispatch(pcap, max, each, (&mut ctx as *mut Ctx).cast()) };
-        if let Some(p) = ctx.panic {
-            std::panic::resume_unwind(p);
-        }
-        if rc == -1 {
-            // SAFETY: pcap_geterr returns the handle's NUL-terminated message.
-            let msg = unsafe { std::ffi::CStr::from_ptr(pcap_geterr(pcap)) };
-            return Err(format!(
-                "capture on '{}' failed: {}",
-                self.name,
-                msg.to_string_lossy()
-            ));
-        }
-        Ok(ctx.n)
+        let pcap = self.cap.as_ptr().cast::<c_void>();
+        // SAFETY: `pcap` is this capture's open handle.
+        unsafe { dispatch(pcap, self.linktype, max, f) }
+            .map_err(|msg| format!("capture on '{}' failed: {msg}", self.name))
     }
 
     /// (packets dropped by the kernel, dropped by the interface)
@@ -184,36 +228,93 @@ impl Live {
 
 impl File {
     pub fn open(path: &Path, filter: Option<&str>) -> Result<File, OpenError> {
-        let mut cap = Capture::from_file(path).map_err(|e| OpenError {
+        let cannot = |why: String| OpenError {
             msg: format!(
-                "cannot read '{}': {e} (expected a pcap or pcapng file)",
+                "cannot read '{}': {why} (expected a pcap or pcapng file)",
                 path.display()
             ),
             usage: false,
-        })?;
-        if let Some(f) = filter {
-            cap.filter(f, true).map_err(|e| bad_filter(f, e))?;
+        };
+        let c_path = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| cannot("the path holds a NUL byte".into()))?;
+        let mut buf = vec![0u8; FILE_BUFFER].into_boxed_slice();
+        // SAFETY: plain libc and libpcap calls on pointers made here; the
+        // buffer given to setvbuf lives in the File as long as the stream.
+        unsafe {
+            let fp = libc::fopen(c_path.as_ptr(), c"rb".as_ptr());
+            if fp.is_null() {
+                return Err(cannot(std::io::Error::last_os_error().to_string()));
+            }
+            libc::setvbuf(fp, buf.as_mut_ptr().cast(), libc::_IOFBF, buf.len());
+            let mut errbuf = [0 as c_char; 256];
+            let pcap = pcap_fopen_offline(fp, errbuf.as_mut_ptr());
+            if pcap.is_null() {
+                libc::fclose(fp);
+                let why = CStr::from_ptr(errbuf.as_ptr())
+                    .to_string_lossy()
+                    .into_owned();
+                return Err(cannot(why));
+            }
+            let file = File {
+                pcap,
+                linktype: pcap_datalink(pcap),
+                _buf: buf,
+            };
+            if let Some(f) = filter {
+                file.set_filter(f)?;
+            }
+            Ok(file)
         }
-        let linktype = cap.get_datalink().0;
-        Ok(File { cap, linktype })
+    }
+
+    fn set_filter(&self, filter: &str) -> Result<(), OpenError> {
+        let bad = |why: String| OpenError {
+            msg: format!(
+                "bad --filter '{filter}': {why} (BPF syntax, e.g. --filter 'tcp port 8080 and not port 8888')"
+            ),
+            usage: true,
+        };
+        let c = CString::new(filter).map_err(|_| bad("it holds a NUL byte".into()))?;
+        let mut prog = BpfProgram {
+            len: 0,
+            insns: std::ptr::null_mut(),
+        };
+        // SAFETY: our open handle; the program is freed once installed (libpcap
+        // keeps its own copy).
+        unsafe {
+            if pcap_compile(self.pcap, &mut prog, c.as_ptr(), 1, u32::MAX) != 0 {
+                return Err(bad(last_error(self.pcap)));
+            }
+            let rc = pcap_setfilter(self.pcap, &mut prog);
+            pcap_freecode(&mut prog);
+            if rc != 0 {
+                return Err(bad(last_error(self.pcap)));
+            }
+        }
+        Ok(())
     }
 
     pub fn linktype(&self) -> i32 {
         self.linktype
     }
 
-    pub fn read(&mut self) -> Result<Next<'_>, String> {
-        match self.cap.next_packet() {
-            Ok(p) => Ok(Next::Frame(Frame {
-                ts_us: ts_us(&p.header.ts),
-                linktype: self.linktype,
-                data: p.data,
-            })),
-            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+    /// Hand up to `max` packets to `f`, in place in libpcap's buffer. Returns
+    /// how many there were: 0 at the end of the file.
+    pub fn dispatch(&mut self, max: i32, f: &mut dyn FnMut(&Frame)) -> Result<usize, String> {
+        // SAFETY: our open handle.
+        match unsafe { dispatch(self.pcap, self.linktype, max, f) } {
+            Ok(n) => Ok(n),
             // A file cut mid-record: what came before it counts.
-            Err(pcap::Error::PcapError(e)) if e.contains("truncated") => Ok(Next::End),
+            Err(e) if e.contains("truncated") => Ok(0),
             Err(e) => Err(format!("reading the file failed: {e}")),
         }
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // SAFETY: our handle, closed once; this also closes the stream.
+        unsafe { pcap_close(self.pcap) };
     }
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::capture::{self, File, Frame, Live, Next};
+use crate::capture::{self, File, Frame, Live};
 use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
 use crate::ecs::metadata;
@@ -337,23 +337,21 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
 }
 
 fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
-    let mut n = 0u32;
     loop {
         if STOP.load(Ordering::Relaxed) || run.sink.full() || run.sink.has_failed() {
             return Ok(());
         }
-        match f.read()? {
-            Next::Frame(fr) => {
-                let ts = fr.ts_us;
-                run.frame(&fr);
-                run.sweep(ts);
+        let n = f.dispatch(1024, &mut |fr| {
+            // --count reached, or the output failed: the rest of the batch is skipped.
+            if !run.sink.full() && !run.sink.has_failed() {
+                run.frame(fr);
+                run.sweep(fr.ts_us);
             }
-            Next::End => return Ok(()),
+        })?;
+        if n == 0 {
+            return Ok(());
         }
-        n = n.wrapping_add(1);
-        if n.is_multiple_of(1024) {
-            run.sink.tick(Instant::now());
-        }
+        run.sink.tick(Instant::now());
     }
 }
 
