@@ -296,7 +296,9 @@ for key, label, _ in LIVE:
 p("")
 p("\"per 1k req/s\" is the sensor's CPU seconds per second of the run divided by the request "
   "rate in thousands: the share of one core the sensor needs for every 1,000 requests/s. "
-  "wrk has no fixed-rate mode (wrk2 is not in Debian); `paced.lua` uses wrk's `delay()` hook.")
+  "wrk has no fixed-rate mode (wrk2 is not in Debian); `paced.lua` uses wrk's `delay()` hook. "
+  "Traces can slightly outnumber wrk's requests: wrk does not count the requests still in "
+  "flight when its time is up, which nginx answers and the sensor traces.")
 p("")
 
 # ------------------------------------------------------------------ low resource
