@@ -366,7 +366,8 @@ fn drain(run: &mut Run, lives: &mut [Live], fds: &[i32]) -> Result<(), String> {
     while last.elapsed() < QUIET && start.elapsed() < MAX && !run.sink.full() {
         let mut got = 0;
         for l in lives.iter_mut() {
-            loop {
+            // Bounded by MAX too: traffic may keep arriving as fast as it is read.
+            while start.elapsed() < MAX {
                 let n = l.dispatch(512, &mut |fr| run.frame(fr))?;
                 got += n;
                 if n == 0 {
