@@ -12,7 +12,7 @@
 //! Ivy Bridge and Zen onwards). memmove comes along because musl's memmove
 //! calls into its memcpy's object file.
 //!
-//! `copy_forward` and `copy_backward` are plain functions on every target so
+//! `copy_forward` and `copy_any` are plain functions on every target so
 //! the tests check them; only the exported symbols are limited to musl.
 
 use std::ptr::{read_unaligned as ld, write_unaligned as st};
@@ -44,31 +44,33 @@ pub unsafe fn copy_forward(d: *mut u8, s: *const u8, n: usize) {
     }
 }
 
-/// Copy `n` bytes from `s` to `d`, highest address first (for overlapping
-/// ranges with `d > s`).
+/// Copy `n` bytes from `s` to `d`, the ranges possibly overlapping (memmove).
 ///
 /// # Safety
-/// As `copy_forward`.
+/// `s` readable and `d` writable for `n` bytes.
 #[inline(always)]
-pub unsafe fn copy_backward(d: *mut u8, s: *const u8, n: usize) {
+pub unsafe fn copy_any(d: *mut u8, s: *const u8, n: usize) {
     unsafe {
-        if n <= 32 {
-            small(d, s, n);
-        } else {
-            #[cfg(target_arch = "x86_64")]
-            std::arch::asm!(
-                "std",
-                "rep movsb",
-                "cld",
-                inout("rdi") d.add(n - 1) => _,
-                inout("rsi") s.add(n - 1) => _,
-                inout("rcx") n => _,
-                options(nostack)
-            );
-            #[cfg(not(target_arch = "x86_64"))]
-            for i in (0..n).rev() {
-                st(d.add(i), ld(s.add(i)));
-            }
+        // Short copies load everything first; d before s (or apart) is safe
+        // lowest address first.
+        if n <= 32 || (d as usize).wrapping_sub(s as usize) >= n {
+            copy_forward(d, s, n);
+            return;
+        }
+        // d inside s..s + n: highest address first.
+        #[cfg(target_arch = "x86_64")]
+        std::arch::asm!(
+            "std",
+            "rep movsb",
+            "cld",
+            inout("rdi") d.add(n - 1) => _,
+            inout("rsi") s.add(n - 1) => _,
+            inout("rcx") n => _,
+            options(nostack)
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        for i in (0..n).rev() {
+            st(d.add(i), ld(s.add(i)));
         }
     }
 }
@@ -121,14 +123,7 @@ pub unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
 #[cfg(all(target_arch = "x86_64", target_env = "musl"))]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memmove(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
-    unsafe {
-        if (d as usize).wrapping_sub(s as usize) >= n {
-            // d before s, or no overlap.
-            copy_forward(d, s, n);
-        } else {
-            copy_backward(d, s, n);
-        }
-    }
+    unsafe { copy_any(d, s, n) };
     d
 }
 
@@ -159,13 +154,13 @@ mod tests {
             }
             for shift in [1usize, 3, 8, 17, 40] {
                 let orig: Vec<u8> = (0..n + shift).map(|i| (i * 13 + 1) as u8).collect();
-                // Down (d < s): forward copy.
+                // Down (d < s).
                 let mut b = orig.clone();
-                unsafe { copy_forward(b.as_mut_ptr(), b.as_ptr().add(shift), n) };
+                unsafe { copy_any(b.as_mut_ptr(), b.as_ptr().add(shift), n) };
                 assert_eq!(&b[..n], &orig[shift..shift + n], "down n={n} by {shift}");
-                // Up (d > s): backward copy.
+                // Up (d > s).
                 let mut b = orig.clone();
-                unsafe { copy_backward(b.as_mut_ptr().add(shift), b.as_ptr(), n) };
+                unsafe { copy_any(b.as_mut_ptr().add(shift), b.as_ptr(), n) };
                 assert_eq!(&b[shift..shift + n], &orig[..n], "up n={n} by {shift}");
                 assert_eq!(&b[..shift], &orig[..shift]);
             }
@@ -177,7 +172,7 @@ mod tests {
     #[test]
     fn direction_flag_is_restored() {
         let mut b: Vec<u8> = (0..200).collect();
-        unsafe { copy_backward(b.as_mut_ptr().add(10), b.as_ptr(), 150) };
+        unsafe { copy_any(b.as_mut_ptr().add(10), b.as_ptr(), 150) };
         let mut c = vec![0u8; 100];
         unsafe { copy_forward(c.as_mut_ptr(), b.as_ptr(), 100) };
         assert_eq!(&c[..], &b[..100]);
