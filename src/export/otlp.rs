@@ -259,10 +259,12 @@ enum Failure {
     Status(i32),
 }
 
-/// How batches travel: our own client for `http://`, minreq for `https://`.
+/// How batches travel: our own client for plain `http://` URLs, minreq for
+/// `https://` (and for the rare http URL ours does not take, e.g. with
+/// credentials in it).
 enum Transport {
     Plain(http1::Client),
-    Tls,
+    Minreq,
 }
 
 pub struct Exporter {
@@ -305,7 +307,7 @@ impl Exporter {
         let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
         let transport = match http1::Target::parse(&url) {
             Some(t) => Transport::Plain(http1::Client::new(t)),
-            None => Transport::Tls,
+            None => Transport::Minreq,
         };
         Exporter {
             url,
@@ -332,7 +334,7 @@ impl Exporter {
         let client = match &self.transport {
             Transport::Plain(c) => c.reserved(),
             // minreq copies the batch into a request of its own.
-            Transport::Tls => 2 * self.batch_cap,
+            Transport::Minreq => 2 * self.batch_cap,
         };
         self.queue.capacity() + self.ends.capacity() * 4 + self.span.capacity() + client
     }
@@ -438,7 +440,7 @@ impl Exporter {
                     )
                 })
                 .map_err(|e| e.to_string()),
-            Transport::Tls => minreq::post(&self.url)
+            Transport::Minreq => minreq::post(&self.url)
                 .with_header("Content-Type", "application/json")
                 .with_header("User-Agent", USER_AGENT)
                 .with_body(parts.concat())
