@@ -460,6 +460,40 @@ fn tcp_sequence_numbers_wrap_around() {
     assert_eq!(run.stat("parse_errors"), 0, "{}", run.stderr);
 }
 
+/// A capture file cut in the middle of a record (a copy taken while tcpdump
+/// was still writing): what came before the cut is traced, the cut record is
+/// not, and the sensor exits 0 with its final stats.
+#[test]
+fn capture_file_cut_mid_record() {
+    let client: Endpoint = ([10, 1, 0, 1], 50_001);
+    let server: Endpoint = ([10, 1, 0, 2], 8080);
+    let mut p = Pcap::new();
+    let mut c = Conn::open(&mut p, client, server, [1000, 2000]);
+    for k in 0..3 {
+        let req = format!("GET /cut/{k} HTTP/1.1\r\nHost: cut.example\r\n\r\n").into_bytes();
+        c.send(&mut p, 0, &req, 1460);
+        c.send(&mut p, 1, &response(&pattern(500)), 1460);
+    }
+    let whole = p.buf.len();
+    // A fourth request whose record is cut short.
+    c.send(
+        &mut p,
+        0,
+        b"GET /cut/3 HTTP/1.1\r\nHost: cut.example\r\n\r\n",
+        1460,
+    );
+    p.buf.truncate(whole + 30);
+    let file = p.write("cut");
+    let run = read_file(&file.0, &[], Duration::from_secs(30));
+    assert_eq!(
+        targets(&run.traces),
+        ["/cut/0", "/cut/1", "/cut/2"],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stat("parse_errors"), 0, "{}", run.stderr);
+}
+
 /// An upgraded (101) connection holding an out-of-order client segment is
 /// reset, and then a late ACK from the server acknowledges past the hole.
 /// (Found by the `reassembly` fuzz target: the reset gave the window back
