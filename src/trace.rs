@@ -384,18 +384,18 @@ fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool)
     let dst = out.as_mut_ptr();
     let p0 = src.as_ptr();
     let mut m = specials(src[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
-    // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16, so
-    // inside `src`; writes stay within ROOM bytes from the `len` the step
-    // started with (both asserted above).
+    // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16,
+    // and `src[p]` with p < i + 16, so inside `src`; writes stay within ROOM
+    // bytes from the `len` the step started with (both asserted above).
+    // Every bit left in `m` is at or after `j`: a multi-byte escape clears
+    // the bits it consumed.
     while m != 0 {
         let p = i + m.trailing_zeros() as usize;
         m &= m - 1;
-        if p < j {
-            continue;
-        }
         unsafe { std::ptr::copy_nonoverlapping(p0.add(j), dst.add(len), 16) };
         len += p - j;
-        let e = ESC2[src[p] as usize];
+        let c = unsafe { *p0.add(p) };
+        let e = ESC2[c as usize];
         if e != 0 {
             unsafe { std::ptr::copy_nonoverlapping([b'\\', e].as_ptr(), dst.add(len), 2) };
             len += 2;
@@ -405,6 +405,7 @@ fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool)
             unsafe { std::ptr::copy_nonoverlapping(esc.as_ptr(), dst.add(len), 6) };
             len += wrote;
             j = p + used;
+            m &= (!0u32).checked_shl((j - i) as u32).unwrap_or(0);
         }
     }
     let stop = (i + 16).min(end);
