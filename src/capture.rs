@@ -1,10 +1,9 @@
 //! Packet sources: live libpcap handles (non-blocking, polled) or a file.
 
-use std::os::fd::AsRawFd;
-use std::path::Path;
-
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use pcap::{Active, Capture};
 
@@ -63,7 +62,6 @@ unsafe fn dispatch(
     struct Ctx<'f> {
         f: &'f mut dyn FnMut(&Frame),
         linktype: i32,
-        n: usize,
         panic: Option<Box<dyn std::any::Any + Send>>,
         pcap: *mut c_void,
     }
@@ -77,7 +75,6 @@ unsafe fn dispatch(
             linktype: ctx.linktype,
             data: unsafe { std::slice::from_raw_parts(data, h.caplen as usize) },
         };
-        ctx.n += 1;
         // A panic must not unwind through libpcap: carried over and resumed
         // once pcap_dispatch has returned.
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.f)(&frame)));
@@ -89,7 +86,6 @@ unsafe fn dispatch(
     let mut ctx = Ctx {
         f,
         linktype,
-        n: 0,
         panic: None,
         pcap,
     };
@@ -98,10 +94,11 @@ unsafe fn dispatch(
     if let Some(p) = ctx.panic {
         std::panic::resume_unwind(p);
     }
-    if rc == -1 {
-        return Err(unsafe { last_error(pcap) });
+    match usize::try_from(rc) {
+        // The number of packets handed over.
+        Ok(n) => Ok(n),
+        Err(_) => Err(unsafe { last_error(pcap) }),
     }
-    Ok(ctx.n)
 }
 
 /// The handle's last error message.
@@ -152,7 +149,7 @@ pub struct File {
 /// The stdio buffer for capture files.
 const FILE_BUFFER: usize = 1 << 20;
 
-fn bad_filter(filter: &str, e: pcap::Error) -> OpenError {
+fn bad_filter(filter: &str, e: impl std::fmt::Display) -> OpenError {
     OpenError {
         msg: format!(
             "bad --filter '{filter}': {e} (BPF syntax, e.g. --filter 'tcp port 8080 and not port 8888')"
@@ -268,12 +265,7 @@ impl File {
     }
 
     fn set_filter(&self, filter: &str) -> Result<(), OpenError> {
-        let bad = |why: String| OpenError {
-            msg: format!(
-                "bad --filter '{filter}': {why} (BPF syntax, e.g. --filter 'tcp port 8080 and not port 8888')"
-            ),
-            usage: true,
-        };
+        let bad = |why: String| bad_filter(filter, why);
         let c = CString::new(filter).map_err(|_| bad("it holds a NUL byte".into()))?;
         let mut prog = BpfProgram {
             len: 0,

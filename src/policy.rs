@@ -2,8 +2,6 @@
 
 use regex_lite::Regex;
 
-use crate::trace::put;
-
 /// Host and path rules.
 pub struct Filters {
     host_allow: Vec<Regex>,
@@ -111,19 +109,23 @@ const SECRET_HEADERS: &[&str] = &[
 /// letters of the words sixteen positions at a time and checks the whole word
 /// only where they appear.
 pub fn mentions_secret(b: &[u8]) -> bool {
-    let mut i = 0;
+    // Sixteen positions at a time while the words' first three letters fit.
     #[cfg(target_arch = "x86_64")]
-    while b.len() - i >= 18 {
-        let mut m = starts16(b[i..i + 18].try_into().unwrap());
-        while m != 0 {
-            if secret_at(b, i + m.trailing_zeros() as usize) {
-                return true;
+    let b = {
+        let mut i = 0;
+        while b.len() - i >= 18 {
+            let mut m = starts16(b[i..i + 18].try_into().unwrap());
+            while m != 0 {
+                if secret_at(b, i + m.trailing_zeros() as usize) {
+                    return true;
+                }
+                m &= m - 1;
             }
-            m &= m - 1;
+            i += 16;
         }
-        i += 16;
-    }
-    (i..b.len().saturating_sub(4)).any(|i| secret_at(b, i))
+        &b[i..]
+    };
+    secret_name(b)
 }
 
 /// Bit k set when a secret word may start at `w[k]` (k < 16): its first three
@@ -194,10 +196,10 @@ pub fn redact_query(out: &mut Vec<u8>, query: &[u8]) {
         }
         match pair.iter().position(|&b| b == b'=') {
             Some(eq) if secret_name(&pair[..eq]) => {
-                put(out, &pair[..=eq]);
+                out.extend_from_slice(&pair[..=eq]);
                 out.extend_from_slice(REDACTED.as_bytes());
             }
-            _ => put(out, pair),
+            _ => out.extend_from_slice(pair),
         }
     }
 }
@@ -269,12 +271,12 @@ pub fn redact_json_upto(out: &mut Vec<u8>, src: &[u8], limit: usize) -> bool {
                 if expect_key {
                     redact_next = secret_name(&src[i + 1..end - 1]);
                     expect_key = false;
-                    put(out, &src[i..end]);
+                    out.extend_from_slice(&src[i..end]);
                 } else if redact_next {
                     out.extend_from_slice(b"\"[REDACTED]\"");
                     redact_next = false;
                 } else {
-                    put(out, &src[i..end]);
+                    out.extend_from_slice(&src[i..end]);
                 }
                 i = end;
             }
@@ -288,7 +290,7 @@ pub fn redact_json_upto(out: &mut Vec<u8>, src: &[u8], limit: usize) -> bool {
                     out.extend_from_slice(b"\"[REDACTED]\"");
                     redact_next = false;
                 } else {
-                    put(out, &src[i..end]);
+                    out.extend_from_slice(&src[i..end]);
                 }
                 i = end.max(i + 1);
             }

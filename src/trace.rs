@@ -148,21 +148,6 @@ pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
-/// Append `b`. Short runs are copied byte by byte: a `memcpy` call has a
-/// fixed cost that dominates for a few bytes (musl's more than glibc's), and
-/// JSON building is mostly short, variable-length runs.
-#[inline]
-pub fn put(out: &mut Vec<u8>, b: &[u8]) {
-    if b.len() <= 32 {
-        out.reserve(b.len());
-        for &c in b {
-            out.push(c);
-        }
-    } else {
-        out.extend_from_slice(b);
-    }
-}
-
 /// Decimal digits of `n`.
 pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -175,7 +160,7 @@ pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    put(out, &buf[i..]);
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// `n` as exactly `width` digits, zero-padded.
@@ -186,7 +171,7 @@ fn put_padded(out: &mut Vec<u8>, n: u64, width: usize) {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    put(out, &buf[..width]);
+    out.extend_from_slice(&buf[..width]);
 }
 
 pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {

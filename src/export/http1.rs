@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// Room for an answer's head and the start of its body.
 const ANSWER_ROOM: usize = 16 * 1024;
+/// How many pieces a request body may come in.
+pub const MAX_PARTS: usize = 7;
 /// Bodies up to this size are read to the end so the connection can be reused;
 /// a larger one closes it.
 const DRAIN_MAX: usize = 256 * 1024;
@@ -102,14 +104,19 @@ impl Client {
         self.head.capacity() + self.buf.len()
     }
 
-    /// POST `body` (the concatenation of `parts`) with the given extra header
-    /// lines (each ending in CRLF), all of it before `deadline`.
+    /// POST `body` (the concatenation of `parts`, at most MAX_PARTS of them)
+    /// with the given extra header lines (each ending in CRLF), all of it
+    /// before `deadline`.
     pub fn post(
         &mut self,
         extra_headers: &str,
         parts: &[&[u8]],
         deadline: Instant,
     ) -> io::Result<Answer<'_>> {
+        assert!(
+            parts.len() <= MAX_PARTS,
+            "a request body in more than {MAX_PARTS} parts"
+        );
         let reused = self.conn.is_some();
         let r = self.attempt(extra_headers, parts, deadline);
         let r = match r {
@@ -151,10 +158,13 @@ impl Client {
             t.path, t.authority
         )?;
         let conn = self.conn.as_mut().unwrap();
-        let mut slices = Vec::with_capacity(parts.len() + 1);
-        slices.push(IoSlice::new(&self.head));
-        slices.extend(parts.iter().map(|p| IoSlice::new(p)));
-        write_all(conn, &mut slices, deadline)?;
+        // The head, then the parts: on the stack (no allocation per request).
+        let mut slices = [IoSlice::new(&[]); MAX_PARTS + 1];
+        slices[0] = IoSlice::new(&self.head);
+        for (slot, p) in slices[1..].iter_mut().zip(parts) {
+            *slot = IoSlice::new(p);
+        }
+        write_all(conn, &mut slices[..parts.len() + 1], deadline)?;
         let (status, from, filled, keep) = read_answer(conn, &mut self.buf, deadline)?;
         if !keep {
             self.conn = None;
@@ -162,42 +172,37 @@ impl Client {
         Ok((status, from, filled))
     }
 
+    /// Connect to the cached addresses; when none answers (or none is known
+    /// yet), resolve the name again and try those.
     fn connect(&mut self, deadline: Instant) -> io::Result<TcpStream> {
+        if !self.addrs.is_empty()
+            && let Ok(s) = self.try_addrs(deadline)
+        {
+            return Ok(s);
+        }
         let t = &self.target;
-        let mut last = None;
-        // The cached addresses first; resolve again when none of them answers.
-        for fresh in [false, true] {
-            if fresh || self.addrs.is_empty() {
-                self.addrs = match (t.host.as_str(), t.port).to_socket_addrs() {
-                    Ok(a) => a.collect(),
-                    Err(e) => {
-                        return Err(io::Error::new(
-                            e.kind(),
-                            format!("cannot resolve {}: {e}", t.host),
-                        ));
-                    }
-                };
-                if self.addrs.is_empty() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("{} has no address", t.host),
-                    ));
+        self.addrs = (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {}: {e}", t.host)))?
+            .collect();
+        self.try_addrs(deadline)
+    }
+
+    fn try_addrs(&self, deadline: Instant) -> io::Result<TcpStream> {
+        let mut last = io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} has no address", self.target.host),
+        );
+        for a in &self.addrs {
+            match TcpStream::connect_timeout(a, remaining(deadline)?) {
+                Ok(s) => {
+                    s.set_nodelay(true)?;
+                    return Ok(s);
                 }
-            }
-            for a in &self.addrs {
-                match TcpStream::connect_timeout(a, remaining(deadline)?) {
-                    Ok(s) => {
-                        s.set_nodelay(true)?;
-                        return Ok(s);
-                    }
-                    Err(e) => last = Some(io::Error::new(e.kind(), format!("connect to {a}: {e}"))),
-                }
-            }
-            if fresh {
-                break;
+                Err(e) => last = io::Error::new(e.kind(), format!("connect to {a}: {e}")),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::other("no address to connect to")))
+        Err(last)
     }
 }
 
@@ -235,6 +240,8 @@ fn as_timeout(e: io::Error) -> io::Error {
 }
 
 fn write_all(s: &mut TcpStream, mut bufs: &mut [IoSlice<'_>], deadline: Instant) -> io::Result<()> {
+    // Advancing by nothing drops leading empty slices, so that "all written"
+    // is "no slice left".
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
         s.set_write_timeout(Some(remaining(deadline)?))?;
@@ -262,8 +269,8 @@ fn read_some(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result
 /// A parsed answer head.
 struct Head {
     status: u16,
-    len: usize,
-    length: Option<usize>,
+    head_len: usize,
+    content_length: Option<usize>,
     keep: bool,
 }
 
@@ -271,7 +278,7 @@ struct Head {
 fn head(b: &[u8]) -> io::Result<Option<Head>> {
     let mut hs = [httparse::EMPTY_HEADER; 32];
     let mut resp = httparse::Response::new(&mut hs);
-    let len = match resp.parse(b) {
+    let head_len = match resp.parse(b) {
         Ok(httparse::Status::Complete(h)) => h,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => {
@@ -281,11 +288,11 @@ fn head(b: &[u8]) -> io::Result<Option<Head>> {
             ));
         }
     };
-    let mut length = None;
+    let mut content_length = None;
     let mut keep = resp.version == Some(1);
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value)
+            content_length = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| v.trim().parse::<usize>().ok());
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
@@ -296,8 +303,8 @@ fn head(b: &[u8]) -> io::Result<Option<Head>> {
     }
     Ok(Some(Head {
         status: resp.code.unwrap_or(0),
-        len,
-        length,
+        head_len,
+        content_length,
         keep,
     }))
 }
@@ -314,8 +321,8 @@ fn read_answer(
             match head(&buf[..filled])? {
                 // An interim answer (100 Continue): the real one follows.
                 Some(h) if (100..200).contains(&h.status) => {
-                    buf.copy_within(h.len..filled, 0);
-                    filled -= h.len;
+                    buf.copy_within(h.head_len..filled, 0);
+                    filled -= h.head_len;
                     continue;
                 }
                 Some(h) => return finish(s, buf, h, filled, deadline),
@@ -347,7 +354,8 @@ fn read_answer(
 
 /// After the head: read the body to its end when it is short and its length
 /// known (so the connection can carry the next request); otherwise keep what
-/// has arrived and let the connection go.
+/// has arrived and let the connection go. What does not fit in `buf` is read
+/// and thrown away.
 fn finish(
     s: &mut TcpStream,
     buf: &mut [u8],
@@ -355,20 +363,20 @@ fn finish(
     mut filled: usize,
     deadline: Instant,
 ) -> io::Result<(u16, usize, usize, bool)> {
-    let (status, hlen) = (h.status, h.len);
-    let Some(length) = h.length.filter(|&l| h.keep && l <= DRAIN_MAX) else {
+    let (status, hlen) = (h.status, h.head_len);
+    let Some(length) = h.content_length.filter(|&l| h.keep && l <= DRAIN_MAX) else {
         return Ok((status, hlen, filled, false));
     };
-    let mut left = (hlen + length).saturating_sub(filled);
-    // Past the buffer, the body is read and thrown away in its last part.
-    while left > 0 {
-        let half = buf.len() / 2;
+    let end = hlen + length;
+    let mut read = filled;
+    let mut discard = [0u8; 4096];
+    while read < end {
         let room = if filled < buf.len() {
             &mut buf[filled..]
         } else {
-            &mut buf[half..]
+            &mut discard[..]
         };
-        let take = left.min(room.len());
+        let take = (end - read).min(room.len());
         let n = read_some(s, &mut room[..take], deadline)?;
         if n == 0 {
             return Ok((status, hlen, filled, false));
@@ -376,11 +384,10 @@ fn finish(
         if filled < buf.len() {
             filled += n;
         }
-        left -= n;
+        read += n;
     }
-    let end = filled.min(hlen + length);
     // Bytes past the body: the server sent more than it said; do not reuse.
-    Ok((status, hlen, end, filled <= hlen + length))
+    Ok((status, hlen, filled.min(end), read <= end))
 }
 
 #[cfg(test)]

@@ -428,17 +428,15 @@ impl Exporter {
         // (without the last comma).
         let parts = [&self.prefix[..], &self.queue[..end - 1], &self.suffix[..]];
         let timeout = Duration::from_secs(self.attempt_timeout.max(1));
-        // (status, a snippet of the answer's body when it is not a success)
+        // (status, the start of the answer's body when it is not a success)
+        let answer = |status: i32, body: &[u8]| {
+            let ok = (200..300).contains(&status);
+            (status, if ok { String::new() } else { snippet(body) })
+        };
         let r: Result<(i32, String), String> = match &mut self.transport {
             Transport::Plain(c) => c
                 .post(HEADERS, &parts, Instant::now() + timeout)
-                .map(|a| {
-                    let ok = (200..300).contains(&a.status);
-                    (
-                        a.status as i32,
-                        if ok { String::new() } else { snippet(a.body) },
-                    )
-                })
+                .map(|a| answer(a.status as i32, a.body))
                 .map_err(|e| e.to_string()),
             Transport::Minreq => minreq::post(&self.url)
                 .with_header("Content-Type", "application/json")
@@ -446,7 +444,7 @@ impl Exporter {
                 .with_body(parts.concat())
                 .with_timeout(timeout.as_secs())
                 .send()
-                .map(|r| (r.status_code, snippet(r.as_bytes())))
+                .map(|r| answer(r.status_code, r.as_bytes()))
                 .map_err(|e| error_text(&e)),
         };
         match r {
