@@ -208,11 +208,20 @@ static ESC2: [u8; 256] = {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn specials(w: &[u8; 16], latin1: bool) -> u32 {
+    // SAFETY: `w` is sixteen readable bytes, and loadu has no alignment
+    // requirement.
+    specials_v(
+        unsafe { std::arch::x86_64::_mm_loadu_si128(w.as_ptr().cast()) },
+        latin1,
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn specials_v(v: std::arch::x86_64::__m128i, latin1: bool) -> u32 {
     use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline; `w` is sixteen readable
-    // bytes, and loadu has no alignment requirement.
+    // SAFETY: SSE2 is part of the x86_64 baseline.
     unsafe {
-        let v = _mm_loadu_si128(w.as_ptr().cast());
         let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
         let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
         let mut m = _mm_or_si128(
@@ -301,15 +310,43 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
 /// Besides what JSON requires, U+0085, U+2028 and U+2029 are escaped too:
 /// they are valid in JSON strings but end lines for many line readers.
 ///
-/// JSON bodies have a quote every few bytes, so the cost is per special byte,
-/// and it is kept off the dependency chain: the input goes sixteen bytes at a
-/// time, each step's specials found at once as a bit mask; each plain run
-/// before a special (under sixteen bytes) is stored with one sixteen-byte
-/// copy, the bytes past the run overwritten by what follows. Writes go
-/// straight into the spare capacity of `out`, which always keeps room for one
-/// step's worst case. The last bytes (and short strings: header names and
-/// values) take the same steps over a padded copy.
+/// JSON bodies have a quote every few bytes, so the cost must not grow with
+/// the number of specials. The input goes sixteen bytes at a time, each
+/// step's specials found at once as a bit mask. Where the CPU has SSSE3 (any
+/// x86_64 of the last fifteen years) a step whose specials all take two-byte
+/// escapes (quotes, backslashes, \n \r \t) is written by two byte shuffles
+/// chosen by the mask, without a branch per special. Other steps copy each
+/// plain run before a special with one sixteen-byte copy, the bytes past the
+/// run overwritten by what follows. Writes go straight into the spare
+/// capacity of `out`, which always keeps room for one step's worst case. The
+/// last bytes (and short strings: header names and values) take the same
+/// steps over a padded copy.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if shuffles() {
+        // SAFETY: the CPU has the features `escape_shuffled` is built for.
+        return unsafe { escape_shuffled(out, b, latin1) };
+    }
+    escape_steps::<false>(out, b, latin1)
+}
+
+/// Does this CPU have SSSE3 (byte shuffles) and POPCNT? Checked once by std,
+/// then a load.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn shuffles() -> bool {
+    std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("popcnt")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3,popcnt")]
+fn escape_shuffled(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+    escape_steps::<true>(out, b, latin1)
+}
+
+/// `escape`, with (`SHUF`) or without the shuffled steps.
+#[inline(always)]
+fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     let n = b.len();
     out.reserve(n + ROOM);
     let mut at = Cursor {
@@ -324,7 +361,7 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
             unsafe { out.set_len(at.len) };
             out.reserve(n - at.i + ROOM);
         }
-        step(out, b, &mut at, usize::MAX, latin1);
+        step::<SHUF>(out, b, &mut at, usize::MAX, latin1);
     }
     // The rest (under 32 bytes) from a copy padded with plain bytes: at most
     // two steps, room for which is made at once.
@@ -341,7 +378,7 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
         len: at.len,
     };
     while t.i < end {
-        step(out, &tail, &mut t, end, latin1);
+        step::<SHUF>(out, &tail, &mut t, end, latin1);
     }
     // SAFETY: as above.
     unsafe { out.set_len(t.len) };
@@ -361,14 +398,57 @@ struct Cursor {
 
 /// One step of `escape`: `src[i..i + 16]`, reading up to `src[j + 16]`
 /// (`src` must have 32 bytes from `i`); nothing past `end` is output. The
-/// caller makes sure `out` has ROOM bytes of capacity past `len`.
+/// caller makes sure `out` has ROOM bytes of capacity past `len`. `SHUF`
+/// only where the CPU has SSSE3 and POPCNT.
 #[inline(always)]
-fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool) {
+fn step<const SHUF: bool>(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool) {
     let Cursor { i, mut j, mut len } = *c;
     assert!(src.len() >= i + 32 && out.capacity() - len >= ROOM);
     let dst = out.as_mut_ptr();
     let p0 = src.as_ptr();
-    let mut m = specials(src[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
+    #[cfg(target_arch = "x86_64")]
+    let all = if SHUF && j == i && i + 16 <= end {
+        use std::arch::x86_64::*;
+        // SAFETY: `src[i..i + 16]` is inside `src` (asserted above); the two
+        // stores write 16 bytes each at most 16 bytes on from `len`, inside
+        // ROOM; SSSE3 and POPCNT are there (the caller's condition).
+        unsafe {
+            let v = _mm_loadu_si128(p0.add(i).cast());
+            let all = specials_v(v, latin1);
+            let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            let ctl = _mm_or_si128(_mm_or_si128(is(b'\n'), is(b'\r')), is(b'\t'));
+            let two = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(is(b'"'), is(b'\\'))));
+            if all == two as u32 {
+                // The letter after each backslash: the byte itself, or n r t
+                // for the controls (an xor picked by the low four bits).
+                let flip = _mm_shuffle_epi8(_mm_loadu_si128(FLIP.as_ptr().cast()), v);
+                let e = _mm_xor_si128(v, _mm_and_si128(flip, ctl));
+                let bs = _mm_set1_epi8(b'\\' as i8);
+                // Each half next to eight backslashes (indices 8..16), spread
+                // out by the shuffle for its eight bits of the mask.
+                for (half, m) in [
+                    (_mm_unpacklo_epi64(e, bs), all & 0xff),
+                    (_mm_unpackhi_epi64(e, bs), all >> 8),
+                ] {
+                    let ctl = _mm_loadu_si128(EXPAND[m as usize].as_ptr().cast());
+                    _mm_storeu_si128(dst.add(len).cast(), _mm_shuffle_epi8(half, ctl));
+                    len += 8 + m.count_ones() as usize;
+                }
+                *c = Cursor {
+                    i: i + 16,
+                    j: i + 16,
+                    len,
+                };
+                return;
+            }
+            all
+        }
+    } else {
+        specials(src[i..i + 16].try_into().unwrap(), latin1)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let all = specials(src[i..i + 16].try_into().unwrap(), latin1);
+    let mut m = all & (!0u32 << (j - i));
     // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16,
     // and `src[p]` with p < i + 16, so inside `src`; writes stay within ROOM
     // bytes from the `len` the step started with (both asserted above).
@@ -401,6 +481,40 @@ fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool)
     }
     *c = Cursor { i: i + 16, j, len };
 }
+
+/// For the shuffled steps: what turns \t \n \r (by their low four bits)
+/// into t n r when xored in.
+#[cfg(target_arch = "x86_64")]
+static FLIP: [u8; 16] = {
+    let mut t = [0u8; 16];
+    t[9] = b'\t' ^ b't';
+    t[10] = b'\n' ^ b'n';
+    t[13] = b'\r' ^ b'r';
+    t
+};
+
+/// For the shuffled steps: for each mask of eight bytes, where each output
+/// byte comes from (0..8: the byte; 8: a backslash), a backslash before each
+/// marked byte. Output past 8 + (marked bytes) is don't-care.
+#[cfg(target_arch = "x86_64")]
+static EXPAND: [[u8; 16]; 256] = {
+    let mut t = [[0x80u8; 16]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut k, mut bit) = (0, 0);
+        while bit < 8 {
+            if m >> bit & 1 == 1 {
+                t[m][k] = 8;
+                k += 1;
+            }
+            t[m][k] = bit as u8;
+            k += 1;
+            bit += 1;
+        }
+        m += 1;
+    }
+    t
+};
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -584,10 +698,25 @@ mod tests {
         o
     }
 
+    type Escaper = fn(&mut Vec<u8>, &[u8], bool);
+
+    /// Every way `escape` can run on this machine.
+    fn escapers() -> Vec<(&'static str, Escaper)> {
+        let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<false>)];
+        #[cfg(target_arch = "x86_64")]
+        if shuffles() {
+            // SAFETY: the CPU has what `escape_shuffled` needs.
+            v.push(("shuffled", |o, b, l| unsafe { escape_shuffled(o, b, l) }));
+        }
+        v
+    }
+
     #[test]
     fn escaping_agrees_with_the_plain_definition() {
-        // Every kind of byte at every offset around the sixteen-byte steps.
-        let pieces: [&[u8]; 12] = [
+        // Every kind of byte at every offset around the sixteen-byte steps,
+        // and (second set) runs of steps whose specials all take two-byte
+        // escapes, as in JSON bodies.
+        let every: &[&[u8]] = &[
             b"\"",
             b"\\",
             b"\n",
@@ -601,34 +730,48 @@ mod tests {
             "\u{e9}\u{2030}".as_bytes(),
             b"plain",
         ];
+        let two_byte: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"\n",
+            b"\r",
+            b"\t",
+            b"\":\"",
+            "\u{e9}".as_bytes(),
+        ];
+        assert!(!escapers().is_empty());
         let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for len in 0..300 {
-            let mut b = Vec::new();
-            while b.len() < len {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                if seed.is_multiple_of(3) {
-                    b.extend_from_slice(pieces[(seed >> 8) as usize % pieces.len()]);
-                } else {
-                    b.push(b'a' + (seed >> 16) as u8 % 26);
+        for (pieces, every_nth) in [(every, 3), (two_byte, 2)] {
+            for len in 0..300 {
+                let mut b = Vec::new();
+                while b.len() < len {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    if seed.is_multiple_of(every_nth) {
+                        b.extend_from_slice(pieces[(seed >> 8) as usize % pieces.len()]);
+                    } else {
+                        b.push(b'a' + (seed >> 16) as u8 % 26);
+                    }
+                }
+                for (name, esc) in escapers() {
+                    let mut out = b"prefix".to_vec();
+                    esc(&mut out, &b, false);
+                    assert_eq!(&out[..6], b"prefix");
+                    assert_eq!(
+                        std::str::from_utf8(&out[6..]).unwrap(),
+                        escape_slowly(&b, false),
+                        "{name}: {b:?}"
+                    );
+                    let mut out = Vec::new();
+                    esc(&mut out, &b, true);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        escape_slowly(&b, true),
+                        "{name}: {b:?}"
+                    );
                 }
             }
-            let mut out = b"prefix".to_vec();
-            escape(&mut out, &b, false);
-            assert_eq!(&out[..6], b"prefix");
-            assert_eq!(
-                std::str::from_utf8(&out[6..]).unwrap(),
-                escape_slowly(&b, false),
-                "{b:?}"
-            );
-            let mut out = Vec::new();
-            escape(&mut out, &b, true);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                escape_slowly(&b, true),
-                "{b:?}"
-            );
         }
     }
 
