@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod cpu;
 pub mod decode;
 pub mod ecs;
 pub mod export;

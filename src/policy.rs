@@ -105,56 +105,87 @@ const SECRET_HEADERS: &[&str] = &[
 ];
 
 /// Could `b` hold a secret name anywhere? (When not, a JSON body needs no
-/// redaction.) Runs over every JSON body, so it looks for the first three
-/// letters of the words sixteen positions at a time and checks the whole word
-/// only where they appear.
+/// redaction.) Runs over every JSON body, so where the CPU has byte shuffles
+/// it looks for the first three letters of the words sixteen positions at a
+/// time and checks the whole word only where they appear.
 pub fn mentions_secret(b: &[u8]) -> bool {
-    // Sixteen positions at a time while the words' first three letters fit.
     #[cfg(target_arch = "x86_64")]
-    let b = {
-        let mut i = 0;
-        while b.len() - i >= 18 {
-            let mut m = starts16(b[i..i + 18].try_into().unwrap());
-            while m != 0 {
-                if secret_at(b, i + m.trailing_zeros() as usize) {
-                    return true;
-                }
-                m &= m - 1;
-            }
-            i += 16;
-        }
-        &b[i..]
-    };
+    if crate::cpu::shuffles() {
+        // SAFETY: the CPU has what `mentions_secret_shuffled` is built for.
+        return unsafe { mentions_secret_shuffled(b) };
+    }
     secret_name(b)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+fn mentions_secret_shuffled(b: &[u8]) -> bool {
+    let mut i = 0;
+    while b.len() - i >= 18 {
+        let mut m = starts16(b[i..i + 18].try_into().unwrap());
+        while m != 0 {
+            if secret_at(b, i + m.trailing_zeros() as usize) {
+                return true;
+            }
+            m &= m - 1;
+        }
+        i += 16;
+    }
+    secret_name(&b[i..])
+}
+
 /// Bit k set when a secret word may start at `w[k]` (k < 16): its first three
-/// letters, ignoring case, are there.
+/// letters, in either case, are there. Each byte is classed by two table
+/// look-ups (low and high four bits, one shuffle each): bit 0 for "tok",
+/// 1 for "sec"/"ses", 2 for "pas", 3 for "api", per letter position.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn starts16(w: &[u8; 18]) -> u32 {
     use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline; each load reads sixteen of
-    // the eighteen bytes of `w`, unaligned.
+    // SAFETY: only called from functions built for SSSE3; each load reads
+    // sixteen of the eighteen bytes of `w`, unaligned.
     unsafe {
-        let low = _mm_set1_epi8(0x20);
-        let a = _mm_or_si128(_mm_loadu_si128(w.as_ptr().cast()), low);
-        let b = _mm_or_si128(_mm_loadu_si128(w.as_ptr().add(1).cast()), low);
-        let c = _mm_or_si128(_mm_loadu_si128(w.as_ptr().add(2).cast()), low);
-        let is = |v: __m128i, ch: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(ch as i8));
-        let and3 = |x, y, z| _mm_and_si128(_mm_and_si128(x, y), z);
-        let tok = and3(is(a, b't'), is(b, b'o'), is(c, b'k'));
-        let se = and3(
-            is(a, b's'),
-            is(b, b'e'),
-            _mm_or_si128(is(c, b'c'), is(c, b's')),
+        let class = |at: usize, t: &[[u8; 16]; 2]| {
+            let v = _mm_loadu_si128(w.as_ptr().add(at).cast());
+            let nib = _mm_set1_epi8(0x0f);
+            let lo = _mm_and_si128(v, nib);
+            let hi = _mm_and_si128(_mm_srli_epi16(v, 4), nib);
+            _mm_and_si128(
+                _mm_shuffle_epi8(_mm_loadu_si128(t[0].as_ptr().cast()), lo),
+                _mm_shuffle_epi8(_mm_loadu_si128(t[1].as_ptr().cast()), hi),
+            )
+        };
+        let m = _mm_and_si128(
+            _mm_and_si128(class(0, &FIRST), class(1, &SECOND)),
+            class(2, &THIRD),
         );
-        let pas = and3(is(a, b'p'), is(b, b'a'), is(c, b's'));
-        let api = and3(is(a, b'a'), is(b, b'p'), is(c, b'i'));
-        let m = _mm_or_si128(_mm_or_si128(tok, se), _mm_or_si128(pas, api));
-        _mm_movemask_epi8(m) as u32
+        !_mm_movemask_epi8(_mm_cmpeq_epi8(m, _mm_setzero_si128())) as u32 & 0xffff
     }
 }
+
+/// The classes of `starts16` for a letter position: by low four bits, and by
+/// high four bits (rows 4/5 are capitals, 6/7 small letters, of the same
+/// low bits).
+#[cfg(target_arch = "x86_64")]
+const fn letter_class(letters: &[(u8, u8)]) -> [[u8; 16]; 2] {
+    let mut t = [[0u8; 16]; 2];
+    let mut k = 0;
+    while k < letters.len() {
+        let (c, bits) = letters[k];
+        t[0][(c & 15) as usize] |= bits;
+        t[1][(c >> 4) as usize] |= bits;
+        t[1][((c >> 4) - 2) as usize] |= bits;
+        k += 1;
+    }
+    t
+}
+
+#[cfg(target_arch = "x86_64")]
+static FIRST: [[u8; 16]; 2] = letter_class(&[(b't', 1), (b's', 2), (b'p', 4), (b'a', 8)]);
+#[cfg(target_arch = "x86_64")]
+static SECOND: [[u8; 16]; 2] = letter_class(&[(b'o', 1), (b'e', 2), (b'a', 4), (b'p', 8)]);
+#[cfg(target_arch = "x86_64")]
+static THIRD: [[u8; 16]; 2] = letter_class(&[(b'k', 1), (b'c', 2), (b's', 2 | 4), (b'i', 8)]);
 
 /// Does a secret word start at `name[i]`?
 #[inline]
@@ -171,13 +202,27 @@ fn secret_at(name: &[u8], i: usize) -> bool {
     }
 }
 
+/// Can a secret word start with this byte?
+static WORD_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < 4 {
+        let c = b"tspa"[k];
+        t[c as usize] = true;
+        t[(c - 32) as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 /// Does a parameter or field name look like it holds a secret?
 ///
 /// Runs for every header of every trace: one pass, looking at the words
 /// only where their first letter appears.
 pub fn secret_name(name: &[u8]) -> bool {
     // The words have five letters or more.
-    (0..name.len().saturating_sub(4)).any(|i| secret_at(name, i))
+    let starts = name.len().saturating_sub(4);
+    (0..starts).any(|i| WORD_START[name[i] as usize] && secret_at(name, i))
 }
 
 /// Is this header's value a secret?
@@ -370,6 +415,46 @@ mod tests {
                         words.contains(w),
                         "{w} at {at} of {len}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn body_scan_classes_every_byte_as_the_word_check_does() {
+        // Each letter of each word replaced by its neighbours in the
+        // classing tables (other case, same low or high four bits, from
+        // 0x80): found exactly when the word check finds it.
+        let words = [
+            "token", "secret", "session", "password", "passwd", "api-key", "apikey", "api_key",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for w in words {
+            for k in 0..w.len() {
+                for flip in [0u8, 0x20, 0x80, 0x40, 0x10, 0x01, 0x08, 0x30] {
+                    let mut word = w.as_bytes().to_vec();
+                    word[k] ^= flip;
+                    for at in [0usize, 1, 2, 13, 14, 15, 16, 17, 30] {
+                        let mut b: Vec<u8> = (0..at + 24)
+                            .map(|_| {
+                                seed ^= seed << 13;
+                                seed ^= seed >> 7;
+                                seed ^= seed << 17;
+                                b"xq_ -{\"}:1zZ\x90"[(seed >> 20) as usize % 13]
+                            })
+                            .collect();
+                        b.splice(at..at, word.iter().copied());
+                        assert_eq!(
+                            mentions_secret(&b),
+                            secret_name(&b),
+                            "{w} with {k} ^ {flip:#x} at {at}"
+                        );
+                        assert_eq!(
+                            mentions_secret(&b),
+                            flip == 0 || flip == 0x20 && word[k].is_ascii_alphabetic(),
+                            "{w} with {k} ^ {flip:#x} at {at}"
+                        );
+                    }
                 }
             }
         }

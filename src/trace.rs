@@ -323,19 +323,11 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
 /// steps over a padded copy.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     #[cfg(target_arch = "x86_64")]
-    if shuffles() {
+    if crate::cpu::shuffles() {
         // SAFETY: the CPU has the features `escape_shuffled` is built for.
         return unsafe { escape_shuffled(out, b, latin1) };
     }
     escape_steps::<false>(out, b, latin1)
-}
-
-/// Does this CPU have SSSE3 (byte shuffles) and POPCNT? Checked once by std,
-/// then a load.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn shuffles() -> bool {
-    std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("popcnt")
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -704,7 +696,7 @@ mod tests {
     fn escapers() -> Vec<(&'static str, Escaper)> {
         let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<false>)];
         #[cfg(target_arch = "x86_64")]
-        if shuffles() {
+        if crate::cpu::shuffles() {
             // SAFETY: the CPU has what `escape_shuffled` needs.
             v.push(("shuffled", |o, b, l| unsafe { escape_shuffled(o, b, l) }));
         }
