@@ -355,11 +355,47 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
         }
         step::<SHUF>(out, b, &mut at, usize::MAX, latin1);
     }
-    // The rest (under 32 bytes) from a copy padded with plain bytes: at most
-    // two steps, room for which is made at once.
+    // The rest (under 32 bytes): room for two steps made at once.
     // SAFETY: the bytes up to `len` have been written.
     unsafe { out.set_len(at.len) };
     out.reserve(2 * ROOM);
+    // Straight from `b` too when its specials all take two-byte escapes
+    // (most header names and values): sixteen bytes, then the last ones
+    // loaded without reading past `b`.
+    #[cfg(target_arch = "x86_64")]
+    if SHUF && at.j == at.i {
+        let dst = out.as_mut_ptr();
+        if n - at.i >= 16 {
+            // SAFETY: sixteen bytes of `b` from `i`; the writes stay inside
+            // the room reserved above; the caller has SSSE3 and POPCNT.
+            let v = unsafe { std::arch::x86_64::_mm_loadu_si128(b.as_ptr().add(at.i).cast()) };
+            if let Some(w) = unsafe { shuffled(v, 0xffff, latin1, dst.add(at.len)) } {
+                at = Cursor {
+                    i: at.i + 16,
+                    j: at.i + 16,
+                    len: at.len + w,
+                };
+            }
+        }
+        let rest = &b[at.i..];
+        if rest.len() < 16 {
+            // SAFETY: as above, with the second step's room.
+            let w = unsafe {
+                shuffled(
+                    load_short(rest),
+                    (1 << rest.len()) - 1,
+                    latin1,
+                    dst.add(at.len),
+                )
+            };
+            if let Some(w) = w {
+                // SAFETY: written up to here.
+                unsafe { out.set_len(at.len + w) };
+                return;
+            }
+        }
+    }
+    // Otherwise from a copy padded with plain bytes.
     let mut tail = [b'a'; 64];
     let base = at.i;
     let end = n - base;
@@ -399,48 +435,23 @@ fn step<const SHUF: bool>(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: us
     let dst = out.as_mut_ptr();
     let p0 = src.as_ptr();
     #[cfg(target_arch = "x86_64")]
-    let all = if SHUF && j == i && i + 16 <= end {
-        use std::arch::x86_64::*;
-        // SAFETY: `src[i..i + 16]` is inside `src` (asserted above); the two
-        // stores write 16 bytes each at most 16 bytes on from `len`, inside
-        // ROOM; SSSE3 and POPCNT are there (the caller's condition).
+    if SHUF && j == i && i + 16 <= end {
+        // SAFETY: `src[i..i + 16]` is inside `src` and the writes inside ROOM
+        // (both asserted above); SSSE3 and POPCNT are there (the caller's
+        // condition).
         unsafe {
-            let v = _mm_loadu_si128(p0.add(i).cast());
-            let all = specials_v(v, latin1);
-            let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-            let ctl = _mm_or_si128(_mm_or_si128(is(b'\n'), is(b'\r')), is(b'\t'));
-            let two = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(is(b'"'), is(b'\\'))));
-            if all == two as u32 {
-                // The letter after each backslash: the byte itself, or n r t
-                // for the controls (an xor picked by the low four bits).
-                let flip = _mm_shuffle_epi8(_mm_loadu_si128(FLIP.as_ptr().cast()), v);
-                let e = _mm_xor_si128(v, _mm_and_si128(flip, ctl));
-                let bs = _mm_set1_epi8(b'\\' as i8);
-                // Each half next to eight backslashes (indices 8..16), spread
-                // out by the shuffle for its eight bits of the mask.
-                for (half, m) in [
-                    (_mm_unpacklo_epi64(e, bs), all & 0xff),
-                    (_mm_unpackhi_epi64(e, bs), all >> 8),
-                ] {
-                    let ctl = _mm_loadu_si128(EXPAND[m as usize].as_ptr().cast());
-                    _mm_storeu_si128(dst.add(len).cast(), _mm_shuffle_epi8(half, ctl));
-                    len += 8 + m.count_ones() as usize;
-                }
+            let v = std::arch::x86_64::_mm_loadu_si128(p0.add(i).cast());
+            if let Some(w) = shuffled(v, 0xffff, latin1, dst.add(len)) {
                 *c = Cursor {
                     i: i + 16,
                     j: i + 16,
-                    len,
+                    len: len + w,
                 };
                 return;
             }
-            all
         }
-    } else {
-        specials(src[i..i + 16].try_into().unwrap(), latin1)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let all = specials(src[i..i + 16].try_into().unwrap(), latin1);
-    let mut m = all & (!0u32 << (j - i));
+    }
+    let mut m = specials(src[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
     // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16,
     // and `src[p]` with p < i + 16, so inside `src`; writes stay within ROOM
     // bytes from the `len` the step started with (both asserted above).
@@ -472,6 +483,73 @@ fn step<const SHUF: bool>(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: us
         j = stop;
     }
     *c = Cursor { i: i + 16, j, len };
+}
+
+/// Escape the bytes of `v` marked in `valid` (the low ones) into `dst`
+/// when all their specials take two-byte escapes; returns how many bytes that
+/// wrote, or None (nothing to rely on written) for the general step. Writes
+/// 32 bytes at most. Only for callers built for SSSE3 and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn shuffled(
+    v: std::arch::x86_64::__m128i,
+    valid: u32,
+    latin1: bool,
+    dst: *mut u8,
+) -> Option<usize> {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's: features, and 32 writable bytes at `dst`.
+    unsafe {
+        let all = specials_v(v, latin1) & valid;
+        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let ctl = _mm_or_si128(_mm_or_si128(is(b'\n'), is(b'\r')), is(b'\t'));
+        let two = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(is(b'"'), is(b'\\')))) as u32;
+        if all != two & valid {
+            return None;
+        }
+        // The letter after each backslash: the byte itself, or n r t for
+        // the controls (an xor picked by the low four bits).
+        let flip = _mm_shuffle_epi8(_mm_loadu_si128(FLIP.as_ptr().cast()), v);
+        let e = _mm_xor_si128(v, _mm_and_si128(flip, ctl));
+        let bs = _mm_set1_epi8(b'\\' as i8);
+        // Each half next to eight backslashes (indices 8..16), spread out by
+        // the shuffle for its eight bits of the mask. Past the valid bytes,
+        // the output is overwritten by what follows.
+        let mut len = 0;
+        for (half, m) in [
+            (_mm_unpacklo_epi64(e, bs), all & 0xff),
+            (_mm_unpackhi_epi64(e, bs), all >> 8),
+        ] {
+            let order = _mm_loadu_si128(EXPAND[m as usize].as_ptr().cast());
+            _mm_storeu_si128(dst.add(len).cast(), _mm_shuffle_epi8(half, order));
+            len += 8 + m.count_ones() as usize;
+        }
+        Some((valid.count_ones() + all.count_ones()) as usize)
+    }
+}
+
+/// Up to sixteen bytes in a register, zeros after them, read without going
+/// past `b` (overlapping loads of eight, four or one bytes).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn load_short(b: &[u8]) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    let n = b.len();
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let half = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as u64;
+    let (lo, hi) = match n {
+        16.. => (word(0), word(8)),
+        9.. => (word(0), word(n - 8) >> (8 * (16 - n))),
+        8 => (word(0), 0),
+        4.. => (half(0) | half(n - 4) << (8 * (n - 4)), 0),
+        1.. => (
+            b[0] as u64 | (b[n / 2] as u64) << (8 * (n / 2)) | (b[n - 1] as u64) << (8 * (n - 1)),
+            0,
+        ),
+        0 => (0, 0),
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline.
+    unsafe { _mm_set_epi64x(hi as i64, lo as i64) }
 }
 
 /// For the shuffled steps: what turns \t \n \r (by their low four bits)
