@@ -105,65 +105,74 @@ const SECRET_HEADERS: &[&str] = &[
 ];
 
 /// Could `b` hold a secret name anywhere? (When not, a JSON body needs no
-/// redaction.) Runs over every JSON body, so where the CPU has byte shuffles
-/// it looks for the first three letters of the words sixteen positions at a
-/// time and checks the whole word only where they appear.
+/// redaction.) Runs over every JSON body, so where the CPU has AVX2 it looks
+/// for the first three letters of the words 32 positions at a time and
+/// checks the whole word only where they appear.
 pub fn mentions_secret(b: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::shuffles() {
-        // SAFETY: the CPU has what `mentions_secret_shuffled` is built for.
-        return unsafe { mentions_secret_shuffled(b) };
+    if crate::cpu::avx2() {
+        // SAFETY: the CPU has what `mentions_secret_avx2` is built for.
+        return unsafe { mentions_secret_avx2(b) };
     }
     secret_name(b)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "ssse3")]
-fn mentions_secret_shuffled(b: &[u8]) -> bool {
+#[target_feature(enable = "avx2")]
+fn mentions_secret_avx2(b: &[u8]) -> bool {
     let mut i = 0;
-    while b.len() - i >= 18 {
-        let mut m = starts16(b[i..i + 18].try_into().unwrap());
+    while b.len() - i >= 34 {
+        let mut m = starts32(b[i..i + 34].try_into().unwrap());
         while m != 0 {
             if secret_at(b, i + m.trailing_zeros() as usize) {
                 return true;
             }
             m &= m - 1;
         }
-        i += 16;
+        i += 32;
     }
     secret_name(&b[i..])
 }
 
-/// Bit k set when a secret word may start at `w[k]` (k < 16): its first three
+/// Bit k set when a secret word may start at `w[k]` (k < 32): its first three
 /// letters, in either case, are there. Each byte is classed by two table
 /// look-ups (low and high four bits, one shuffle each): bit 0 for "tok",
 /// 1 for "sec"/"ses", 2 for "pas", 3 for "api", per letter position.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn starts16(w: &[u8; 18]) -> u32 {
+fn starts32(w: &[u8; 34]) -> u32 {
     use std::arch::x86_64::*;
-    // SAFETY: only called from functions built for SSSE3; each load reads
-    // sixteen of the eighteen bytes of `w`, unaligned.
+    // SAFETY: only called from functions built for AVX2; each load reads
+    // 32 of the 34 bytes of `w`, unaligned.
     unsafe {
-        let class = |at: usize, t: &[[u8; 16]; 2]| {
-            let v = _mm_loadu_si128(w.as_ptr().add(at).cast());
-            let nib = _mm_set1_epi8(0x0f);
-            let lo = _mm_and_si128(v, nib);
-            let hi = _mm_and_si128(_mm_srli_epi16(v, 4), nib);
-            _mm_and_si128(
-                _mm_shuffle_epi8(_mm_loadu_si128(t[0].as_ptr().cast()), lo),
-                _mm_shuffle_epi8(_mm_loadu_si128(t[1].as_ptr().cast()), hi),
-            )
-        };
-        let m = _mm_and_si128(
-            _mm_and_si128(class(0, &FIRST), class(1, &SECOND)),
-            class(2, &THIRD),
+        let m = _mm256_and_si256(
+            _mm256_and_si256(class(w, 0, &FIRST), class(w, 1, &SECOND)),
+            class(w, 2, &THIRD),
         );
-        !_mm_movemask_epi8(_mm_cmpeq_epi8(m, _mm_setzero_si128())) as u32 & 0xffff
+        !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_setzero_si256())) as u32)
     }
 }
 
-/// The classes of `starts16` for a letter position: by low four bits, and by
+/// The classes (`starts32`) of the 32 bytes of `w` from `at`, for one letter
+/// position. A function, not a closure: closures do not take on the
+/// caller's target features, and their intrinsics would not be inlined.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn class(w: &[u8; 34], at: usize, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's: AVX2, and at <= 2.
+    unsafe {
+        let v = _mm256_loadu_si256(w.as_ptr().add(at).cast());
+        let nib = _mm256_set1_epi8(0x0f);
+        let lo = _mm256_and_si256(v, nib);
+        let hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
+        let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(t[0].as_ptr().cast()));
+        let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(t[1].as_ptr().cast()));
+        _mm256_and_si256(_mm256_shuffle_epi8(lo_t, lo), _mm256_shuffle_epi8(hi_t, hi))
+    }
+}
+
+/// The classes of `starts32` for a letter position: by low four bits, and by
 /// high four bits (rows 4/5 are capitals, 6/7 small letters, of the same
 /// low bits).
 #[cfg(target_arch = "x86_64")]
@@ -402,7 +411,7 @@ mod tests {
         let near = [
             "toke", "secre", "sessio", "passw0rd", "api key", "apkey", "tok",
         ];
-        for len in [0usize, 5, 17, 18, 19, 33, 64] {
+        for len in [0usize, 5, 17, 18, 19, 33, 34, 35, 64, 70] {
             for at in 0..=len {
                 let filler: Vec<u8> = (0..len).map(|k| b"xq_ -{\"}:1"[k % 10]).collect();
                 for w in words.iter().chain(&near) {
@@ -434,7 +443,7 @@ mod tests {
                 for flip in [0u8, 0x20, 0x80, 0x40, 0x10, 0x01, 0x08, 0x30] {
                     let mut word = w.as_bytes().to_vec();
                     word[k] ^= flip;
-                    for at in [0usize, 1, 2, 13, 14, 15, 16, 17, 30] {
+                    for at in [0usize, 1, 2, 15, 16, 29, 30, 31, 32, 33, 34, 61, 62] {
                         let mut b: Vec<u8> = (0..at + 24)
                             .map(|_| {
                                 seed ^= seed << 13;

@@ -311,28 +311,28 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
 /// they are valid in JSON strings but end lines for many line readers.
 ///
 /// JSON bodies have a quote every few bytes, so the cost must not grow with
-/// the number of specials. The input goes sixteen bytes at a time, each
-/// step's specials found at once as a bit mask. Where the CPU has SSSE3 (any
-/// x86_64 of the last fifteen years) a step whose specials all take two-byte
-/// escapes (quotes, backslashes, \n \r \t) is written by two byte shuffles
-/// chosen by the mask, without a branch per special. Other steps copy each
-/// plain run before a special with one sixteen-byte copy, the bytes past the
-/// run overwritten by what follows. Writes go straight into the spare
-/// capacity of `out`, which always keeps room for one step's worst case. The
-/// last bytes (and short strings: header names and values) take the same
-/// steps over a padded copy.
+/// the number of specials. Where the CPU has AVX2 (`cpu::avx2`), 32 bytes
+/// whose specials all take two-byte escapes (quotes, backslashes, \n \r \t)
+/// are written by byte shuffles chosen by the specials' bit mask, without a
+/// branch per special; the last bytes of a string (and whole header names
+/// and values) go the same way sixteen at a time. Otherwise the input goes
+/// in general steps of sixteen bytes: the specials found at once as a bit
+/// mask, each plain run before a special stored with one sixteen-byte copy,
+/// the bytes past the run overwritten by what follows; the last bytes over a
+/// padded copy. Writes go straight into the spare capacity of `out`, which
+/// always keeps room for one step's worst case.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::shuffles() {
-        // SAFETY: the CPU has the features `escape_shuffled` is built for.
-        return unsafe { escape_shuffled(out, b, latin1) };
+    if crate::cpu::avx2() {
+        // SAFETY: the CPU has the features `escape_avx2` is built for.
+        return unsafe { escape_avx2(out, b, latin1) };
     }
     escape_steps::<false>(out, b, latin1)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "ssse3,popcnt")]
-fn escape_shuffled(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+#[target_feature(enable = "avx2,popcnt")]
+fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     escape_steps::<true>(out, b, latin1)
 }
 
@@ -353,7 +353,22 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
             unsafe { out.set_len(at.len) };
             out.reserve(n - at.i + ROOM);
         }
-        step::<SHUF>(out, b, &mut at, usize::MAX, latin1);
+        #[cfg(target_arch = "x86_64")]
+        if SHUF && at.j == at.i {
+            // SAFETY: 32 bytes of `b` from `i`; the writes stay inside ROOM;
+            // the caller has AVX2 and POPCNT.
+            let w = unsafe {
+                let v = std::arch::x86_64::_mm256_loadu_si256(b.as_ptr().add(at.i).cast());
+                shuffled32(v, latin1, out.as_mut_ptr().add(at.len))
+            };
+            if let Some(w) = w {
+                at.i += 32;
+                at.j = at.i;
+                at.len += w;
+                continue;
+            }
+        }
+        step(out, b, &mut at, usize::MAX, latin1);
     }
     // The rest (under 32 bytes): room for two steps made at once.
     // SAFETY: the bytes up to `len` have been written.
@@ -367,7 +382,7 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
         let dst = out.as_mut_ptr();
         if n - at.i >= 16 {
             // SAFETY: sixteen bytes of `b` from `i`; the writes stay inside
-            // the room reserved above; the caller has SSSE3 and POPCNT.
+            // the room reserved above; the caller has AVX2 and POPCNT.
             let v = unsafe { std::arch::x86_64::_mm_loadu_si128(b.as_ptr().add(at.i).cast()) };
             if let Some(w) = unsafe { shuffled(v, 0xffff, latin1, dst.add(at.len)) } {
                 at = Cursor {
@@ -406,7 +421,7 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
         len: at.len,
     };
     while t.i < end {
-        step::<SHUF>(out, &tail, &mut t, end, latin1);
+        step(out, &tail, &mut t, end, latin1);
     }
     // SAFETY: as above.
     unsafe { out.set_len(t.len) };
@@ -426,31 +441,13 @@ struct Cursor {
 
 /// One step of `escape`: `src[i..i + 16]`, reading up to `src[j + 16]`
 /// (`src` must have 32 bytes from `i`); nothing past `end` is output. The
-/// caller makes sure `out` has ROOM bytes of capacity past `len`. `SHUF`
-/// only where the CPU has SSSE3 and POPCNT.
+/// caller makes sure `out` has ROOM bytes of capacity past `len`.
 #[inline(always)]
-fn step<const SHUF: bool>(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool) {
+fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool) {
     let Cursor { i, mut j, mut len } = *c;
     assert!(src.len() >= i + 32 && out.capacity() - len >= ROOM);
     let dst = out.as_mut_ptr();
     let p0 = src.as_ptr();
-    #[cfg(target_arch = "x86_64")]
-    if SHUF && j == i && i + 16 <= end {
-        // SAFETY: `src[i..i + 16]` is inside `src` and the writes inside ROOM
-        // (both asserted above); SSSE3 and POPCNT are there (the caller's
-        // condition).
-        unsafe {
-            let v = std::arch::x86_64::_mm_loadu_si128(p0.add(i).cast());
-            if let Some(w) = shuffled(v, 0xffff, latin1, dst.add(len)) {
-                *c = Cursor {
-                    i: i + 16,
-                    j: i + 16,
-                    len: len + w,
-                };
-                return;
-            }
-        }
-    }
     let mut m = specials(src[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
     // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16,
     // and `src[p]` with p < i + 16, so inside `src`; writes stay within ROOM
@@ -488,7 +485,7 @@ fn step<const SHUF: bool>(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: us
 /// Escape the bytes of `v` marked in `valid` (the low ones) into `dst`
 /// when all their specials take two-byte escapes; returns how many bytes that
 /// wrote, or None (nothing to rely on written) for the general step. Writes
-/// 32 bytes at most. Only for callers built for SSSE3 and POPCNT.
+/// 32 bytes at most. Only for callers built for AVX2 and POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn shuffled(
@@ -500,17 +497,24 @@ unsafe fn shuffled(
     use std::arch::x86_64::*;
     // SAFETY: the caller's: features, and 32 writable bytes at `dst`.
     unsafe {
-        let all = specials_v(v, latin1) & valid;
         let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-        let ctl = _mm_or_si128(_mm_or_si128(is(b'\n'), is(b'\r')), is(b'\t'));
-        let two = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(is(b'"'), is(b'\\')))) as u32;
-        if all != two & valid {
+        let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        let c3 = _mm_or_si128(_mm_or_si128(is(b'\n'), is(b'\r')), is(b'\t'));
+        let high = if latin1 {
+            _mm_cmplt_epi8(v, _mm_setzero_si128())
+        } else {
+            _mm_or_si128(is(0xc2), is(0xe2))
+        };
+        let rare = _mm_or_si128(_mm_andnot_si128(c3, ctl), _mm_or_si128(is(0x7f), high));
+        if _mm_movemask_epi8(rare) as u32 & valid != 0 {
             return None;
         }
+        let two = _mm_or_si128(c3, _mm_or_si128(is(b'"'), is(b'\\')));
+        let all = _mm_movemask_epi8(two) as u32 & valid;
         // The letter after each backslash: the byte itself, or n r t for
         // the controls (an xor picked by the low four bits).
         let flip = _mm_shuffle_epi8(_mm_loadu_si128(FLIP.as_ptr().cast()), v);
-        let e = _mm_xor_si128(v, _mm_and_si128(flip, ctl));
+        let e = _mm_xor_si128(v, _mm_and_si128(flip, c3));
         let bs = _mm_set1_epi8(b'\\' as i8);
         // Each half next to eight backslashes (indices 8..16), spread out by
         // the shuffle for its eight bits of the mask. Past the valid bytes,
@@ -525,6 +529,66 @@ unsafe fn shuffled(
             len += 8 + m.count_ones() as usize;
         }
         Some((valid.count_ones() + all.count_ones()) as usize)
+    }
+}
+
+/// `shuffled` for 32 bytes at once (each 128-bit lane of the shuffles
+/// spreads out two groups of eight); writes 64 bytes at most.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) -> Option<usize> {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
+    unsafe {
+        let is = |c: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8));
+        let ctl = _mm256_cmpeq_epi8(
+            _mm256_max_epu8(v, _mm256_set1_epi8(0x1f)),
+            _mm256_set1_epi8(0x1f),
+        );
+        let c3 = _mm256_or_si256(_mm256_or_si256(is(b'\n'), is(b'\r')), is(b'\t'));
+        let high = if latin1 {
+            _mm256_cmpgt_epi8(_mm256_setzero_si256(), v)
+        } else {
+            _mm256_or_si256(is(0xc2), is(0xe2))
+        };
+        let rare = _mm256_or_si256(
+            _mm256_andnot_si256(c3, ctl),
+            _mm256_or_si256(is(0x7f), high),
+        );
+        if _mm256_movemask_epi8(rare) != 0 {
+            return None;
+        }
+        let two = _mm256_or_si256(c3, _mm256_or_si256(is(b'"'), is(b'\\')));
+        let all = _mm256_movemask_epi8(two) as u32;
+        let flip = _mm256_shuffle_epi8(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(FLIP.as_ptr().cast())),
+            v,
+        );
+        let e = _mm256_xor_si256(v, _mm256_and_si256(flip, c3));
+        let bs = _mm256_set1_epi8(b'\\' as i8);
+        // Per lane: bytes 0..8 / 16..24 (lo) and 8..16 / 24..32 (hi), each
+        // next to eight backslashes.
+        let lo = _mm256_unpacklo_epi64(e, bs);
+        let hi = _mm256_unpackhi_epi64(e, bs);
+        let order = |a: u32, b: u32| {
+            _mm256_loadu2_m128i(
+                EXPAND[(all >> b & 0xff) as usize].as_ptr().cast(),
+                EXPAND[(all >> a & 0xff) as usize].as_ptr().cast(),
+            )
+        };
+        let lo = _mm256_shuffle_epi8(lo, order(0, 16));
+        let hi = _mm256_shuffle_epi8(hi, order(8, 24));
+        let mut len = 0;
+        for (part, shift) in [
+            (_mm256_castsi256_si128(lo), 0),
+            (_mm256_castsi256_si128(hi), 8),
+            (_mm256_extracti128_si256(lo, 1), 16),
+            (_mm256_extracti128_si256(hi, 1), 24),
+        ] {
+            _mm_storeu_si128(dst.add(len).cast(), part);
+            len += 8 + (all >> shift & 0xff).count_ones() as usize;
+        }
+        Some(len)
     }
 }
 
@@ -774,9 +838,9 @@ mod tests {
     fn escapers() -> Vec<(&'static str, Escaper)> {
         let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<false>)];
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::shuffles() {
-            // SAFETY: the CPU has what `escape_shuffled` needs.
-            v.push(("shuffled", |o, b, l| unsafe { escape_shuffled(o, b, l) }));
+        if crate::cpu::avx2() {
+            // SAFETY: the CPU has what `escape_avx2` needs.
+            v.push(("avx2", |o, b, l| unsafe { escape_avx2(o, b, l) }));
         }
         v
     }
