@@ -209,12 +209,23 @@ fn put_padded(out: &mut Vec<u8>, n: u64, width: usize) {
 pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(a) => {
-            for (i, o) in a.octets().iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
+            // Dotted quad in a stack buffer, then one copy.
+            let mut buf = [0u8; 16];
+            let mut n = 0;
+            for o in a.octets() {
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
                 }
-                put_u64(out, *o as u64);
+                if o >= 10 {
+                    buf[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                buf[n + 1] = b'.';
+                n += 2;
             }
+            out.extend_from_slice(&buf[..n - 1]);
         }
         IpAddr::V6(a) => {
             use std::io::Write;
@@ -800,10 +811,11 @@ mod tests {
         for n in [0u64, 7, 10, 65535, u64::MAX] {
             assert_eq!(s(|o| put_u64(o, n)), n.to_string());
         }
-        assert_eq!(
-            s(|o| put_ip(o, "10.0.255.1".parse().unwrap())),
-            "10.0.255.1"
-        );
+        // Every octet value in every position, as std writes it.
+        for o in 0..=255u8 {
+            let ip = std::net::Ipv4Addr::new(o, 255 - o, o / 3, o % 10);
+            assert_eq!(s(|w| put_ip(w, ip.into())), ip.to_string());
+        }
         assert_eq!(s(|o| put_ip(o, "fe80::1".parse().unwrap())), "fe80::1");
     }
 
