@@ -122,7 +122,8 @@ pub fn mentions_secret(b: &[u8]) -> bool {
 fn mentions_secret_avx2(b: &[u8]) -> bool {
     let mut i = 0;
     while b.len() - i >= 34 {
-        let mut m = starts32(b[i..i + 34].try_into().unwrap());
+        // SAFETY: built for AVX2, as `starts32` needs.
+        let mut m = unsafe { starts32(b[i..i + 34].try_into().unwrap()) };
         while m != 0 {
             if secret_at(b, i + m.trailing_zeros() as usize) {
                 return true;
@@ -140,10 +141,10 @@ fn mentions_secret_avx2(b: &[u8]) -> bool {
 /// 1 for "sec"/"ses", 2 for "pas", 3 for "api", per letter position.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn starts32(w: &[u8; 34]) -> u32 {
+unsafe fn starts32(w: &[u8; 34]) -> u32 {
     use std::arch::x86_64::*;
-    // SAFETY: only called from functions built for AVX2; each load reads
-    // 32 of the 34 bytes of `w`, unaligned.
+    // SAFETY: the caller has AVX2; each load reads 32 of the 34 bytes of
+    // `w`, unaligned.
     unsafe {
         let m = _mm256_and_si256(
             _mm256_and_si256(class(w, 0, &FIRST), class(w, 1, &SECOND)),

@@ -602,25 +602,27 @@ unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) 
     use std::arch::x86_64::*;
     // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
     unsafe {
-        let is = |c: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8));
         let ctl = _mm256_cmpeq_epi8(
             _mm256_max_epu8(v, _mm256_set1_epi8(0x1f)),
             _mm256_set1_epi8(0x1f),
         );
-        let c3 = _mm256_or_si256(_mm256_or_si256(is(b'\n'), is(b'\r')), is(b'\t'));
+        let c3 = _mm256_or_si256(
+            _mm256_or_si256(eq32(v, b'\n'), eq32(v, b'\r')),
+            eq32(v, b'\t'),
+        );
         let high = if latin1 {
             _mm256_cmpgt_epi8(_mm256_setzero_si256(), v)
         } else {
-            _mm256_or_si256(is(0xc2), is(0xe2))
+            _mm256_or_si256(eq32(v, 0xc2), eq32(v, 0xe2))
         };
         let rare = _mm256_or_si256(
             _mm256_andnot_si256(c3, ctl),
-            _mm256_or_si256(is(0x7f), high),
+            _mm256_or_si256(eq32(v, 0x7f), high),
         );
         if _mm256_movemask_epi8(rare) != 0 {
             return None;
         }
-        let two = _mm256_or_si256(c3, _mm256_or_si256(is(b'"'), is(b'\\')));
+        let two = _mm256_or_si256(c3, _mm256_or_si256(eq32(v, b'"'), eq32(v, b'\\')));
         let all = _mm256_movemask_epi8(two) as u32;
         let flip = _mm256_shuffle_epi8(
             _mm256_broadcastsi128_si256(_mm_loadu_si128(FLIP.as_ptr().cast())),
@@ -632,14 +634,8 @@ unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) 
         // next to eight backslashes.
         let lo = _mm256_unpacklo_epi64(e, bs);
         let hi = _mm256_unpackhi_epi64(e, bs);
-        let order = |a: u32, b: u32| {
-            _mm256_loadu2_m128i(
-                EXPAND[(all >> b & 0xff) as usize].as_ptr().cast(),
-                EXPAND[(all >> a & 0xff) as usize].as_ptr().cast(),
-            )
-        };
-        let lo = _mm256_shuffle_epi8(lo, order(0, 16));
-        let hi = _mm256_shuffle_epi8(hi, order(8, 24));
+        let lo = _mm256_shuffle_epi8(lo, order(all, 0, 16));
+        let hi = _mm256_shuffle_epi8(hi, order(all, 8, 24));
         let mut len = 0;
         for (part, shift) in [
             (_mm256_castsi256_si128(lo), 0),
@@ -651,6 +647,35 @@ unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) 
             len += 8 + (all >> shift & 0xff).count_ones() as usize;
         }
         Some(len)
+    }
+}
+
+// Helpers for `shuffled32` as functions, not closures: a closure does not
+// take on its caller's target features, so an AVX2 intrinsic in one is only
+// inlined if the closure itself happens to be (a closure called three times
+// in the secret-name scan was not, and the scan took three times as long).
+
+/// Where `v` has the byte `c`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn eq32(v: std::arch::x86_64::__m256i, c: u8) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX2.
+    unsafe { _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8)) }
+}
+
+/// The EXPAND orders for the groups of eight at bits `a` (low lane) and `b`
+/// (high lane) of `mask`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn order(mask: u32, a: u32, b: u32) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX2; each entry is sixteen bytes.
+    unsafe {
+        _mm256_loadu2_m128i(
+            EXPAND[(mask >> b & 0xff) as usize].as_ptr().cast(),
+            EXPAND[(mask >> a & 0xff) as usize].as_ptr().cast(),
+        )
     }
 }
 
