@@ -143,41 +143,15 @@ impl IpText {
 
 /// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
 pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'"');
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the CPU has what `short_str_avx2` is built for.
-    if b.len() < 16 && crate::cpu::avx2() && unsafe { short_str_avx2(out, b) } {
+    // SAFETY: the CPU has what `escape_short` is built for.
+    if b.len() < 16 && crate::cpu::avx2() && unsafe { escape_short(out, b, None) } {
+        out.push(b'"');
         return;
     }
-    out.push(b'"');
     escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err());
     out.push(b'"');
-}
-
-/// `json_str` for an ASCII string under sixteen bytes (most header names
-/// and values) whose specials all take two-byte escapes: one load serves the
-/// ASCII check and the escaping. False (nothing written) otherwise.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt")]
-fn short_str_avx2(out: &mut Vec<u8>, b: &[u8]) -> bool {
-    use std::arch::x86_64::*;
-    let v = load_short(b);
-    if _mm_movemask_epi8(v) != 0 {
-        return false;
-    }
-    out.reserve(ROOM + 2);
-    let len = out.len();
-    // SAFETY: the quotes and the step's 32 bytes at most stay inside the room
-    // reserved; the CPU has AVX2 and POPCNT.
-    unsafe {
-        let p = out.as_mut_ptr().add(len);
-        let Some(w) = shuffled(v, (1 << b.len()) - 1, false, p.add(1)) else {
-            return false;
-        };
-        *p = b'"';
-        *p.add(1 + w) = b'"';
-        out.set_len(len + w + 2);
-    }
-    true
 }
 
 /// Decimal digits of `n`.
@@ -376,24 +350,8 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    // Most header names and values: one shuffled step, nothing else.
-    if b.len() < 16 {
-        out.reserve(ROOM);
-        let len = out.len();
-        // SAFETY: `load_short` stays inside `b`; the step writes 32 bytes at
-        // most, inside the room reserved; the CPU has AVX2 and POPCNT.
-        if let Some(w) = unsafe {
-            shuffled(
-                load_short(b),
-                (1 << b.len()) - 1,
-                latin1,
-                out.as_mut_ptr().add(len),
-            )
-        } {
-            // SAFETY: written up to here.
-            unsafe { out.set_len(len + w) };
-            return;
-        }
+    if b.len() < 16 && escape_short(out, b, Some(latin1)) {
+        return;
     }
     escape_steps::<true>(out, b, latin1)
 }
@@ -421,7 +379,7 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
             // the caller has AVX2 and POPCNT.
             let w = unsafe {
                 let v = std::arch::x86_64::_mm256_loadu_si256(b.as_ptr().add(at.i).cast());
-                shuffled32(v, latin1, out.as_mut_ptr().add(at.len))
+                shuffled32(v, !0, latin1, out.as_mut_ptr().add(at.len))
             };
             if let Some(w) = w {
                 at.i += 32;
@@ -489,6 +447,35 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     unsafe { out.set_len(t.len) };
 }
 
+/// A string under sixteen bytes (most header names and values) in one
+/// shuffled step, when its specials all take two-byte escapes; false
+/// (nothing written) otherwise. `latin1: None` from a caller that has not
+/// looked at the bytes: only ASCII is taken then, for which the choice makes
+/// no difference, and one load serves the check and the escaping.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
+    use std::arch::x86_64::*;
+    let v = load_short(b);
+    let latin1 = match latin1 {
+        Some(l) => l,
+        None if _mm_movemask_epi8(v) == 0 => false,
+        None => return false,
+    };
+    out.reserve(ROOM);
+    let len = out.len();
+    // SAFETY: the step writes 64 bytes at most, inside the room reserved;
+    // the CPU has AVX2 and POPCNT.
+    match unsafe { shuffled(v, (1 << b.len()) - 1, latin1, out.as_mut_ptr().add(len)) } {
+        Some(w) => {
+            // SAFETY: written up to here.
+            unsafe { out.set_len(len + w) };
+            true
+        }
+        None => false,
+    }
+}
+
 /// Sixteen bytes escaped as \u00XX each, and a copy's overhang.
 const ROOM: usize = 16 * 6 + 16;
 
@@ -544,10 +531,7 @@ fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool)
     *c = Cursor { i: i + 16, j, len };
 }
 
-/// Escape the bytes of `v` marked in `valid` (the low ones) into `dst`
-/// when all their specials take two-byte escapes; returns how many bytes that
-/// wrote, or None (nothing to rely on written) for the general step. Writes
-/// 32 bytes at most. Only for callers built for AVX2 and POPCNT.
+/// `shuffled32` for sixteen bytes (the upper half of the vector unused).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn shuffled(
@@ -556,49 +540,32 @@ unsafe fn shuffled(
     latin1: bool,
     dst: *mut u8,
 ) -> Option<usize> {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller's: features, and 32 writable bytes at `dst`.
+    // SAFETY: the caller's, as for `shuffled32`.
     unsafe {
-        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-        let ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-        let c3 = _mm_or_si128(_mm_or_si128(is(b'\n'), is(b'\r')), is(b'\t'));
-        let high = if latin1 {
-            _mm_cmplt_epi8(v, _mm_setzero_si128())
-        } else {
-            _mm_or_si128(is(0xc2), is(0xe2))
-        };
-        let rare = _mm_or_si128(_mm_andnot_si128(c3, ctl), _mm_or_si128(is(0x7f), high));
-        if _mm_movemask_epi8(rare) as u32 & valid != 0 {
-            return None;
-        }
-        let two = _mm_or_si128(c3, _mm_or_si128(is(b'"'), is(b'\\')));
-        let all = _mm_movemask_epi8(two) as u32 & valid;
-        // The letter after each backslash: the byte itself, or n r t for
-        // the controls (an xor picked by the low four bits).
-        let flip = _mm_shuffle_epi8(_mm_loadu_si128(FLIP.as_ptr().cast()), v);
-        let e = _mm_xor_si128(v, _mm_and_si128(flip, c3));
-        let bs = _mm_set1_epi8(b'\\' as i8);
-        // Each half next to eight backslashes (indices 8..16), spread out by
-        // the shuffle for its eight bits of the mask. Past the valid bytes,
-        // the output is overwritten by what follows.
-        let mut len = 0;
-        for (half, m) in [
-            (_mm_unpacklo_epi64(e, bs), all & 0xff),
-            (_mm_unpackhi_epi64(e, bs), all >> 8),
-        ] {
-            let order = _mm_loadu_si128(EXPAND[m as usize].as_ptr().cast());
-            _mm_storeu_si128(dst.add(len).cast(), _mm_shuffle_epi8(half, order));
-            len += 8 + m.count_ones() as usize;
-        }
-        Some((valid.count_ones() + all.count_ones()) as usize)
+        shuffled32(
+            std::arch::x86_64::_mm256_zextsi128_si256(v),
+            valid,
+            latin1,
+            dst,
+        )
     }
 }
 
-/// `shuffled` for 32 bytes at once (each 128-bit lane of the shuffles
-/// spreads out two groups of eight); writes 64 bytes at most.
+/// Escape the bytes of `v` marked in `valid` (the low ones) into `dst` when
+/// all their specials take two-byte escapes; returns how many bytes that
+/// wrote, or None (nothing to rely on written) for the general step. Each
+/// 128-bit lane of the shuffles spreads out two groups of eight, next to
+/// eight backslashes; past the valid bytes the output is overwritten by what
+/// follows. Writes 64 bytes at most. Only for callers built for AVX2 and
+/// POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) -> Option<usize> {
+unsafe fn shuffled32(
+    v: std::arch::x86_64::__m256i,
+    valid: u32,
+    latin1: bool,
+    dst: *mut u8,
+) -> Option<usize> {
     use std::arch::x86_64::*;
     // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
     unsafe {
@@ -619,11 +586,11 @@ unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) 
             _mm256_andnot_si256(c3, ctl),
             _mm256_or_si256(eq32(v, 0x7f), high),
         );
-        if _mm256_movemask_epi8(rare) != 0 {
+        if _mm256_movemask_epi8(rare) as u32 & valid != 0 {
             return None;
         }
         let two = _mm256_or_si256(c3, _mm256_or_si256(eq32(v, b'"'), eq32(v, b'\\')));
-        let all = _mm256_movemask_epi8(two) as u32;
+        let all = _mm256_movemask_epi8(two) as u32 & valid;
         let flip = _mm256_shuffle_epi8(
             _mm256_broadcastsi128_si256(_mm_loadu_si128(FLIP.as_ptr().cast())),
             v,
@@ -646,7 +613,7 @@ unsafe fn shuffled32(v: std::arch::x86_64::__m256i, latin1: bool, dst: *mut u8) 
             _mm_storeu_si128(dst.add(len).cast(), part);
             len += 8 + (all >> shift & 0xff).count_ones() as usize;
         }
-        Some(len)
+        Some((valid.count_ones() + all.count_ones()) as usize)
     }
 }
 
