@@ -391,7 +391,7 @@ fn skip_value(src: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-/// Write a header value, redacted when its name says it is a secret.
+/// A header value as shown: redacted when its name says it is a secret.
 pub fn header_value<'a>(redact: bool, name: &str, value: &'a [u8]) -> &'a [u8] {
     if redact && secret_header(name) {
         REDACTED.as_bytes()

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::http::{
     Ends, Exchange, Msg, ReqLine, parse_request_head, parser_config, uninit_headers,
 };
-use crate::policy::{self, REDACTED};
+use crate::policy;
 use crate::pool::{Store, WINDOW};
 
 /// Reusable buffers for building views.
@@ -395,12 +395,7 @@ fn collect_headers<'a>(
 ) -> Headers<'a> {
     let mut len = 0;
     for h in hs.iter().filter(|h| !h.name.is_empty()).take(SHOWN_HEADERS) {
-        let v = if redact && policy::secret_header(h.name) {
-            REDACTED.as_bytes()
-        } else {
-            h.value
-        };
-        slots[len].write((h.name, v));
+        slots[len].write((h.name, policy::header_value(redact, h.name, h.value)));
         len += 1;
     }
     // SAFETY: the first `len` slots were written just above, and MaybeUninit<T>
