@@ -146,7 +146,7 @@ pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has what `escape_short` is built for.
-    if b.len() < 16 && crate::cpu::avx2() && unsafe { escape_short(out, b, None) } {
+    if b.len() <= 32 && crate::cpu::avx2() && unsafe { escape_short(out, b, None) } {
         out.push(b'"');
         return;
     }
@@ -350,7 +350,7 @@ fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    if b.len() < 16 && escape_short(out, b, Some(latin1)) {
+    if b.len() <= 32 && escape_short(out, b, Some(latin1)) {
         return;
     }
     escape_steps::<true>(out, b, latin1)
@@ -447,32 +447,79 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     unsafe { out.set_len(t.len) };
 }
 
-/// A string under sixteen bytes (most header names and values) in one
-/// shuffled step, when its specials all take two-byte escapes; false
-/// (nothing written) otherwise. `latin1: None` from a caller that has not
-/// looked at the bytes: only ASCII is taken then, for which the choice makes
-/// no difference, and one load serves the check and the escaping.
+/// A string of up to 32 bytes (most header names and values) at once: copied
+/// as it is when nothing in it needs a look (one or two loads and stores);
+/// else, under sixteen bytes, in one shuffled step when its specials all
+/// take two-byte escapes. False (nothing written) otherwise. `latin1: None`
+/// from a caller that has not looked at the bytes: only ASCII is taken then,
+/// for which the choice makes no difference, and one load serves the check
+/// and the escaping.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
     use std::arch::x86_64::*;
+    let n = b.len();
+    out.reserve(ROOM);
+    let len = out.len();
+    // SAFETY (for every store): at most 64 bytes from `len`, inside the room
+    // reserved; the CPU has AVX2 and POPCNT.
+    let dst = unsafe { out.as_mut_ptr().add(len) };
+    if n >= 16 {
+        // SAFETY: two sixteen-byte reads inside `b` (16 <= n), overlapping
+        // when n < 32; the stores as above.
+        unsafe {
+            let a = _mm_loadu_si128(b.as_ptr().cast());
+            let z = _mm_loadu_si128(b.as_ptr().add(n - 16).cast());
+            if n > 32 || _mm_movemask_epi8(_mm_or_si128(looks(a), looks(z))) != 0 {
+                return false;
+            }
+            _mm_storeu_si128(dst.cast(), a);
+            _mm_storeu_si128(dst.add(n - 16).cast(), z);
+            out.set_len(len + n);
+        }
+        return true;
+    }
     let v = load_short(b);
+    let valid = (1u32 << n) - 1;
+    if _mm_movemask_epi8(looks(v)) as u32 & valid == 0 {
+        // SAFETY: as above.
+        unsafe {
+            _mm_storeu_si128(dst.cast(), v);
+            out.set_len(len + n);
+        }
+        return true;
+    }
     let latin1 = match latin1 {
         Some(l) => l,
         None if _mm_movemask_epi8(v) == 0 => false,
         None => return false,
     };
-    out.reserve(ROOM);
-    let len = out.len();
-    // SAFETY: the step writes 64 bytes at most, inside the room reserved;
-    // the CPU has AVX2 and POPCNT.
-    match unsafe { shuffled(v, (1 << b.len()) - 1, latin1, out.as_mut_ptr().add(len)) } {
+    // SAFETY: as above.
+    match unsafe { shuffled(v, valid, latin1, dst) } {
         Some(w) => {
             // SAFETY: written up to here.
             unsafe { out.set_len(len + w) };
             true
         }
         None => false,
+    }
+}
+
+/// Bytes of `v` that escaping may change (0xff where so): controls, '"',
+/// '\\', DEL and everything from 0x80.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn looks(v: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline.
+    unsafe {
+        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        // Signed: below 0x20, or from 0x80.
+        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        _mm_or_si128(
+            _mm_or_si128(low, is(b'"')),
+            _mm_or_si128(is(b'\\'), is(0x7f)),
+        )
     }
 }
 
