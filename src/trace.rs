@@ -950,8 +950,8 @@ mod tests {
     #[test]
     fn escaping_agrees_with_the_plain_definition() {
         // Every kind of byte at every offset around the sixteen-byte steps,
-        // and (second set) runs of steps whose specials all take two-byte
-        // escapes, as in JSON bodies.
+        // (second set) runs of steps whose specials all take two-byte
+        // escapes, as in JSON bodies, and (third) mostly plain strings.
         let every: &[&[u8]] = &[
             b"\"",
             b"\\",
@@ -977,7 +977,9 @@ mod tests {
         ];
         assert!(!escapers().is_empty());
         let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for (pieces, every_nth) in [(every, 3), (two_byte, 2)] {
+        // The third set is mostly plain: short strings with no special or
+        // one.
+        for (pieces, every_nth) in [(every, 3), (two_byte, 2), (every, 40)] {
             for len in 0..300 {
                 let mut b = Vec::new();
                 while b.len() < len {
