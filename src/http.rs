@@ -8,6 +8,7 @@
 //! each are kept. Responses pair with requests by order; TCP acknowledgement
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
+use crate::head;
 use crate::pool::{Chain, Store, WINDOW};
 use crate::stats::Stats;
 
@@ -45,6 +46,8 @@ pub struct Msg {
     pub chain: Chain,
     /// Bytes of `chain` that are the head (request or status line and headers).
     pub head_len: u32,
+    /// Bytes of `chain` after the head that are its index (`head`); the body follows.
+    pub index_len: u32,
     /// Decoded body size seen so far (kept or not).
     pub body_size: u64,
     /// Some body bytes were not kept (length cap, pool exhausted, capture gap).
@@ -55,6 +58,13 @@ pub struct Msg {
     pub lost: bool,
     pub first_ts: u64,
     pub last_ts: u64,
+}
+
+impl Msg {
+    /// Where the body starts in `chain`: after the head and its index.
+    pub fn body_start(&self) -> usize {
+        (self.head_len + self.index_len) as usize
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -551,6 +561,19 @@ pub fn parse_request_head<'b, 'h>(
     }
 }
 
+/// `m` with `head` and its index kept in a new chain (`lost` if the pool
+/// could not take them).
+fn keep_head(mut m: Msg, head: &[u8], index: &[u8], pool: &mut Store) -> Msg {
+    let mut chain = Chain::default();
+    if pool.append(&mut chain, head) < head.len() || pool.append(&mut chain, index) < index.len() {
+        m.lost = true;
+    }
+    m.chain = chain;
+    m.head_len = head.len() as u32;
+    m.index_len = index.len() as u32;
+    m
+}
+
 /// The lenient-where-harmless settings every head is parsed with.
 pub fn parser_config() -> httparse::ParserConfig {
     let mut c = httparse::ParserConfig::default();
@@ -728,7 +751,7 @@ impl Conn {
         };
         m.last_ts = ts;
         // The head may not have been kept whole (pool exhausted).
-        let kept = (m.chain.len() as u64).saturating_sub(m.head_len as u64);
+        let kept = (m.chain.len() as u64).saturating_sub(m.body_start() as u64);
         let room = max.saturating_sub(kept) as usize;
         let want = room.min(bytes.len());
         m.body_size += bytes.len() as u64;
@@ -914,10 +937,13 @@ impl Conn {
             return None;
         }
         let mut headers = uninit_headers();
+        let mut index_buf = head::Buf::uninit();
+        let mut index = head::Index::new(&mut index_buf);
         let is_req = self.dirs[dir].role == Role::Request;
         let parsed = if is_req {
             match parse_request_head(b, &mut headers) {
                 Ok(Some((n, line, hs))) => {
+                    index.request(&b[..n], &line, hs);
                     let method = match line.method {
                         "HEAD" => Method::Head,
                         "CONNECT" => Method::Connect,
@@ -944,6 +970,7 @@ impl Conn {
             let mut resp = httparse::Response::new(&mut []);
             match parser_config().parse_response_with_uninit_headers(&mut resp, b, &mut headers) {
                 Ok(httparse::Status::Complete(n)) => {
+                    index.response(&b[..n], &resp);
                     let f = framing(resp.headers);
                     Ok(Some((n, f, Method::Other, resp.code.unwrap_or(0))))
                 }
@@ -977,9 +1004,11 @@ impl Conn {
                 }
                 if is_req {
                     let keep = status == 0;
-                    self.request_head(dir, &b[..n], f, method, keep, cx, ends, env);
+                    let head = (&b[..n], index.as_bytes());
+                    self.request_head(dir, head, f, method, keep, cx, ends, env);
                 } else {
-                    self.response_head(dir, &b[..n], f, status, cx, ends, env);
+                    let head = (&b[..n], index.as_bytes());
+                    self.response_head(dir, head, f, status, cx, ends, env);
                 }
                 Some(n)
             }
@@ -1031,7 +1060,7 @@ impl Conn {
     fn request_head(
         &mut self,
         dir: usize,
-        head: &[u8],
+        (head, index): (&[u8], &[u8]),
         f: Framing,
         method: Method,
         keep: bool,
@@ -1061,12 +1090,7 @@ impl Conn {
         ex.req.last_ts = cx.ts;
         ex.skip = !keep;
         if keep {
-            let mut chain = Chain::default();
-            if env.pool.append(&mut chain, head) < head.len() {
-                ex.req.lost = true;
-            }
-            ex.req.chain = chain;
-            ex.req.head_len = head.len() as u32;
+            ex.req = keep_head(ex.req, head, index, env.pool);
         }
         let generation = ex.generation;
         if self.last == NIL {
@@ -1087,7 +1111,7 @@ impl Conn {
     fn response_head(
         &mut self,
         dir: usize,
-        head: &[u8],
+        (head, index): (&[u8], &[u8]),
         f: Framing,
         status: u16,
         cx: &Ctx,
@@ -1115,12 +1139,7 @@ impl Conn {
         ex.resp.last_ts = cx.ts;
         let skip = ex.skip;
         if !skip {
-            let mut chain = Chain::default();
-            if env.pool.append(&mut chain, head) < head.len() {
-                ex.resp.lost = true;
-            }
-            ex.resp.chain = chain;
-            ex.resp.head_len = head.len() as u32;
+            ex.resp = keep_head(ex.resp, head, index, env.pool);
         }
         let method = ex.method;
         let generation = ex.generation;

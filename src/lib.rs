@@ -10,6 +10,7 @@ pub mod decode;
 pub mod ecs;
 pub mod export;
 pub mod flow;
+pub mod head;
 pub mod http;
 pub mod log;
 pub mod memcopy;

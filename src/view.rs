@@ -6,9 +6,8 @@
 use std::io::Read;
 use std::net::IpAddr;
 
-use crate::http::{
-    Ends, Exchange, Msg, ReqLine, parse_request_head, parser_config, uninit_headers,
-};
+use crate::head;
+use crate::http::{Ends, Exchange, Msg, uninit_headers};
 use crate::policy;
 use crate::pool::{Store, WINDOW};
 
@@ -26,8 +25,8 @@ impl Scratch {
         // Twice the cap: redaction writes at most `max_body` plus one token.
         let buf = || Vec::with_capacity(2 * max_body + 64);
         Scratch {
-            req_head: Vec::with_capacity(WINDOW),
-            resp_head: Vec::with_capacity(WINDOW),
+            req_head: Vec::with_capacity(WINDOW + head::MAX),
+            resp_head: Vec::with_capacity(WINDOW + head::MAX),
             target: Vec::with_capacity(1024),
             bodies: [[buf(), buf()], [buf(), buf()]],
             max_body,
@@ -188,7 +187,7 @@ fn prepare_body(
 ) -> (usize, bool, bool, bool) {
     let [a, b] = bufs;
     a.clear();
-    for s in store.slices(&m.chain, m.head_len as usize) {
+    for s in store.slices(&m.chain, m.body_start()) {
         a.extend_from_slice(s);
     }
     let mut cur = 0;
@@ -263,8 +262,8 @@ fn text(b: &[u8]) -> bool {
     b.is_ascii() || std::str::from_utf8(b).is_ok()
 }
 
-/// Build the view of `ex`. Heads are parsed (once) with the same settings as
-/// when they were first read.
+/// Build the view of `ex`. Heads are not parsed again: their parts come from
+/// the index the parser kept with them (`head`).
 pub fn build<'s>(
     s: &'s mut Scratch,
     slots: &'s mut HeaderSlots<'s>,
@@ -281,28 +280,17 @@ pub fn build<'s>(
         bodies: [req_bufs, resp_bufs],
         ..
     } = s;
-    store.copy_prefix(&ex.req.chain, ex.req.head_len as usize, req_head);
+    store.copy_prefix(&ex.req.chain, ex.req.body_start(), req_head);
     resp_head.clear();
     if ex.has_resp {
-        store.copy_prefix(&ex.resp.chain, ex.resp.head_len as usize, resp_head);
+        store.copy_prefix(&ex.resp.chain, ex.resp.body_start(), resp_head);
     }
-    let req_head: &'s [u8] = req_head;
-    let resp_head: &'s [u8] = resp_head;
+    let (req_head, req_index) = req_head.split_at((ex.req.head_len as usize).min(req_head.len()));
+    let (resp_head, resp_index) =
+        resp_head.split_at((ex.resp.head_len as usize).min(resp_head.len()));
 
     let mut hb = uninit_headers();
-    let (line, req_headers): (ReqLine<'s>, &[httparse::Header<'s>]) =
-        match parse_request_head(req_head, &mut hb) {
-            Ok(Some((_, line, hs))) => (line, hs),
-            // The head parsed when it was read; this cannot happen.
-            _ => (
-                ReqLine {
-                    method: "",
-                    target: "",
-                    version: 1,
-                },
-                &[],
-            ),
-        };
+    let (line, req_headers) = head::request(req_head, req_index, &mut hb);
     let (req_cur, req_err, req_dec, req_cap) =
         prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
     target_buf.clear();
@@ -346,16 +334,15 @@ pub fn build<'s>(
 
     let resp_view = if ex.has_resp {
         let mut hb = uninit_headers();
-        let mut resp = httparse::Response::new(&mut []);
-        let _ = parser_config().parse_response_with_uninit_headers(&mut resp, resp_head, &mut hb);
+        let (status, resp_headers) = head::response(resp_head, resp_index, &mut hb);
         let (cur, err, dec, cap) =
-            prepare_body(store, &ex.resp, resp.headers, redact, max, resp_bufs);
+            prepare_body(store, &ex.resp, resp_headers, redact, max, resp_bufs);
         let body: &'s [u8] = &resp_bufs[cur];
         Some(Resp {
-            status: resp.code.unwrap_or(0),
-            reason: resp.reason.unwrap_or(""),
-            version: resp.version.unwrap_or(1),
-            headers: collect_headers(resp.headers, redact, &mut slots.resp),
+            status: status.status,
+            reason: status.reason,
+            version: status.version,
+            headers: collect_headers(resp_headers, redact, &mut slots.resp),
             body: Body {
                 bytes: body,
                 size: if dec {
