@@ -143,6 +143,11 @@ impl IpText {
 
 /// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
 pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU has what `json_short_avx512` is built for.
+    if b.len() <= 32 && crate::cpu::avx512() && unsafe { json_short_avx512(out, b) } {
+        return;
+    }
     out.push(b'"');
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has what `escape_short` is built for.
@@ -340,11 +345,16 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
 /// always keeps room for one step's worst case.
 fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx512() {
+        // SAFETY: the CPU has the features `escape_avx512` is built for.
+        return unsafe { escape_avx512(out, b, latin1) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if crate::cpu::avx2() {
         // SAFETY: the CPU has the features `escape_avx2` is built for.
         return unsafe { escape_avx2(out, b, latin1) };
     }
-    escape_steps::<false>(out, b, latin1)
+    escape_steps::<PLAIN>(out, b, latin1)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -353,12 +363,25 @@ fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     if b.len() <= 32 && escape_short(out, b, Some(latin1)) {
         return;
     }
-    escape_steps::<true>(out, b, latin1)
+    escape_steps::<SHUFFLE>(out, b, latin1)
 }
 
-/// `escape`, with (`SHUF`) or without the shuffled steps.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
+fn escape_avx512(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+    escape_steps::<EXPANSION>(out, b, latin1)
+}
+
+/// How `escape_steps` takes 32 bytes whose specials all have two-byte
+/// escapes: not at all (general steps of sixteen), by byte shuffles
+/// (`shuffled32`, AVX2) or by one byte expansion (`expanded32`, AVX-512).
+const PLAIN: u8 = 0;
+const SHUFFLE: u8 = 1;
+const EXPANSION: u8 = 2;
+
+/// `escape`, its 32-byte steps taken as `HOW` says.
 #[inline(always)]
-fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+fn escape_steps<const HOW: u8>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     let n = b.len();
     out.reserve(n + ROOM);
     let mut at = Cursor {
@@ -374,12 +397,17 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
             out.reserve(n - at.i + ROOM);
         }
         #[cfg(target_arch = "x86_64")]
-        if SHUF && at.j == at.i {
+        if HOW != PLAIN && at.j == at.i {
             // SAFETY: 32 bytes of `b` from `i`; the writes stay inside ROOM;
-            // the caller has AVX2 and POPCNT.
+            // the caller has the features of `HOW`.
             let w = unsafe {
                 let v = std::arch::x86_64::_mm256_loadu_si256(b.as_ptr().add(at.i).cast());
-                shuffled32(v, !0, latin1, out.as_mut_ptr().add(at.len))
+                let dst = out.as_mut_ptr().add(at.len);
+                if HOW == EXPANSION {
+                    expanded32(v, !0, latin1, dst)
+                } else {
+                    shuffled32(v, !0, latin1, dst)
+                }
             };
             if let Some(w) = w {
                 at.i += 32;
@@ -394,11 +422,28 @@ fn escape_steps<const SHUF: bool>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     // SAFETY: the bytes up to `len` have been written.
     unsafe { out.set_len(at.len) };
     out.reserve(2 * ROOM);
+    // With AVX-512, a masked load reads the rest and nothing past it.
+    #[cfg(target_arch = "x86_64")]
+    if HOW == EXPANSION && at.j == at.i {
+        let rest = &b[at.i..];
+        let valid = (1u32 << rest.len()) - 1;
+        // SAFETY: the masked load reads only the bytes of `rest`; the writes
+        // stay inside the room reserved above; the caller has AVX-512.
+        let w = unsafe {
+            let v = std::arch::x86_64::_mm256_maskz_loadu_epi8(valid, rest.as_ptr().cast());
+            expanded32(v, valid, latin1, out.as_mut_ptr().add(at.len))
+        };
+        if let Some(w) = w {
+            // SAFETY: written up to here.
+            unsafe { out.set_len(at.len + w) };
+            return;
+        }
+    }
     // Straight from `b` too when its specials all take two-byte escapes
     // (most header names and values): sixteen bytes, then the last ones
     // loaded without reading past `b`.
     #[cfg(target_arch = "x86_64")]
-    if SHUF && at.j == at.i {
+    if HOW == SHUFFLE && at.j == at.i {
         let dst = out.as_mut_ptr();
         if n - at.i >= 16 {
             // SAFETY: sixteen bytes of `b` from `i`; the writes stay inside
@@ -502,6 +547,37 @@ fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// `json_str` of up to 32 ASCII bytes with AVX-512: one masked load (which
+/// reads nothing past `b`), one expanding step, the quotes around it. False
+/// (nothing written) when `b` is not ASCII or has a rare special.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
+fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
+    use std::arch::x86_64::*;
+    let valid = ((1u64 << b.len()) - 1) as u32;
+    // SAFETY: the masked load reads only the bytes of `b` (at most 32).
+    let v = unsafe { _mm256_maskz_loadu_epi8(valid, b.as_ptr().cast()) };
+    if _mm256_movemask_epi8(v) != 0 {
+        return false;
+    }
+    out.reserve(ROOM + 2);
+    let len = out.len();
+    // SAFETY: the quote, the step's 64 bytes after it and the closing quote
+    // stay inside the room reserved; the CPU has what the step needs.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        *dst = b'"';
+        match expanded32(v, valid, false, dst.add(1)) {
+            Some(w) => {
+                *dst.add(1 + w) = b'"';
+                out.set_len(len + w + 2);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -616,33 +692,11 @@ unsafe fn shuffled32(
     use std::arch::x86_64::*;
     // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
     unsafe {
-        let ctl = _mm256_cmpeq_epi8(
-            _mm256_max_epu8(v, _mm256_set1_epi8(0x1f)),
-            _mm256_set1_epi8(0x1f),
-        );
-        let c3 = _mm256_or_si256(
-            _mm256_or_si256(eq32(v, b'\n'), eq32(v, b'\r')),
-            eq32(v, b'\t'),
-        );
-        let high = if latin1 {
-            _mm256_cmpgt_epi8(_mm256_setzero_si256(), v)
-        } else {
-            _mm256_or_si256(eq32(v, 0xc2), eq32(v, 0xe2))
-        };
-        let rare = _mm256_or_si256(
-            _mm256_andnot_si256(c3, ctl),
-            _mm256_or_si256(eq32(v, 0x7f), high),
-        );
-        if _mm256_movemask_epi8(rare) as u32 & valid != 0 {
+        let (rare, all, e) = marks32(v, latin1);
+        if rare & valid != 0 {
             return None;
         }
-        let two = _mm256_or_si256(c3, _mm256_or_si256(eq32(v, b'"'), eq32(v, b'\\')));
-        let all = _mm256_movemask_epi8(two) as u32 & valid;
-        let flip = _mm256_shuffle_epi8(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128(FLIP.as_ptr().cast())),
-            v,
-        );
-        let e = _mm256_xor_si256(v, _mm256_and_si256(flip, c3));
+        let all = all & valid;
         let bs = _mm256_set1_epi8(b'\\' as i8);
         // Per lane: bytes 0..8 / 16..24 (lo) and 8..16 / 24..32 (hi), each
         // next to eight backslashes.
@@ -661,6 +715,89 @@ unsafe fn shuffled32(
             len += 8 + (all >> shift & 0xff).count_ones() as usize;
         }
         Some((valid.count_ones() + all.count_ones()) as usize)
+    }
+}
+
+/// `shuffled32` with AVX-512: the same bytes, written by one byte expansion.
+/// Each input byte takes one output slot, or two (backslash, letter) when
+/// marked; laying the marks out two bits per byte (`pdep`) and gathering
+/// the backslash bits through the slots that exist (`pext`) gives where the
+/// backslashes go, and `vpexpandb` spreads the letters over the other slots
+/// of a vector of backslashes. Writes 64 bytes. Only for callers built for
+/// AVX-512 (F, BW, VL, VBMI2), BMI2 and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn expanded32(
+    v: std::arch::x86_64::__m256i,
+    valid: u32,
+    latin1: bool,
+    dst: *mut u8,
+) -> Option<usize> {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
+    unsafe {
+        let (rare, marked, e) = marks32(v, latin1);
+        if rare & valid != 0 {
+            return None;
+        }
+        let marked = marked & valid;
+        // Two bits per input byte: its first slot (always), its second
+        // (when marked); the first slot of a marked byte is its backslash.
+        let m = marked as u64;
+        let slots = 0x5555_5555_5555_5555 | _pdep_u64(m, 0xaaaa_aaaa_aaaa_aaaa);
+        let backslashes = _pext_u64(_pdep_u64(m, 0x5555_5555_5555_5555), slots);
+        let out = _mm512_mask_expand_epi8(
+            _mm512_set1_epi8(b'\\' as i8),
+            !backslashes,
+            _mm512_zextsi256_si512(e),
+        );
+        _mm512_storeu_si512(dst.cast(), out);
+        Some((valid.count_ones() + marked.count_ones()) as usize)
+    }
+}
+
+/// The bytes of `v` that need the general step (bit mask), those that take
+/// two-byte escapes (bit mask), and `v` with \t \n \r turned into the
+/// letters of their escapes. With AVX2 compares into vectors and one
+/// gathering of bits each: with AVX-512, compares into mask registers run
+/// on one port only, and nine of them made the expanding step slower.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn marks32(
+    v: std::arch::x86_64::__m256i,
+    latin1: bool,
+) -> (u32, u32, std::arch::x86_64::__m256i) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX2.
+    unsafe {
+        let ctl = _mm256_cmpeq_epi8(
+            _mm256_max_epu8(v, _mm256_set1_epi8(0x1f)),
+            _mm256_set1_epi8(0x1f),
+        );
+        let c3 = _mm256_or_si256(
+            _mm256_or_si256(eq32(v, b'\n'), eq32(v, b'\r')),
+            eq32(v, b'\t'),
+        );
+        let high = if latin1 {
+            _mm256_cmpgt_epi8(_mm256_setzero_si256(), v)
+        } else {
+            _mm256_or_si256(eq32(v, 0xc2), eq32(v, 0xe2))
+        };
+        let rare = _mm256_or_si256(
+            _mm256_andnot_si256(c3, ctl),
+            _mm256_or_si256(eq32(v, 0x7f), high),
+        );
+        let two = _mm256_or_si256(c3, _mm256_or_si256(eq32(v, b'"'), eq32(v, b'\\')));
+        let flip = _mm256_shuffle_epi8(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(FLIP.as_ptr().cast())),
+            v,
+        );
+        let e = _mm256_xor_si256(v, _mm256_and_si256(flip, c3));
+        (
+            _mm256_movemask_epi8(rare) as u32,
+            _mm256_movemask_epi8(two) as u32,
+            e,
+        )
     }
 }
 
@@ -938,11 +1075,16 @@ mod tests {
 
     /// Every way `escape` can run on this machine.
     fn escapers() -> Vec<(&'static str, Escaper)> {
-        let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<false>)];
+        let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<PLAIN>)];
         #[cfg(target_arch = "x86_64")]
         if crate::cpu::avx2() {
             // SAFETY: the CPU has what `escape_avx2` needs.
             v.push(("avx2", |o, b, l| unsafe { escape_avx2(o, b, l) }));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::avx512() {
+            // SAFETY: the CPU has what `escape_avx512` needs.
+            v.push(("avx512", |o, b, l| unsafe { escape_avx512(o, b, l) }));
         }
         v
     }
@@ -1000,6 +1142,20 @@ mod tests {
                     format!("\"{}\"", escape_slowly(&b, latin1)),
                     "json_str: {b:?}"
                 );
+                // The short AVX2 path `json_str` takes where AVX-512 is not.
+                #[cfg(target_arch = "x86_64")]
+                if b.len() <= 32 && crate::cpu::avx2() {
+                    let mut out = Vec::new();
+                    // SAFETY: the CPU has AVX2.
+                    if unsafe { escape_short(&mut out, &b, None) } {
+                        assert!(b.is_ascii());
+                        assert_eq!(
+                            String::from_utf8(out).unwrap(),
+                            escape_slowly(&b, false),
+                            "escape_short: {b:?}"
+                        );
+                    }
+                }
                 for (name, esc) in escapers() {
                     let mut out = b"prefix".to_vec();
                     esc(&mut out, &b, false);

@@ -1,5 +1,6 @@
-//! A completed exchange made readable once for every sink: heads parsed
-//! again, bodies made contiguous, decoded (gzip/deflate) and redacted.
+//! A completed exchange made readable once for every sink: heads read back
+//! through their index (`head`), bodies made contiguous, decoded
+//! (gzip/deflate) and redacted.
 //!
 //! All buffers live in `Scratch`, reserved at start-up and reused.
 
