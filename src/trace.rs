@@ -570,6 +570,13 @@ fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
     unsafe {
         let dst = out.as_mut_ptr().add(len);
         *dst = b'"';
+        if _mm256_movemask_epi8(looks32(v)) as u32 & valid == 0 {
+            // Nothing to escape (most names and values): as it is.
+            _mm256_storeu_si256(dst.add(1).cast(), v);
+            *dst.add(1 + b.len()) = b'"';
+            out.set_len(len + b.len() + 2);
+            return true;
+        }
         match expanded32(v, valid, false, dst.add(1)) {
             Some(w) => {
                 *dst.add(1 + w) = b'"';
@@ -578,6 +585,21 @@ fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
             }
             None => false,
         }
+    }
+}
+
+/// `looks` for 32 bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn looks32(v: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX2.
+    unsafe {
+        let low = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v);
+        _mm256_or_si256(
+            _mm256_or_si256(low, eq32(v, b'"')),
+            _mm256_or_si256(eq32(v, b'\\'), eq32(v, 0x7f)),
+        )
     }
 }
 
@@ -758,9 +780,7 @@ unsafe fn expanded32(
 
 /// The bytes of `v` that need the general step (bit mask), those that take
 /// two-byte escapes (bit mask), and `v` with \t \n \r turned into the
-/// letters of their escapes. With AVX2 compares into vectors and one
-/// gathering of bits each: with AVX-512, compares into mask registers run
-/// on one port only, and nine of them made the expanding step slower.
+/// letters of their escapes. Shared by the shuffled and the expanding step.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn marks32(
