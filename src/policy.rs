@@ -106,15 +106,79 @@ const SECRET_HEADERS: &[&str] = &[
 
 /// Could `b` hold a secret name anywhere? (When not, a JSON body needs no
 /// redaction.) Runs over every JSON body, so where the CPU has AVX2 it looks
-/// for the first three letters of the words 32 positions at a time and
-/// checks the whole word only where they appear.
+/// for the first three letters of the words 32 positions at a time (64 with
+/// AVX-512) and checks the whole word only where they appear.
 pub fn mentions_secret(b: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx512() {
+        // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
+        return unsafe { mentions_secret_avx512(b) };
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::cpu::avx2() {
         // SAFETY: the CPU has what `mentions_secret_avx2` is built for.
         return unsafe { mentions_secret_avx2(b) };
     }
-    secret_name(b)
+    word_check(b)
+}
+
+/// `mentions_secret` 64 positions at a time; masked loads read the bytes of
+/// `b` and nothing past them, so there is no separate tail.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn mentions_secret_avx512(b: &[u8]) -> bool {
+    use std::arch::x86_64::*;
+    let n = b.len();
+    let bits = |k: usize| if k >= 64 { !0u64 } else { (1u64 << k) - 1 };
+    let mut i = 0;
+    // A word needs five bytes from its start.
+    while n >= i + 5 {
+        let left = n - i;
+        // SAFETY: each masked load reads the bytes of `b` from i + k for as
+        // many as are left (at most 64): inside `b`; i + 2 < n. The CPU has
+        // AVX-512 BW.
+        let mut starts = unsafe {
+            let p = b.as_ptr().add(i);
+            let m = _mm512_and_si512(
+                _mm512_and_si512(
+                    class64(_mm512_maskz_loadu_epi8(bits(left), p.cast()), &FIRST),
+                    class64(
+                        _mm512_maskz_loadu_epi8(bits(left - 1), p.add(1).cast()),
+                        &SECOND,
+                    ),
+                ),
+                class64(
+                    _mm512_maskz_loadu_epi8(bits(left - 2), p.add(2).cast()),
+                    &THIRD,
+                ),
+            );
+            _mm512_test_epi8_mask(m, m)
+        };
+        while starts != 0 {
+            if secret_at(b, i + starts.trailing_zeros() as usize) {
+                return true;
+            }
+            starts &= starts - 1;
+        }
+        i += 64;
+    }
+    false
+}
+
+/// `class` for 64 bytes in a register.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn class64(v: std::arch::x86_64::__m512i, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX-512 BW.
+    unsafe {
+        let nib = _mm512_set1_epi8(0x0f);
+        let lo = _mm512_and_si512(v, nib);
+        let hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+        let lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[0].as_ptr().cast()));
+        let hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[1].as_ptr().cast()));
+        _mm512_and_si512(_mm512_shuffle_epi8(lo_t, lo), _mm512_shuffle_epi8(hi_t, hi))
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -132,7 +196,7 @@ fn mentions_secret_avx2(b: &[u8]) -> bool {
         }
         i += 32;
     }
-    secret_name(&b[i..])
+    word_check(&b[i..])
 }
 
 /// Bit k set when a secret word may start at `w[k]` (k < 32): its first three
@@ -227,9 +291,21 @@ static WORD_START: [bool; 256] = {
 
 /// Does a parameter or field name look like it holds a secret?
 ///
-/// Runs for every header of every trace: one pass, looking at the words
+/// Runs for every header of every trace: with AVX-512, names up to 64
+/// bytes in one step of the body scan; else one pass, looking at the words
 /// only where their first letter appears.
 pub fn secret_name(name: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if name.len() <= 64 && crate::cpu::avx512() {
+        // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
+        return unsafe { mentions_secret_avx512(name) };
+    }
+    word_check(name)
+}
+
+/// The definition the vector scans are checked against: the words looked
+/// for where their first letter appears.
+fn word_check(name: &[u8]) -> bool {
     // The words have five letters or more.
     let starts = name.len().saturating_sub(4);
     (0..starts).any(|i| WORD_START[name[i] as usize] && secret_at(name, i))
@@ -404,6 +480,28 @@ pub fn header_value<'a>(redact: bool, name: &str, value: &'a [u8]) -> &'a [u8] {
 mod tests {
     use super::*;
 
+    type Scan = fn(&[u8]) -> bool;
+
+    /// Every way a secret word is looked for on this machine.
+    fn scanners() -> Vec<(&'static str, Scan)> {
+        let mut v: Vec<(&'static str, Scan)> = vec![
+            ("word_check", word_check),
+            ("mentions_secret", mentions_secret),
+            ("secret_name", secret_name),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::avx2() {
+            // SAFETY: the CPU has what it needs.
+            v.push(("avx2", |b| unsafe { mentions_secret_avx2(b) }));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::avx512() {
+            // SAFETY: the CPU has what it needs.
+            v.push(("avx512", |b| unsafe { mentions_secret_avx512(b) }));
+        }
+        v
+    }
+
     #[test]
     fn body_scan_finds_every_word_at_every_offset() {
         let words = [
@@ -412,19 +510,18 @@ mod tests {
         let near = [
             "toke", "secre", "sessio", "passw0rd", "api key", "apkey", "tok",
         ];
-        for len in [0usize, 5, 17, 18, 19, 33, 34, 35, 64, 70] {
+        for len in [
+            0usize, 5, 17, 18, 19, 33, 34, 35, 60, 61, 62, 63, 64, 65, 70, 128, 131,
+        ] {
             for at in 0..=len {
                 let filler: Vec<u8> = (0..len).map(|k| b"xq_ -{\"}:1"[k % 10]).collect();
                 for w in words.iter().chain(&near) {
                     let mut b = filler[..at].to_vec();
                     b.extend_from_slice(w.as_bytes());
                     b.extend_from_slice(&filler[at..]);
-                    assert_eq!(mentions_secret(&b), secret_name(&b), "{w} at {at} of {len}");
-                    assert_eq!(
-                        mentions_secret(&b),
-                        words.contains(w),
-                        "{w} at {at} of {len}"
-                    );
+                    for (name, scan) in scanners() {
+                        assert_eq!(scan(&b), words.contains(w), "{name}: {w} at {at} of {len}");
+                    }
                 }
             }
         }
@@ -444,7 +541,9 @@ mod tests {
                 for flip in [0u8, 0x20, 0x80, 0x40, 0x10, 0x01, 0x08, 0x30] {
                     let mut word = w.as_bytes().to_vec();
                     word[k] ^= flip;
-                    for at in [0usize, 1, 2, 15, 16, 29, 30, 31, 32, 33, 34, 61, 62] {
+                    for at in [
+                        0usize, 1, 2, 15, 16, 29, 30, 31, 32, 33, 34, 61, 62, 63, 64, 65, 127,
+                    ] {
                         let mut b: Vec<u8> = (0..at + 24)
                             .map(|_| {
                                 seed ^= seed << 13;
@@ -454,16 +553,11 @@ mod tests {
                             })
                             .collect();
                         b.splice(at..at, word.iter().copied());
-                        assert_eq!(
-                            mentions_secret(&b),
-                            secret_name(&b),
-                            "{w} with {k} ^ {flip:#x} at {at}"
-                        );
-                        assert_eq!(
-                            mentions_secret(&b),
-                            flip == 0 || flip == 0x20 && word[k].is_ascii_alphabetic(),
-                            "{w} with {k} ^ {flip:#x} at {at}"
-                        );
+                        let want = flip == 0 || flip == 0x20 && word[k].is_ascii_alphabetic();
+                        assert_eq!(word_check(&b), want, "{w} with {k} ^ {flip:#x} at {at}");
+                        for (name, scan) in scanners() {
+                            assert_eq!(scan(&b), want, "{name}: {w} with {k} ^ {flip:#x} at {at}");
+                        }
                     }
                 }
             }
