@@ -88,23 +88,62 @@ impl<'a> Index<'a> {
     /// not inside `head`, as empty).
     #[inline]
     fn part(&mut self, head: &[u8], part: &[u8]) {
-        let off = (part.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
-        let (off, len) = match head.len().checked_sub(part.len()) {
-            Some(last) if !part.is_empty() && off <= last => (off, part.len()),
-            _ => (0, 0),
-        };
-        // Inside a head of at most 64 KiB (see the module notes).
-        self.put(u16::try_from(off).unwrap_or(0));
-        self.put(u16::try_from(len).unwrap_or(0));
+        let s = span(head, part);
+        self.put(s as u16);
+        self.put((s >> 16) as u16);
     }
 
     fn headers(&mut self, head: &[u8], hs: &[httparse::Header<'_>]) {
         let n = hs.len().min(MAX_HEADERS);
         self.put(n as u16);
+        assert!(self.len + PER_HEADER * n <= MAX);
         for h in &hs[..n] {
-            self.part(head, h.name.as_bytes());
-            self.part(head, h.value);
+            let entry = span(head, h.name.as_bytes()) as u64 | (span(head, h.value) as u64) << 32;
+            // SAFETY: inside the buffer (asserted above for all `n`).
+            unsafe {
+                let p = self.buf.as_mut_ptr().cast::<u8>().add(self.len);
+                std::ptr::write_unaligned(p.cast::<[u8; 8]>(), entry.to_le_bytes());
+            }
+            self.len += PER_HEADER;
         }
+    }
+}
+
+/// `part` as offset (low 16 bits) and length in `head`; an empty part, or
+/// one that is not inside `head`, as empty. Inside a head of at most 64 KiB
+/// both fit (see the module notes).
+#[inline(always)]
+fn span(head: &[u8], part: &[u8]) -> u32 {
+    let off = (part.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+    match head.len().checked_sub(part.len()) {
+        Some(last)
+            if !part.is_empty()
+                && off <= last
+                && off <= u16::MAX as usize
+                && part.len() <= u16::MAX as usize =>
+        {
+            off as u32 | (part.len() as u32) << 16
+        }
+        _ => 0,
+    }
+}
+
+/// The bytes of `head` a span points at (empty when they are not there).
+#[inline(always)]
+fn at(head: &[u8], span: u32) -> &[u8] {
+    let (off, len) = ((span & 0xffff) as usize, (span >> 16) as usize);
+    head.get(off..off + len).unwrap_or(&[])
+}
+
+/// Text of a part: names, methods, targets and reasons, which the parser
+/// took as ASCII (or, for a lenient target or a reason, as UTF-8).
+#[inline(always)]
+fn text(b: &[u8]) -> &str {
+    if b.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(b) }
+    } else {
+        std::str::from_utf8(b).unwrap_or("")
     }
 }
 
@@ -125,21 +164,9 @@ impl<'b> Reader<'b, '_> {
         v
     }
 
-    fn bytes(&mut self) -> &'b [u8] {
-        let (off, len) = (self.num() as usize, self.num() as usize);
-        self.head.get(off..off + len).unwrap_or(&[])
-    }
-
-    /// A part that is text: names, methods, targets and reasons, which the
-    /// parser took as ASCII (or, for a lenient target, checked as UTF-8).
     fn text(&mut self) -> &'b str {
-        let b = self.bytes();
-        if b.iter().all(|&c| c < 0x80) {
-            // SAFETY: ASCII is UTF-8.
-            unsafe { std::str::from_utf8_unchecked(b) }
-        } else {
-            std::str::from_utf8(b).unwrap_or("")
-        }
+        let s = self.num() as u32 | (self.num() as u32) << 16;
+        text(at(self.head, s))
     }
 
     fn headers<'h>(
@@ -147,9 +174,16 @@ impl<'b> Reader<'b, '_> {
         hb: &'h mut [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
     ) -> &'h [httparse::Header<'b>] {
         let n = (self.num() as usize).min(MAX_HEADERS);
-        for slot in &mut hb[..n] {
-            let name = self.text();
-            let value = self.bytes();
+        let entries = self
+            .ix
+            .get(self.at..)
+            .unwrap_or(&[])
+            .chunks_exact(PER_HEADER);
+        let n = n.min(entries.len());
+        for (slot, e) in hb[..n].iter_mut().zip(entries) {
+            let e = u64::from_le_bytes(e.try_into().unwrap());
+            let name = text(at(self.head, e as u32));
+            let value = at(self.head, (e >> 32) as u32);
             slot.write(httparse::Header { name, value });
         }
         // SAFETY: the first `n` slots were written just above, and
