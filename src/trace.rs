@@ -159,30 +159,42 @@ pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'"');
 }
 
+/// "00" to "99", for writing two digits at a time.
+static PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut k = 0;
+    while k < 100 {
+        t[2 * k] = b'0' + (k / 10) as u8;
+        t[2 * k + 1] = b'0' + (k % 10) as u8;
+        k += 1;
+    }
+    t
+};
+
+/// The two digits of `v` (below 100) into `b[at..at + 2]`.
+#[inline(always)]
+fn pair(b: &mut [u8], at: usize, v: u64) {
+    let v = (v % 100) as usize;
+    b[at..at + 2].copy_from_slice(&PAIRS[2 * v..2 * v + 2]);
+}
+
 /// Decimal digits of `n`.
 pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        i -= 2;
+        pair(&mut buf, i, n % 100);
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        pair(&mut buf, i, n);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
-}
-
-/// `n` as exactly `width` digits, zero-padded.
-fn put_padded(out: &mut Vec<u8>, n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut n = n;
-    for d in buf[..width].iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.extend_from_slice(&buf[..width]);
 }
 
 pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
@@ -952,21 +964,20 @@ pub fn write_rfc3339(out: &mut Vec<u8>, us: u64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    put_padded(out, y as u64, 4);
-    out.push(b'-');
-    put_padded(out, m as u64, 2);
-    out.push(b'-');
-    put_padded(out, d as u64, 2);
-    out.push(b'T');
-    put_padded(out, rem / 3600, 2);
-    out.push(b':');
-    put_padded(out, rem / 60 % 60, 2);
-    out.push(b':');
-    put_padded(out, rem % 60, 2);
-    out.push(b'.');
-    put_padded(out, frac, 6);
-    out.push(b'Z');
+    let y = (yoe + era * 400 + if m <= 2 { 1 } else { 0 }) as u64;
+    // Four digits of year (the low ones, as a fixed-width field must).
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    pair(&mut b, 0, y / 100);
+    pair(&mut b, 2, y);
+    pair(&mut b, 5, m as u64);
+    pair(&mut b, 8, d as u64);
+    pair(&mut b, 11, rem / 3600);
+    pair(&mut b, 14, rem / 60 % 60);
+    pair(&mut b, 17, rem % 60);
+    pair(&mut b, 20, frac / 10_000);
+    pair(&mut b, 22, frac / 100);
+    pair(&mut b, 24, frac);
+    out.extend_from_slice(&b);
 }
 
 #[cfg(test)]
@@ -986,6 +997,36 @@ mod tests {
             s(|o| write_rfc3339(o, 1_709_251_199_123_456)),
             "2024-02-29T23:59:59.123456Z"
         );
+        assert_eq!(
+            s(|o| write_rfc3339(o, 951_868_800_000_001)),
+            "2000-03-01T00:00:00.000001Z"
+        );
+        // Read back through the inverse formula (days from a civil date),
+        // across leap days and centuries, at varied times of day.
+        let days_from_civil = |y: i64, m: i64, d: i64| {
+            let y = if m <= 2 { y - 1 } else { y };
+            let era = y.div_euclid(400);
+            let yoe = y - era * 400;
+            let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+            era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+        };
+        for day in (0..60_000u64).step_by(7) {
+            let us = day * 86_400_000_000 + (day * 7_919_993_377) % 86_400_000_000;
+            let t = s(|o| write_rfc3339(o, us));
+            let num = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
+            assert_eq!(t.len(), 27, "{t}");
+            assert_eq!(
+                days_from_civil(num(0..4), num(5..7), num(8..10)),
+                day as i64,
+                "{t}"
+            );
+            let secs = num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
+            assert_eq!(
+                (secs * 1_000_000 + num(20..26)) as u64,
+                us % 86_400_000_000,
+                "{t}"
+            );
+        }
     }
 
     #[test]
@@ -1004,9 +1045,14 @@ mod tests {
 
     #[test]
     fn numbers_and_addresses() {
-        for n in [0u64, 7, 10, 65535, u64::MAX] {
-            assert_eq!(s(|o| put_u64(o, n)), n.to_string());
+        let mut p = 1u64;
+        for _ in 0..20 {
+            for n in [p - 1, p, p + 1, p * 7 + 3] {
+                assert_eq!(s(|o| put_u64(o, n)), n.to_string());
+            }
+            p = p.saturating_mul(10);
         }
+        assert_eq!(s(|o| put_u64(o, u64::MAX)), u64::MAX.to_string());
         // Every octet value in every position, as std writes it.
         for o in 0..=255u8 {
             let ip = std::net::Ipv4Addr::new(o, 255 - o, o / 3, o % 10);
