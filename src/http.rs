@@ -486,26 +486,37 @@ pub fn parse_request_head<'b, 'h>(
     b: &'b [u8],
     hb: &'h mut [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
 ) -> Result<Option<ReqHead<'b, 'h>>, httparse::Error> {
-    // Probe the request line alone (no header slots: a good line then stops
-    // at TooManyHeaders), so that `hb` is borrowed by one parser only.
-    let mut probe = httparse::Request::new(&mut []);
-    let err = match parser_config().parse_request(&mut probe, b) {
-        Err(httparse::Error::TooManyHeaders) | Ok(_) => {
-            let mut req = httparse::Request::new(&mut []);
-            return match parser_config().parse_request_with_uninit_headers(&mut req, b, hb)? {
-                httparse::Status::Complete(n) => {
-                    let line = ReqLine {
-                        method: req.method.unwrap_or(""),
-                        target: req.path.unwrap_or(""),
-                        version: req.version.unwrap_or(1),
-                    };
-                    Ok(Some((n, line, req.headers)))
-                }
-                httparse::Status::Partial => Ok(None),
+    // The slots are borrowed by the parse's result on success only; on an
+    // error they are taken again below. The borrow checker cannot see that
+    // the first borrow has ended on the error path (it would with Polonius),
+    // so the second comes from a raw pointer.
+    let slots: *mut [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] = hb;
+    let mut req = httparse::Request::new(&mut []);
+    // SAFETY: `slots` is `hb`, borrowed for 'h; nothing else uses it while
+    // this borrow is live.
+    let first =
+        parser_config().parse_request_with_uninit_headers(&mut req, b, unsafe { &mut *slots });
+    let e = match first {
+        Ok(httparse::Status::Complete(n)) => {
+            let line = ReqLine {
+                method: req.method.unwrap_or(""),
+                target: req.path.unwrap_or(""),
+                version: req.version.unwrap_or(1),
             };
+            return Ok(Some((n, line, req.headers)));
         }
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => e,
     };
+    // Which part was refused? The request line alone (no header slots: a
+    // good line then stops at TooManyHeaders).
+    let mut probe = httparse::Request::new(&mut []);
+    let err = match parser_config().parse_request(&mut probe, b) {
+        Err(httparse::Error::TooManyHeaders) | Ok(_) => return Err(e),
+        Err(line_error) => line_error,
+    };
+    // SAFETY: the first parse failed, so nothing borrows the slots now.
+    let hb = unsafe { &mut *slots };
     // METHOD SP target... SP HTTP/1.x CRLF, the target being everything between.
     let Some(eol) = b.iter().position(|&c| c == b'\n') else {
         // The line may still be coming: wait while it starts like a request.
