@@ -219,8 +219,7 @@ unsafe fn starts32(w: &[u8; 34]) -> u32 {
 }
 
 /// The classes (`starts32`) of the 32 bytes of `w` from `at`, for one letter
-/// position. A function, not a closure: closures do not take on the
-/// caller's target features, and their intrinsics would not be inlined.
+/// position.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn class(w: &[u8; 34], at: usize, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m256i {
