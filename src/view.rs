@@ -177,7 +177,8 @@ fn is_json(headers: &[httparse::Header<'_>], body: &[u8]) -> bool {
     }
 }
 
-/// Copy, decode and redact one body; returns (which buffer holds it, its length, decode error).
+/// Copy, decode and redact one body; returns (which buffer holds it,
+/// decode error, decoded, capped, whether it is known to be ASCII).
 fn prepare_body(
     store: &Store,
     m: &Msg,
@@ -185,11 +186,12 @@ fn prepare_body(
     redact: bool,
     max: usize,
     bufs: &mut [Vec<u8>; 2],
-) -> (usize, bool, bool, bool) {
+) -> (usize, bool, bool, bool, bool) {
     let [a, b] = bufs;
     a.clear();
+    let mut ascii = true;
     for s in store.slices(&m.chain, m.body_start()) {
-        a.extend_from_slice(s);
+        ascii &= extend_ascii(a, s);
     }
     let mut cur = 0;
     let mut decode_error = false;
@@ -256,11 +258,49 @@ fn prepare_body(
             }
         }
     }
-    (cur, decode_error, decoded, capped)
+    // Still the copy (not decoded or redacted): what the copy saw holds.
+    (cur, decode_error, decoded, capped, cur == 0 && ascii)
 }
 
-fn text(b: &[u8]) -> bool {
-    b.is_ascii() || std::str::from_utf8(b).is_ok()
+/// Append `s` to `out`; true if it is all ASCII. One pass where the CPU has
+/// AVX2: the body copy also answers `text`'s first question.
+fn extend_ascii(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { extend_ascii_avx2(out, s) };
+    }
+    out.extend_from_slice(s);
+    s.is_ascii()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn extend_ascii_avx2(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    use std::arch::x86_64::*;
+    out.reserve(s.len());
+    let len = out.len();
+    let mut high = _mm256_setzero_si256();
+    let mut i = 0;
+    // SAFETY: reads of 32 bytes inside `s`, writes inside the capacity
+    // reserved above.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        while s.len() - i >= 32 {
+            let v = _mm256_loadu_si256(s.as_ptr().add(i).cast());
+            _mm256_storeu_si256(dst.add(i).cast(), v);
+            high = _mm256_or_si256(high, v);
+            i += 32;
+        }
+        std::ptr::copy_nonoverlapping(s.as_ptr().add(i), dst.add(i), s.len() - i);
+        out.set_len(len + s.len());
+    }
+    _mm256_movemask_epi8(high) == 0 && s[i..].is_ascii()
+}
+
+/// Text (shown escaped) or not (shown as base64)? `ascii`: known ASCII.
+fn text(b: &[u8], ascii: bool) -> bool {
+    ascii || b.is_ascii() || std::str::from_utf8(b).is_ok()
 }
 
 /// Build the view of `ex`. Heads are not parsed again: their parts come from
@@ -292,7 +332,7 @@ pub fn build<'s>(
 
     let mut hb = uninit_headers();
     let (line, req_headers) = head::request(req_head, req_index, &mut hb);
-    let (req_cur, req_err, req_dec, req_cap) =
+    let (req_cur, req_err, req_dec, req_cap, req_ascii) =
         prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
     target_buf.clear();
     let raw_target = line.target.as_bytes();
@@ -329,14 +369,14 @@ pub fn build<'s>(
             wire_size: ex.req.body_size,
             truncated: ex.req.truncated || !ex.req.complete || req_cap,
             decode_error: req_err,
-            text: text(rb),
+            text: text(rb, req_ascii),
         },
     };
 
     let resp_view = if ex.has_resp {
         let mut hb = uninit_headers();
         let (status, resp_headers) = head::response(resp_head, resp_index, &mut hb);
-        let (cur, err, dec, cap) =
+        let (cur, err, dec, cap, ascii) =
             prepare_body(store, &ex.resp, resp_headers, redact, max, resp_bufs);
         let body: &'s [u8] = &resp_bufs[cur];
         Some(Resp {
@@ -354,7 +394,7 @@ pub fn build<'s>(
                 wire_size: ex.resp.body_size,
                 truncated: ex.resp.truncated || !ex.resp.complete || cap,
                 decode_error: err,
-                text: text(body),
+                text: text(body, ascii),
             },
         })
     } else {
@@ -389,4 +429,29 @@ fn collect_headers<'a>(
     // SAFETY: the first `len` slots were written just above, and MaybeUninit<T>
     // has the layout of T.
     unsafe { std::slice::from_raw_parts(slots.as_ptr().cast::<Header<'a>>(), len) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The copy is exact and says ASCII exactly when there is no byte from
+    /// 0x80, wherever that byte is, appended after what `out` had.
+    #[test]
+    fn copy_tells_ascii() {
+        for n in 0..140 {
+            let plain: Vec<u8> = (0..n).map(|k| b' ' + (k * 7 % 95) as u8).collect();
+            for high in std::iter::once(None).chain((0..n).map(Some)) {
+                let mut s = plain.clone();
+                if let Some(k) = high {
+                    s[k] = 0x80 | (k as u8);
+                }
+                let mut out = b"kept".to_vec();
+                let ascii = extend_ascii(&mut out, &s);
+                assert_eq!(&out[..4], b"kept");
+                assert_eq!(&out[4..], &s[..], "n={n} high={high:?}");
+                assert_eq!(ascii, high.is_none(), "n={n} high={high:?}");
+            }
+        }
+    }
 }
