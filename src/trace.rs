@@ -1069,7 +1069,7 @@ mod tests {
     fn numbers_and_addresses() {
         let mut p = 1u64;
         for _ in 0..20 {
-            for n in [p - 1, p, p + 1, p * 7 + 3] {
+            for n in [p - 1, p, p + 1, p.saturating_mul(7).saturating_add(3)] {
                 assert_eq!(s(|o| put_u64(o, n)), n.to_string());
             }
             p = p.saturating_mul(10);
