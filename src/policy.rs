@@ -483,6 +483,8 @@ mod tests {
 
     /// Every way a secret word is looked for on this machine.
     fn scanners() -> Vec<(&'static str, Scan)> {
+        // Pushed to on x86_64 only.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut v: Vec<(&'static str, Scan)> = vec![
             ("word_check", word_check),
             ("mentions_secret", mentions_secret),

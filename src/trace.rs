@@ -411,7 +411,9 @@ fn escape_avx512(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
 /// escapes: not at all (general steps of sixteen), by byte shuffles
 /// (`shuffled32`, AVX2) or by one byte expansion (`expanded32`, AVX-512).
 const PLAIN: u8 = 0;
+#[cfg(target_arch = "x86_64")]
 const SHUFFLE: u8 = 1;
+#[cfg(target_arch = "x86_64")]
 const EXPANSION: u8 = 2;
 
 /// `escape`, its 32-byte steps taken as `HOW` says.
@@ -1163,6 +1165,8 @@ mod tests {
 
     /// Every way `escape` can run on this machine.
     fn escapers() -> Vec<(&'static str, Escaper)> {
+        // Pushed to on x86_64 only.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<PLAIN>)];
         #[cfg(target_arch = "x86_64")]
         if crate::cpu::avx2() {
