@@ -77,7 +77,8 @@ fn json_headers_avx512(out: &mut Vec<u8>, hs: &[Header<'_>]) {
     json_headers_with(out, hs, |out, b| {
         // The closure has the features of its function.
         if b.len() > 32 || !json_short_avx512(out, b) {
-            json_str(out, b);
+            out.push(b'"');
+            json_str_rest(out, b);
         }
     })
 }
@@ -178,6 +179,12 @@ pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
         out.push(b'"');
         return;
     }
+    json_str_rest(out, b);
+}
+
+/// `json_str` after its opening quote and short-string attempts (which fail
+/// for this string again once one has).
+fn json_str_rest(out: &mut Vec<u8>, b: &[u8]) {
     escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err());
     out.push(b'"');
 }
@@ -552,7 +559,7 @@ fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
         unsafe {
             let a = _mm_loadu_si128(b.as_ptr().cast());
             let z = _mm_loadu_si128(b.as_ptr().add(n - 16).cast());
-            if n > 32 || _mm_movemask_epi8(_mm_or_si128(looks(a), looks(z))) != 0 {
+            if n > 32 || _mm256_movemask_epi8(looks32(_mm256_set_m128i(z, a))) != 0 {
                 return false;
             }
             _mm_storeu_si128(dst.cast(), a);
@@ -563,7 +570,8 @@ fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
     }
     let v = load_short(b);
     let valid = (1u32 << n) - 1;
-    if _mm_movemask_epi8(looks(v)) as u32 & valid == 0 {
+    // SAFETY: the CPU has AVX2.
+    if _mm256_movemask_epi8(unsafe { looks32(_mm256_zextsi128_si256(v)) }) as u32 & valid == 0 {
         // SAFETY: as above.
         unsafe {
             _mm_storeu_si128(dst.cast(), v);
@@ -626,7 +634,8 @@ fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
     }
 }
 
-/// `looks` for 32 bytes.
+/// Bytes of `v` that escaping may change (0xff where so): controls, '"',
+/// '\\', DEL and everything from 0x80.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn looks32(v: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
@@ -637,24 +646,6 @@ unsafe fn looks32(v: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
         _mm256_or_si256(
             _mm256_or_si256(low, eq32(v, b'"')),
             _mm256_or_si256(eq32(v, b'\\'), eq32(v, 0x7f)),
-        )
-    }
-}
-
-/// Bytes of `v` that escaping may change (0xff where so): controls, '"',
-/// '\\', DEL and everything from 0x80.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn looks(v: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline.
-    unsafe {
-        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-        // Signed: below 0x20, or from 0x80.
-        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-        _mm_or_si128(
-            _mm_or_si128(low, is(b'"')),
-            _mm_or_si128(is(b'\\'), is(0x7f)),
         )
     }
 }
@@ -752,11 +743,7 @@ unsafe fn shuffled32(
     use std::arch::x86_64::*;
     // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
     unsafe {
-        let (rare, all, e) = marks32(v, latin1);
-        if rare & valid != 0 {
-            return None;
-        }
-        let all = all & valid;
+        let (all, e) = marks32(v, valid, latin1)?;
         let bs = _mm256_set1_epi8(b'\\' as i8);
         // Per lane: bytes 0..8 / 16..24 (lo) and 8..16 / 24..32 (hi), each
         // next to eight backslashes.
@@ -796,11 +783,7 @@ unsafe fn expanded32(
     use std::arch::x86_64::*;
     // SAFETY: the caller's: features, and 64 writable bytes at `dst`.
     unsafe {
-        let (rare, marked, e) = marks32(v, latin1);
-        if rare & valid != 0 {
-            return None;
-        }
-        let marked = marked & valid;
+        let (marked, e) = marks32(v, valid, latin1)?;
         // Two bits per input byte: its first slot (always), its second
         // (when marked); the first slot of a marked byte is its backslash.
         let m = marked as u64;
@@ -816,15 +799,17 @@ unsafe fn expanded32(
     }
 }
 
-/// The bytes of `v` that need the general step (bit mask), those that take
-/// two-byte escapes (bit mask), and `v` with \t \n \r turned into the
-/// letters of their escapes. Shared by the shuffled and the expanding step.
+/// For the bytes of `v` marked in `valid`: those that take two-byte escapes
+/// (bit mask), and `v` with \t \n \r turned into the letters of their
+/// escapes; None when one needs the general step. Shared by the shuffled and
+/// the expanding step.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn marks32(
     v: std::arch::x86_64::__m256i,
+    valid: u32,
     latin1: bool,
-) -> (u32, u32, std::arch::x86_64::__m256i) {
+) -> Option<(u32, std::arch::x86_64::__m256i)> {
     use std::arch::x86_64::*;
     // SAFETY: the caller has AVX2.
     unsafe {
@@ -850,12 +835,11 @@ unsafe fn marks32(
             _mm256_broadcastsi128_si256(_mm_loadu_si128(FLIP.as_ptr().cast())),
             v,
         );
+        if _mm256_movemask_epi8(rare) as u32 & valid != 0 {
+            return None;
+        }
         let e = _mm256_xor_si256(v, _mm256_and_si256(flip, c3));
-        (
-            _mm256_movemask_epi8(rare) as u32,
-            _mm256_movemask_epi8(two) as u32,
-            e,
-        )
+        Some((_mm256_movemask_epi8(two) as u32 & valid, e))
     }
 }
 
