@@ -1,8 +1,9 @@
 //! Where the parts of a parsed head are, so that it is parsed once.
 //!
-//! When the streaming parser (`http`) accepts a head it writes an index of
-//! it (the start-line's parts and each header's name and value, as offsets
-//! into the head) and keeps it in the message's chain right after the head.
+//! When the streaming parser (`http`) keeps a head (of an exchange the
+//! policy admitted) it writes an index of it (the start-line's parts and
+//! each header's name and value, as offsets into the head) and keeps it in
+//! the message's chain right after the head; heads not kept cost no index.
 //! The view (`view`) reads the parts back from the index instead of running
 //! httparse over the head a second time.
 //!
@@ -32,80 +33,61 @@ pub const MAX: usize = LINE + COUNT + PER_HEADER * MAX_HEADERS;
 /// which would cost as much as writing a short index).
 pub type Buf = MaybeUninit<[u8; MAX]>;
 
-/// An index being written into a `Buf` (its first `len` bytes are written).
-/// The buffer is a separate local of the caller: in one struct with `len`,
-/// the compiler cleared all of it to set `len` to zero.
-pub struct Index<'a> {
+/// A parsed head's parts, as the parser gave them.
+pub enum Parts<'p, 'b> {
+    Request(ReqLine<'b>, &'p [httparse::Header<'b>]),
+    Response(&'p httparse::Response<'p, 'b>),
+}
+
+/// Write the index of `head` (the bytes its parts point into) into `buf`.
+pub fn index<'x>(buf: &'x mut Buf, head: &[u8], parts: &Parts<'_, '_>) -> &'x [u8] {
+    let mut w = Writer { buf, len: 0 };
+    let hs = match parts {
+        Parts::Request(line, hs) => {
+            w.put(span(head, line.method.as_bytes()).to_le_bytes());
+            w.put(span(head, line.target.as_bytes()).to_le_bytes());
+            w.put((line.version as u16).to_le_bytes());
+            w.put([0, 0]);
+            *hs
+        }
+        Parts::Response(r) => {
+            w.put(span(head, r.reason.unwrap_or("").as_bytes()).to_le_bytes());
+            w.put([0; 4]);
+            w.put((r.version.unwrap_or(1) as u16).to_le_bytes());
+            w.put(r.code.unwrap_or(0).to_le_bytes());
+            &*r.headers
+        }
+    };
+    let n = hs.len().min(MAX_HEADERS);
+    w.put((n as u16).to_le_bytes());
+    for h in &hs[..n] {
+        let entry = span(head, h.name.as_bytes()) as u64 | (span(head, h.value) as u64) << 32;
+        w.put(entry.to_le_bytes());
+    }
+    let len = w.len;
+    // SAFETY: the first `len` bytes have been written (`put`), and
+    // MaybeUninit<u8> has the layout of u8.
+    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) }
+}
+
+/// Writes an index into a `Buf` (its first `len` bytes are written). The
+/// buffer is not a field of a struct holding `len`: in one, the compiler
+/// cleared all of it to set `len` to zero.
+struct Writer<'a> {
     buf: &'a mut Buf,
     len: usize,
 }
 
-impl<'a> Index<'a> {
-    pub fn new(buf: &'a mut Buf) -> Index<'a> {
-        Index { buf, len: 0 }
-    }
-
-    /// Index a request head (`head` the bytes its parts point into).
-    pub fn request(&mut self, head: &[u8], line: &ReqLine<'_>, hs: &[httparse::Header<'_>]) {
-        let ix = self;
-        ix.len = 0;
-        ix.part(head, line.method.as_bytes());
-        ix.part(head, line.target.as_bytes());
-        ix.put(line.version as u16);
-        ix.put(0);
-        ix.headers(head, hs);
-    }
-
-    /// Index a response head.
-    pub fn response(&mut self, head: &[u8], r: &httparse::Response<'_, '_>) {
-        let ix = self;
-        ix.len = 0;
-        ix.part(head, r.reason.unwrap_or("").as_bytes());
-        ix.put(0);
-        ix.put(0);
-        ix.put(r.version.unwrap_or(1) as u16);
-        ix.put(r.code.unwrap_or(0));
-        ix.headers(head, r.headers);
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        // SAFETY: the first `len` bytes have been written (`put`), and
-        // MaybeUninit<u8> has the layout of u8.
-        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.len) }
-    }
-
-    fn put(&mut self, v: u16) {
-        assert!(self.len + 2 <= MAX);
-        // SAFETY: two bytes inside the buffer (asserted).
+impl Writer<'_> {
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+        assert!(self.len + N <= MAX);
+        // SAFETY: N bytes inside the buffer (asserted).
         unsafe {
             let p = self.buf.as_mut_ptr().cast::<u8>().add(self.len);
-            std::ptr::write_unaligned(p.cast::<[u8; 2]>(), v.to_le_bytes());
+            std::ptr::write_unaligned(p.cast::<[u8; N]>(), bytes);
         }
-        self.len += 2;
-    }
-
-    /// `part` as offset and length in `head` (an empty part, or one that is
-    /// not inside `head`, as empty).
-    #[inline]
-    fn part(&mut self, head: &[u8], part: &[u8]) {
-        let s = span(head, part);
-        self.put(s as u16);
-        self.put((s >> 16) as u16);
-    }
-
-    fn headers(&mut self, head: &[u8], hs: &[httparse::Header<'_>]) {
-        let n = hs.len().min(MAX_HEADERS);
-        self.put(n as u16);
-        assert!(self.len + PER_HEADER * n <= MAX);
-        for h in &hs[..n] {
-            let entry = span(head, h.name.as_bytes()) as u64 | (span(head, h.value) as u64) << 32;
-            // SAFETY: inside the buffer (asserted above for all `n`).
-            unsafe {
-                let p = self.buf.as_mut_ptr().cast::<u8>().add(self.len);
-                std::ptr::write_unaligned(p.cast::<[u8; 8]>(), entry.to_le_bytes());
-            }
-            self.len += PER_HEADER;
-        }
+        self.len += N;
     }
 }
 
@@ -155,18 +137,23 @@ struct Reader<'b, 'i> {
 }
 
 impl<'b> Reader<'b, '_> {
-    fn num(&mut self) -> u16 {
-        let v = match self.ix.get(self.at..self.at + 2) {
-            Some(b) => u16::from_le_bytes([b[0], b[1]]),
-            None => 0,
+    /// The next N bytes of the index (zeros past its end).
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let v = match self.ix.get(self.at..self.at + N) {
+            Some(b) => b.try_into().unwrap(),
+            None => [0; N],
         };
-        self.at += 2;
+        self.at += N;
         v
     }
 
-    fn text(&mut self) -> &'b str {
-        let s = self.num() as u32 | (self.num() as u32) << 16;
-        text(at(self.head, s))
+    fn num(&mut self) -> u16 {
+        u16::from_le_bytes(self.take())
+    }
+
+    /// The next span's part, as text.
+    fn part_text(&mut self) -> &'b str {
+        text(at(self.head, u32::from_le_bytes(self.take())))
     }
 
     fn headers<'h>(
@@ -199,8 +186,8 @@ pub fn request<'b, 'h>(
     hb: &'h mut [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
 ) -> (ReqLine<'b>, &'h [httparse::Header<'b>]) {
     let mut r = Reader { head, ix, at: 0 };
-    let method = r.text();
-    let target = r.text();
+    let method = r.part_text();
+    let target = r.part_text();
     let version = r.num() as u8;
     r.num();
     let line = ReqLine {
@@ -225,9 +212,8 @@ pub fn response<'b, 'h>(
     hb: &'h mut [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
 ) -> (StatusLine<'b>, &'h [httparse::Header<'b>]) {
     let mut r = Reader { head, ix, at: 0 };
-    let reason = r.text();
-    r.num();
-    r.num();
+    let reason = r.part_text();
+    r.take::<4>();
     let version = r.num() as u8;
     let status = r.num();
     (
@@ -267,10 +253,9 @@ mod tests {
             let (n, line, hs) = parse_request_head(b, &mut hb).unwrap().unwrap();
             let head = &b[..n];
             let mut buf = Buf::uninit();
-            let mut ix = Index::new(&mut buf);
-            ix.request(head, &line, hs);
+            let ix = index(&mut buf, head, &Parts::Request(line, hs));
             let mut hb2 = uninit_headers();
-            let (l2, hs2) = request(head, ix.as_bytes(), &mut hb2);
+            let (l2, hs2) = request(head, ix, &mut hb2);
             assert_eq!(
                 (l2.method, l2.target, l2.version),
                 (line.method, line.target, line.version)
@@ -293,10 +278,9 @@ mod tests {
             };
             let head = &b[..n];
             let mut buf = Buf::uninit();
-            let mut ix = Index::new(&mut buf);
-            ix.response(head, &resp);
+            let ix = index(&mut buf, head, &Parts::Response(&resp));
             let mut hb2 = uninit_headers();
-            let (s, hs2) = response(head, ix.as_bytes(), &mut hb2);
+            let (s, hs2) = response(head, ix, &mut hb2);
             assert_eq!(
                 (s.status, s.reason, s.version),
                 (
@@ -361,10 +345,9 @@ mod tests {
                     continue;
                 };
                 let mut buf = Buf::uninit();
-                let mut ix = Index::new(&mut buf);
-                ix.response(&b[..n], &resp);
+                let ix = index(&mut buf, &b[..n], &Parts::Response(&resp));
                 let mut hb2 = uninit_headers();
-                let (s, hs2) = response(&b[..n], ix.as_bytes(), &mut hb2);
+                let (s, hs2) = response(&b[..n], ix, &mut hb2);
                 assert_eq!(
                     (s.status, s.reason),
                     (resp.code.unwrap(), resp.reason.unwrap_or(""))
@@ -375,10 +358,9 @@ mod tests {
                     continue;
                 };
                 let mut buf = Buf::uninit();
-                let mut ix = Index::new(&mut buf);
-                ix.request(&b[..n], &line, hs);
+                let ix = index(&mut buf, &b[..n], &Parts::Request(line, hs));
                 let mut hb2 = uninit_headers();
-                let (l2, hs2) = request(&b[..n], ix.as_bytes(), &mut hb2);
+                let (l2, hs2) = request(&b[..n], ix, &mut hb2);
                 assert_eq!((l2.method, l2.target), (line.method, line.target));
                 assert_eq!(pairs(hs2), pairs(hs), "{b:?}");
             }

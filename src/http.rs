@@ -470,6 +470,7 @@ pub fn uninit_headers<'b>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; MAX
 }
 
 /// What a request line says.
+#[derive(Clone, Copy)]
 pub struct ReqLine<'b> {
     pub method: &'b str,
     pub target: &'b str,
@@ -573,8 +574,10 @@ pub fn parse_request_head<'b, 'h>(
 }
 
 /// `m` with `head` and its index kept in a new chain (`lost` if the pool
-/// could not take them).
-fn keep_head(mut m: Msg, head: &[u8], index: &[u8], pool: &mut Store) -> Msg {
+/// could not take them). The index is written here, for kept heads only.
+fn keep_head(mut m: Msg, head: &[u8], parts: &head::Parts, pool: &mut Store) -> Msg {
+    let mut buf = head::Buf::uninit();
+    let index = head::index(&mut buf, head, parts);
     let mut chain = Chain::default();
     if pool.append(&mut chain, head) < head.len() || pool.append(&mut chain, index) < index.len() {
         m.lost = true;
@@ -948,13 +951,11 @@ impl Conn {
             return None;
         }
         let mut headers = uninit_headers();
-        let mut index_buf = head::Buf::uninit();
-        let mut index = head::Index::new(&mut index_buf);
+        let mut resp = httparse::Response::new(&mut []);
         let is_req = self.dirs[dir].role == Role::Request;
         let parsed = if is_req {
             match parse_request_head(b, &mut headers) {
                 Ok(Some((n, line, hs))) => {
-                    index.request(&b[..n], &line, hs);
                     let method = match line.method {
                         "HEAD" => Method::Head,
                         "CONNECT" => Method::Connect,
@@ -972,18 +973,24 @@ impl Conn {
                         server: ends.addr[1 - dir],
                     };
                     let keep = env.sink.admit(&info);
-                    Ok(Some((n, f, method, if keep { 0u16 } else { 1 })))
+                    let parts = head::Parts::Request(line, hs);
+                    Ok(Some((n, f, method, if keep { 0u16 } else { 1 }, parts)))
                 }
                 Ok(None) => Ok(None),
                 Err(e) => Err(e),
             }
         } else {
-            let mut resp = httparse::Response::new(&mut []);
             match parser_config().parse_response_with_uninit_headers(&mut resp, b, &mut headers) {
                 Ok(httparse::Status::Complete(n)) => {
-                    index.response(&b[..n], &resp);
                     let f = framing(resp.headers);
-                    Ok(Some((n, f, Method::Other, resp.code.unwrap_or(0))))
+                    let status = resp.code.unwrap_or(0);
+                    Ok(Some((
+                        n,
+                        f,
+                        Method::Other,
+                        status,
+                        head::Parts::Response(&resp),
+                    )))
                 }
                 Ok(httparse::Status::Partial) => Ok(None),
                 Err(e) => Err(e),
@@ -1007,18 +1014,17 @@ impl Conn {
                 }
                 Some(if b.is_empty() { 0 } else { 1 })
             }
-            Ok(Some((n, f, method, status))) => {
+            Ok(Some((n, f, method, status, parts))) => {
                 self.kind = Kind::Http;
                 self.dirs[dir].head_scan = 0;
                 if f.bad {
                     env.stats.parse_errors += 1;
                 }
+                let head = (&b[..n], &parts);
                 if is_req {
                     let keep = status == 0;
-                    let head = (&b[..n], index.as_bytes());
                     self.request_head(dir, head, f, method, keep, cx, ends, env);
                 } else {
-                    let head = (&b[..n], index.as_bytes());
                     self.response_head(dir, head, f, status, cx, ends, env);
                 }
                 Some(n)
@@ -1071,7 +1077,7 @@ impl Conn {
     fn request_head(
         &mut self,
         dir: usize,
-        (head, index): (&[u8], &[u8]),
+        (head, parts): (&[u8], &head::Parts),
         f: Framing,
         method: Method,
         keep: bool,
@@ -1101,7 +1107,7 @@ impl Conn {
         ex.req.last_ts = cx.ts;
         ex.skip = !keep;
         if keep {
-            ex.req = keep_head(ex.req, head, index, env.pool);
+            ex.req = keep_head(ex.req, head, parts, env.pool);
         }
         let generation = ex.generation;
         if self.last == NIL {
@@ -1122,7 +1128,7 @@ impl Conn {
     fn response_head(
         &mut self,
         dir: usize,
-        (head, index): (&[u8], &[u8]),
+        (head, parts): (&[u8], &head::Parts),
         f: Framing,
         status: u16,
         cx: &Ctx,
@@ -1150,7 +1156,7 @@ impl Conn {
         ex.resp.last_ts = cx.ts;
         let skip = ex.skip;
         if !skip {
-            ex.resp = keep_head(ex.resp, head, index, env.pool);
+            ex.resp = keep_head(ex.resp, head, parts, env.pool);
         }
         let method = ex.method;
         let generation = ex.generation;
