@@ -177,16 +177,15 @@ fn is_json(headers: &[httparse::Header<'_>], body: &[u8]) -> bool {
     }
 }
 
-/// Copy, decode and redact one body; returns (which buffer holds it,
-/// decode error, decoded, capped, whether it is known to be ASCII).
-fn prepare_body(
+/// Copy, decode and redact one body, in one of `bufs`.
+fn prepare_body<'a>(
     store: &Store,
     m: &Msg,
     headers: &[httparse::Header<'_>],
     redact: bool,
     max: usize,
-    bufs: &mut [Vec<u8>; 2],
-) -> (usize, bool, bool, bool, bool) {
+    bufs: &'a mut [Vec<u8>; 2],
+) -> Body<'a> {
     let [a, b] = bufs;
     a.clear();
     let mut ascii = true;
@@ -258,8 +257,20 @@ fn prepare_body(
             }
         }
     }
-    // Still the copy (not decoded or redacted): what the copy saw holds.
-    (cur, decode_error, decoded, capped, cur == 0 && ascii)
+    let bytes: &'a [u8] = &bufs[cur];
+    Body {
+        bytes,
+        size: if decoded {
+            bytes.len() as u64
+        } else {
+            m.body_size
+        },
+        wire_size: m.body_size,
+        truncated: m.truncated || !m.complete || capped,
+        decode_error,
+        // Still the copy (not decoded or redacted): what the copy saw holds.
+        text: text(bytes, cur == 0 && ascii),
+    }
 }
 
 /// Append `s` to `out`; true if it is all ASCII. One pass where the CPU has
@@ -332,8 +343,7 @@ pub fn build<'s>(
 
     let mut hb = uninit_headers();
     let (line, req_headers) = head::request(req_head, req_index, &mut hb);
-    let (req_cur, req_err, req_dec, req_cap, req_ascii) =
-        prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
+    let req_body = prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
     target_buf.clear();
     let raw_target = line.target.as_bytes();
     match raw_target.iter().position(|&b| b == b'?') {
@@ -350,7 +360,6 @@ pub fn build<'s>(
         Some(q) => (&target[..q], Some(&target[q + 1..])),
         None => (target, None),
     };
-    let rb: &'s [u8] = &req_bufs[req_cur];
     let req_view = Req {
         method: line.method,
         target,
@@ -359,43 +368,19 @@ pub fn build<'s>(
         version: line.version,
         host,
         headers,
-        body: Body {
-            bytes: rb,
-            size: if req_dec {
-                rb.len() as u64
-            } else {
-                ex.req.body_size
-            },
-            wire_size: ex.req.body_size,
-            truncated: ex.req.truncated || !ex.req.complete || req_cap,
-            decode_error: req_err,
-            text: text(rb, req_ascii),
-        },
+        body: req_body,
     };
 
     let resp_view = if ex.has_resp {
         let mut hb = uninit_headers();
         let (status, resp_headers) = head::response(resp_head, resp_index, &mut hb);
-        let (cur, err, dec, cap, ascii) =
-            prepare_body(store, &ex.resp, resp_headers, redact, max, resp_bufs);
-        let body: &'s [u8] = &resp_bufs[cur];
+        let body = prepare_body(store, &ex.resp, resp_headers, redact, max, resp_bufs);
         Some(Resp {
             status: status.status,
             reason: status.reason,
             version: status.version,
             headers: collect_headers(resp_headers, redact, &mut slots.resp),
-            body: Body {
-                bytes: body,
-                size: if dec {
-                    body.len() as u64
-                } else {
-                    ex.resp.body_size
-                },
-                wire_size: ex.resp.body_size,
-                truncated: ex.resp.truncated || !ex.resp.complete || cap,
-                decode_error: err,
-                text: text(body, ascii),
-            },
+            body,
         })
     } else {
         None
