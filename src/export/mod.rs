@@ -6,6 +6,7 @@ pub mod har;
 pub mod http1;
 pub mod jsonl;
 pub mod otlp;
+pub mod queue;
 
 use std::io;
 use std::time::Instant;

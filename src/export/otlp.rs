@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use super::http1;
+use super::queue::SpanQueue;
 use crate::log;
 use crate::trace::{IpText, body_str, json_str, json_str_parts, put_u64};
 use crate::view::{Header, View};
@@ -273,10 +274,7 @@ pub struct Exporter {
     prefix: Vec<u8>,
     suffix: Vec<u8>,
     /// Spans, each followed by a comma, oldest first.
-    queue: Vec<u8>,
-    /// End offset (exclusive, after the comma) of each queued span.
-    ends: std::collections::VecDeque<u32>,
-    queue_cap: usize,
+    queue: SpanQueue,
     batch_cap: usize,
     interval: Duration,
     next_send: Instant,
@@ -314,9 +312,7 @@ impl Exporter {
             transport,
             prefix,
             suffix,
-            queue: Vec::with_capacity(queue_bytes),
-            ends: std::collections::VecDeque::with_capacity(queue_bytes / 256 + 16),
-            queue_cap: queue_bytes,
+            queue: SpanQueue::new(queue_bytes, queue_bytes / 256 + 16),
             batch_cap: batch_bytes.min(queue_bytes),
             interval,
             next_send: Instant::now() + interval,
@@ -336,14 +332,17 @@ impl Exporter {
             // minreq copies the batch into a request of its own.
             Transport::Minreq => 2 * self.batch_cap,
         };
-        self.queue.capacity() + self.ends.capacity() * 4 + self.span.capacity() + client
+        self.queue.reserved() + self.span.capacity() + client
     }
 
     pub fn queued(&self) -> usize {
-        self.ends.len()
+        self.queue.len()
     }
 
-    /// Queue the span of `v`; the oldest spans make room when the queue is full.
+    /// Queue the span of `v`; the oldest spans make room when the queue is
+    /// full. A full batch goes out at once (unless sending is held back by a
+    /// failure): the queue then holds little more than one batch, and what a
+    /// send leaves behind is small to move.
     pub fn push(&mut self, v: &View) {
         let mut span = std::mem::take(&mut self.span);
         span.clear();
@@ -352,39 +351,18 @@ impl Exporter {
             // Larger than any batch may be: it can never be sent.
             self.counters.export_dropped += 1;
         } else {
-            if self.queue.len() + span.len() > self.queue_cap {
-                // Drop the oldest quarter at once, so the move is paid rarely.
-                let want = (self.queue.len() + span.len() - self.queue_cap).max(self.queue_cap / 4);
-                let mut n = 0;
-                while n < self.ends.len() && (self.ends[n] as usize) < want {
-                    n += 1;
-                }
-                let n = (n + 1).min(self.ends.len());
-                self.drop_front(n);
-                self.counters.export_dropped += n as u64;
-            }
-            self.queue.extend_from_slice(&span);
-            self.ends.push_back(self.queue.len() as u32);
+            self.counters.export_dropped += self.queue.push(&span) as u64;
         }
         self.span = span;
-    }
-
-    fn drop_front(&mut self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let cut = self.ends[n - 1] as usize;
-        self.queue.drain(..cut);
-        self.ends.drain(..n);
-        for e in self.ends.iter_mut() {
-            *e -= cut as u32;
+        if self.queue.bytes() >= self.batch_cap {
+            self.tick(Instant::now(), false);
         }
     }
 
     /// Send what is due. `force`: ignore the interval (shutdown).
     pub fn tick(&mut self, now: Instant, force: bool) {
         for _ in 0..4 {
-            if self.ends.is_empty() {
+            if self.queue.is_empty() {
                 self.next_send = now + self.interval;
                 return;
             }
@@ -394,7 +372,7 @@ impl Exporter {
             {
                 return;
             }
-            let full = self.queue.len() >= self.batch_cap;
+            let full = self.queue.bytes() >= self.batch_cap;
             if !(force || full || now >= self.next_send) {
                 return;
             }
@@ -410,7 +388,7 @@ impl Exporter {
 
     /// When the next send could happen (for the capture loop's poll timeout).
     pub fn due(&self) -> Option<Instant> {
-        if self.ends.is_empty() {
+        if self.queue.is_empty() {
             return None;
         }
         Some(self.retry_at.unwrap_or(self.next_send))
@@ -418,15 +396,14 @@ impl Exporter {
 
     /// POST one batch. True when it was delivered (or dropped for good).
     fn send_one(&mut self) -> bool {
-        let mut n = 0;
-        while n < self.ends.len() && (self.ends[n] as usize) <= self.batch_cap {
-            n += 1;
-        }
-        let n = n.max(1);
-        let end = self.ends[n - 1] as usize;
-        // The request body, in place: the envelope around the queued spans
+        let (n, spans) = self.queue.front(self.batch_cap);
+        // The request body, in place: the envelope around the oldest spans
         // (without the last comma).
-        let parts = [&self.prefix[..], &self.queue[..end - 1], &self.suffix[..]];
+        let parts = [
+            &self.prefix[..],
+            &spans[..spans.len() - 1],
+            &self.suffix[..],
+        ];
         let timeout = Duration::from_secs(self.attempt_timeout.max(1));
         // (status, the start of the answer's body when it is not a success)
         let answer = |status: i32, body: &[u8]| {
@@ -451,7 +428,7 @@ impl Exporter {
             Ok((status, _)) if (200..300).contains(&status) => {
                 self.counters.exported += n as u64;
                 self.counters.export_batches += 1;
-                self.drop_front(n);
+                self.queue.pop(n);
                 self.retry_at = None;
                 self.backoff = Duration::from_secs(1);
                 if self.failing.take().is_some() {
@@ -475,7 +452,7 @@ impl Exporter {
                     ));
                     self.failing = Some(f);
                 }
-                self.drop_front(n);
+                self.queue.pop(n);
                 true
             }
             Err(e) => {
@@ -492,7 +469,7 @@ impl Exporter {
             log::warn(&format!(
                 "cannot deliver traces to {}: {detail} (retrying with backoff; {} traces queued, oldest dropped past --export-queue-mb)",
                 self.url,
-                self.ends.len()
+                self.queue.len()
             ));
             self.failing = Some(f);
         }
