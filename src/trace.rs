@@ -153,11 +153,34 @@ pub struct IpText {
 
 impl IpText {
     pub fn new(ip: IpAddr) -> IpText {
-        use std::io::Write;
         let mut buf = [0u8; 48];
-        let mut c = std::io::Cursor::new(&mut buf[..]);
-        let _ = write!(c, "{ip}");
-        let len = c.position() as usize;
+        let len = match ip {
+            IpAddr::V4(a) => {
+                // The dotted quad by hand: formatting machinery costs more
+                // than the rest of an address attribute.
+                let mut n = 0;
+                for o in a.octets() {
+                    if o >= 100 {
+                        buf[n] = b'0' + o / 100;
+                        n += 1;
+                    }
+                    if o >= 10 {
+                        buf[n] = b'0' + o / 10 % 10;
+                        n += 1;
+                    }
+                    buf[n] = b'0' + o % 10;
+                    buf[n + 1] = b'.';
+                    n += 2;
+                }
+                n - 1
+            }
+            IpAddr::V6(a) => {
+                use std::io::Write;
+                let mut c = std::io::Cursor::new(&mut buf[..]);
+                let _ = write!(c, "{a}");
+                c.position() as usize
+            }
+        };
         IpText { buf, len }
     }
     pub fn as_bytes(&self) -> &[u8] {
@@ -228,31 +251,7 @@ pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(a) => {
-            // Dotted quad in a stack buffer, then one copy.
-            let mut buf = [0u8; 16];
-            let mut n = 0;
-            for o in a.octets() {
-                if o >= 100 {
-                    buf[n] = b'0' + o / 100;
-                    n += 1;
-                }
-                if o >= 10 {
-                    buf[n] = b'0' + o / 10 % 10;
-                    n += 1;
-                }
-                buf[n] = b'0' + o % 10;
-                buf[n + 1] = b'.';
-                n += 2;
-            }
-            out.extend_from_slice(&buf[..n - 1]);
-        }
-        IpAddr::V6(a) => {
-            use std::io::Write;
-            let _ = write!(out, "{a}");
-        }
-    }
+    out.extend_from_slice(IpText::new(ip).as_bytes());
 }
 
 /// For the two-byte escapes: the letter after the backslash.

@@ -52,35 +52,26 @@ impl Rng {
     }
 }
 
-fn attr_key(out: &mut Vec<u8>, key: &[u8]) {
-    attr_key2(out, key, b"");
+/// The start of an attribute whose key is one of ours, as one constant:
+/// `{"key":"<name>","value":{"<kind>":` (OpenTelemetry names have nothing
+/// to escape).
+macro_rules! key {
+    ($name:expr, $kind:literal) => {
+        concat!("{\"key\":\"", $name, "\",\"value\":{\"", $kind, "\":").as_bytes()
+    };
 }
 
-/// An attribute key made of two parts (e.g. a prefix and a header name).
-fn attr_key2(out: &mut Vec<u8>, a: &[u8], b: &[u8]) {
-    out.extend_from_slice(b"{\"key\":");
-    json_str_parts(out, &[a, b]);
-    out.extend_from_slice(b",\"value\":");
-}
-
-fn attr_str(out: &mut Vec<u8>, key: &str, v: &[u8]) {
-    attr_str2(out, key, "", v);
-}
-
-fn attr_str2(out: &mut Vec<u8>, key: &str, suffix: &str, v: &[u8]) {
-    attr_key2(out, key.as_bytes(), suffix.as_bytes());
-    out.extend_from_slice(b"{\"stringValue\":");
+/// An attribute with a string value; `key` from `key!(…, "stringValue")`.
+fn attr_str(out: &mut Vec<u8>, key: &[u8], v: &[u8]) {
+    out.extend_from_slice(key);
     json_str(out, v);
     out.extend_from_slice(b"}},");
 }
 
-fn attr_int(out: &mut Vec<u8>, key: &str, v: i64) {
-    attr_int2(out, key, "", v);
-}
-
-fn attr_int2(out: &mut Vec<u8>, key: &str, suffix: &str, v: i64) {
-    attr_key2(out, key.as_bytes(), suffix.as_bytes());
-    out.extend_from_slice(b"{\"intValue\":\"");
+/// An attribute with an integer value; `key` from `key!(…, "intValue")`.
+fn attr_int(out: &mut Vec<u8>, key: &[u8], v: i64) {
+    out.extend_from_slice(key);
+    out.push(b'"');
     if v < 0 {
         out.push(b'-');
     }
@@ -88,29 +79,79 @@ fn attr_int2(out: &mut Vec<u8>, key: &str, suffix: &str, v: i64) {
     out.extend_from_slice(b"\"}},");
 }
 
-fn attr_true(out: &mut Vec<u8>, key: &str, suffix: &str) {
-    attr_key2(out, key.as_bytes(), suffix.as_bytes());
-    out.extend_from_slice(b"{\"boolValue\":true}},");
+/// The keys of a body's attributes.
+struct BodyKeys {
+    body: &'static [u8],
+    encoding: &'static [u8],
+    size: &'static [u8],
+    truncated: &'static [u8],
+    decode_error: &'static [u8],
+}
+
+macro_rules! body_keys {
+    ($name:literal) => {
+        BodyKeys {
+            body: key!($name, "stringValue"),
+            encoding: key!(concat!($name, ".encoding"), "stringValue"),
+            size: key!(concat!($name, ".size"), "intValue"),
+            truncated: key!(concat!($name, ".truncated"), "boolValue"),
+            decode_error: key!(concat!($name, ".decode_error"), "boolValue"),
+        }
+    };
+}
+
+const REQUEST_BODY: BodyKeys = body_keys!("http.request.body");
+const RESPONSE_BODY: BodyKeys = body_keys!("http.response.body");
+
+/// Printable ASCII without quote or backslash: as it is inside a JSON string.
+fn plain(s: &[u8]) -> bool {
+    !s.iter().any(|&c| needs_look(c))
+}
+
+/// Not printable ASCII, or a quote or backslash (branch-free, so that loops
+/// over names run as vector code).
+fn needs_look(c: u8) -> bool {
+    !(b' '..0x7f).contains(&c) | (c == b'"') | (c == b'\\')
+}
+
+/// The key `prefix.<lowercased name>` of a header's attribute. Header names
+/// are tokens (httparse checks), so the name is copied and lowercased in one
+/// pass; one that is not a token is escaped instead.
+fn header_key(out: &mut Vec<u8>, prefix: &str, name: &[u8]) {
+    let start = out.len();
+    out.extend_from_slice(b"{\"key\":\"");
+    out.extend_from_slice(prefix.as_bytes());
+    let at = out.len();
+    out.extend_from_slice(name);
+    let mut odd = false;
+    for c in &mut out[at..] {
+        odd |= needs_look(*c);
+        *c = c.to_ascii_lowercase();
+    }
+    if odd {
+        out.truncate(start);
+        out.extend_from_slice(b"{\"key\":");
+        json_str_parts(out, &[prefix.as_bytes(), name]);
+        out[start..].make_ascii_lowercase();
+        out.extend_from_slice(b",\"value\":");
+    } else {
+        out.extend_from_slice(b"\",\"value\":");
+    }
 }
 
 /// `prefix.<lowercased name>` = every value of that header, in order.
 fn attr_headers(out: &mut Vec<u8>, prefix: &str, hs: &[Header<'_>]) {
-    for (i, (name, _)) in hs.iter().enumerate() {
-        if hs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+    for (i, &(name, v)) in hs.iter().enumerate() {
+        let same = |h: &Header<'_>| h.0.eq_ignore_ascii_case(name);
+        if hs[..i].iter().any(same) {
             continue; // grouped with its first occurrence
         }
-        // Lowercased in place after writing (header names are ASCII tokens).
-        let at = out.len();
-        attr_key2(out, prefix.as_bytes(), name.as_bytes());
-        out[at..].make_ascii_lowercase();
-        out.extend_from_slice(b"{\"arrayValue\":{\"values\":[");
-        let mut first = true;
-        for (_, v) in hs[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.extend_from_slice(b"{\"stringValue\":");
+        header_key(out, prefix, name.as_bytes());
+        out.extend_from_slice(b"{\"arrayValue\":{\"values\":[{\"stringValue\":");
+        json_str(out, v);
+        out.push(b'}');
+        for (_, v) in hs[i + 1..].iter().filter(|h| same(h)) {
+            out.extend_from_slice(b",{\"stringValue\":");
             json_str(out, v);
             out.push(b'}');
         }
@@ -118,12 +159,14 @@ fn attr_headers(out: &mut Vec<u8>, prefix: &str, hs: &[Header<'_>]) {
     }
 }
 
-fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+/// `x` as sixteen lowercase hex digits.
+fn hex(out: &mut Vec<u8>, x: u64) {
     const H: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(H[(b >> 4) as usize]);
-        out.push(H[(b & 15) as usize]);
+    let mut d = [0u8; 16];
+    for (k, c) in d.iter_mut().enumerate() {
+        *c = H[(x >> (60 - 4 * k) & 15) as usize];
     }
+    out.extend_from_slice(&d);
 }
 
 /// `00-<trace id>-<parent id>-<flags>` → (trace id, parent span id), lowercase hex.
@@ -145,32 +188,43 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
     match tp {
         Some((t, _)) => out.extend(t.iter().map(|c| c.to_ascii_lowercase())),
         None => {
-            hex(out, &rng.next_u64().to_be_bytes());
-            hex(out, &rng.next_u64().to_be_bytes());
+            hex(out, rng.next_u64());
+            hex(out, rng.next_u64());
         }
     }
     out.extend_from_slice(b"\",\"spanId\":\"");
-    hex(out, &rng.next_u64().to_be_bytes());
+    hex(out, rng.next_u64());
     out.push(b'"');
     if let Some((_, p)) = tp {
         out.extend_from_slice(b",\"parentSpanId\":\"");
         out.extend(p.iter().map(|c| c.to_ascii_lowercase()));
         out.push(b'"');
     }
-    out.extend_from_slice(b",\"name\":");
-    json_str_parts(out, &[r.method.as_bytes(), b" ", r.path]);
-    let _ = write!(
-        out,
-        ",\"kind\":2,\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
-        v.start_us.saturating_mul(1000),
-        v.end_us.max(v.start_us).saturating_mul(1000)
-    );
-    attr_str(out, "http.request.method", r.method.as_bytes());
-    attr_str(out, "url.path", r.path);
-    if let Some(q) = r.query {
-        attr_str(out, "url.query", q);
+    out.extend_from_slice(b",\"name\":\"");
+    if plain(r.method.as_bytes()) && plain(r.path) {
+        out.extend_from_slice(r.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(r.path);
+        out.push(b'"');
+    } else {
+        out.pop();
+        json_str_parts(out, &[r.method.as_bytes(), b" ", r.path]);
     }
-    attr_str(out, "url.scheme", b"http");
+    out.extend_from_slice(b",\"kind\":2,\"startTimeUnixNano\":\"");
+    put_u64(out, v.start_us.saturating_mul(1000));
+    out.extend_from_slice(b"\",\"endTimeUnixNano\":\"");
+    put_u64(out, v.end_us.max(v.start_us).saturating_mul(1000));
+    out.extend_from_slice(b"\",\"attributes\":[");
+    attr_str(
+        out,
+        key!("http.request.method", "stringValue"),
+        r.method.as_bytes(),
+    );
+    attr_str(out, key!("url.path", "stringValue"), r.path);
+    if let Some(q) = r.query {
+        attr_str(out, key!("url.query", "stringValue"), q);
+    }
+    attr_str(out, key!("url.scheme", "stringValue"), b"http");
     let server_ip = IpText::new(v.server.0);
     let host = r
         .host
@@ -179,28 +233,40 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
         .filter(|h| !h.is_empty());
     attr_str(
         out,
-        "server.address",
+        key!("server.address", "stringValue"),
         host.map_or(server_ip.as_bytes(), str::as_bytes),
     );
-    attr_int(out, "server.port", v.server.1 as i64);
-    attr_str(out, "client.address", IpText::new(v.client.0).as_bytes());
-    attr_int(out, "client.port", v.client.1 as i64);
-    attr_str(out, "network.peer.address", server_ip.as_bytes());
-    attr_str(out, "network.protocol.name", b"http");
+    attr_int(out, key!("server.port", "intValue"), v.server.1 as i64);
     attr_str(
         out,
-        "network.protocol.version",
+        key!("client.address", "stringValue"),
+        IpText::new(v.client.0).as_bytes(),
+    );
+    attr_int(out, key!("client.port", "intValue"), v.client.1 as i64);
+    attr_str(
+        out,
+        key!("network.peer.address", "stringValue"),
+        server_ip.as_bytes(),
+    );
+    attr_str(out, key!("network.protocol.name", "stringValue"), b"http");
+    attr_str(
+        out,
+        key!("network.protocol.version", "stringValue"),
         if r.version == 0 { b"1.0" } else { b"1.1" },
     );
     if let Some(ua) = View::header(r.headers, "user-agent") {
-        attr_str(out, "user_agent.original", ua);
+        attr_str(out, key!("user_agent.original", "stringValue"), ua);
     }
     attr_headers(out, "http.request.header.", r.headers);
-    body_attrs(out, "http.request.body", &r.body);
+    body_attrs(out, &REQUEST_BODY, &r.body);
     if let Some(p) = &v.resp {
-        attr_int(out, "http.response.status_code", p.status as i64);
+        attr_int(
+            out,
+            key!("http.response.status_code", "intValue"),
+            p.status as i64,
+        );
         attr_headers(out, "http.response.header.", p.headers);
-        body_attrs(out, "http.response.body", &p.body);
+        body_attrs(out, &RESPONSE_BODY, &p.body);
     }
     if out.last() == Some(&b',') {
         out.pop();
@@ -213,22 +279,23 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
     out.extend_from_slice(b"},");
 }
 
-fn body_attrs(out: &mut Vec<u8>, key: &str, b: &crate::view::Body) {
+fn body_attrs(out: &mut Vec<u8>, keys: &BodyKeys, b: &crate::view::Body) {
     if !b.bytes.is_empty() {
-        attr_key(out, key.as_bytes());
-        out.extend_from_slice(b"{\"stringValue\":");
+        out.extend_from_slice(keys.body);
         body_str(out, b);
         out.extend_from_slice(b"}},");
         if !b.text {
-            attr_str2(out, key, ".encoding", b"base64");
+            attr_str(out, keys.encoding, b"base64");
         }
     }
-    attr_int2(out, key, ".size", b.size as i64);
+    attr_int(out, keys.size, b.size as i64);
     if b.truncated {
-        attr_true(out, key, ".truncated");
+        out.extend_from_slice(keys.truncated);
+        out.extend_from_slice(b"true}},");
     }
     if b.decode_error {
-        attr_true(out, key, ".decode_error");
+        out.extend_from_slice(keys.decode_error);
+        out.extend_from_slice(b"true}},");
     }
 }
 
@@ -237,9 +304,11 @@ fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
     let mut p = Vec::with_capacity(1024);
     p.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     for (k, v) in &res.attrs {
+        debug_assert!(plain(k.as_bytes()), "{k}");
+        let key = |kind: &str| format!("{{\"key\":\"{k}\",\"value\":{{\"{kind}\":");
         match v {
-            Value::Str(s) => attr_str(&mut p, k, s.as_bytes()),
-            Value::Int(i) => attr_int(&mut p, k, *i),
+            Value::Str(s) => attr_str(&mut p, key("stringValue").as_bytes(), s.as_bytes()),
+            Value::Int(i) => attr_int(&mut p, key("intValue").as_bytes(), *i),
         }
     }
     if p.last() == Some(&b',') {
@@ -522,6 +591,130 @@ mod tests {
         assert_eq!(p, b"00f067aa0ba902b7");
         assert!(traceparent(b"00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
         assert!(traceparent(b"garbage").is_none());
+    }
+
+    fn body(bytes: &[u8], text: bool) -> crate::view::Body<'_> {
+        crate::view::Body {
+            bytes,
+            size: bytes.len() as u64,
+            wire_size: bytes.len() as u64,
+            truncated: !text,
+            decode_error: !text,
+            text,
+        }
+    }
+
+    /// One span, parsed back: every attribute as key -> value object.
+    fn span_of(
+        v: &View,
+    ) -> (
+        serde_json::Value,
+        std::collections::HashMap<String, serde_json::Value>,
+    ) {
+        let mut out = Vec::new();
+        write_span(&mut out, v, &mut Rng(7));
+        assert_eq!(out.pop(), Some(b','));
+        let span: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let mut attrs = std::collections::HashMap::new();
+        for a in span["attributes"].as_array().unwrap() {
+            let k = a["key"].as_str().unwrap().to_string();
+            assert!(attrs.insert(k, a["value"].clone()).is_none(), "{a}");
+        }
+        (span, attrs)
+    }
+
+    /// The attribute keys written as constants, the headers' keys written
+    /// by copying and the name written straight: the same JSON as escaping
+    /// everything would give, and the escaping still taken where it is needed.
+    #[test]
+    fn span_keys_and_values() {
+        use crate::view::{Req, Resp};
+        let headers: &[crate::view::Header] = &[
+            ("Host", b"example.com:8080"),
+            ("X-Dup", b"one"),
+            ("x-dup", b"two \"quoted\""),
+            ("Odd\"Name", b"v"),
+        ];
+        let resp_headers: &[crate::view::Header] = &[("Content-Type", b"application/octet-stream")];
+        let mut v = View {
+            start_us: 1_700_000_000_123_456,
+            end_us: 1_700_000_000_223_456,
+            client: ("10.0.0.1".parse().unwrap(), 40000),
+            server: ("fe80::1".parse().unwrap(), 8080),
+            req: Req {
+                method: "POST",
+                target: b"/a/b?x=1",
+                path: b"/a/b",
+                query: Some(b"x=1"),
+                version: 1,
+                host: Some(b"example.com:8080"),
+                headers,
+                body: body("{\"k\": \"\u{e9}\"}".as_bytes(), true),
+            },
+            resp: Some(Resp {
+                status: 503,
+                reason: "Service Unavailable",
+                version: 1,
+                headers: resp_headers,
+                body: body(&[0, 159, 146, 150], false),
+            }),
+        };
+        let (span, a) = span_of(&v);
+        assert_eq!(span["name"], "POST /a/b");
+        assert_eq!(span["kind"], 2);
+        assert_eq!(span["startTimeUnixNano"], "1700000000123456000");
+        assert_eq!(span["endTimeUnixNano"], "1700000000223456000");
+        assert_eq!(span["status"]["code"], 2);
+        assert_eq!(span["traceId"].as_str().unwrap().len(), 32);
+        assert_eq!(span["spanId"].as_str().unwrap().len(), 16);
+        let s = |k: &str| a[k]["stringValue"].as_str().unwrap().to_string();
+        let i = |k: &str| a[k]["intValue"].as_str().unwrap().to_string();
+        assert_eq!(s("http.request.method"), "POST");
+        assert_eq!(s("url.path"), "/a/b");
+        assert_eq!(s("url.query"), "x=1");
+        assert_eq!(s("url.scheme"), "http");
+        assert_eq!(s("server.address"), "example.com");
+        assert_eq!(i("server.port"), "8080");
+        assert_eq!(s("client.address"), "10.0.0.1");
+        assert_eq!(i("client.port"), "40000");
+        assert_eq!(s("network.peer.address"), "fe80::1");
+        assert_eq!(s("network.protocol.version"), "1.1");
+        assert_eq!(i("http.response.status_code"), "503");
+        // Headers: lowercased keys, values of one name together in order.
+        let values = |k: &str| a[k]["arrayValue"]["values"].clone();
+        assert_eq!(
+            values("http.request.header.x-dup"),
+            serde_json::json!([{"stringValue": "one"}, {"stringValue": "two \"quoted\""}])
+        );
+        assert_eq!(
+            values("http.request.header.odd\"name"),
+            serde_json::json!([{"stringValue": "v"}])
+        );
+        assert_eq!(
+            values("http.response.header.content-type"),
+            serde_json::json!([{"stringValue": "application/octet-stream"}])
+        );
+        // Bodies: text as it is, bytes in base64, with their flags.
+        assert_eq!(s("http.request.body"), "{\"k\": \"\u{e9}\"}");
+        assert_eq!(i("http.request.body.size"), "11");
+        assert!(!a.contains_key("http.request.body.encoding"));
+        assert!(!a.contains_key("http.request.body.truncated"));
+        assert_eq!(s("http.response.body"), "AJ+Slg==");
+        assert_eq!(s("http.response.body.encoding"), "base64");
+        assert_eq!(i("http.response.body.size"), "4");
+        assert_eq!(a["http.response.body.truncated"]["boolValue"], true);
+        assert_eq!(a["http.response.body.decode_error"]["boolValue"], true);
+
+        // A name that needs escaping (a quote in the path, bytes that are
+        // not UTF-8) goes the escaping way.
+        v.req.method = "GET";
+        v.req.path = b"/q\"\xe9";
+        v.resp = None;
+        let (span, a) = span_of(&v);
+        assert_eq!(span["name"], "GET /q\"\u{e9}");
+        assert_eq!(a["url.path"]["stringValue"], "/q\"\u{e9}");
+        assert_eq!(span["status"], serde_json::json!({}));
+        assert!(!a.contains_key("http.response.status_code"));
     }
 
     #[test]
