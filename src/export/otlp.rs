@@ -115,26 +115,21 @@ fn needs_look(c: u8) -> bool {
 }
 
 /// The key `prefix.<lowercased name>` of a header's attribute. Header names
-/// are tokens (httparse checks), so the name is copied and lowercased in one
-/// pass; one that is not a token is escaped instead.
+/// are tokens (httparse checks), so the name is looked at and copied
+/// lowercased by branch-free loops; one that is not a token is escaped
+/// instead. (Read from `name`, not from the copy: loading bytes just stored
+/// by memcpy stalls on store forwarding.)
 fn header_key(out: &mut Vec<u8>, prefix: &str, name: &[u8]) {
     let start = out.len();
-    out.extend_from_slice(b"{\"key\":\"");
-    out.extend_from_slice(prefix.as_bytes());
-    let at = out.len();
-    out.extend_from_slice(name);
-    let mut odd = false;
-    for c in &mut out[at..] {
-        odd |= needs_look(*c);
-        *c = c.to_ascii_lowercase();
-    }
-    if odd {
-        out.truncate(start);
+    if name.iter().fold(false, |odd, &c| odd | needs_look(c)) {
         out.extend_from_slice(b"{\"key\":");
         json_str_parts(out, &[prefix.as_bytes(), name]);
         out[start..].make_ascii_lowercase();
         out.extend_from_slice(b",\"value\":");
     } else {
+        out.extend_from_slice(b"{\"key\":\"");
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
         out.extend_from_slice(b"\",\"value\":");
     }
 }
