@@ -124,6 +124,8 @@ pub struct Frame<'a> {
 pub struct OpenError {
     pub msg: String,
     pub usage: bool,
+    /// libpcap's reason, when the filter was refused.
+    pub filter_why: Option<String>,
 }
 
 fn ts_us(tv: &libc::timeval) -> u64 {
@@ -155,6 +157,7 @@ fn bad_filter(filter: &str, e: impl std::fmt::Display) -> OpenError {
             "bad --filter '{filter}': {e} (BPF syntax, e.g. --filter 'tcp port 8080 and not port 8888')"
         ),
         usage: true,
+        filter_why: Some(e.to_string()),
     }
 }
 
@@ -170,6 +173,7 @@ impl Live {
                 "cannot capture on '{name}': {e} (capture needs root or CAP_NET_RAW; list interfaces with 'ip link')"
             ),
             usage: false,
+            filter_why: None,
         };
         let cap = Capture::from_device(name)
             .map_err(fail)?
@@ -191,6 +195,7 @@ impl Live {
                     linktype
                 ),
                 usage: false,
+                filter_why: None,
             });
         }
         Ok(Live {
@@ -231,6 +236,7 @@ impl File {
                 path.display()
             ),
             usage: false,
+            filter_why: None,
         };
         let c_path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| cannot("the path holds a NUL byte".into()))?;

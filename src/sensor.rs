@@ -102,9 +102,61 @@ impl Run {
     }
 }
 
-/// The BPF filter actually installed: the user's, minus the sensor's own export traffic.
-fn effective_filter(a: &ApidumpArgs) -> Option<String> {
-    let user = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
+/// The BPF filter to install: the user's, and the user's minus the sensor's
+/// own export traffic (the two are the same without a satellite).
+struct CaptureFilter {
+    user: Option<String>,
+    full: Option<String>,
+}
+
+impl CaptureFilter {
+    fn new(a: &ApidumpArgs) -> CaptureFilter {
+        let user = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
+        CaptureFilter {
+            user: user.map(str::to_string),
+            full: effective_filter(a, user),
+        }
+    }
+
+    /// Open an input through `open` with the full filter. Some link types
+    /// (NFLOG, e.g.) take no address filters: when the user's filter alone
+    /// compiles, what fails is leaving out our own export traffic. A file
+    /// holds none of that traffic, so it is read with the user's filter
+    /// (saying so); a live capture would trace its own exports, so it stops
+    /// with a message that says why. Returns the input and the filter in use.
+    fn open<T>(
+        &self,
+        file: bool,
+        open: impl Fn(Option<&str>) -> Result<T, capture::OpenError>,
+    ) -> Result<(T, Option<String>), capture::OpenError> {
+        let why = match open(self.full.as_deref()) {
+            Ok(t) => return Ok((t, self.full.clone())),
+            Err(capture::OpenError {
+                filter_why: Some(why),
+                ..
+            }) if self.full != self.user => why,
+            Err(e) => return Err(e),
+        };
+        let t = open(self.user.as_deref())?;
+        let full = self.full.as_deref().unwrap_or("");
+        if !file {
+            return Err(capture::OpenError {
+                msg: format!(
+                    "libpcap cannot apply '{full}' on this link type ({why}), so the sensor's own export traffic to the satellite cannot be left out of the capture; capture on another interface"
+                ),
+                usage: false,
+                filter_why: None,
+            });
+        }
+        log::warn(&format!(
+            "libpcap cannot apply '{full}' on this file's link type ({why}); reading it without leaving out traffic to the satellite"
+        ));
+        Ok((t, self.user.clone()))
+    }
+}
+
+/// The user's BPF filter (`user`) minus the sensor's own export traffic.
+fn effective_filter(a: &ApidumpArgs, user: Option<&str>) -> Option<String> {
     let Some(url) = a.satellite_url.as_deref() else {
         return user.map(str::to_string);
     };
@@ -223,7 +275,8 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filter = effective_filter(a);
+    let filters = CaptureFilter::new(a);
+    let mut filter = filters.full.clone();
 
     // Open the input before reserving memory, so a bad interface fails fast.
     let mut lives = Vec::new();
@@ -233,8 +286,9 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         ExitCode::from(if e.usage { 2 } else { 1 })
     };
     if let Some(path) = &a.read_file {
-        match File::open(path, filter.as_deref()) {
-            Ok(f) => {
+        match filters.open(true, |f| File::open(path, f)) {
+            Ok((f, used)) => {
+                filter = used;
                 if !decode::dlt::supported(f.linktype()) {
                     log::warn(&format!(
                         "'{}' has link type {} which is not supported; its packets are counted, not decoded",
@@ -248,8 +302,8 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         }
     } else {
         for name in &a.interfaces {
-            match Live::open(name, filter.as_deref(), a.snaplen, a.pcap_buffer_mb) {
-                Ok(l) => lives.push(l),
+            match filters.open(false, |f| Live::open(name, f, a.snaplen, a.pcap_buffer_mb)) {
+                Ok((l, _)) => lives.push(l),
                 Err(e) => return fail(e),
             }
         }

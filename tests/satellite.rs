@@ -312,6 +312,74 @@ fn live_capture_reaches_the_satellite_as_otlp() {
     assert!(!has_attr(tp, "http.response.body.truncated"));
 }
 
+/// A capture whose link type takes no address filters (NFLOG): the filter
+/// that leaves out the sensor's own export traffic cannot be installed, and
+/// a file holds none of that traffic, so the file is read without it (said
+/// once on stderr) and its exchange still reaches the satellite. Before,
+/// the sensor stopped with "bad --filter" for a filter the user never gave.
+/// A live capture on such a link type would trace its own exports: it stops.
+#[test]
+fn nflog_file_reaches_the_satellite_without_the_own_traffic_filter() {
+    let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
+    let pcap = corpus("zeek/nflog-http.pcap");
+    let fin = SatSensor::spawn(
+        &["-r", pcap.to_str().unwrap(), "--satellite-url", &sat.url()],
+        &[],
+    )
+    .wait_exit(Duration::from_secs(30));
+    fin.assert_exit_0();
+    fin.assert_stat("traces", 1);
+    fin.assert_stat("exported", 1);
+    let err = fin.stderr_text();
+    assert_eq!(
+        err.matches("NFLOG link-layer type filtering not implemented")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("without leaving out traffic to the satellite"),
+        "{err}"
+    );
+    sat.wait_delivered(1, Duration::from_secs(5));
+    let otlp = sat.check();
+    assert_eq!(otlp.delivered().len(), 1, "spans:{}", otlp.summary());
+    assert_eq!(otlp.delivered()[0]["name"], "GET /");
+
+    // The user's own filter is still the user's to fix: libpcap's reason, exit 2.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
+        .args([
+            "apidump",
+            "-r",
+            pcap.to_str().unwrap(),
+            "--filter",
+            "tcp port 80",
+        ])
+        .args(["--satellite-url", &sat.url()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad --filter 'tcp port 80'") && err.contains("NFLOG"),
+        "{err}"
+    );
+
+    // Live, the sensor would trace its own exports: it stops and says why.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
+        .args(["apidump", "-i", "nflog", "--duration", "1"])
+        .args(["--satellite-url", &sat.url()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("own export traffic to the satellite cannot be left out")
+            && err.contains("NFLOG"),
+        "{err}"
+    );
+}
+
 /// `-r` a pcap: its exchange reaches the satellite (at a base path) when
 /// the file ends, with packet times, addresses and headers from the file;
 /// --service-name and LEVO_AWS_REGION go to the resource. A 500 answer
