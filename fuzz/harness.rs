@@ -235,7 +235,18 @@ impl Emit for Sink {
         let val = parse_line(&self.line);
         if self.otlp {
             self.span.clear();
-            otlp::write_span(&mut self.span, &v, &mut self.rng);
+            otlp::write_span(&mut self.span, &v, &mut self.rng, usize::MAX);
+            check_span(&self.span);
+            // Bodies cut as for a trace larger than a batch: still JSON,
+            // text cut at a character boundary.
+            let longest = v
+                .req
+                .body
+                .bytes
+                .len()
+                .max(v.resp.as_ref().map_or(0, |r| r.body.bytes.len()));
+            self.span.clear();
+            otlp::write_span(&mut self.span, &v, &mut self.rng, longest / 2);
             check_span(&self.span);
         }
         if let Some((har, _)) = &mut self.har {

@@ -184,7 +184,8 @@ satellite (OTLP/HTTP JSON, POST URL/v1/traces):
       --service-name NAME     service.name (default: the ECS task family)
       --ca-cert FILE          trust this PEM CA too (satellite behind a private CA)
       --export-queue-mb N     traces waiting for the satellite (default 4; oldest dropped)
-      --max-batch-kb N        send a batch early at this size (default 1024)
+      --max-batch-kb N        send a batch early at this size (default 1024); a
+                              trace larger than that has its bodies cut to fit
       --shutdown-timeout SECS bound on the final flush at SIGTERM (default 5)
 
 policy (applied to every output):

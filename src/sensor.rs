@@ -97,6 +97,7 @@ impl Run {
             st.export_batches = s.counters.export_batches;
             st.export_failures = s.counters.export_failures;
             st.export_dropped = s.counters.export_dropped;
+            st.export_truncated = s.counters.export_truncated;
         }
         log::event("info", label, &st.fields());
     }

@@ -56,6 +56,7 @@ counters!(
     export_batches,
     export_failures,
     export_dropped,
+    export_truncated,
     peak_rss_kb,
 );
 

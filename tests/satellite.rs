@@ -312,6 +312,48 @@ fn live_capture_reaches_the_satellite_as_otlp() {
     assert!(!has_attr(tp, "http.response.body.truncated"));
 }
 
+/// A trace larger than a batch (`--max-batch-kb`) could never be sent: its
+/// body is cut to fit, marked truncated and counted (export_truncated), and
+/// the trace is delivered instead of dropped. The kept text is the start of
+/// the body, its size the whole body's.
+#[test]
+fn trace_larger_than_a_batch_is_delivered_with_its_body_cut() {
+    let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
+    let pcap = corpus("zeek/http__get.pcap");
+    let full = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
+        .args(["apidump", "-r", pcap.to_str().unwrap(), "--out", "-"])
+        .output()
+        .unwrap();
+    let full: Value = serde_json::from_slice(&full.stdout).unwrap();
+    let full = full["response"]["body"].as_str().unwrap().to_string();
+    assert_eq!(full.len(), 4705);
+    let fin = SatSensor::spawn(
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "--satellite-url",
+            &sat.url(),
+            "--max-batch-kb",
+            "4",
+        ],
+        &[],
+    )
+    .wait_exit(Duration::from_secs(30));
+    fin.assert_exit_0();
+    fin.assert_stat("exported", 1);
+    fin.assert_stat("export_truncated", 1);
+    fin.assert_stat("export_dropped", 0);
+    sat.wait_delivered(1, Duration::from_secs(5));
+    let otlp = sat.check();
+    let s = otlp.by_path("/download/CHANGES.bro-aux.txt");
+    let kept = attr(s, "http.response.body").as_str().unwrap();
+    assert!(kept.len() > 1000 && kept.len() < 4096, "{}", kept.len());
+    assert!(full.starts_with(kept));
+    assert_eq!(attr(s, "http.response.body.size"), 4705);
+    assert_eq!(attr(s, "http.response.body.truncated"), true);
+    assert_eq!(attr(s, "http.request.header.host"), &json!(["bro.org"]));
+}
+
 /// A capture whose link type takes no address filters (NFLOG): the filter
 /// that leaves out the sensor's own export traffic cannot be installed, and
 /// a file holds none of that traffic, so the file is read without it (said

@@ -28,6 +28,8 @@ pub struct Counters {
     pub export_batches: u64,
     pub export_failures: u64,
     pub export_dropped: u64,
+    /// Spans whose bodies were cut to fit in a batch.
+    pub export_truncated: u64,
 }
 
 /// A tiny PRNG for ids and jitter (not for secrets).
@@ -175,8 +177,9 @@ fn traceparent(v: &[u8]) -> Option<(&[u8], &[u8])> {
     (ok(t) && ok(p)).then_some((t, p))
 }
 
-/// Append one span (followed by a comma) for `v`.
-pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
+/// Append one span (followed by a comma) for `v`, keeping at most `limit`
+/// bytes of each body. Returns how many bytes the bodies' text took.
+pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng, limit: usize) -> usize {
     let r = &v.req;
     out.extend_from_slice(b"{\"traceId\":\"");
     let tp = View::header(r.headers, "traceparent").and_then(traceparent);
@@ -253,7 +256,7 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
         attr_str(out, key!("user_agent.original", "stringValue"), ua);
     }
     attr_headers(out, "http.request.header.", r.headers);
-    body_attrs(out, &REQUEST_BODY, &r.body);
+    let mut bodies = body_attrs(out, &REQUEST_BODY, &r.body, limit);
     if let Some(p) = &v.resp {
         attr_int(
             out,
@@ -261,7 +264,7 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
             p.status as i64,
         );
         attr_headers(out, "http.response.header.", p.headers);
-        body_attrs(out, &RESPONSE_BODY, &p.body);
+        bodies += body_attrs(out, &RESPONSE_BODY, &p.body, limit);
     }
     if out.last() == Some(&b',') {
         out.pop();
@@ -272,12 +275,27 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng) {
         _ => out.extend_from_slice(b"{}"),
     }
     out.extend_from_slice(b"},");
+    bodies
 }
 
-fn body_attrs(out: &mut Vec<u8>, keys: &BodyKeys, b: &crate::view::Body) {
+/// The attributes of a body, its bytes cut to `limit` (at a character
+/// boundary when it is text). Returns how many bytes its text took.
+fn body_attrs(out: &mut Vec<u8>, keys: &BodyKeys, b: &crate::view::Body, limit: usize) -> usize {
+    let mut b = *b;
+    if b.bytes.len() > limit {
+        let mut n = limit;
+        while b.text && n > 0 && b.bytes[n] & 0xc0 == 0x80 {
+            n -= 1;
+        }
+        b.bytes = &b.bytes[..n];
+        b.truncated = true;
+    }
+    let mut text = 0;
     if !b.bytes.is_empty() {
         out.extend_from_slice(keys.body);
-        body_str(out, b);
+        let at = out.len();
+        body_str(out, &b);
+        text = out.len() - at;
         out.extend_from_slice(b"}},");
         if !b.text {
             attr_str(out, keys.encoding, b"base64");
@@ -292,6 +310,7 @@ fn body_attrs(out: &mut Vec<u8>, keys: &BodyKeys, b: &crate::view::Body) {
         out.extend_from_slice(keys.decode_error);
         out.extend_from_slice(b"true}},");
     }
+    text
 }
 
 /// The start and end of every request body around the spans.
@@ -410,9 +429,30 @@ impl Exporter {
     pub fn push(&mut self, v: &View) {
         let mut span = std::mem::take(&mut self.span);
         span.clear();
-        write_span(&mut span, v, &mut self.rng);
+        let mut text = write_span(&mut span, v, &mut self.rng, usize::MAX);
+        if span.len() > self.batch_cap && text > 0 {
+            // Larger than a batch may be: the bodies are cut (and marked
+            // truncated) until it fits, the trace is not lost. Each try
+            // shrinks the longest body by what the text has to lose.
+            let longest = |b: &crate::view::Body| b.bytes.len();
+            let mut limit =
+                longest(&v.req.body).max(v.resp.as_ref().map_or(0, |p| longest(&p.body)));
+            for _ in 0..8 {
+                let rest = span.len() - text;
+                if span.len() <= self.batch_cap || rest >= self.batch_cap || limit == 0 {
+                    break;
+                }
+                let room = (self.batch_cap - rest) as u64;
+                limit = (limit as u64 * room * 9 / 10 / text as u64) as usize;
+                span.clear();
+                text = write_span(&mut span, v, &mut self.rng, limit);
+            }
+            if span.len() <= self.batch_cap {
+                self.counters.export_truncated += 1;
+            }
+        }
         if span.len() > self.batch_cap {
-            // Larger than any batch may be: it can never be sent.
+            // Still larger than a batch (its heads alone): it can never be sent.
             self.counters.export_dropped += 1;
         } else {
             self.counters.export_dropped += self.queue.push(&span) as u64;
@@ -607,7 +647,7 @@ mod tests {
         std::collections::HashMap<String, serde_json::Value>,
     ) {
         let mut out = Vec::new();
-        write_span(&mut out, v, &mut Rng(7));
+        write_span(&mut out, v, &mut Rng(7), usize::MAX);
         assert_eq!(out.pop(), Some(b','));
         let span: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let mut attrs = std::collections::HashMap::new();
@@ -710,6 +750,44 @@ mod tests {
         assert_eq!(a["url.path"]["stringValue"], "/q\"\u{e9}");
         assert_eq!(span["status"], serde_json::json!({}));
         assert!(!a.contains_key("http.response.status_code"));
+    }
+
+    /// Bodies cut to a limit: text at a character boundary (never half of
+    /// one), bytes anywhere; both marked truncated, sizes unchanged.
+    #[test]
+    fn bodies_cut_to_a_limit() {
+        let text = "é".repeat(10);
+        let bytes = [0xffu8; 20];
+        for limit in 0..24 {
+            let mut out = Vec::new();
+            let t = body_attrs(&mut out, &REQUEST_BODY, &body(text.as_bytes(), true), limit);
+            let b = body_attrs(&mut out, &RESPONSE_BODY, &body(&bytes, false), limit);
+            out.pop();
+            let v: serde_json::Value =
+                serde_json::from_slice(&[b"[", &out[..], b"]"].concat()).unwrap();
+            let a: std::collections::HashMap<_, _> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["key"].as_str().unwrap().to_string(), a["value"].clone()))
+                .collect();
+            let kept = |k: &str| a.get(k).map_or("", |v| v["stringValue"].as_str().unwrap());
+            let want = "é".repeat(limit.min(20) / 2);
+            assert_eq!(kept("http.request.body"), want, "{limit}");
+            assert_eq!(t, if want.is_empty() { 0 } else { want.len() + 2 });
+            assert_eq!(a["http.request.body.size"]["intValue"], "20");
+            let mut want = Vec::new();
+            crate::trace::base64(&mut want, &bytes[..limit.min(20)]);
+            assert_eq!(kept("http.response.body").as_bytes(), want, "{limit}");
+            assert!(b > 0 || limit == 0);
+            assert_eq!(a["http.response.body.size"]["intValue"], "20");
+            // Marked truncated when cut (the binary one always is, here).
+            assert_eq!(
+                a.contains_key("http.request.body.truncated"),
+                limit < 20,
+                "{limit}"
+            );
+        }
     }
 
     #[test]
