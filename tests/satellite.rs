@@ -1048,8 +1048,9 @@ fn satellite_400_drops_the_batch_and_says_so_once() {
 // https
 
 /// An https satellite with a certificate from a private test CA: delivery
-/// works with --ca-cert, and without it every attempt fails (no crash,
-/// nothing delivered, failures counted).
+/// works with --ca-cert, batch after batch over one kept-alive connection,
+/// and without it every attempt fails (no crash, nothing delivered, failures
+/// counted).
 #[test]
 fn https_satellite_with_a_test_ca() {
     if !need_root() {
@@ -1087,13 +1088,20 @@ fn https_satellite_with_a_test_ca() {
     let mut args = base.to_vec();
     args.extend(["--ca-cert", cacert]);
     let sensor = SatSensor::start_live(&args, &[]);
-    let with_ca = paths("tls-with-ca", 2);
-    curl_all_ok(&app, &with_ca);
-    sat.wait_delivered(2, DELIVERY_DEADLINE);
+    // Three rounds, each delivered before the next: three batches, over one
+    // kept-alive TLS connection (one handshake, not one per batch).
+    let mut with_ca = Vec::new();
+    for round in 1..=3 {
+        let p = paths(&format!("tls-with-ca-{round}"), 2);
+        curl_all_ok(&app, &p);
+        with_ca.extend(p);
+        sat.wait_delivered(with_ca.len() as i64, DELIVERY_DEADLINE);
+    }
     let fin = sensor.stop(libc::SIGTERM, Duration::from_secs(2) + ATTEMPT_TIMEOUT);
     fin.assert_exit_0();
-    fin.assert_stat("exported", 2);
+    fin.assert_stat("exported", 6);
     fin.assert_stat("export_failures", 0);
+    fin.assert_stat("export_batches", 3);
 
     let mut sensor = SatSensor::start_live(&base, &[]);
     curl_all_ok(&app, &paths("tls-without-ca", 2));
@@ -1114,6 +1122,13 @@ fn https_satellite_with_a_test_ca() {
         "only the run with --ca-cert delivers",
         &otlp,
     );
+    let ports: std::collections::BTreeSet<_> = otlp
+        .posts
+        .iter()
+        .filter(|p| p["answer"] == 200)
+        .map(|p| p["peer_port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports.len(), 1, "one connection for the batches: {ports:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -1,29 +1,37 @@
-//! A small blocking HTTP/1.1 client for `http://` satellites.
+//! A small blocking HTTP/1.1 client for the satellite, `http://` or
+//! `https://` (TLS by rustls).
 //!
-//! One connection is kept alive from batch to batch; a request is written
-//! with vectored writes straight from the caller's buffers (the batch is
-//! never copied); the answer's head is read into a fixed buffer and parsed
-//! with httparse. Every step is bounded by the caller's deadline: connect,
-//! write and read use socket timeouts, on this thread (no helper threads).
-//! Name resolution is the one step without a deadline of its own, so it is
-//! done only when a connection has to be made and the cached addresses fail.
-//! `https://` satellites go through minreq (see otlp.rs).
+//! One connection is kept alive from batch to batch (for TLS, so is the
+//! session: one handshake per connection, not per batch); a request is
+//! written with vectored writes straight from the caller's buffers (plain
+//! HTTP never copies the batch; TLS encrypts it into its records); the
+//! answer's head is read into a fixed buffer and parsed with httparse. Every
+//! step is bounded by the caller's deadline: connect, handshake, write and
+//! read use socket timeouts, on this thread (no helper threads). Name
+//! resolution is the one step without a deadline of its own, so it is done
+//! only when a connection has to be made and the cached addresses fail.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Room for an answer's head and the start of its body.
 const ANSWER_ROOM: usize = 16 * 1024;
 /// How many pieces a request body may come in.
 pub const MAX_PARTS: usize = 7;
+/// What a TLS connection holds at most: rustls's 64 KiB limits on unsent
+/// plaintext and on unsent records, its received plaintext (16 KiB) and one
+/// incoming record.
+const TLS_ROOM: usize = 64 * 1024 + 64 * 1024 + 16 * 1024 + 18 * 1024;
 /// Bodies up to this size are read to the end so the connection can be reused;
 /// a larger one closes it.
 const DRAIN_MAX: usize = 256 * 1024;
 
-/// Where to send: from an `http://host[:port][/path]` URL.
+/// Where to send: from an `http[s]://host[:port][/path]` URL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path and query, starting with '/'.
@@ -33,12 +41,21 @@ pub struct Target {
 }
 
 impl Target {
-    /// None for anything but a plain `http://` URL with a valid port.
+    /// None for anything but an `http://` or `https://` URL with a valid
+    /// port and no credentials.
     pub fn parse(url: &str) -> Option<Target> {
-        let rest = url
-            .get(..7)
-            .filter(|s| s.eq_ignore_ascii_case("http://"))
-            .map(|_| &url[7..])?;
+        let scheme = |s: &str| {
+            url.get(..s.len())
+                .is_some_and(|u| u.eq_ignore_ascii_case(s))
+        };
+        let (tls, rest) = if scheme("http://") {
+            (false, &url[7..])
+        } else if scheme("https://") {
+            (true, &url[8..])
+        } else {
+            return None;
+        };
+        let default_port = if tls { 443 } else { 80 };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -49,13 +66,13 @@ impl Target {
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (h, after) = v6.split_once(']')?;
             match after {
-                "" => (h, 80),
+                "" => (h, default_port),
                 p => (h, p.strip_prefix(':')?.parse().ok()?),
             }
         } else {
             match authority.rsplit_once(':') {
                 Some((h, p)) => (h, p.parse().ok()?),
-                None => (authority, 80),
+                None => (authority, default_port),
             }
         };
         if host.is_empty() {
@@ -67,6 +84,7 @@ impl Target {
             format!("/{path}")
         };
         Some(Target {
+            tls,
             host: host.to_string(),
             port,
             path,
@@ -81,10 +99,91 @@ pub struct Answer<'a> {
     pub body: &'a [u8],
 }
 
+/// A connection to the satellite: plain TCP, or TLS over TCP.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    /// The socket underneath (for its timeouts).
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(t) => t.get_ref(),
+        }
+    }
+
+    /// Bound the next reads and writes (TLS reads may write, and writes
+    /// read, while a handshake is under way).
+    fn set_timeouts(&self, deadline: Instant) -> io::Result<()> {
+        let left = Some(remaining(deadline)?);
+        self.tcp().set_write_timeout(left)?;
+        self.tcp().set_read_timeout(left)
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(t) => t.write(buf),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write_vectored(bufs),
+            Conn::Tls(t) => t.write_vectored(bufs),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Roots for `https://`: the bundled web roots and the system's (which
+/// `--ca-cert` replaces through SSL_CERT_FILE), as minreq trusts them.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_trust_anchors(webpki_roots::TLS_SERVER_ROOTS.iter().map(|ta| {
+        rustls::OwnedTrustAnchor::from_subject_spki_name_constraints(
+            ta.subject,
+            ta.spki,
+            ta.name_constraints,
+        )
+    }));
+    if let Ok(certs) = rustls_native_certs::load_native_certs() {
+        for c in certs {
+            // A system certificate rustls cannot take is no reason to stop.
+            let _ = roots.add(&rustls::Certificate(c.0));
+        }
+    }
+    Arc::new(
+        rustls::ClientConfig::builder()
+            .with_safe_defaults()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
 pub struct Client {
     target: Target,
+    /// For `https://` targets, made with the client.
+    tls: Option<Arc<rustls::ClientConfig>>,
     addrs: Vec<SocketAddr>,
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
     head: Vec<u8>,
     buf: Vec<u8>,
 }
@@ -92,6 +191,7 @@ pub struct Client {
 impl Client {
     pub fn new(target: Target) -> Client {
         Client {
+            tls: target.tls.then(tls_config),
             target,
             addrs: Vec::new(),
             conn: None,
@@ -101,7 +201,7 @@ impl Client {
     }
 
     pub fn reserved(&self) -> usize {
-        self.head.capacity() + self.buf.len()
+        self.head.capacity() + self.buf.len() + if self.tls.is_some() { TLS_ROOM } else { 0 }
     }
 
     /// POST `body` (the concatenation of `parts`, at most MAX_PARTS of them)
@@ -173,19 +273,33 @@ impl Client {
     }
 
     /// Connect to the cached addresses; when none answers (or none is known
-    /// yet), resolve the name again and try those.
-    fn connect(&mut self, deadline: Instant) -> io::Result<TcpStream> {
-        if !self.addrs.is_empty()
-            && let Ok(s) = self.try_addrs(deadline)
-        {
-            return Ok(s);
-        }
-        let t = &self.target;
-        self.addrs = (t.host.as_str(), t.port)
-            .to_socket_addrs()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {}: {e}", t.host)))?
-            .collect();
-        self.try_addrs(deadline)
+    /// yet), resolve the name again and try those. For TLS, the handshake
+    /// happens with the first request's bytes.
+    fn connect(&mut self, deadline: Instant) -> io::Result<Conn> {
+        let tcp = match self.try_addrs(deadline) {
+            Ok(s) => s,
+            Err(_) => {
+                let t = &self.target;
+                self.addrs = (t.host.as_str(), t.port)
+                    .to_socket_addrs()
+                    .map_err(|e| {
+                        io::Error::new(e.kind(), format!("cannot resolve {}: {e}", t.host))
+                    })?
+                    .collect();
+                self.try_addrs(deadline)?
+            }
+        };
+        let Some(config) = &self.tls else {
+            return Ok(Conn::Plain(tcp));
+        };
+        let name = rustls::ServerName::try_from(self.target.host.as_str()).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: {e}", self.target.host),
+            )
+        })?;
+        let tls = rustls::ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
+        Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
     }
 
     fn try_addrs(&self, deadline: Instant) -> io::Result<TcpStream> {
@@ -239,12 +353,12 @@ fn as_timeout(e: io::Error) -> io::Error {
     }
 }
 
-fn write_all(s: &mut TcpStream, mut bufs: &mut [IoSlice<'_>], deadline: Instant) -> io::Result<()> {
+fn write_all(s: &mut Conn, mut bufs: &mut [IoSlice<'_>], deadline: Instant) -> io::Result<()> {
     // Advancing by nothing drops leading empty slices, so that "all written"
     // is "no slice left".
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
-        s.set_write_timeout(Some(remaining(deadline)?))?;
+        s.set_timeouts(deadline)?;
         match s.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut bufs, n),
@@ -252,13 +366,20 @@ fn write_all(s: &mut TcpStream, mut bufs: &mut [IoSlice<'_>], deadline: Instant)
             Err(e) => return Err(as_timeout(e)),
         }
     }
-    Ok(())
+    // TLS holds back what it could not send yet.
+    loop {
+        s.set_timeouts(deadline)?;
+        match s.flush() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r.map_err(as_timeout),
+        }
+    }
 }
 
 /// Read into `buf[filled..]`; 0 means the peer closed.
-fn read_some(s: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+fn read_some(s: &mut Conn, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
     loop {
-        s.set_read_timeout(Some(remaining(deadline)?))?;
+        s.set_timeouts(deadline)?;
         match s.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             r => return r.map_err(as_timeout),
@@ -311,7 +432,7 @@ fn head(b: &[u8]) -> io::Result<Option<Head>> {
 
 /// Read an answer: (status, body start, body end in `buf`, connection reusable).
 fn read_answer(
-    s: &mut TcpStream,
+    s: &mut Conn,
     buf: &mut [u8],
     deadline: Instant,
 ) -> io::Result<(u16, usize, usize, bool)> {
@@ -357,7 +478,7 @@ fn read_answer(
 /// has arrived and let the connection go. What does not fit in `buf` is read
 /// and thrown away.
 fn finish(
-    s: &mut TcpStream,
+    s: &mut Conn,
     buf: &mut [u8],
     h: Head,
     mut filled: usize,
@@ -415,8 +536,17 @@ mod tests {
             ("::1", 8080, "/")
         );
         assert_eq!(t.authority, "[::1]:8080");
+        assert!(!t.tls);
+        let t = Target::parse("https://sat.example.com/v1/traces").unwrap();
+        assert_eq!(
+            (t.tls, t.host.as_str(), t.port, t.path.as_str()),
+            (true, "sat.example.com", 443, "/v1/traces")
+        );
+        let t = Target::parse("HTTPS://[::1]:8443").unwrap();
+        assert_eq!((t.tls, t.host.as_str(), t.port), (true, "::1", 8443));
         for bad in [
-            "https://sat/v1/traces",
+            "https://u:p@sat/v1/traces",
+            "https://",
             "http://",
             "http://:80/",
             "http://sat:99999/",

@@ -343,11 +343,11 @@ enum Failure {
     Status(i32),
 }
 
-/// How batches travel: our own client for plain `http://` URLs, minreq for
-/// `https://` (and for the rare http URL ours does not take, e.g. with
-/// credentials in it).
+/// How batches travel: our own client (http1.rs) for `http://` and
+/// `https://` URLs; minreq for the rare URL ours does not take (credentials
+/// in it).
 enum Transport {
-    Plain(http1::Client),
+    Ours(http1::Client),
     Minreq,
 }
 
@@ -387,7 +387,7 @@ impl Exporter {
         let interval = Duration::from_secs_f64(interval);
         let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
         let transport = match http1::Target::parse(&url) {
-            Some(t) => Transport::Plain(http1::Client::new(t)),
+            Some(t) => Transport::Ours(http1::Client::new(t)),
             None => Transport::Minreq,
         };
         Exporter {
@@ -411,7 +411,7 @@ impl Exporter {
 
     pub fn reserved(&self) -> usize {
         let client = match &self.transport {
-            Transport::Plain(c) => c.reserved(),
+            Transport::Ours(c) => c.reserved(),
             // minreq copies the batch into a request of its own.
             Transport::Minreq => 2 * self.batch_cap,
         };
@@ -515,7 +515,7 @@ impl Exporter {
             (status, if ok { String::new() } else { snippet(body) })
         };
         let r: Result<(i32, String), String> = match &mut self.transport {
-            Transport::Plain(c) => c
+            Transport::Ours(c) => c
                 .post(HEADERS, &parts, Instant::now() + timeout)
                 .map(|a| answer(a.status as i32, a.body))
                 .map_err(|e| e.to_string()),

@@ -17,7 +17,7 @@ Any problem: the list goes to stderr, exit 1.
 
 Output (stdout), one JSON document:
   {"posts": [{"seq", "method", "path", "content_type", "content_encoding",
-              "answer", "spans"}],
+              "answer", "peer_port", "spans"}],
    "spans": [{"post": SEQ, "answer": 200, "resource": {KEY: VALUE},
               "scope": {"name", "version"}, "trace_id", "span_id",
               "parent_span_id", "name", "kind", "start_ns", "end_ns",
@@ -95,7 +95,8 @@ def main():
     for rec in records:
         seq = rec["seq"]
         post = {k: rec.get(k) for k in
-                ("seq", "method", "path", "content_type", "content_encoding", "answer")}
+                ("seq", "method", "path", "content_type", "content_encoding", "answer",
+                 "peer_port")}
         post["spans"] = 0
         posts.append(post)
         where = "post %d" % seq

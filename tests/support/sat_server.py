@@ -11,7 +11,8 @@ Every request is recorded, in arrival order, as one JSON line appended to
 FILE (written and flushed before anything is answered):
   {"seq": 1, "method": "POST", "path": "/v1/traces",
    "content_type": "application/json", "content_encoding": null,
-   "answer": 200 | "hang", "body": "<the body, decoded from UTF-8>"}
+   "answer": 200 | "hang", "peer_port": 40000 (the client's port: one per
+   connection), "body": "<the body, decoded from UTF-8>"}
 (a body that is not UTF-8 is recorded as "body_base64" instead of "body";
 a gzip or deflate Content-Encoding is undone before recording). Then one
 event line goes to stdout:
@@ -144,6 +145,7 @@ class Handler(BaseHTTPRequestHandler):
                 "content_type": self.headers.get("Content-Type"),
                 "content_encoding": enc,
                 "answer": ans,
+                "peer_port": self.client_address[1],
             }
             try:
                 text = raw.decode("utf-8")
