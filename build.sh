@@ -76,7 +76,7 @@ build_deps() {
 
 test_deps() {
   build_deps
-  apt_install tcpdump tshark curl python3 iproute2 procps file util-linux podman buildah runc
+  apt_install tcpdump tshark curl python3 iproute2 iptables procps file util-linux podman buildah runc
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 }
 

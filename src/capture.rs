@@ -91,12 +91,16 @@ unsafe fn dispatch(
     };
     // SAFETY: the caller's handle; `ctx` outlives the call.
     let rc = unsafe { pcap_dispatch(pcap, max, each, (&mut ctx as *mut Ctx).cast()) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
     if let Some(p) = ctx.panic {
         std::panic::resume_unwind(p);
     }
     match usize::try_from(rc) {
         // The number of packets handed over.
         Ok(n) => Ok(n),
+        // Non-blocking NFLOG handles report "nothing to read" as an error
+        // (libpcap's netfilter reader): it is no packet, not a failure.
+        Err(_) if errno == Some(libc::EAGAIN) && rc == -1 => Ok(0),
         Err(_) => Err(unsafe { last_error(pcap) }),
     }
 }

@@ -13,7 +13,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long the sensor gets to print the traces of traffic that has ended.
 const TRACE_DEADLINE: Duration = Duration::from_secs(30);
@@ -728,6 +729,76 @@ fn server_in_network_namespace_over_veth() {
         "upload response",
     );
     assert_eq!(fin.stat("traces"), 4);
+}
+
+/// NFLOG: packets handed over by an iptables NFLOG rule (`-i nflog:N`), in a
+/// namespace of the test's own. libpcap's NFLOG reader reports "nothing to
+/// read yet" as an error on a non-blocking handle; the capture must take it
+/// for no packet (it used to stop with "Can't receive packet: Resource
+/// temporarily unavailable" before the first exchange).
+#[test]
+fn nflog_group_in_a_network_namespace() {
+    if !need_root() {
+        return;
+    }
+    let ns = NetNs::create(1);
+    let server = Server::start_in_netns(&ns.name, "127.0.0.1");
+    let port = server.port.to_string();
+    let out = run_with_deadline(
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            &ns.name,
+            "iptables",
+            "-I",
+            "OUTPUT",
+            "-o",
+            "lo",
+            "-p",
+            "tcp",
+            "-m",
+            "multiport",
+            "--ports",
+            &port,
+            "-j",
+            "NFLOG",
+            "--nflog-group",
+            "7",
+        ]),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "iptables: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut sensor = Sensor::start_in_netns(&ns.name, &["-i", "nflog:7"]);
+    // Nothing to read for a while: the capture keeps going.
+    let quiet = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < quiet {
+        assert!(sensor.is_running(), "{}", sensor.diagnostics());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run_with_deadline(
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            &ns.name,
+            "curl",
+            "-s",
+            &server.url("/bytes/3000"),
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.stdout.len(), 3000);
+    let t = sensor.wait_target("/bytes/3000", TRACE_DEADLINE);
+    assert_eq!(t["response"]["status"], 200);
+    assert_eq!(t["client"]["ip"], "127.0.0.1");
+    assert_eq!(t["server"]["port"], server.port);
+    assert_body(&t["response"], &pattern(3000), 1 << 20, "over NFLOG");
+    let fin = sensor.stop(libc::SIGTERM);
+    assert_clean_exit(&fin);
+    assert_eq!(fin.stat("traces"), 1);
 }
 
 /// `-i any` sees every loopback packet twice (out and in): still exactly one

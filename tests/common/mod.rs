@@ -122,7 +122,19 @@ impl Sensor {
     /// Starts `pcap-sensor apidump ARGS --out -` and waits (with a deadline)
     /// for its "capturing on" line.
     pub fn start(args: &[&str]) -> Sensor {
-        let mut child = Command::new(SENSOR)
+        Self::spawn(Command::new(SENSOR), args)
+    }
+
+    /// `start`, inside network namespace `ns` (`ip netns exec` runs the
+    /// sensor itself, same process id).
+    pub fn start_in_netns(ns: &str, args: &[&str]) -> Sensor {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, SENSOR]);
+        Self::spawn(cmd, args)
+    }
+
+    fn spawn(mut cmd: Command, args: &[&str]) -> Sensor {
+        let mut child = cmd
             .arg("apidump")
             .args(args)
             .args(["--out", "-"])
