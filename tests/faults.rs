@@ -328,6 +328,40 @@ fn satellite_accepting_and_hanging() {
     assert!(fin.stat("export_dropped") >= paths.len() as u64);
 }
 
+/// An `https://` satellite whose port takes the connection and never says
+/// a word: the TLS handshake waits for the attempt's deadline like any other
+/// read (the kernel completes TCP handshakes on a listening socket nobody
+/// accepts from). Local traces still come out, the CPU stays idle, the fault
+/// is reported once and SIGTERM ends it within the shutdown bound.
+#[test]
+fn https_satellite_never_answering_the_handshake() {
+    if !need_root() {
+        return;
+    }
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let app = Server::start("127.0.0.1");
+    let mut s = sensor_to(&app, &url);
+    let cpu0 = cpu_time(s.pid);
+    let t0 = Instant::now();
+    let paths = traffic(&mut s, &app, "tls-silent", 5);
+    wait_failures(&mut s, 2, Duration::from_secs(60));
+    assert_not_busy(
+        cpu_time(s.pid) - cpu0,
+        t0.elapsed(),
+        "TLS handshake never answered",
+    );
+    let fin = finish_failing(s, "cannot deliver traces", 2);
+    assert_eq!(
+        count(&fin.stderr, "timed out"),
+        1,
+        "{}",
+        fin.stderr.join("\n")
+    );
+    assert!(fin.stat("export_dropped") >= paths.len() as u64);
+    drop(silent);
+}
+
 /// The satellite's host name does not resolve: one warning at start (the
 /// capture filter cannot name its address), one when delivery fails, the
 /// capture goes on, and the queued traces are counted as dropped at exit.
