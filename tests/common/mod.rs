@@ -30,6 +30,22 @@ pub fn support(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The test venv's python (PyPI opentelemetry-proto, haralyzer):
+/// $PCAP_SENSOR_PY, else the venv build.sh creates at .cache/venv.
+pub fn venv_python() -> PathBuf {
+    let p = match std::env::var_os("PCAP_SENSOR_PY") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
+    };
+    assert!(
+        p.exists(),
+        "no test venv python at {} (set PCAP_SENSOR_PY, or run ./build.sh test, \
+         which creates .cache/venv with opentelemetry-proto and haralyzer)",
+        p.display()
+    );
+    p
+}
+
 /// Live capture needs root. Under CI (env CI set) not being root is a test
 /// failure; on a developer machine the test prints "skipped: needs root".
 pub fn need_root() -> bool {
@@ -69,7 +85,8 @@ pub fn line_channel<R: Read + Send + 'static>(r: R) -> Receiver<String> {
     rx
 }
 
-fn remaining(deadline: Instant) -> Duration {
+/// Time left before `deadline` (zero once it has passed).
+pub fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub use crate::common::{SENSOR, venv_python};
 use crate::common::{line_channel, parse_stats, run_with_deadline, support};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -14,27 +15,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-pub const SENSOR: &str = env!("CARGO_BIN_EXE_pcap-sensor");
-
 /// How long one offline sensor run may take (it reads a small pcap, and at
 /// most flushes one batch to a local satellite).
 pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
-
-/// The test venv's python (PyPI haralyzer, opentelemetry-proto): env
-/// PCAP_SENSOR_PY, else .cache/venv/bin/python in the repository (made by
-/// build.sh).
-pub fn venv_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("PCAP_SENSOR_PY") {
-        return PathBuf::from(p);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python");
-    assert!(
-        p.exists(),
-        "no test venv python: set PCAP_SENSOR_PY or run ./build.sh test (it creates {})",
-        p.display()
-    );
-    p
-}
 
 // ---------------------------------------------------------------------------
 // Temporary directory

@@ -10,7 +10,9 @@
 
 #![allow(dead_code)]
 
-use crate::common::{SENSOR, line_channel, parse_stats, run_with_deadline, support};
+use crate::common::{
+    SENSOR, line_channel, parse_stats, remaining, run_with_deadline, support, venv_python,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -28,10 +30,6 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// machine with tests running in parallel).
 pub const MARGIN: Duration = Duration::from_secs(2);
 
-fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
-}
-
 fn unique(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
@@ -39,22 +37,6 @@ fn unique(tag: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// The python with opentelemetry-proto: $PCAP_SENSOR_PY, else the venv
-/// build.sh creates at .cache/venv.
-pub fn venv_python() -> PathBuf {
-    let p = match std::env::var_os("PCAP_SENSOR_PY") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
-    };
-    assert!(
-        p.exists(),
-        "no python with opentelemetry-proto at {} (set PCAP_SENSOR_PY, or run ./build.sh test, \
-         which creates .cache/venv with `pip install opentelemetry-proto`)",
-        p.display()
-    );
-    p
 }
 
 /// The pcap corpus: $PCAP_CORPUS, else ../shared/pcaps next to the repo.
