@@ -89,8 +89,12 @@ unsafe fn dispatch(
         panic: None,
         pcap,
     };
-    // SAFETY: the caller's handle; `ctx` outlives the call.
-    let rc = unsafe { pcap_dispatch(pcap, max, each, (&mut ctx as *mut Ctx).cast()) };
+    // SAFETY: errno is this thread's; the caller's handle; `ctx` outlives
+    // the call.
+    let rc = unsafe {
+        *libc::__errno_location() = 0;
+        pcap_dispatch(pcap, max, each, (&mut ctx as *mut Ctx).cast())
+    };
     let errno = std::io::Error::last_os_error().raw_os_error();
     if let Some(p) = ctx.panic {
         std::panic::resume_unwind(p);
@@ -98,9 +102,12 @@ unsafe fn dispatch(
     match usize::try_from(rc) {
         // The number of packets handed over.
         Ok(n) => Ok(n),
-        // Non-blocking NFLOG handles report "nothing to read" as an error
-        // (libpcap's netfilter reader): it is no packet, not a failure.
-        Err(_) if errno == Some(libc::EAGAIN) && rc == -1 => Ok(0),
+        // libpcap's NFLOG reader reports "nothing to read" on a non-blocking
+        // handle as an error (recv's EAGAIN, set during this call): no
+        // packet, not a failure. Only there: other readers fail without
+        // setting errno (an interface gone down), so a leftover EAGAIN must
+        // not hide their errors.
+        Err(_) if linktype == crate::decode::dlt::NFLOG && errno == Some(libc::EAGAIN) => Ok(0),
         Err(_) => Err(unsafe { last_error(pcap) }),
     }
 }
