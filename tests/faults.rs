@@ -212,6 +212,29 @@ fn finish_failing(s: Sensor, warn_needle: &str, min_failures: u64) -> Finished {
     fin
 }
 
+/// The shape of the tests of a satellite that keeps failing: a sensor
+/// exporting to `url`, ten exchanges (each on the local output whatever the
+/// satellite does), `wait` until the fault has shown, no busy CPU meanwhile,
+/// then `finish_failing` (reported once, at least `min_failures` attempts,
+/// SIGTERM within the bound); every trace counted as dropped.
+fn failing_satellite(
+    app: &Server,
+    url: &str,
+    tag: &str,
+    min_failures: u64,
+    wait: impl FnOnce(&mut Sensor),
+) -> Finished {
+    let mut s = sensor_to(app, url);
+    let cpu0 = cpu_time(s.pid);
+    let t0 = Instant::now();
+    let paths = traffic(&mut s, app, tag, 10);
+    wait(&mut s);
+    assert_not_busy(cpu_time(s.pid) - cpu0, t0.elapsed(), tag);
+    let fin = finish_failing(s, "cannot deliver traces", min_failures);
+    assert!(fin.stat("export_dropped") >= paths.len() as u64);
+    fin
+}
+
 /// The satellite's port refuses connections for several attempts, then
 /// listens: one warning while it is down, one line when it accepts again,
 /// no CPU burnt while waiting, every trace delivered in the end.
@@ -253,14 +276,9 @@ fn satellite_resetting_connections() {
     }
     let mut sat = FaultySatellite::start("rst");
     let app = Server::start("127.0.0.1");
-    let mut s = sensor_to(&app, &sat.url());
-    let cpu0 = cpu_time(s.pid);
-    let t0 = Instant::now();
-    let paths = traffic(&mut s, &app, "reset", 10);
-    sat.wait_conns(3, Duration::from_secs(30));
-    assert_not_busy(cpu_time(s.pid) - cpu0, t0.elapsed(), "satellite resetting");
-    let fin = finish_failing(s, "cannot deliver traces", 3);
-    assert!(fin.stat("export_dropped") >= paths.len() as u64);
+    failing_satellite(&app, &sat.url(), "reset", 3, |_| {
+        sat.wait_conns(3, Duration::from_secs(30))
+    });
 }
 
 /// The satellite accepts each connection and closes it without a word.
@@ -271,14 +289,9 @@ fn satellite_closing_connections() {
     }
     let mut sat = FaultySatellite::start("close");
     let app = Server::start("127.0.0.1");
-    let mut s = sensor_to(&app, &sat.url());
-    let cpu0 = cpu_time(s.pid);
-    let t0 = Instant::now();
-    let paths = traffic(&mut s, &app, "closed", 10);
-    sat.wait_conns(3, Duration::from_secs(30));
-    assert_not_busy(cpu_time(s.pid) - cpu0, t0.elapsed(), "satellite closing");
-    let fin = finish_failing(s, "cannot deliver traces", 3);
-    assert!(fin.stat("export_dropped") >= paths.len() as u64);
+    failing_satellite(&app, &sat.url(), "closed", 3, |_| {
+        sat.wait_conns(3, Duration::from_secs(30))
+    });
 }
 
 /// The satellite answers every POST with 500.
@@ -289,20 +302,12 @@ fn satellite_answering_500() {
     }
     let mut sat = Satellite::start(SatOpts::mode(Mode::Fail500));
     let app = Server::start("127.0.0.1");
-    let mut s = sensor_to(&app, &sat.url());
-    let cpu0 = cpu_time(s.pid);
-    let t0 = Instant::now();
-    let paths = traffic(&mut s, &app, "fail500", 10);
-    sat.wait(Duration::from_secs(30), "3 posts answered 500", |st| {
-        st.posts.iter().filter(|p| p.answer == "500").count() >= 3
+    let url = sat.url();
+    failing_satellite(&app, &url, "fail500", 3, |_| {
+        sat.wait(Duration::from_secs(30), "3 posts answered 500", |st| {
+            st.posts.iter().filter(|p| p.answer == "500").count() >= 3
+        })
     });
-    assert_not_busy(
-        cpu_time(s.pid) - cpu0,
-        t0.elapsed(),
-        "satellite answering 500",
-    );
-    let fin = finish_failing(s, "cannot deliver traces", 3);
-    assert!(fin.stat("export_dropped") >= paths.len() as u64);
 }
 
 /// The satellite reads each POST and never answers. Every attempt waits for
@@ -315,17 +320,14 @@ fn satellite_accepting_and_hanging() {
     }
     let mut sat = Satellite::start(SatOpts::mode(Mode::Hang));
     let app = Server::start("127.0.0.1");
-    let mut s = sensor_to(&app, &sat.url());
-    let cpu0 = cpu_time(s.pid);
-    let t0 = Instant::now();
-    let mut paths = traffic(&mut s, &app, "hang-a", 5);
-    sat.wait(Duration::from_secs(30), "2 hanging posts", |st| {
-        st.posts.iter().filter(|p| p.answer == "hang").count() >= 2
+    let url = sat.url();
+    failing_satellite(&app, &url, "hang", 2, |s| {
+        sat.wait(Duration::from_secs(30), "2 hanging posts", |st| {
+            st.posts.iter().filter(|p| p.answer == "hang").count() >= 2
+        });
+        // The capture keeps going while attempts hang.
+        traffic(s, &app, "hang-more", 5);
     });
-    paths.extend(traffic(&mut s, &app, "hang-b", 5));
-    assert_not_busy(cpu_time(s.pid) - cpu0, t0.elapsed(), "satellite hanging");
-    let fin = finish_failing(s, "cannot deliver traces", 2);
-    assert!(fin.stat("export_dropped") >= paths.len() as u64);
 }
 
 /// An `https://` satellite whose port takes the connection and never says
@@ -341,24 +343,15 @@ fn https_satellite_never_answering_the_handshake() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("https://127.0.0.1:{}", silent.local_addr().unwrap().port());
     let app = Server::start("127.0.0.1");
-    let mut s = sensor_to(&app, &url);
-    let cpu0 = cpu_time(s.pid);
-    let t0 = Instant::now();
-    let paths = traffic(&mut s, &app, "tls-silent", 5);
-    wait_failures(&mut s, 2, Duration::from_secs(60));
-    assert_not_busy(
-        cpu_time(s.pid) - cpu0,
-        t0.elapsed(),
-        "TLS handshake never answered",
-    );
-    let fin = finish_failing(s, "cannot deliver traces", 2);
+    let fin = failing_satellite(&app, &url, "tls-silent", 2, |s| {
+        wait_failures(s, 2, Duration::from_secs(60))
+    });
     assert_eq!(
         count(&fin.stderr, "timed out"),
         1,
         "{}",
         fin.stderr.join("\n")
     );
-    assert!(fin.stat("export_dropped") >= paths.len() as u64);
     drop(silent);
 }
 
@@ -371,24 +364,15 @@ fn satellite_name_does_not_resolve() {
         return;
     }
     let app = Server::start("127.0.0.1");
-    let mut s = sensor_to(&app, "http://no-such-host.invalid:9999");
-    let cpu0 = cpu_time(s.pid);
-    let t0 = Instant::now();
-    let paths = traffic(&mut s, &app, "nodns", 10);
-    wait_failures(&mut s, 3, Duration::from_secs(60));
-    assert_not_busy(
-        cpu_time(s.pid) - cpu0,
-        t0.elapsed(),
-        "satellite name not resolving",
-    );
-    let fin = finish_failing(s, "cannot deliver traces", 3);
+    let fin = failing_satellite(&app, "http://no-such-host.invalid:9999", "nodns", 3, |s| {
+        wait_failures(s, 3, Duration::from_secs(60))
+    });
     assert_eq!(
         count(&fin.stderr, "cannot resolve the satellite host"),
         1,
         "{}",
         fin.stderr.join("\n")
     );
-    assert!(fin.stat("export_dropped") >= paths.len() as u64);
 }
 
 /// The interface being captured (the host end of a veth pair into a test
