@@ -301,28 +301,28 @@ pub fn parse_duration(flag: &str, v: &str) -> Result<f64, UsageError> {
     }
 }
 
+/// A satellite URL our client takes (export/http1.rs parses it), or a
+/// message that says what is wrong with it.
 fn check_url(flag: &str, u: &str) -> Result<String, UsageError> {
     let u = u.trim().trim_end_matches('/');
-    let rest = u
-        .strip_prefix("http://")
-        .or_else(|| u.strip_prefix("https://"));
-    let host = rest.map(|r| r.split('/').next().unwrap_or(""));
-    match host {
-        Some(h) if !h.is_empty() && !h.starts_with(':') => {
-            if let Some((_, port)) = h.rsplit_once(':')
-                && !h.ends_with(']')
-                && port.parse::<u16>().is_err()
-            {
-                return Err(UsageError(format!(
-                    "{flag} '{u}' has a bad port (e.g. {flag} http://satellite:9999)"
-                )));
-            }
-            Ok(u.to_string())
-        }
-        _ => Err(UsageError(format!(
-            "{flag} expects http(s)://host[:port], e.g. {flag} http://levoai-satellite:9999, but got '{u}'"
-        ))),
+    if crate::export::http1::Target::parse(u).is_some() {
+        return Ok(u.to_string());
     }
+    let e = format!("e.g. {flag} http://levoai-satellite:9999");
+    let authority = ["http://", "https://"]
+        .iter()
+        .find(|p| u.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
+        .map(|p| u[p.len()..].split(['/', '?']).next().unwrap_or(""));
+    let port = authority.and_then(|a| a.rsplit_once(':').filter(|_| !a.ends_with(']')));
+    Err(UsageError(match authority {
+        Some(a) if a.contains('@') => {
+            format!("{flag} '{u}': a user name or password in the URL is not supported ({e})")
+        }
+        Some(_) if port.is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_err()) => {
+            format!("{flag} '{u}' has a bad port ({e})")
+        }
+        _ => format!("{flag} expects http(s)://host[:port], {e}, but got '{u}'"),
+    }))
 }
 
 fn check_regex(flag: &str, re: String) -> Result<String, UsageError> {
@@ -666,9 +666,29 @@ mod tests {
 
     #[test]
     fn bad_satellite_values() {
-        for u in ["ftp://x", "http://", "sat:9999", "http://h:notaport"] {
+        // Each gets the message that says what is wrong with it.
+        for (u, says) in [
+            ("ftp://x", "expects http(s)://host[:port]"),
+            ("http://", "expects http(s)://host[:port]"),
+            ("sat:9999", "expects http(s)://host[:port]"),
+            ("http://[::1", "expects http(s)://host[:port]"),
+            ("https://:443/", "expects http(s)://host[:port]"),
+            ("http://h:notaport", "has a bad port"),
+            ("https://h:99999/v1", "has a bad port"),
+            (
+                "https://user:pw@sat:9999",
+                "user name or password in the URL",
+            ),
+        ] {
             let e = parse_with_env(&["--satellite-url", u], &[]).unwrap_err();
-            assert!(e.contains("--satellite-url"), "{u}: {e}");
+            assert!(
+                e.contains("--satellite-url") && e.contains(says),
+                "{u}: {e}"
+            );
+            assert!(e.contains("http://levoai-satellite:9999"), "{u}: {e}");
+        }
+        for u in ["http://sat", "HTTPS://sat:8443/base/", "http://[::1]:9999"] {
+            assert!(parse_with_env(&["--satellite-url", u], &[]).is_ok(), "{u}");
         }
         let e = parse_with_env(&["--out", "-", "--rate-limit", "-5"], &[]).unwrap_err();
         assert!(e.contains("--rate-limit"), "{e}");

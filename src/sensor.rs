@@ -15,6 +15,7 @@ use crate::capture::{self, File, Frame, Live};
 use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
 use crate::ecs::metadata;
+use crate::export::http1;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{Local, Pipeline, har::Har, jsonl::JsonLines};
 use crate::flow::{Limits, Tracker};
@@ -158,20 +159,12 @@ impl CaptureFilter {
 
 /// The user's BPF filter (`user`) minus the sensor's own export traffic.
 fn effective_filter(a: &ApidumpArgs, user: Option<&str>) -> Option<String> {
-    let Some(url) = a.satellite_url.as_deref() else {
+    // The URL as the exporter's client reads it (the argument parser
+    // checked that it does).
+    let Some(t) = a.satellite_url.as_deref().and_then(http1::Target::parse) else {
         return user.map(str::to_string);
     };
-    let https = url.starts_with("https://");
-    let hostport = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or("");
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !hostport.ends_with(']') => (h, p.parse().unwrap_or(80)),
-        _ => (hostport, if https { 443 } else { 80 }),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let (host, port) = (t.host.as_str(), t.port);
     let own = match (host, port).to_socket_addrs() {
         Ok(addrs) => {
             let mut ips: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
@@ -319,6 +312,14 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             a.max_batch_kb as usize * 1024,
         )
     });
+    let satellite = match satellite.transpose() {
+        Ok(s) => s,
+        Err(msg) => {
+            // The argument parser checks the URL the same way: not reached.
+            log::error(&format!("--satellite-url {msg}"));
+            return ExitCode::from(2);
+        }
+    };
     let sink = Pipeline::new(
         Filters::new(
             &a.host_allow,

@@ -343,17 +343,10 @@ enum Failure {
     Status(i32),
 }
 
-/// How batches travel: our own client (http1.rs) for `http://` and
-/// `https://` URLs; minreq for the rare URL ours does not take (credentials
-/// in it).
-enum Transport {
-    Ours(http1::Client),
-    Minreq,
-}
-
 pub struct Exporter {
     url: String,
-    transport: Transport,
+    /// Our client (http1.rs), for `http://` and `https://`.
+    client: http1::Client,
     prefix: Vec<u8>,
     suffix: Vec<u8>,
     /// Spans, each followed by a comma, oldest first.
@@ -382,17 +375,16 @@ impl Exporter {
         interval: f64,
         queue_bytes: usize,
         batch_bytes: usize,
-    ) -> Exporter {
+    ) -> Result<Exporter, String> {
         let (prefix, suffix) = envelope(res);
         let interval = Duration::from_secs_f64(interval);
         let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
-        let transport = match http1::Target::parse(&url) {
-            Some(t) => Transport::Ours(http1::Client::new(t)),
-            None => Transport::Minreq,
-        };
-        Exporter {
+        let target = http1::Target::parse(&url).ok_or_else(|| {
+            format!("'{satellite}' is not an http:// or https:// URL the sensor can send to")
+        })?;
+        Ok(Exporter {
             url,
-            transport,
+            client: http1::Client::new(target),
             prefix,
             suffix,
             queue: SpanQueue::new(queue_bytes, queue_bytes / 256 + 16),
@@ -406,16 +398,11 @@ impl Exporter {
             rng: Rng::seeded(),
             span: Vec::with_capacity(64 * 1024),
             attempt_timeout: SEND_TIMEOUT_S,
-        }
+        })
     }
 
     pub fn reserved(&self) -> usize {
-        let client = match &self.transport {
-            Transport::Ours(c) => c.reserved(),
-            // minreq copies the batch into a request of its own.
-            Transport::Minreq => 2 * self.batch_cap,
-        };
-        self.queue.reserved() + self.span.capacity() + client
+        self.queue.reserved() + self.span.capacity() + self.client.reserved()
     }
 
     pub fn queued(&self) -> usize {
@@ -514,20 +501,11 @@ impl Exporter {
             let ok = (200..300).contains(&status);
             (status, if ok { String::new() } else { snippet(body) })
         };
-        let r: Result<(i32, String), String> = match &mut self.transport {
-            Transport::Ours(c) => c
-                .post(HEADERS, &parts, Instant::now() + timeout)
-                .map(|a| answer(a.status as i32, a.body))
-                .map_err(|e| e.to_string()),
-            Transport::Minreq => minreq::post(&self.url)
-                .with_header("Content-Type", "application/json")
-                .with_header("User-Agent", USER_AGENT)
-                .with_body(parts.concat())
-                .with_timeout(timeout.as_secs())
-                .send()
-                .map(|r| answer(r.status_code, r.as_bytes()))
-                .map_err(|e| error_text(&e)),
-        };
+        let r = self
+            .client
+            .post(HEADERS, &parts, Instant::now() + timeout)
+            .map(|a| answer(a.status as i32, a.body))
+            .map_err(|e| e.to_string());
         match r {
             Ok((status, _)) if (200..300).contains(&status) => {
                 self.counters.exported += n as u64;
@@ -583,16 +561,6 @@ impl Exporter {
     }
 }
 
-fn error_text(e: &minreq::Error) -> String {
-    let s = e.to_string();
-    if s.trim().is_empty() {
-        format!("{e:?}")
-    } else {
-        s
-    }
-}
-
-const USER_AGENT: &str = concat!("pcap-sensor/", env!("CARGO_PKG_VERSION"));
 /// Header lines of every request (besides Host and Content-Length).
 const HEADERS: &str = concat!(
     "Content-Type: application/json\r\nUser-Agent: pcap-sensor/",
