@@ -350,7 +350,7 @@ cmd_test() {
 # binary's allocations), then bench/run.sh prints the results and writes bench/results.md.
 cmd_bench() {
   apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev \
-    libpcap-dev
+    libpcap-dev openssl
   build_static
   echo "build.sh: building the glibc binary target/release/pcap-sensor" >&2
   cargo build --release --locked

@@ -213,6 +213,7 @@ TOOLS = [("bare", "bare libpcap loop (`pcap_next_ex` only; Debian's libpcap, gli
          ("sensor", "`pcap-sensor apidump -r … --out /dev/null` (static musl)"),
          ("sensor_glibc", "the same, glibc build (`cargo build --release`)"),
          ("sensor_sat", "`pcap-sensor apidump -r … --satellite-url` (local test satellite)"),
+         ("sensor_sats", "the same over TLS (`https://`, the test satellite's own certificate)"),
          ("httpry", "`httpry -r …` (per packet: no reassembly, no bodies)"),
          ("tshark", "`tshark -r … -Y http` (†)")]
 for key, label in TOOLS:
@@ -244,9 +245,10 @@ p("")
 for w in "AB":
     ex = intk(f"cap.{w}.exchanges")
     s = f"off.{w}.sensor"
-    sat = {}
+    sat, sats = {}, {}
     try:
         sat = json.loads(R.get(f"off.{w}.sensor_sat.1.satellite", "{}"))
+        sats = json.loads(R.get(f"off.{w}.sensor_sats.1.satellite", "{}"))
     except ValueError:
         pass
     lines = (f"; the JSON Lines output, counted: {n(intk(f'off.{w}.lines.traces'))} lines, "
@@ -261,7 +263,10 @@ for w in "AB":
       f"with the satellite {n(intk(f'off.{w}.sensor_sat.traces'))} traces, "
       f"{n(intk(f'off.{w}.sensor_sat.exported'))} exported, "
       f"{n(intk(f'off.{w}.sensor_sat.export_dropped'))} dropped, the satellite counted "
-      f"{n(sat.get('spans'))} spans in {n(sat.get('requests'))} batches; httpry logged "
+      f"{n(sat.get('spans'))} spans in {n(sat.get('requests'))} batches; over TLS "
+      f"{n(intk(f'off.{w}.sensor_sats.exported'))} exported, "
+      f"{n(intk(f'off.{w}.sensor_sats.export_dropped'))} dropped, the satellite counted "
+      f"{n(sats.get('spans'))} spans in {n(sats.get('requests'))} batches; httpry logged "
       f"{n(intk(f'off.{w}.httpry.requests'))} requests and {n(intk(f'off.{w}.httpry.responses'))} "
       f"responses; tshark on its slice {n(intk(f'off.{w}.tshark.requests'))} requests and "
       f"{n(intk(f'off.{w}.tshark.responses'))} responses (pcap-sensor on the same slice: "

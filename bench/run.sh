@@ -7,7 +7,8 @@
 #      bodies and GETs answered with chunked JSON (bench/mixed.lua);
 #   2. offline: the same files read by the bare libpcap loop (bench/bareloop.c), the
 #      sensor (static musl = what ships, and a glibc build), the sensor exporting to a
-#      local test satellite (bench/satellite.py), httpry and tshark; 3 runs each, median;
+#      local test satellite (bench/satellite.py; over http and over https), httpry and
+#      tshark; BENCH_REPS runs each, median;
 #   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
 #      ~1,000 requests/s (bench/paced.lua), and at the low-resource profile's settings;
 #   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets;
@@ -53,10 +54,10 @@ RES="$W/results.txt"
 # put KEY VALUE: one measured fact, for report.py.
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 
-NGINX_PID="" SAT_PID="" TD_PID="" WRK_PID="" LIVE_PID=""
+NGINX_PID="" SAT_PID="" SATS_PID="" TD_PID="" WRK_PID="" LIVE_PID=""
 cleanup() {
   local p
-  for p in $LIVE_PID $WRK_PID $TD_PID $SAT_PID $NGINX_PID; do
+  for p in $LIVE_PID $WRK_PID $TD_PID $SATS_PID $SAT_PID $NGINX_PID; do
     kill "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -125,7 +126,18 @@ wait_for "the test satellite" 10 test -s "$W/satellite.port"
 SAT_PORT=$(cat "$W/satellite.port")
 SAT_URL="http://127.0.0.1:$SAT_PORT"
 sat() { python3 bench/satellite.py "$1" "$SAT_PORT"; }
-say "nginx on 127.0.0.1:$PORT (pid $NGINX_PID), test satellite on $SAT_URL"
+# The same satellite over TLS, with a self-signed certificate of its own (trusted by
+# --ca-cert; not a CA certificate, which rustls refuses as a server's).
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+  -keyout "$W/sat.key" -out "$W/sat.pem" 2>/dev/null
+python3 bench/satellite.py 0 "$W/sat.pem" "$W/sat.key" >"$W/satellite-tls.port" &
+SATS_PID=$!
+wait_for "the test satellite (TLS)" 10 test -s "$W/satellite-tls.port"
+SATS_PORT=$(cat "$W/satellite-tls.port")
+SATS_URL="https://127.0.0.1:$SATS_PORT"
+sats() { python3 bench/satellite.py "$1" "$SATS_PORT" tls; }
+say "nginx on 127.0.0.1:$PORT (pid $NGINX_PID), test satellite on $SAT_URL and $SATS_URL"
 
 # ---------------------------------------------------------------- captures
 # capture NAME EXCHANGES WRK-ARGS...: wrk at its top rate until nginx has answered
@@ -194,12 +206,16 @@ offline() {
     timed "$w.sensor_sat" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --satellite-url "$SAT_URL" \
       --rate-limit 0 --stats-interval 0
     put "off.$w.sensor_sat.$rep.satellite" "$(sat stats)"
+    sats reset >/dev/null
+    timed "$w.sensor_sats" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --satellite-url "$SATS_URL" \
+      --ca-cert "$W/sat.pem" --rate-limit 0 --stats-interval 0
+    put "off.$w.sensor_sats.$rep.satellite" "$(sats stats)"
     rm -f "$W/runs/$w.httpry.log" # httpry appends
     timed "$w.httpry" "$rep" /dev/null httpry -r "$pcap" -o "$W/runs/$w.httpry.log" "tcp port $PORT"
     timed "$w.tshark" "$rep" "$W/runs/$w.tshark.out" tshark -r "$slice" -Y http
   done
   local e
-  for k in sensor sensor_glibc sensor_sat; do
+  for k in sensor sensor_glibc sensor_sat sensor_sats; do
     e="$W/runs/$w.$k.1.err"
     [ -f "$e" ] || continue
     for c in traces packets requests_without_response parse_errors gaps truncated_bodies \

@@ -6,12 +6,14 @@ bytes.count, answer), so that it does not slow the sensor down. GET /stats gives
 counts as JSON; POST /reset sets them to zero. It prints its port on stdout once it
 listens (port 0 = any free port).
 
-usage: satellite.py [PORT]          serve (PORT 0 or none: any free port)
-       satellite.py stats PORT     print the counts of a running one
-       satellite.py reset PORT     set them to zero
+usage: satellite.py [PORT [CERT KEY]]   serve (PORT 0 or none: any free port), over TLS
+                                       with CERT and KEY (PEM files) when given
+       satellite.py stats PORT [tls]    print the counts of a running one
+       satellite.py reset PORT [tls]    set them to zero
 """
 
 import json
+import ssl
 import sys
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,20 +69,42 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(404, b"{}")
 
 
-def client(cmd, port):
-    url = f"http://127.0.0.1:{port}/{cmd}"
+def client(cmd, port, tls):
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/{cmd}"
     data = b"" if cmd == "reset" else None
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    handlers = [urllib.request.ProxyHandler({})]
+    if tls:
+        # Our own test certificate: the counts are not worth verifying it.
+        handlers.append(urllib.request.HTTPSHandler(context=ssl._create_unverified_context()))
+    opener = urllib.request.build_opener(*handlers)
     with opener.open(url, data=data, timeout=10) as r:
         print(r.read().decode())
 
 
+class TlsServer(ThreadingHTTPServer):
+    """The handshake runs in the connection's thread, not in the accept loop."""
+
+    context = None
+
+    def finish_request(self, request, client_address):
+        try:
+            request = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.RequestHandlerClass(request, client_address, self)
+
+
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] in ("stats", "reset"):
-        client(sys.argv[1], int(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] in ("stats", "reset"):
+        client(sys.argv[1], int(sys.argv[2]), sys.argv[3:] == ["tls"])
         return
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if len(sys.argv) == 4:
+        srv = TlsServer(("127.0.0.1", port), Handler)
+        srv.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        srv.context.load_cert_chain(sys.argv[2], sys.argv[3])
+    else:
+        srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
