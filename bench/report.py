@@ -369,6 +369,6 @@ p("Note: the wall-clock times and the live runs depend on the machine being othe
   "the load averages above say how busy it was. At the top rate wrk and nginx alone can "
   "keep both cores of a 2-core machine busy, and the sensor gets what is left.")
 p("")
-p("Reproduce: `./build.sh bench` (installs nginx-light, wrk, httpry, tshark, tcpdump, valgrind; "
+p("Reproduce: `./build.sh bench` (installs nginx-light, wrk, httpry, tshark, tcpdump, valgrind, openssl; "
   "builds the static and the glibc binaries; writes this file).")
 print("\n".join(out))
