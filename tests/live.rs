@@ -13,7 +13,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long the sensor gets to print the traces of traffic that has ended.
@@ -743,30 +742,11 @@ fn nflog_group_in_a_network_namespace() {
     }
     let ns = NetNs::create(1);
     let server = Server::start_in_netns(&ns.name, "127.0.0.1");
-    let port = server.port.to_string();
-    let out = run_with_deadline(
-        Command::new("ip").args([
-            "netns",
-            "exec",
-            &ns.name,
-            "iptables",
-            "-I",
-            "OUTPUT",
-            "-o",
-            "lo",
-            "-p",
-            "tcp",
-            "-m",
-            "multiport",
-            "--ports",
-            &port,
-            "-j",
-            "NFLOG",
-            "--nflog-group",
-            "7",
-        ]),
-        Duration::from_secs(20),
+    let rule = format!(
+        "iptables -I OUTPUT -o lo -p tcp -m multiport --ports {} -j NFLOG --nflog-group 7",
+        server.port
     );
+    let out = ns.run(&rule.split(' ').collect::<Vec<_>>());
     assert!(
         out.status.success(),
         "iptables: {}",
@@ -779,17 +759,7 @@ fn nflog_group_in_a_network_namespace() {
         assert!(sensor.is_running(), "{}", sensor.diagnostics());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = run_with_deadline(
-        Command::new("ip").args([
-            "netns",
-            "exec",
-            &ns.name,
-            "curl",
-            "-s",
-            &server.url("/bytes/3000"),
-        ]),
-        Duration::from_secs(20),
-    );
+    let out = ns.run(&["curl", "-s", &server.url("/bytes/3000")]);
     assert_eq!(out.stdout.len(), 3000);
     let t = sensor.wait_target("/bytes/3000", TRACE_DEADLINE);
     assert_eq!(t["response"]["status"], 200);

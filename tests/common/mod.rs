@@ -696,6 +696,15 @@ impl NetNs {
     }
 }
 
+impl NetNs {
+    /// Runs `args` inside the namespace (with a deadline).
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).args(args);
+        run_with_deadline(&mut cmd, Duration::from_secs(20))
+    }
+}
+
 impl Drop for NetNs {
     fn drop(&mut self) {
         // Deleting the host end removes the pair; deleting the namespace
