@@ -1047,6 +1047,39 @@ fn satellite_400_drops_the_batch_and_says_so_once() {
 // ---------------------------------------------------------------------------
 // https
 
+/// A --ca-cert file with no PEM certificate in it (a DER file, a key, the
+/// wrong file): said once at start, not left to show as a certificate error
+/// at every attempt.
+#[test]
+fn ca_cert_without_a_certificate_is_reported_at_start() {
+    let dir = std::env::temp_dir().join(format!("pcap-sensor-nopem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ca.der");
+    std::fs::write(&file, [0x30u8, 0x82, 0x01, 0x0a, 0x02, 0x82]).unwrap();
+    let pcap = corpus("zeek/http__get.pcap");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
+        .args(["apidump", "-r", pcap.to_str().unwrap()])
+        .args([
+            "--satellite-url",
+            "https://127.0.0.1:1",
+            "--shutdown-timeout",
+            "1",
+        ])
+        .arg("--ca-cert")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("no PEM certificate could be read from").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("ca.der"), "{err}");
+}
+
 /// An https satellite with a certificate from a private test CA: delivery
 /// works with --ca-cert, batch after batch over one kept-alive connection,
 /// and without it every attempt fails (no crash, nothing delivered, failures

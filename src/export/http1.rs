@@ -164,11 +164,22 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
             ta.name_constraints,
         )
     }));
+    let mut added = 0;
     if let Ok(certs) = rustls_native_certs::load_native_certs() {
         for c in certs {
             // A system certificate rustls cannot take is no reason to stop.
-            let _ = roots.add(&rustls::Certificate(c.0));
+            added += usize::from(roots.add(&rustls::Certificate(c.0)).is_ok());
         }
+    }
+    if added == 0
+        && let Some(file) = std::env::var_os("SSL_CERT_FILE")
+    {
+        // --ca-cert (or the environment) named a file with nothing usable in
+        // it: say so now, not as a certificate error at every attempt.
+        crate::log::warn(&format!(
+            "no PEM certificate could be read from '{}' (--ca-cert / SSL_CERT_FILE): only the bundled roots are trusted",
+            std::path::Path::new(&file).display()
+        ));
     }
     Arc::new(
         rustls::ClientConfig::builder()
