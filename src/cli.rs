@@ -304,25 +304,20 @@ pub fn parse_duration(flag: &str, v: &str) -> Result<f64, UsageError> {
 /// A satellite URL our client takes (export/http1.rs parses it), or a
 /// message that says what is wrong with it.
 fn check_url(flag: &str, u: &str) -> Result<String, UsageError> {
+    use crate::export::http1::{BadUrl, Target};
     let u = u.trim().trim_end_matches('/');
-    if crate::export::http1::Target::parse(u).is_some() {
-        return Ok(u.to_string());
-    }
     let e = format!("e.g. {flag} http://levoai-satellite:9999");
-    let authority = ["http://", "https://"]
-        .iter()
-        .find(|p| u.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
-        .map(|p| u[p.len()..].split(['/', '?']).next().unwrap_or(""));
-    let port = authority.and_then(|a| a.rsplit_once(':').filter(|_| !a.ends_with(']')));
-    Err(UsageError(match authority {
-        Some(a) if a.contains('@') => {
-            format!("{flag} '{u}': a user name or password in the URL is not supported ({e})")
-        }
-        Some(_) if port.is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_err()) => {
-            format!("{flag} '{u}' has a bad port ({e})")
-        }
-        _ => format!("{flag} expects http(s)://host[:port], {e}, but got '{u}'"),
-    }))
+    Target::parse(u).map(|_| u.to_string()).map_err(|why| {
+        UsageError(match why {
+            BadUrl::Credentials => {
+                format!("{flag} '{u}': a user name or password in the URL is not supported ({e})")
+            }
+            BadUrl::Port => format!("{flag} '{u}' has a bad port ({e})"),
+            BadUrl::Malformed => {
+                format!("{flag} expects http(s)://host[:port], {e}, but got '{u}'")
+            }
+        })
+    })
 }
 
 fn check_regex(flag: &str, re: String) -> Result<String, UsageError> {

@@ -161,7 +161,11 @@ impl CaptureFilter {
 fn effective_filter(a: &ApidumpArgs, user: Option<&str>) -> Option<String> {
     // The URL as the exporter's client reads it (the argument parser
     // checked that it does).
-    let Some(t) = a.satellite_url.as_deref().and_then(http1::Target::parse) else {
+    let Some(t) = a
+        .satellite_url
+        .as_deref()
+        .and_then(|u| http1::Target::parse(u).ok())
+    else {
         return user.map(str::to_string);
     };
     let (host, port) = (t.host.as_str(), t.port);

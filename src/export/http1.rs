@@ -40,10 +40,21 @@ pub struct Target {
     pub authority: String,
 }
 
+/// Why a URL is not a satellite URL (for the message that says so).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BadUrl {
+    /// Not `http(s)://host...` at all.
+    Malformed,
+    /// A port that is not a number from 0 to 65535.
+    Port,
+    /// `user:password@` in it.
+    Credentials,
+}
+
 impl Target {
-    /// None for anything but an `http://` or `https://` URL with a valid
-    /// port and no credentials.
-    pub fn parse(url: &str) -> Option<Target> {
+    /// An `http://` or `https://` URL with a valid port and no credentials.
+    pub fn parse(url: &str) -> Result<Target, BadUrl> {
+        use BadUrl::*;
         let scheme = |s: &str| {
             url.get(..s.len())
                 .is_some_and(|u| u.eq_ignore_ascii_case(s))
@@ -53,37 +64,38 @@ impl Target {
         } else if scheme("https://") {
             (true, &url[8..])
         } else {
-            return None;
+            return Err(Malformed);
         };
         let default_port = if tls { 443 } else { 80 };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        if authority.is_empty() || authority.contains('@') {
-            return None;
+        if authority.contains('@') {
+            return Err(Credentials);
         }
+        let port = |p: &str| p.parse().map_err(|_| Port);
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
+            let (h, after) = v6.split_once(']').ok_or(Malformed)?;
             match after {
                 "" => (h, default_port),
-                p => (h, p.strip_prefix(':')?.parse().ok()?),
+                p => (h, port(p.strip_prefix(':').ok_or(Malformed)?)?),
             }
         } else {
             match authority.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse().ok()?),
+                Some((h, p)) => (h, port(p)?),
                 None => (authority, default_port),
             }
         };
         if host.is_empty() {
-            return None;
+            return Err(Malformed);
         }
         let path = if path.starts_with('/') {
             path.to_string()
         } else {
             format!("/{path}")
         };
-        Some(Target {
+        Ok(Target {
             tls,
             host: host.to_string(),
             port,
@@ -566,7 +578,7 @@ mod tests {
             "http://[::1/",
             "ftp://sat/",
         ] {
-            assert_eq!(Target::parse(bad), None, "{bad}");
+            assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }
 

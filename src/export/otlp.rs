@@ -379,7 +379,7 @@ impl Exporter {
         let (prefix, suffix) = envelope(res);
         let interval = Duration::from_secs_f64(interval);
         let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
-        let target = http1::Target::parse(&url).ok_or_else(|| {
+        let target = http1::Target::parse(&url).map_err(|_| {
             format!("'{satellite}' is not an http:// or https:// URL the sensor can send to")
         })?;
         Ok(Exporter {
