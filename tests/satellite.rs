@@ -50,6 +50,17 @@ fn has_attr(span: &Value, key: &str) -> bool {
     span["attributes"].get(key).is_some()
 }
 
+/// One `pcap-sensor apidump ARGS` run to its end (with a deadline): its
+/// exit code, stdout and stderr.
+fn apidump(args: &[&str]) -> (Option<i32>, Vec<u8>, String) {
+    let out = run_with_deadline(
+        std::process::Command::new(SENSOR).arg("apidump").args(args),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), out.stdout, err)
+}
+
 /// curl one URL with extra arguments; returns curl's `%{local_port}`.
 fn curl_port(extra: &[&str], url: &str) -> u16 {
     let mut args = vec!["-o", "/dev/null", "-w", "%{local_port}"];
@@ -320,11 +331,8 @@ fn live_capture_reaches_the_satellite_as_otlp() {
 fn trace_larger_than_a_batch_is_delivered_with_its_body_cut() {
     let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
     let pcap = corpus("zeek/http__get.pcap");
-    let full = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
-        .args(["apidump", "-r", pcap.to_str().unwrap(), "--out", "-"])
-        .output()
-        .unwrap();
-    let full: Value = serde_json::from_slice(&full.stdout).unwrap();
+    let (_, full, _) = apidump(&["-r", pcap.to_str().unwrap(), "--out", "-"]);
+    let full: Value = serde_json::from_slice(&full).unwrap();
     let full = full["response"]["body"].as_str().unwrap().to_string();
     assert_eq!(full.len(), 4705);
     let fin = SatSensor::spawn(
@@ -389,32 +397,30 @@ fn nflog_file_reaches_the_satellite_without_the_own_traffic_filter() {
     assert_eq!(otlp.delivered()[0]["name"], "GET /");
 
     // The user's own filter is still the user's to fix: libpcap's reason, exit 2.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
-        .args([
-            "apidump",
-            "-r",
-            pcap.to_str().unwrap(),
-            "--filter",
-            "tcp port 80",
-        ])
-        .args(["--satellite-url", &sat.url()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, _, err) = apidump(&[
+        "-r",
+        pcap.to_str().unwrap(),
+        "--filter",
+        "tcp port 80",
+        "--satellite-url",
+        &sat.url(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("bad --filter 'tcp port 80'") && err.contains("NFLOG"),
         "{err}"
     );
 
     // Live, the sensor would trace its own exports: it stops and says why.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
-        .args(["apidump", "-i", "nflog", "--duration", "1"])
-        .args(["--satellite-url", &sat.url()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, _, err) = apidump(&[
+        "-i",
+        "nflog",
+        "--duration",
+        "1",
+        "--satellite-url",
+        &sat.url(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("own export traffic to the satellite cannot be left out")
             && err.contains("NFLOG"),
@@ -1057,21 +1063,18 @@ fn ca_cert_without_a_certificate_is_reported_at_start() {
     let file = dir.join("ca.der");
     std::fs::write(&file, [0x30u8, 0x82, 0x01, 0x0a, 0x02, 0x82]).unwrap();
     let pcap = corpus("zeek/http__get.pcap");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
-        .args(["apidump", "-r", pcap.to_str().unwrap()])
-        .args([
-            "--satellite-url",
-            "https://127.0.0.1:1",
-            "--shutdown-timeout",
-            "1",
-        ])
-        .arg("--ca-cert")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let (code, _, err) = apidump(&[
+        "-r",
+        pcap.to_str().unwrap(),
+        "--satellite-url",
+        "https://127.0.0.1:1",
+        "--shutdown-timeout",
+        "1",
+        "--ca-cert",
+        file.to_str().unwrap(),
+    ]);
     let _ = std::fs::remove_dir_all(&dir);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         err.matches("no PEM certificate could be read from").count(),
         1,
