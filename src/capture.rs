@@ -134,9 +134,15 @@ pub struct Frame<'a> {
 #[derive(Debug)]
 pub struct OpenError {
     pub msg: String,
-    pub usage: bool,
     /// libpcap's reason, when the filter was refused.
     pub filter_why: Option<String>,
+}
+
+impl OpenError {
+    /// The user's to fix (a refused filter: exit 2), not the machine's.
+    pub fn usage(&self) -> bool {
+        self.filter_why.is_some()
+    }
 }
 
 fn ts_us(tv: &libc::timeval) -> u64 {
@@ -167,7 +173,6 @@ fn bad_filter(filter: &str, e: impl std::fmt::Display) -> OpenError {
         msg: format!(
             "bad --filter '{filter}': {e} (BPF syntax, e.g. --filter 'tcp port 8080 and not port 8888')"
         ),
-        usage: true,
         filter_why: Some(e.to_string()),
     }
 }
@@ -183,7 +188,6 @@ impl Live {
             msg: format!(
                 "cannot capture on '{name}': {e} (capture needs root or CAP_NET_RAW; list interfaces with 'ip link')"
             ),
-            usage: false,
             filter_why: None,
         };
         let cap = Capture::from_device(name)
@@ -205,7 +209,6 @@ impl Live {
                     "interface '{name}' has link type {} which is not supported",
                     linktype
                 ),
-                usage: false,
                 filter_why: None,
             });
         }
@@ -246,7 +249,6 @@ impl File {
                 "cannot read '{}': {why} (expected a pcap or pcapng file)",
                 path.display()
             ),
-            usage: false,
             filter_why: None,
         };
         let c_path = CString::new(path.as_os_str().as_bytes())

@@ -146,7 +146,6 @@ impl CaptureFilter {
                 msg: format!(
                     "libpcap cannot apply '{full}' on this link type ({why}), so the sensor's own export traffic to the satellite cannot be left out of the capture; capture on another interface"
                 ),
-                usage: false,
                 filter_why: None,
             });
         }
@@ -281,7 +280,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     let mut file = None;
     let fail = |e: capture::OpenError| {
         log::error(&e.msg);
-        ExitCode::from(if e.usage { 2 } else { 1 })
+        ExitCode::from(if e.usage() { 2 } else { 1 })
     };
     if let Some(path) = &a.read_file {
         match filters.open(true, |f| File::open(path, f)) {
