@@ -7,15 +7,16 @@
 //! spec built here, so every exchange, host, path, header and body is known.
 //! The sensor reads them with `-r` and writes JSON Lines (`--out -`), HAR
 //! (`--out FILE.har`, read back with PyPI haralyzer) or OTLP to a recording
-//! satellite (tests/support/policy_sat.py, which also checks each body with
-//! opentelemetry-proto). The ECS metadata endpoint is a fixture on 127.0.0.1
-//! (tests/support/policy_ecs.py).
+//! satellite (tests/support/sat_server.py; tests/support/sat_otlp_check.py
+//! checks each body with opentelemetry-proto). The ECS metadata endpoint is a
+//! fixture on 127.0.0.1 (tests/support/policy_ecs.py).
 //!
 //! Needs python3 (stdlib) and the test venv (.cache/venv, or PCAP_SENSOR_PY)
 //! with haralyzer and opentelemetry-proto. No root needed.
 
 mod common;
 mod policy_common;
+mod sat_common;
 
 use common::{base64_decode, body_bytes, header, header_pairs};
 use policy_common::*;

@@ -1,6 +1,6 @@
 //! Helpers for tests/policy.rs: crafted pcaps (tests/support/policy_mkpcap.py),
 //! offline sensor runs with a deadline, the recording satellite
-//! (policy_sat.py), the ECS metadata fixture (policy_ecs.py), OTLP JSON access.
+//! (sat_server.py, through tests/sat_common), the ECS metadata fixture (policy_ecs.py), OTLP JSON access.
 //!
 //! Every wait has a deadline; nothing sleeps to synchronise.
 
@@ -8,11 +8,12 @@
 
 pub use crate::common::{SENSOR, venv_python};
 use crate::common::{line_channel, parse_stats, run_with_deadline, support};
+use crate::sat_common;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// How long one offline sensor run may take (it reads a small pcap, and at
@@ -279,63 +280,49 @@ fn spawn_listening(mut cmd: Command, what: &str) -> (Child, Receiver<String>, u1
     (child, rx, port)
 }
 
-/// The recording satellite (tests/support/policy_sat.py, run with the venv
-/// python so it can check every body as OTLP).
+/// The test satellite (tests/support/sat_server.py, the one the satellite
+/// and fault tests use), answering 200 to every post; what it recorded is
+/// read back from its record file.
 pub struct Satellite {
-    child: Child,
-    rx: Receiver<String>,
+    inner: sat_common::Satellite,
     pub port: u16,
-    /// Every request recorded so far.
+    /// Every request recorded so far (sat_server.py's record lines).
     pub records: Vec<Value>,
 }
 
 impl Satellite {
     pub fn start() -> Satellite {
-        let mut cmd = Command::new(venv_python());
-        cmd.arg("-u").arg(support("policy_sat.py"));
-        let (child, rx, port) = spawn_listening(cmd, "policy_sat.py");
+        let inner = sat_common::Satellite::start(sat_common::SatOpts::mode(sat_common::Mode::Ok));
         Satellite {
-            child,
-            rx,
-            port,
+            port: inner.port,
+            inner,
             records: Vec::new(),
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.inner.url()
     }
 
-    /// Reads records until the OTLP bodies hold at least `spans` spans or the
-    /// deadline passes; returns the number of spans seen.
+    /// Waits until the posts received hold at least `spans` spans or the
+    /// deadline passes; reads the records and returns the number of spans.
     pub fn wait_spans(&mut self, spans: usize, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let n = self.span_count();
-            if n >= spans {
-                return n;
-            }
-            match self
-                .rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) => self.records.push(
-                    serde_json::from_str(&line)
-                        .unwrap_or_else(|e| panic!("satellite line is not JSON ({e}): {line}")),
-                ),
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    return self.span_count();
-                }
-            }
-        }
+        let want = spans as i64;
+        let _ = self
+            .inner
+            .wait_until(Instant::now() + timeout, |s| s.received() >= want);
+        self.drain();
+        self.span_count()
     }
 
-    /// Reads whatever records are already waiting.
+    /// Reads whatever has been recorded so far.
     pub fn drain(&mut self) {
-        while let Ok(line) = self.rx.try_recv() {
-            self.records
-                .push(serde_json::from_str(&line).expect("satellite line JSON"));
-        }
+        self.inner.drain();
+        let text = std::fs::read_to_string(&self.inner.record).unwrap_or_default();
+        self.records = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("satellite record line is JSON"))
+            .collect();
     }
 
     /// The parsed OTLP bodies of the POSTs received.
@@ -371,18 +358,24 @@ impl Satellite {
                     r["content_type"]
                 ));
             }
-            if !r["otlp_error"].is_null() {
-                p.push(format!("body is not OTLP JSON: {}", r["otlp_error"]));
-            }
+        }
+        if self.records.is_empty() {
+            return p;
+        }
+        // Every body parsed as an ExportTraceServiceRequest (and more).
+        let out = run_with_deadline(
+            Command::new(venv_python())
+                .arg(support("sat_otlp_check.py"))
+                .arg(&self.inner.record),
+            Duration::from_secs(60),
+        );
+        if !out.status.success() {
+            p.push(format!(
+                "bodies are not OTLP/HTTP JSON: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
         p
-    }
-}
-
-impl Drop for Satellite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -184,19 +184,35 @@ impl Satellite {
 
     /// Reads events until `done` holds, or panics after `timeout`.
     pub fn wait(&mut self, timeout: Duration, what: &str, done: impl Fn(&Satellite) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !done(self) {
-            match self.rx.recv_timeout(remaining(deadline)) {
-                Ok(line) => self.push(line),
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "satellite: no {what} within {timeout:?}; posts so far: {:?}; other: {:?}",
-                    self.posts, self.other
-                ),
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("satellite exited while waiting for {what}")
-                }
+        match self.wait_until(Instant::now() + timeout, done) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "satellite: no {what} within {timeout:?}; posts so far: {:?}; other: {:?}",
+                self.posts, self.other
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("satellite exited while waiting for {what}")
             }
         }
+    }
+
+    /// Reads events until `done` holds; Err when the deadline passes or the
+    /// satellite exits first.
+    pub fn wait_until(
+        &mut self,
+        deadline: Instant,
+        done: impl Fn(&Satellite) -> bool,
+    ) -> Result<(), RecvTimeoutError> {
+        while !done(self) {
+            let line = self.rx.recv_timeout(remaining(deadline))?;
+            self.push(line);
+        }
+        Ok(())
+    }
+
+    /// Spans in every post received, whatever the answer.
+    pub fn received(&self) -> i64 {
+        self.posts.iter().map(|p| p.spans.max(0)).sum()
     }
 
     /// Reads the events that have arrived, without waiting.
