@@ -145,6 +145,13 @@ if all(a and b for a, b in fast.values()):
     p(f"| offline, the least CPU time of the {runs('A.bare')[3]} runs of each (less sensitive to other "
       "load on the machine than the medians): pcap-sensor vs the bare loop, A / B | "
       + " / ".join(f"{a:.2f} s vs {b:.2f} s = {a / b:.1f}×" for a, b in fast.values()) + " | ≤ 3× |")
+parts = [(w, runs(f"{w}.sensor_nobody"), runs(f"{w}.sensor_noredact"), runs(f"{w}.bare"))
+         for w in "AB"]
+if all(nb and nr and b for _, nb, nr, b in parts):
+    p("| offline, where the time goes (‡ rows below): without bodies (`--max-http-length 0`) "
+      "and without the secret scan (`--no-redact`) vs the bare loop, A / B | "
+      + " / ".join(f"{nb[0] / b[0]:.1f}× and {nr[0] / b[0]:.1f}×" for _, nb, nr, b in parts)
+      + " | |")
 if sensA and httpA:
     p(f"| offline A: pcap-sensor vs httpry | {sensA[0]:.2f} s vs {httpA[0]:.2f} s = "
       f"**{sensA[0] / httpA[0]:.2f}×** httpry's time | faster than httpry (< 1×) |")
@@ -212,6 +219,8 @@ TOOLS = [("bare", "bare libpcap loop (`pcap_next_ex` only; Debian's libpcap, gli
          ("bare_musl", "bare libpcap loop, static musl (the sensor's libpcap)"),
          ("sensor", "`pcap-sensor apidump -r … --out /dev/null` (static musl)"),
          ("sensor_glibc", "the same, glibc build (`cargo build --release`)"),
+         ("sensor_noredact", "the same, static, `--no-redact` (‡: what scanning bodies for secrets costs)"),
+         ("sensor_nobody", "the same, static, `--max-http-length 0` (‡: no bodies kept; heads, flows, traces)"),
          ("sensor_sat", "`pcap-sensor apidump -r … --satellite-url` (local test satellite)"),
          ("sensor_sats", "the same over TLS (`https://`, the test satellite's own certificate)"),
          ("httpry", "`httpry -r …` (per packet: no reassembly, no bodies)"),
@@ -239,6 +248,9 @@ p(f"† tshark ran on the first {n(intk('off.A.tshark_slice_packets'))} packets 
   "(a slice made with `tcpdump -c`); its times are scaled by the capture's packets / the "
   "slice's, and its RSS is the slice's (tshark keeps state for every frame, so it grows with "
   "the file).")
+p("‡ Not settings to run with: they show where the sensor's time goes. The default row less "
+  "the `--max-http-length 0` row is what keeping, checking, scanning and escaping the bodies "
+  "costs; the default row less the `--no-redact` row is the scan for secrets alone.")
 p("")
 p("What each one found:")
 p("")

@@ -6,7 +6,8 @@
 #      A = keep-alive GETs of a 2 KB JSON file (Content-Length), B = POSTs with JSON
 #      bodies and GETs answered with chunked JSON (bench/mixed.lua);
 #   2. offline: the same files read by the bare libpcap loop (bench/bareloop.c), the
-#      sensor (static musl = what ships, and a glibc build), the sensor exporting to a
+#      sensor (static musl = what ships, and a glibc build; and, to show where its time
+#      goes, with --no-redact and with --max-http-length 0), the sensor exporting to a
 #      local test satellite (bench/satellite.py; over http and over https), httpry and
 #      tshark; BENCH_REPS runs each, median;
 #   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
@@ -202,6 +203,12 @@ offline() {
       timed "$w.sensor_glibc" "$rep" /dev/null \
         "$SENSOR_GLIBC" apidump -r "$pcap" --out /dev/null --stats-interval 0
     fi
+    # Where the sensor's time goes: the same run without body redaction, and
+    # without bodies at all (heads, flows and traces only).
+    timed "$w.sensor_noredact" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --out /dev/null \
+      --stats-interval 0 --no-redact
+    timed "$w.sensor_nobody" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --out /dev/null \
+      --stats-interval 0 --max-http-length 0
     sat reset >/dev/null
     timed "$w.sensor_sat" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --satellite-url "$SAT_URL" \
       --rate-limit 0 --stats-interval 0
