@@ -145,12 +145,13 @@ if all(a and b for a, b in fast.values()):
     p(f"| offline, the least CPU time of the {runs('A.bare')[3]} runs of each (less sensitive to other "
       "load on the machine than the medians): pcap-sensor vs the bare loop, A / B | "
       + " / ".join(f"{a:.2f} s vs {b:.2f} s = {a / b:.1f}×" for a, b in fast.values()) + " | ≤ 3× |")
-parts = [(w, runs(f"{w}.sensor_nobody"), runs(f"{w}.sensor_noredact"), runs(f"{w}.bare"))
-         for w in "AB"]
-if all(nb and nr and b for _, nb, nr, b in parts):
-    p("| offline, where the time goes (‡ rows below): without bodies (`--max-http-length 0`) "
-      "and without the secret scan (`--no-redact`) vs the bare loop, A / B | "
-      + " / ".join(f"{nb[0] / b[0]:.1f}× and {nr[0] / b[0]:.1f}×" for _, nb, nr, b in parts)
+parts = [(w, fastest(f"{w}.sensor"), fastest(f"{w}.sensor_noredact"),
+          fastest(f"{w}.sensor_nobody"), fastest(f"{w}.bare")) for w in "AB"]
+if all(all(x) for x in parts):
+    p("| offline, where the time goes (least CPU time of the runs of each, ‡ rows below): "
+      "pcap-sensor as it ships, without the secret scan (`--no-redact`) and without bodies "
+      "(`--max-http-length 0`), each vs the bare loop, A / B | "
+      + " / ".join(f"{d / b:.1f}×, {nr / b:.1f}×, {nb / b:.1f}×" for _, d, nr, nb, b in parts)
       + " | |")
 if sensA and httpA:
     p(f"| offline A: pcap-sensor vs httpry | {sensA[0]:.2f} s vs {httpA[0]:.2f} s = "

@@ -20,7 +20,7 @@
 # libpcap.a, for the static bare loop), BENCH_WORK (scratch folder, default
 # /tmp/pcap-sensor-bench: the captures take about 700 MB), BENCH_EXCHANGES (workload A,
 # default 200000), BENCH_EXCHANGES_B (default 100000), BENCH_LIVE_SECONDS (default 20),
-# BENCH_REPS (default 5), BENCH_TSHARK_PACKETS (tshark's slice, default 30000),
+# BENCH_REPS (default 7), BENCH_TSHARK_PACKETS (tshark's slice, default 30000),
 # BENCH_DHAT_PACKETS (N, default 10000), BENCH_KEEP=1 (keep the scratch folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ W="${BENCH_WORK:-/tmp/pcap-sensor-bench}"
 EXCH_A="${BENCH_EXCHANGES:-200000}"
 EXCH_B="${BENCH_EXCHANGES_B:-100000}"
 LIVE_SECS="${BENCH_LIVE_SECONDS:-20}"
-REPS="${BENCH_REPS:-5}"
+REPS="${BENCH_REPS:-7}"
 TSHARK_PACKETS="${BENCH_TSHARK_PACKETS:-30000}"
 DHAT_PACKETS="${BENCH_DHAT_PACKETS:-10000}"
 LOWRES_JSON=deploy/ecs/pcap-sensor-low-resource.json
