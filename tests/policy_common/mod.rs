@@ -1,6 +1,7 @@
 //! Helpers for tests/policy.rs: crafted pcaps (tests/support/policy_mkpcap.py),
-//! offline sensor runs with a deadline, the recording satellite
-//! (sat_server.py, through tests/sat_common), the ECS metadata fixture (policy_ecs.py), OTLP JSON access.
+//! offline sensor runs with a deadline, the recording satellite (sat_server.py,
+//! through tests/sat_common), the ECS metadata fixture (policy_ecs.py), OTLP
+//! JSON access.
 //!
 //! Every wait has a deadline; nothing sleeps to synchronise.
 
