@@ -360,21 +360,9 @@ impl Satellite {
                 ));
             }
         }
-        if self.records.is_empty() {
-            return p;
-        }
         // Every body parsed as an ExportTraceServiceRequest (and more).
-        let out = run_with_deadline(
-            Command::new(venv_python())
-                .arg(support("sat_otlp_check.py"))
-                .arg(&self.inner.record),
-            Duration::from_secs(60),
-        );
-        if !out.status.success() {
-            p.push(format!(
-                "bodies are not OTLP/HTTP JSON: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+        if let Err(report) = self.inner.try_check() {
+            p.push(format!("bodies are not OTLP/HTTP JSON: {report}"));
         }
         p
     }
