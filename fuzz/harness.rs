@@ -27,7 +27,6 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
-use pcap_sensor::decode::{self, ACK, Addr, FIN, RST, SYN, Segment, dlt};
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::otlp::{self, Resource};
 use pcap_sensor::flow::{Limits, Tracker};
@@ -37,7 +36,14 @@ use pcap_sensor::pool::{Store, WINDOW};
 use pcap_sensor::stats::Stats;
 use pcap_sensor::trace;
 use pcap_sensor::view::{self, Body, Scratch};
+use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::Value;
+
+/// TCP flag bits as the packet builders below write them.
+const FIN: u8 = TcpFlags::FIN.bits();
+const SYN: u8 = TcpFlags::SYN.bits();
+const RST: u8 = TcpFlags::RST.bits();
+const ACK: u8 = TcpFlags::ACK.bits();
 
 /// A fuzz target: panics when the sensor misbehaves on the input.
 pub type Target = fn(&[u8]);
@@ -334,9 +340,9 @@ pub fn segment(dir: usize, seq: u32, ack: Option<u32>, flags: u8, payload: &[u8]
         dst,
         sport,
         dport,
-        seq,
-        ack: ack.unwrap_or(0),
-        flags: flags | if ack.is_some() { ACK } else { 0 },
+        seq: SeqNumber(seq),
+        ack: SeqNumber(ack.unwrap_or(0)),
+        flags: TcpFlags::from_bits(flags | if ack.is_some() { ACK } else { 0 }),
         payload,
         missing: 0,
         md5: false,
@@ -556,7 +562,7 @@ pub fn decode(data: &[u8]) {
     let mut inp = Input(data);
     let linktype = LINKTYPES[inp.u8() as usize % LINKTYPES.len()];
     let frame = inp.rest();
-    if let Ok(seg) = decode::decode(linktype, frame) {
+    if let Ok(seg) = wire::decode(linktype, frame) {
         let (f0, f1) = (
             frame.as_ptr() as usize,
             frame.as_ptr() as usize + frame.len(),
@@ -569,8 +575,8 @@ pub fn decode(data: &[u8]) {
     }
     if !dlt::supported(linktype) {
         assert_eq!(
-            decode::decode(linktype, frame).err(),
-            Some(decode::Skip::UnknownLink)
+            wire::decode(linktype, frame).err(),
+            Some(wire::Skip::UnknownLink)
         );
     }
 }
@@ -592,7 +598,7 @@ pub fn pipeline(data: &[u8]) {
         let linktype = LINKTYPES[inp.u8() as usize % LINKTYPES.len()];
         ts += inp.u8() as u64 * 100_000;
         let frame = inp.blob();
-        if let Ok(seg) = decode::decode(linktype, frame) {
+        if let Ok(seg) = wire::decode(linktype, frame) {
             t.segment(&seg, ts, &mut sink);
         }
         t.expire(ts, &mut sink);

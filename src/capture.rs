@@ -7,7 +7,7 @@ use std::path::Path;
 
 use pcap::{Active, Capture};
 
-use crate::decode::dlt;
+use crate::wire::dlt;
 
 /// libpcap's per-packet header (struct pcap_pkthdr).
 #[repr(C)]
@@ -107,7 +107,7 @@ unsafe fn dispatch(
         // packet, not a failure. Only there: other readers fail without
         // setting errno (an interface gone down), so a leftover EAGAIN must
         // not hide their errors.
-        Err(_) if linktype == crate::decode::dlt::NFLOG && errno == Some(libc::EAGAIN) => Ok(0),
+        Err(_) if linktype == crate::wire::dlt::NFLOG && errno == Some(libc::EAGAIN) => Ok(0),
         Err(_) => Err(unsafe { last_error(pcap) }),
     }
 }

@@ -11,10 +11,10 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
-use crate::decode::{ACK, Addr, FIN, RST, SYN, Segment};
-use crate::http::{Conn, Ctx, Emit, Ends, Env, ExPool, seq_lt};
+use crate::http::{Conn, Ctx, Emit, Ends, Env, ExPool};
 use crate::pool::{self, Store, WINDOW, Windows};
 use crate::stats::Stats;
+use crate::wire::{Addr, Segment, SeqNumber, TcpFlags};
 
 const NIL: u32 = u32::MAX;
 /// Out-of-order ranges one direction can hold.
@@ -37,18 +37,18 @@ struct Half {
     /// This direction's latest acknowledgement number (valid when `own_acked`):
     /// stands in for the ACK of bytes parsed later from the window.
     own_acked: bool,
-    own_ack: u32,
+    own_ack: SeqNumber,
     n_ooo: u8,
-    next_seq: u32,
-    fin_seq: u32,
-    peer_ack: u32,
+    next_seq: SeqNumber,
+    fin_seq: SeqNumber,
+    peer_ack: SeqNumber,
     /// Pool window holding pending bytes, or NIL.
     win: u32,
     /// Contiguous bytes at the start of the window not yet consumed by the parser.
     win_len: u32,
     /// Capture time and ACK of the packet that brought the first pending byte.
     win_ts: u64,
-    win_ack: Option<u32>,
+    win_ack: Option<SeqNumber>,
     /// Out-of-order byte ranges, as window offsets, sorted and disjoint, all past `win_len`.
     ooo: [(u32, u32); MAX_OOO],
 }
@@ -280,13 +280,13 @@ impl Tracker {
         if s.missing > 0 {
             self.stats.snaplen_cut += 1;
         }
-        let syn = s.flags & SYN != 0;
+        let syn = s.flags.contains(TcpFlags::SYN);
         let mut f = self.lookup(&key);
         if let Some(fi) = f {
             // A new connection on the same addresses (SYN after data): start over.
             let fl = &self.flows[fi as usize];
             if syn
-                && s.flags & ACK == 0
+                && !s.flags.contains(TcpFlags::ACK)
                 && (fl.halves[0].fin || fl.halves[1].fin || fl.conn.is_done())
             {
                 self.close(fi, sink);
@@ -308,7 +308,7 @@ impl Tracker {
         self.lru_push_front(fi);
         self.flows[fi as usize].last_seen = ts;
 
-        if s.flags & ACK != 0 {
+        if s.flags.contains(TcpFlags::ACK) {
             let h = &mut self.flows[fi as usize].halves[dir];
             h.own_acked = true;
             h.own_ack = s.ack;
@@ -319,35 +319,33 @@ impl Tracker {
             let h = &mut self.flows[fi as usize].halves[dir];
             if !h.seen {
                 h.seen = true;
-                h.next_seq = s.seq.wrapping_add(1);
+                h.next_seq = s.seq + 1;
             }
-            if s.flags & ACK == 0 {
+            if !s.flags.contains(TcpFlags::ACK) {
                 self.flows[fi as usize].conn.syn(dir);
             }
-            seq = seq.wrapping_add(1);
+            seq = seq + 1;
         }
         if !s.payload.is_empty() {
             let cx = Ctx {
                 ts,
                 first_ts: ts,
                 seq,
-                ack: (s.flags & ACK != 0).then_some(s.ack),
+                ack: s.flags.contains(TcpFlags::ACK).then_some(s.ack),
             };
             self.receive(fi, dir, s.payload, &cx, sink);
         }
         // A reset ends the connection, unless it is signed (RFC 2385) for a
         // peer that has no key: such segments are dropped by the receiver.
-        if s.flags & RST != 0 && !s.md5 {
+        if s.flags.contains(TcpFlags::RST) && !s.md5 {
             self.finish(fi, sink);
             return;
         }
-        if s.flags & FIN != 0 {
+        if s.flags.contains(TcpFlags::FIN) {
             let h = &mut self.flows[fi as usize].halves[dir];
             if !h.fin {
                 h.fin = true;
-                h.fin_seq = seq
-                    .wrapping_add(s.payload.len() as u32)
-                    .wrapping_add(s.missing);
+                h.fin_seq = seq + s.payload.len() as u32 + s.missing;
                 if !h.seen {
                     h.seen = true;
                     h.next_seq = h.fin_seq;
@@ -395,7 +393,7 @@ impl Tracker {
                 // Bytes the FIN or the peer's ACK prove were sent but the capture missed.
                 let h = self.flows[fi as usize].halves[dir];
                 let end = if h.fin { h.fin_seq } else { h.peer_ack };
-                if h.seen && (h.fin || h.acked) && seq_lt(h.next_seq, end) {
+                if h.seen && (h.fin || h.acked) && h.next_seq < end {
                     self.flush_holes(fi, dir, Some(end), sink);
                 }
             }
@@ -451,16 +449,16 @@ impl Tracker {
     }
 
     /// The other side acknowledged `ack` of direction `dir`'s bytes.
-    fn peer_acked(&mut self, fi: u32, dir: usize, ack: u32, ts: u64, sink: &mut dyn Emit) {
+    fn peer_acked(&mut self, fi: u32, dir: usize, ack: SeqNumber, ts: u64, sink: &mut dyn Emit) {
         let h = &mut self.flows[fi as usize].halves[dir];
-        if !h.acked || seq_lt(h.peer_ack, ack) {
+        if !h.acked || h.peer_ack < ack {
             h.acked = true;
             h.peer_ack = ack;
         }
         // Data below the ack that we do not hold was lost by the capture, not the network.
-        if h.seen && h.n_ooo > 0 && seq_lt(h.next_seq, ack) {
+        if h.seen && h.n_ooo > 0 && h.next_seq < ack {
             let upto = self.flows[fi as usize].halves[dir].ooo_end_seq();
-            let upto = if seq_lt(upto, ack) { upto } else { ack };
+            let upto = if upto < ack { upto } else { ack };
             self.flush_holes(fi, dir, Some(upto), sink);
             self.check_fin(fi, dir, ts, sink);
         }
@@ -469,12 +467,12 @@ impl Tracker {
     fn check_fin(&mut self, fi: u32, dir: usize, ts: u64, sink: &mut dyn Emit) {
         let fl = &mut self.flows[fi as usize];
         let h = fl.halves[dir];
-        if h.fin && !seq_lt(h.next_seq, h.fin_seq) {
+        if h.fin && h.next_seq >= h.fin_seq {
             let ends = fl.ends;
             let mut env = env!(self, sink);
             fl.conn.fin(dir, ts, &ends, &mut env);
             let o = fl.halves[1 - dir];
-            if o.fin && !seq_lt(o.next_seq, o.fin_seq) {
+            if o.fin && o.next_seq >= o.fin_seq {
                 self.finish(fi, sink);
             }
         }
@@ -491,7 +489,7 @@ impl Tracker {
             h.next_seq = cx.seq;
         }
         let mut seq = cx.seq;
-        let off = seq.wrapping_sub(h.next_seq) as i32;
+        let off = seq - h.next_seq;
         if off < 0 {
             let skip = off.unsigned_abs() as usize;
             if skip >= data.len() {
@@ -500,7 +498,7 @@ impl Tracker {
             data = &data[skip..];
             seq = h.next_seq;
         } else if off > 0 {
-            let lost = h.acked && !seq_lt(h.peer_ack, seq);
+            let lost = h.acked && h.peer_ack >= seq;
             if lost || !self.hold(fi, dir, off as u32, data) {
                 // Cannot wait for the hole: give up on it and go on from here.
                 self.flush_holes(fi, dir, Some(seq), sink);
@@ -548,7 +546,7 @@ impl Tracker {
         let h = &mut fl.halves[dir];
         if h.win == NIL {
             // Fast path: parse straight from the capture buffer.
-            h.next_seq = h.next_seq.wrapping_add(data.len() as u32);
+            h.next_seq = h.next_seq + data.len() as u32;
             let mut env = env!(self, sink);
             let used = fl.conn.data(dir, data, cx, &ends, &mut env);
             if used == data.len() {
@@ -566,9 +564,9 @@ impl Tracker {
             let h = &mut fl.halves[dir];
             h.win = w;
             h.win_len = 0;
-            h.next_seq = h.next_seq.wrapping_sub(rest.len() as u32);
+            h.next_seq = h.next_seq - rest.len() as u32;
             let cx = Ctx {
-                seq: cx.seq.wrapping_add(used as u32),
+                seq: cx.seq + used as u32,
                 ..*cx
             };
             return self.buffered(fi, dir, rest, &cx, sink);
@@ -591,7 +589,7 @@ impl Tracker {
             self.windows.get_mut(w)[at..at + n].copy_from_slice(&data[..n]);
             data = &data[n..];
             h.win_len += n as u32;
-            h.next_seq = h.next_seq.wrapping_add(n as u32);
+            h.next_seq = h.next_seq + n as u32;
             h.absorb_ooo();
             let before = self.flows[fi as usize].halves[dir].win_len;
             self.parse_window(fi, dir, cx.ts, sink);
@@ -613,7 +611,7 @@ impl Tracker {
         let fl = &mut self.flows[fi as usize];
         let ends = fl.ends;
         let h = fl.halves[dir];
-        let base = h.next_seq.wrapping_sub(h.win_len);
+        let base = h.next_seq - h.win_len;
         let cx = Ctx {
             ts,
             first_ts: if h.win_ts == 0 { ts } else { h.win_ts.min(ts) },
@@ -665,7 +663,7 @@ impl Tracker {
 
     /// Give up on holes: deliver held ranges with gaps between them, up to
     /// `upto` (all when None), and move `next_seq` to `upto` if it is past them.
-    fn flush_holes(&mut self, fi: u32, dir: usize, upto: Option<u32>, sink: &mut dyn Emit) {
+    fn flush_holes(&mut self, fi: u32, dir: usize, upto: Option<SeqNumber>, sink: &mut dyn Emit) {
         loop {
             let fl = &mut self.flows[fi as usize];
             let h = fl.halves[dir];
@@ -673,22 +671,22 @@ impl Tracker {
                 return;
             }
             let ends = fl.ends;
-            let base = h.next_seq.wrapping_sub(h.win_len);
+            let base = h.next_seq - h.win_len;
             let (gap_to, next_range) = if h.n_ooo > 0 {
                 let (s, _) = h.ooo[0];
-                let s_seq = base.wrapping_add(s);
+                let s_seq = base + s;
                 match upto {
-                    Some(u) if seq_lt(u, s_seq) => (u, None),
+                    Some(u) if u < s_seq => (u, None),
                     _ => (s_seq, Some(s)),
                 }
             } else {
                 match upto {
-                    Some(u) if seq_lt(h.next_seq, u) => (u, None),
+                    Some(u) if h.next_seq < u => (u, None),
                     _ => return,
                 }
             };
             // Pending bytes (an incomplete head) and the hole are lost together.
-            let lost = gap_to.wrapping_sub(base) as u64;
+            let lost = (gap_to - base) as u32 as u64;
             let mut env = env!(self, sink);
             fl.conn.gap(dir, lost, fl.last_seen, &ends, &mut env);
             let h = &mut fl.halves[dir];
@@ -708,7 +706,7 @@ impl Tracker {
                     // Slide the first held range to the front and parse it.
                     let h = &mut self.flows[fi as usize].halves[dir];
                     h.win_len = s;
-                    h.next_seq = base.wrapping_add(s);
+                    h.next_seq = base + s;
                     self.consume_window(fi, dir, s);
                     let h = &mut self.flows[fi as usize].halves[dir];
                     h.absorb_ooo();
@@ -734,10 +732,8 @@ impl Half {
         }
     }
 
-    fn ooo_end_seq(&self) -> u32 {
-        self.next_seq
-            .wrapping_sub(self.win_len)
-            .wrapping_add(self.used_end())
+    fn ooo_end_seq(&self) -> SeqNumber {
+        self.next_seq - self.win_len + self.used_end()
     }
 
     /// Record window range [s, e); merges overlaps. False when the list is full.
@@ -775,7 +771,7 @@ impl Half {
         while k < self.n_ooo as usize && self.ooo[k].0 <= self.win_len {
             let end = self.ooo[k].1;
             if end > self.win_len {
-                self.next_seq = self.next_seq.wrapping_add(end - self.win_len);
+                self.next_seq = self.next_seq + (end - self.win_len);
                 self.win_len = end;
             }
             k += 1;

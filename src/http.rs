@@ -11,6 +11,7 @@
 use crate::head;
 use crate::pool::{Chain, Store, WINDOW};
 use crate::stats::Stats;
+use crate::wire::{Addr, SeqNumber};
 
 /// Most requests a connection may have outstanding (pipelined or unanswered).
 pub const MAX_PENDING: u32 = 32;
@@ -21,11 +22,6 @@ pub const MAX_HEADERS: usize = 256;
 
 const NIL: u32 = u32::MAX;
 
-#[inline]
-pub fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-
 /// What the packet that carried the bytes says.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx {
@@ -35,9 +31,9 @@ pub struct Ctx {
     /// (earlier than `ts` when the bytes waited in a window).
     pub first_ts: u64,
     /// Sequence number of the first byte offered.
-    pub seq: u32,
+    pub seq: SeqNumber,
     /// Acknowledgement number of that packet, if the ACK flag was set.
-    pub ack: Option<u32>,
+    pub ack: Option<SeqNumber>,
 }
 
 /// One message's kept bytes and what is known of it.
@@ -86,9 +82,9 @@ pub struct Exchange {
     /// Refused by policy: tracked for pairing only.
     skip: bool,
     method: Method,
-    req_seq: u32,
+    req_seq: SeqNumber,
     /// What the client had acknowledged when it sent the request.
-    req_ack: Option<u32>,
+    req_ack: Option<SeqNumber>,
     generation: u32,
     next: u32,
 }
@@ -144,7 +140,7 @@ impl ExPool {
 /// Addresses of the connection, by direction: direction 0 is sent by `addr[0]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Ends {
-    pub addr: [crate::decode::Addr; 2],
+    pub addr: [Addr; 2],
     pub port: [u16; 2],
 }
 
@@ -155,7 +151,7 @@ pub struct ReqInfo<'a> {
     /// The request-target as sent.
     pub target: &'a str,
     pub host: Option<&'a [u8]>,
-    pub server: crate::decode::Addr,
+    pub server: Addr,
 }
 
 /// Where completed exchanges go.
@@ -620,7 +616,7 @@ impl Conn {
         while pos < data.len() {
             let rest = &data[pos..];
             let at = Ctx {
-                seq: cx.seq.wrapping_add(pos as u32),
+                seq: cx.seq + pos as u32,
                 // Bytes after the first message came with the latest packet at the earliest.
                 first_ts: if pos == 0 { cx.first_ts } else { cx.ts },
                 ..*cx
@@ -1187,14 +1183,14 @@ impl Conn {
         // first of a batch can match).
         if i == self.first {
             let mut j = i;
-            let mut prev_ack: Option<u32> = None;
+            let mut prev_ack: Option<SeqNumber> = None;
             let mut cand = NIL;
             while j != NIL {
                 let ex = env.exs.slots[j as usize];
-                if ex.has_resp || !seq_lt(ex.req_seq, ack) {
+                if ex.has_resp || ex.req_seq >= ack {
                     break;
                 }
-                if ex.req_ack == Some(cx.seq) && matches!(prev_ack, Some(p) if seq_lt(p, cx.seq)) {
+                if ex.req_ack == Some(cx.seq) && matches!(prev_ack, Some(p) if p < cx.seq) {
                     cand = j;
                 }
                 prev_ack = ex.req_ack;
@@ -1219,8 +1215,8 @@ impl Conn {
                 }
                 let nx = env.exs.slots[ex.next as usize];
                 let answered_between =
-                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if seq_lt(a, b));
-                if nx.has_resp || !seq_lt(nx.req_seq, ack) || i != self.first || !answered_between {
+                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if a < b);
+                if nx.has_resp || nx.req_seq >= ack || i != self.first || !answered_between {
                     break;
                 }
                 // `i` will never get its response.
@@ -1230,7 +1226,7 @@ impl Conn {
         }
         // A server cannot answer a request it has not received.
         let ex = &env.exs.slots[i as usize];
-        if !seq_lt(ex.req_seq, ack) {
+        if ex.req_seq >= ack {
             return None;
         }
         Some(i)

@@ -1,12 +1,11 @@
 //! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
 //!
-//! Data flows one way: capture → decode → flow → http → policy → view → export.
+//! Data flows one way: capture → wire → flow → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 
 pub mod capture;
 pub mod cli;
 pub mod cpu;
-pub mod decode;
 pub mod ecs;
 pub mod export;
 pub mod flow;
@@ -20,3 +19,4 @@ pub mod sensor;
 pub mod stats;
 pub mod trace;
 pub mod view;
+pub mod wire;

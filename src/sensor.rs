@@ -13,7 +13,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::capture::{self, File, Frame, Live};
 use crate::cli::{ApidumpArgs, VERSION};
-use crate::decode::{self, Skip};
 use crate::ecs::metadata;
 use crate::export::http1;
 use crate::export::otlp::{self, Exporter, Resource};
@@ -22,6 +21,7 @@ use crate::flow::{Limits, Tracker};
 use crate::log;
 use crate::policy::{Filters, RateLimit};
 use crate::stats;
+use crate::wire::{self, Skip};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -62,7 +62,7 @@ impl Run {
         let st = &mut self.tracker.stats;
         st.packets += 1;
         st.bytes += f.data.len() as u64;
-        match decode::decode(f.linktype, f.data) {
+        match wire::decode(f.linktype, f.data) {
             Ok(seg) => self.tracker.segment(&seg, f.ts_us, &mut self.sink),
             Err(Skip::NotTcp) | Err(Skip::UnknownLink) => st.non_tcp += 1,
             Err(Skip::Fragment) => st.ip_fragments += 1,
@@ -286,7 +286,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         match filters.open(true, |f| File::open(path, f)) {
             Ok((f, used)) => {
                 filter = used;
-                if !decode::dlt::supported(f.linktype()) {
+                if !wire::dlt::supported(f.linktype()) {
                     log::warn(&format!(
                         "'{}' has link type {} which is not supported; its packets are counted, not decoded",
                         path.display(),
