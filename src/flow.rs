@@ -12,11 +12,10 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use crate::http::{Conn, Ctx, Emit, Ends, Env, ExPool};
-use crate::pool::{self, Store, WINDOW, Windows};
+use crate::pool::{self, NIL, Store, WINDOW, Windows};
 use crate::stats::Stats;
 use crate::wire::{Addr, Segment, SeqNumber, TcpFlags};
 
-const NIL: u32 = u32::MAX;
 /// Out-of-order ranges one direction can hold.
 const MAX_OOO: usize = 8;
 

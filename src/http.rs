@@ -9,7 +9,7 @@
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
 use crate::head;
-use crate::pool::{Chain, Store, WINDOW};
+use crate::pool::{Chain, NIL, Store, WINDOW};
 use crate::stats::Stats;
 use crate::wire::{Addr, SeqNumber};
 
@@ -19,8 +19,6 @@ pub const MAX_PENDING: u32 = 32;
 const MAX_SCAN: u32 = 256 * 1024;
 /// Header slots handed to httparse.
 pub const MAX_HEADERS: usize = 256;
-
-const NIL: u32 = u32::MAX;
 
 /// What the packet that carried the bytes says.
 #[derive(Debug, Clone, Copy)]
