@@ -14,10 +14,8 @@ use std::hash::BuildHasher;
 use crate::http::{Conn, Ctx, Emit, Ends, Env, ExPool};
 use crate::pool::{self, NIL, Store, WINDOW, Windows};
 use crate::stats::Stats;
+use crate::tcp::assembler::Assembler;
 use crate::wire::{Addr, Segment, SeqNumber, TcpFlags};
-
-/// Out-of-order ranges one direction can hold.
-const MAX_OOO: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
 struct Key {
@@ -37,7 +35,6 @@ struct Half {
     /// stands in for the ACK of bytes parsed later from the window.
     own_acked: bool,
     own_ack: SeqNumber,
-    n_ooo: u8,
     next_seq: SeqNumber,
     fin_seq: SeqNumber,
     peer_ack: SeqNumber,
@@ -48,8 +45,8 @@ struct Half {
     /// Capture time and ACK of the packet that brought the first pending byte.
     win_ts: u64,
     win_ack: Option<SeqNumber>,
-    /// Out-of-order byte ranges, as window offsets, sorted and disjoint, all past `win_len`.
-    ooo: [(u32, u32); MAX_OOO],
+    /// Out-of-order byte ranges, as window offsets, all past `win_len`.
+    held: Assembler,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -404,7 +401,7 @@ impl Tracker {
                 h.win = NIL;
             }
             h.win_len = 0;
-            h.n_ooo = 0;
+            h.held.clear();
         }
         let fl = &mut self.flows[fi as usize];
         let ends = fl.ends;
@@ -455,7 +452,7 @@ impl Tracker {
             h.peer_ack = ack;
         }
         // Data below the ack that we do not hold was lost by the capture, not the network.
-        if h.seen && h.n_ooo > 0 && h.next_seq < ack {
+        if h.seen && !h.held.is_empty() && h.next_seq < ack {
             let upto = self.flows[fi as usize].halves[dir].ooo_end_seq();
             let upto = if upto < ack { upto } else { ack };
             self.flush_holes(fi, dir, Some(upto), sink);
@@ -531,7 +528,7 @@ impl Tracker {
         };
         let h = &mut self.flows[fi as usize].halves[dir];
         h.win = win;
-        if !h.insert_range(start as u32, end as u32) {
+        if !h.held.insert(start as u32, end as u32) {
             return false;
         }
         self.windows.get_mut(win)[start..end].copy_from_slice(data);
@@ -641,10 +638,7 @@ impl Tracker {
         let end = h.used_end();
         let w = h.win;
         h.win_len -= n;
-        for r in &mut h.ooo[..h.n_ooo as usize] {
-            r.0 -= n;
-            r.1 -= n;
-        }
+        h.held.shift(n);
         if end > n {
             self.windows
                 .get_mut(w)
@@ -654,7 +648,7 @@ impl Tracker {
 
     fn maybe_release(&mut self, fi: u32, dir: usize) {
         let h = &mut self.flows[fi as usize].halves[dir];
-        if h.win != NIL && h.win_len == 0 && h.n_ooo == 0 {
+        if h.win != NIL && h.win_len == 0 && h.held.is_empty() {
             self.windows.give(h.win);
             h.win = NIL;
         }
@@ -671,8 +665,7 @@ impl Tracker {
             }
             let ends = fl.ends;
             let base = h.next_seq - h.win_len;
-            let (gap_to, next_range) = if h.n_ooo > 0 {
-                let (s, _) = h.ooo[0];
+            let (gap_to, next_range) = if let Some(s) = h.held.first_start() {
                 let s_seq = base + s;
                 match upto {
                     Some(u) if u < s_seq => (u, None),
@@ -712,7 +705,7 @@ impl Tracker {
                     let ts = self.flows[fi as usize].last_seen;
                     self.parse_window(fi, dir, ts, sink);
                     self.maybe_release(fi, dir);
-                    if self.flows[fi as usize].halves[dir].n_ooo == 0 && upto.is_none() {
+                    if self.flows[fi as usize].halves[dir].held.is_empty() && upto.is_none() {
                         return;
                     }
                 }
@@ -724,97 +717,22 @@ impl Tracker {
 impl Half {
     /// One past the last window byte in use.
     fn used_end(&self) -> u32 {
-        if self.n_ooo > 0 {
-            self.ooo[self.n_ooo as usize - 1].1
-        } else {
-            self.win_len
-        }
+        self.held.end().unwrap_or(self.win_len)
     }
 
     fn ooo_end_seq(&self) -> SeqNumber {
         self.next_seq - self.win_len + self.used_end()
     }
 
-    /// Record window range [s, e); merges overlaps. False when the list is full.
-    fn insert_range(&mut self, s: u32, e: u32) -> bool {
-        let n = self.n_ooo as usize;
-        let mut i = 0;
-        while i < n && self.ooo[i].1 < s {
-            i += 1;
-        }
-        let mut j = i;
-        let (mut ns, mut ne) = (s, e);
-        while j < n && self.ooo[j].0 <= e {
-            ns = ns.min(self.ooo[j].0);
-            ne = ne.max(self.ooo[j].1);
-            j += 1;
-        }
-        let removed = j - i;
-        if removed == 0 {
-            if n == MAX_OOO {
-                return false;
-            }
-            self.ooo.copy_within(i..n, i + 1);
-            self.n_ooo += 1;
-        } else if removed > 1 {
-            self.ooo.copy_within(j..n, i + 1);
-            self.n_ooo -= (removed - 1) as u8;
-        }
-        self.ooo[i] = (ns, ne);
-        true
-    }
-
     /// Extend the contiguous prefix with held ranges that now touch it.
     fn absorb_ooo(&mut self) {
-        let mut k = 0;
-        while k < self.n_ooo as usize && self.ooo[k].0 <= self.win_len {
-            let end = self.ooo[k].1;
-            if end > self.win_len {
-                self.next_seq = self.next_seq + (end - self.win_len);
-                self.win_len = end;
-            }
-            k += 1;
-        }
-        if k > 0 {
-            let n = self.n_ooo as usize;
-            self.ooo.copy_within(k..n, 0);
-            self.n_ooo -= k as u8;
-        }
+        let end = self.held.absorb(self.win_len);
+        self.next_seq = self.next_seq + (end - self.win_len);
+        self.win_len = end;
     }
 }
 
 /// Flows for a given number of connections: used by `--help` arithmetic and tests.
 pub fn flow_bytes() -> usize {
     std::mem::size_of::<Flow>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_merge() {
-        let mut h = Half::new();
-        assert!(h.insert_range(10, 20));
-        assert!(h.insert_range(30, 40));
-        assert!(h.insert_range(15, 32));
-        assert_eq!(&h.ooo[..h.n_ooo as usize], &[(10, 40)]);
-        assert!(h.insert_range(0, 5));
-        assert_eq!(&h.ooo[..h.n_ooo as usize], &[(0, 5), (10, 40)]);
-        h.win_len = 5;
-        h.absorb_ooo();
-        assert_eq!(h.win_len, 5);
-        assert_eq!(&h.ooo[..h.n_ooo as usize], &[(10, 40)]);
-    }
-
-    #[test]
-    fn range_list_is_bounded() {
-        let mut h = Half::new();
-        for i in 0..MAX_OOO as u32 {
-            assert!(h.insert_range(i * 10, i * 10 + 5));
-        }
-        assert!(!h.insert_range(1000, 1001));
-        // Merging into an existing range still works when full.
-        assert!(h.insert_range(1, 3));
-    }
 }

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod pool;
 pub mod sensor;
 pub mod stats;
+pub mod tcp;
 pub mod trace;
 pub mod view;
 pub mod wire;

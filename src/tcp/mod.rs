@@ -1,0 +1,3 @@
+//! TCP connections.
+
+pub mod assembler;
