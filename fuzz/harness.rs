@@ -29,11 +29,11 @@ use std::rc::Rc;
 
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::flow::{Limits, Tracker};
-use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::http::{Emit, Exchange, Tracker};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
 use pcap_sensor::stats::Stats;
+use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::trace;
 use pcap_sensor::view::{self, Body, Scratch};
 use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
@@ -368,8 +368,8 @@ pub fn check_pools(t: &Tracker) {
         "reassembly windows leaked"
     );
     assert_eq!(
-        t.pool.free_count(),
-        t.pool.count(),
+        t.shared.pool.free_count(),
+        t.shared.pool.count(),
         "message-store chunks leaked"
     );
 }

@@ -1,6 +1,6 @@
 //! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
 //!
-//! Data flows one way: capture → wire → flow → http → policy → view → export.
+//! Data flows one way: capture → wire → tcp → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 
 pub mod capture;
@@ -8,7 +8,6 @@ pub mod cli;
 pub mod cpu;
 pub mod ecs;
 pub mod export;
-pub mod flow;
 pub mod head;
 pub mod http;
 pub mod log;

@@ -17,10 +17,11 @@ use crate::ecs::metadata;
 use crate::export::http1;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{Local, Pipeline, har::Har, jsonl::JsonLines};
-use crate::flow::{Limits, Tracker};
+use crate::http::Tracker;
 use crate::log;
 use crate::policy::{Filters, RateLimit};
 use crate::stats;
+use crate::tcp::Limits;
 use crate::wire::{self, Skip};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -350,7 +351,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         ceiling,
         a.max_flows,
         tracker.windows.count(),
-        tracker.pool.count(),
+        tracker.shared.pool.count(),
         kernel
     ));
     let mut run = Run {

@@ -1,5 +1,5 @@
 //! Property and fault-injection tests of TCP reassembly and HTTP/1.x parsing, driven through the
-//! library API (`wire::decode` → `flow::Tracker::segment` → `view::build` → `trace::write_json`).
+//! library API (`wire::decode` → `tcp::Tracker::segment` → `view::build` → `trace::write_json`).
 //!
 //! A seeded generator (splitmix64, no dependencies) builds realistic HTTP/1.1 conversations on
 //! one client→server connection: handshake, keep-alive, pipelined batches, Content-Length and
@@ -36,9 +36,9 @@ use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use pcap_sensor::flow::{Limits, Tracker};
-use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::http::{Emit, Exchange, Tracker};
 use pcap_sensor::pool::Store;
+use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::trace;
 use pcap_sensor::view::{self, Scratch};
 use pcap_sensor::wire::{self, Segment, SeqNumber, TcpFlags, dlt};
@@ -1079,11 +1079,11 @@ fn check_no_leak(t: &Tracker) -> Result<(), String> {
             t.windows.count()
         ));
     }
-    if t.pool.free_count() != t.pool.count() {
+    if t.shared.pool.free_count() != t.shared.pool.count() {
         return Err(format!(
             "chunk leak: {} of {} free after close_all",
-            t.pool.free_count(),
-            t.pool.count()
+            t.shared.pool.free_count(),
+            t.shared.pool.count()
         ));
     }
     Ok(())

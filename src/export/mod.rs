@@ -11,9 +11,10 @@ pub mod queue;
 use std::io;
 use std::time::Instant;
 
-use crate::http::{Emit, Ends, Exchange, ReqInfo};
+use crate::http::{Emit, Exchange, ReqInfo};
 use crate::policy::{Filters, RateLimit, host_without_port};
 use crate::pool::Store;
+use crate::tcp::Ends;
 use crate::view::{self, Scratch};
 
 /// Counters kept by the pipeline.
