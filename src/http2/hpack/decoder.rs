@@ -45,9 +45,11 @@ enum Literal {
 }
 
 impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
-    /// A decoder whose dynamic table holds at most `capacity` bytes (as HPACK counts them:
-    /// name + value + 32 per entry), in `storage` of at least
-    /// [`storage_len(capacity)`](super::storage_len) bytes. `capacity` is 32..=65535.
+    /// A decoder whose dynamic table mirrors completely an encoder table of up to
+    /// `capacity` bytes (as HPACK counts them: name + value + 32 per entry), in `storage` of
+    /// at least [`storage_len(capacity)`](super::storage_len) bytes; `capacity` is
+    /// 32..=65535. Facing a larger encoder table, it keeps as many of the newest entries as
+    /// its `capacity` bytes and `capacity / 32` slots hold.
     pub fn new(storage: S, capacity: usize) -> Result<Self, CapacityError> {
         Ok(Decoder {
             table: Table::new(storage, capacity)?,
@@ -85,6 +87,12 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Decoder<S> {
     /// error rather than unknown).
     pub fn holds_all_entries(&self) -> bool {
         self.table.complete()
+    }
+
+    /// The dynamic table, for tests.
+    #[cfg(test)]
+    pub(crate) fn table(&self) -> &Table<S> {
+        &self.table
     }
 
     /// Decodes one complete header block, calling `on_event` for each field and size update

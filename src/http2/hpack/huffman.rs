@@ -268,25 +268,7 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
 mod tests {
     use super::*;
 
-    /// Test-side encoder: codes packed most significant bit first, padded with ones.
-    pub(crate) fn encode(text: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut acc: u64 = 0;
-        let mut bits = 0;
-        for &b in text {
-            let (code, len) = CODES[b as usize];
-            acc = (acc << len) | u64::from(code);
-            bits += len as u32;
-            while bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-            }
-        }
-        if bits > 0 {
-            out.push(((acc << (8 - bits)) | (0xff >> bits)) as u8);
-        }
-        out
-    }
+    use super::super::tests::encoder::huffman_encode as encode;
 
     fn dec(input: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = vec![0; input.len() * 8 / 5];

@@ -89,3 +89,6 @@ pub use decoder::Decoder;
 pub use error::{CapacityError, Error};
 pub use field::{Event, Field, Text, Unknown};
 pub use table::storage_len;
+
+#[cfg(test)]
+mod tests;

@@ -122,6 +122,12 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Table<S> {
         self.len as usize
     }
 
+    /// Sum of the entries' sizes (lower bounds), for tests.
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
     pub(crate) fn encoder_max(&self) -> Option<u32> {
         self.encoder_max
     }
@@ -364,6 +370,17 @@ mod tests {
 
     fn known(name: &str, value: &str) -> Pair {
         (Some(name.into()), Some(value.into()))
+    }
+
+    #[test]
+    fn memory_of_one_table() {
+        // One direction of one connection at HTTP/2's default table size.
+        assert_eq!(storage_len(4096), 4352);
+        assert_eq!(std::mem::size_of::<Table<Box<[u8]>>>(), 64);
+        assert_eq!(
+            std::mem::size_of::<Table<[u8; storage_len(4096)]>>(),
+            4352 + 48
+        );
     }
 
     #[test]
