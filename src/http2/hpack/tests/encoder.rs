@@ -23,6 +23,7 @@ pub(crate) enum Repr {
 pub(crate) struct Encoder {
     pub(crate) table: VecDeque<(Vec<u8>, Vec<u8>)>,
     pub(crate) max: usize,
+    size: usize,
 }
 
 impl Encoder {
@@ -30,11 +31,8 @@ impl Encoder {
         Encoder {
             table: VecDeque::new(),
             max,
+            size: 0,
         }
-    }
-
-    pub(crate) fn size(&self) -> usize {
-        self.table.iter().map(|(n, v)| 32 + n.len() + v.len()).sum()
     }
 
     /// Index (combined space) of an entry equal to (name, value).
@@ -103,15 +101,18 @@ impl Encoder {
         let size = 32 + name.len() + value.len();
         if size > self.max {
             self.table.clear();
+            self.size = 0;
             return;
         }
         self.evict(size);
         self.table.push_front((name.to_vec(), value.to_vec()));
+        self.size += size;
     }
 
     fn evict(&mut self, room: usize) {
-        while self.size() + room > self.max {
-            self.table.pop_back();
+        while self.size + room > self.max {
+            let (name, value) = self.table.pop_back().expect("size without entries");
+            self.size -= 32 + name.len() + value.len();
         }
     }
 }

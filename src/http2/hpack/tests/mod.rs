@@ -3,6 +3,8 @@
 
 mod cases;
 pub(crate) mod encoder;
+mod midstream;
+mod model;
 mod rfc;
 
 use super::{Decoder, Error, Event, Text, storage_len};
