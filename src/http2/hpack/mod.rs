@@ -11,6 +11,33 @@
 //! Nothing allocates; raw string literals are slices of the block, Huffman strings are decoded
 //! into the scratch buffer (a string that does not fit is reported unknown, never cut).
 //!
+//! ```
+//! use pcap_sensor::http2::hpack::{Decoder, Event, Text, storage_len};
+//!
+//! // At start-up: one table's storage (or a slot of a pool), and a shared scratch buffer.
+//! let mut decoder = Decoder::new(vec![0u8; storage_len(4096)].into_boxed_slice(), 4096).unwrap();
+//! let mut scratch = [0u8; 4096];
+//! // A connection seen from its start; mid-connection, leave the decoder as it is.
+//! decoder.start(4096);
+//! // RFC 7541 C.4.1: GET http://www.example.com/, the authority Huffman-coded.
+//! let block = [
+//!     0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90,
+//!     0xf4, 0xff,
+//! ];
+//! let mut authority = None;
+//! decoder
+//!     .decode(&block, &mut scratch, |event| {
+//!         if let Event::Field(f) = event {
+//!             if let (Text::Known(b":authority"), Text::Known(value)) = (f.name, f.value) {
+//!                 authority = Some(value.to_vec()); // a real caller copies into its own pool
+//!             }
+//!         }
+//!     })
+//!     .unwrap();
+//! assert_eq!(authority.as_deref(), Some(&b"www.example.com"[..]));
+//! assert_eq!(decoder.entries(), 1);
+//! ```
+//!
 //! Every header block of the direction must be decoded, in order, even those of streams the
 //! caller ignores: each may insert entries. When one is lost (a capture gap, a block the
 //! caller could not assemble), call [`Decoder::forget`]; after a decoding error the decoder
