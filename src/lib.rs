@@ -12,6 +12,7 @@ pub mod export;
 pub mod flow;
 pub mod head;
 pub mod http;
+pub mod http2;
 pub mod log;
 pub mod memcopy;
 pub mod policy;
