@@ -13,23 +13,27 @@
 //! The capture file is `$PCAP_CORPUS/corpus/zeek/http__get.pcap`, PCAP_CORPUS defaulting to
 //! `../shared/pcaps` beside the repository.
 
+mod support;
+
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::process::{TempDir, line_channel, read_json, remaining, send_signal};
+use support::require::corpus;
 
 /// How long any one step may take (start-up, a trace to appear, a clean exit).
 const STEP: Duration = Duration::from_secs(20);
 /// The limit for the image.
 const IMAGE_LIMIT: u64 = 4 * 1024 * 1024;
 /// The corpus file every test reads: one GET with a 200 answer.
-const GET_PCAP: &str = "corpus/zeek/http__get.pcap";
+const GET_PCAP: &str = "zeek/http__get.pcap";
 const GET_PATH: &str = "/download/CHANGES.bro-aux.txt";
 
 // ---------------------------------------------------------------------------------------
@@ -61,20 +65,6 @@ fn image_archive() -> Option<PathBuf> {
     artefact("PCAP_SENSOR_IMAGE")
 }
 
-fn get_pcap() -> PathBuf {
-    let root = match std::env::var_os("PCAP_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"),
-    };
-    let p = root.join(GET_PCAP);
-    assert!(
-        p.is_file(),
-        "{} not found: put the capture corpus at ../shared/pcaps or set PCAP_CORPUS",
-        p.display()
-    );
-    p
-}
-
 fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
@@ -87,26 +77,6 @@ fn require_root() {
 // ---------------------------------------------------------------------------------------
 // Processes and files
 
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("pcap-sensor-{what}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The lines a child writes to one of its pipes, read by a thread.
 struct Lines {
     rx: Receiver<String>,
@@ -116,21 +86,8 @@ struct Lines {
 
 impl Lines {
     fn new<R: Read + Send + 'static>(r: R) -> Lines {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(r).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
         Lines {
-            rx,
+            rx: line_channel(r),
             seen: Vec::new(),
             closed: false,
         }
@@ -141,8 +98,7 @@ impl Lines {
         if self.closed {
             return None;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.rx.recv_timeout(left) {
+        match self.rx.recv_timeout(remaining(deadline)) {
             Ok(l) => {
                 self.seen.push(l.clone());
                 Some(l)
@@ -204,8 +160,8 @@ impl Running {
         }
     }
 
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the child to exit (polling until STEP); its exit code.
@@ -289,10 +245,8 @@ fn curl(prefix: &[&str], url: &str) -> String {
     run_ok(Command::new(argv[0]).args(&argv[1..]))
 }
 
-fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill has no memory preconditions; pid is our own child.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+fn kill(pid: u32, sig: i32) {
+    assert!(send_signal(pid, sig), "kill({pid}, {sig}) failed");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -393,7 +347,7 @@ fn empty_root(bin: &Path, files: &[(&Path, &str)]) -> TempDir {
 fn static_binary_reads_a_pcap_in_an_empty_root() {
     let Some(bin) = static_binary() else { return };
     require_root();
-    let root = empty_root(&bin, &[(&get_pcap(), "get.pcap")]);
+    let root = empty_root(&bin, &[(&corpus(GET_PCAP), "get.pcap")]);
     let out = run_ok(Command::new("chroot").arg(&root.0).args([
         "/pcap-sensor",
         "apidump",
@@ -474,10 +428,6 @@ fn blob(dir: &Path, digest: &str) -> PathBuf {
         .strip_prefix("sha256:")
         .unwrap_or_else(|| panic!("unexpected digest {digest}"));
     dir.join("blobs/sha256").join(hex)
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
 }
 
 fn unpack(archive: &Path) -> OciImage {

@@ -18,21 +18,17 @@
 //! `./build.sh test` creates the two venvs and sets both variables. Without
 //! them a test prints "skipped: run via ./build.sh test", or fails when CI is set.
 
-mod common;
+mod support;
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::{
-    Flood, SENSOR, START_DEADLINE, STOP_DEADLINE, Server, line_channel, need_root, parse_stats,
-    run_with_deadline, support,
-};
 use serde_json::Value;
+use support::live::{Flood, Server, need_root};
+use support::process::{SENSOR, STOP_DEADLINE, TempDir, repo, run_with_deadline, script};
+use support::sat::{Mode, SatOpts, SatSensor, Satellite};
 
 /// Fields of ECS's `ContainerDefinition` (the elements of RegisterTaskDefinition's
 /// `containerDefinitions`), from the Amazon ECS API model, API version
@@ -107,13 +103,8 @@ const LOW_JSON: &str = "deploy/ecs/pcap-sensor-low-resource.json";
 /// (file, arguments of `ecs container-definition` that make it)
 const PROFILES: &[(&str, &[&str])] = &[(STANDARD_JSON, &[]), (LOW_JSON, &["--low-resource"])];
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn read_json(rel: &str) -> Value {
-    let text = std::fs::read_to_string(repo(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+    support::process::read_json(&repo(rel))
 }
 
 /// `pcap-sensor ecs container-definition ARGS`: (exit code, stdout, stderr).
@@ -158,29 +149,6 @@ fn tool(var: &str) -> Option<PathBuf> {
     }
 }
 
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "pcap-sensor-deploy-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Terraform through tests/support/deploy_tf.py, in `dir`, with a private
 /// data dir (nothing is written into the repository) and no CLI config.
 struct Terraform {
@@ -198,7 +166,7 @@ impl Terraform {
     fn run(&self, dir: &Path, args: &[&str]) -> Output {
         run_with_deadline(
             Command::new(&self.py)
-                .arg(support("deploy_tf.py"))
+                .arg(script("deploy_tf.py"))
                 .arg(dir)
                 .args(args)
                 .env("TF_CLI_CONFIG_FILE", self.scratch.0.join("terraformrc"))
@@ -653,7 +621,7 @@ fn terraform_loads_the_root_module() {
 /// The root module parsed with python-hcl2 (checkov's parser).
 fn parse_hcl(py: &Path, dir: &Path) -> Value {
     let out = run_with_deadline(
-        Command::new(py).arg(support("deploy_hcl.py")).arg(dir),
+        Command::new(py).arg(script("deploy_hcl.py")).arg(dir),
         Duration::from_secs(60),
     );
     assert!(
@@ -1146,81 +1114,6 @@ fn local_args(entry: &[String], satellite: &str, filter: &str) -> Vec<String> {
     a
 }
 
-/// A sensor started with these apidump arguments, once it says it captures.
-struct Running {
-    child: std::process::Child,
-    stderr: std::sync::mpsc::Receiver<String>,
-    lines: Vec<String>,
-}
-
-impl Running {
-    fn start(bin: &Path, args: &[String]) -> Running {
-        let mut child = Command::new(bin)
-            .arg("apidump")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stderr = line_channel(child.stderr.take().unwrap());
-        let mut r = Running {
-            child,
-            stderr,
-            lines: Vec::new(),
-        };
-        let deadline = Instant::now() + START_DEADLINE;
-        while !r.lines.iter().any(|l| l.contains("capturing on")) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match r.stderr.recv_timeout(left) {
-                Ok(l) => r.lines.push(l),
-                Err(e) => panic!("no 'capturing on' line ({e}):\n{}", r.lines.join("\n")),
-            }
-        }
-        r
-    }
-
-    /// SIGTERM, then the final stats once the sensor has exited.
-    fn stop(mut self) -> BTreeMap<String, u64> {
-        // SAFETY: kill(2) on the child we spawned.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + STOP_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(l) => self.lines.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "sensor did not exit after SIGTERM:\n{}",
-                        self.lines.join("\n")
-                    );
-                }
-            }
-        }
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "sensor exit {status}:\n{}",
-            self.lines.join("\n")
-        );
-        let line = self
-            .lines
-            .iter()
-            .find(|l| l.contains("final stats"))
-            .unwrap_or_else(|| panic!("no final stats:\n{}", self.lines.join("\n")));
-        parse_stats(line)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn profiles_fit_their_memory_limit_under_load() {
     if !need_root() {
@@ -1236,39 +1129,23 @@ fn profiles_fit_their_memory_limit_under_load() {
         let c = read_json(file);
         let limit_kb = c["memory"].as_u64().unwrap() * 1024;
         let server = Server::start("127.0.0.1");
-        let record = std::env::temp_dir().join(format!(
-            "pcap-sensor-deploy-sat-{}.jsonl",
-            std::process::id()
-        ));
         // A satellite that binds a port and refuses connections.
-        let mut sat = Command::new("python3")
-            .arg("-u")
-            .arg(support("sat_server.py"))
-            .args(["--down", "--bind", "127.0.0.1", "--record"])
-            .arg(&record)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sat_server.py");
-        let sat_port = {
-            let rx = line_channel(sat.stdout.take().unwrap());
-            let line = rx
-                .recv_timeout(Duration::from_secs(20))
-                .expect("sat_server.py says listening");
-            line.strip_prefix("listening ").unwrap().trim().to_string()
-        };
-        let args = local_args(
-            &entry_point(&c),
-            &format!("http://127.0.0.1:{sat_port}"),
-            &server.filter(),
-        );
-        let sensor = Running::start(&bin, &args);
+        let sat = Satellite::start(SatOpts {
+            mode: Mode::Ok,
+            down: true,
+            tls: None,
+        });
+        let args = local_args(&entry_point(&c), &sat.url(), &server.filter());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let sensor = SatSensor::start_live_bin(&bin, &args, &[]);
         let flood = Flood::open("127.0.0.1", server.port, 300);
         let load = run_with_deadline(
-            Command::new("python3")
-                .arg(support("deploy_load.py"))
-                .args(["127.0.0.1", &server.port.to_string(), "8", "6"]),
+            Command::new("python3").arg(script("deploy_load.py")).args([
+                "127.0.0.1",
+                &server.port.to_string(),
+                "8",
+                "6",
+            ]),
             Duration::from_secs(90),
         );
         assert!(
@@ -1278,15 +1155,9 @@ fn profiles_fit_their_memory_limit_under_load() {
         );
         let load: Value = serde_json::from_slice(&load.stdout).unwrap();
         flood.close();
-        let stats = sensor.stop();
-        let stat = |k: &str| {
-            *stats
-                .get(k)
-                .unwrap_or_else(|| panic!("final stats lack {k}: {stats:?}"))
-        };
-        let _ = sat.kill();
-        let _ = sat.wait();
-        let _ = std::fs::remove_file(&record);
+        let fin = sensor.stop(libc::SIGTERM, STOP_DEADLINE);
+        fin.assert_exit_0();
+        let stat = |k: &str| fin.stat(k);
         let peak = stat("peak_rss_kb");
         eprintln!(
             "{file} ({}): peak_rss_kb={peak} (limit {limit_kb} KiB), packets={} traces={} \

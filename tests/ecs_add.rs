@@ -16,17 +16,18 @@
 //! (tests/support/ecs_pty.py). Every wait has a deadline; servers are stopped
 //! by PID.
 
+mod support;
+
 use pcap_sensor::ecs::container_def::{self, SidecarOptions};
 use pcap_sensor::ecs::installer::{TAG_KEY, TAG_TIME_KEY};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::process::{SENSOR, TempDir, free_port, run_with_deadline, script, send_signal};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pcap-sensor");
 /// Bound on one run of the command (retries with backoff included).
 const RUN_DEADLINE: Duration = Duration::from_secs(90);
 /// Bound on a server's start.
@@ -37,42 +38,12 @@ const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pcap-sensor:0.
 const KEY_ID: &str = "AKIAFIXTUREKEY000001";
 const SECRET: &str = "fixture/secret/KEY+abcdefghijklmnopqrstu";
 
-fn support(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-}
-
-/// A scratch folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "pcap-sensor-ecs-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// SIGTERM by PID, then SIGKILL if it does not exit in time.
 fn stop(child: &mut Child) {
     if child.try_wait().ok().flatten().is_some() {
         return;
     }
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
+    send_signal(child.id(), libc::SIGTERM);
     let deadline = Instant::now() + STOP_DEADLINE;
     while Instant::now() < deadline {
         if child.try_wait().ok().flatten().is_some() {
@@ -92,38 +63,19 @@ struct Run {
 }
 
 /// Run to the end with a deadline (killed and failed after it).
-fn run(mut cmd: Command, what: &str) -> Run {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(RUN_DEADLINE) {
-        Ok(Ok(o)) => Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        },
-        Ok(Err(e)) => panic!("{what}: {e}"),
-        Err(_) => {
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-            panic!("{what}: still running after {RUN_DEADLINE:?}")
-        }
+fn run(mut cmd: Command) -> Run {
+    let o = run_with_deadline(&mut cmd, RUN_DEADLINE);
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
 
 /// `pcap-sensor ecs add --endpoint-url URL ARGS` in a clean environment:
 /// an empty HOME (no ~/.aws), no terminal, and `env`.
 fn add(endpoint: &str, env: &[(&str, &str)], args: &[&str], home: &Path) -> Run {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(SENSOR);
     cmd.args(["ecs", "add", "--endpoint-url", endpoint])
         .args(args)
         .env_clear()
@@ -132,7 +84,7 @@ fn add(endpoint: &str, env: &[(&str, &str)], args: &[&str], home: &Path) -> Run 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let r = run(cmd, "pcap-sensor ecs add");
+    let r = run(cmd);
     eprintln!(
         "--- ecs add {} → exit {}\n{}",
         args.join(" "),
@@ -253,14 +205,6 @@ fn moto_server() -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn post(url: &str, body: &str) -> Result<u16, String> {
     minreq::post(url)
         .with_header("Content-Type", "text/plain")
@@ -334,7 +278,7 @@ impl Moto {
     /// tests/support/ecs_moto.py with these credentials; its JSON answer.
     fn py(&self, args: &[&str], key: (&str, &str)) -> Value {
         let mut cmd = Command::new(&self.python);
-        cmd.arg(support("ecs_moto.py"))
+        cmd.arg(script("ecs_moto.py"))
             .arg(args[0])
             .arg(&self.url)
             .args(&args[1..])
@@ -342,7 +286,7 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", key.1)
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
-        let r = run(cmd, "ecs_moto.py");
+        let r = run(cmd);
         assert_eq!(r.code, 0, "ecs_moto.py {args:?}: {}", r.stderr);
         serde_json::from_str(&r.stdout).unwrap()
     }
@@ -615,7 +559,7 @@ impl Fixture {
         let file = dir.0.join("scenario.json");
         std::fs::write(&file, scenario.to_string()).unwrap();
         let mut child = Command::new("python3")
-            .arg(support("ecs_fixture.py"))
+            .arg(script("ecs_fixture.py"))
             .arg(&file)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -1221,17 +1165,17 @@ fn interactive_menus_through_a_pty() {
     let steps_file = dir.0.join("steps.json");
     std::fs::write(&steps_file, steps.to_string()).unwrap();
     let mut cmd = Command::new("python3");
-    cmd.arg(support("ecs_pty.py"))
+    cmd.arg(script("ecs_pty.py"))
         .arg(&steps_file)
         .arg("--")
-        .args([BIN, "ecs", "add", "--endpoint-url", &fx.url])
+        .args([SENSOR, "ecs", "add", "--endpoint-url", &fx.url])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &home.0)
         .env("TERM", "dumb")
         .env("AWS_ACCESS_KEY_ID", KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET);
-    let r = run(cmd, "ecs_pty.py");
+    let r = run(cmd);
     let out: Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
     let transcript = out["transcript"].as_str().unwrap().replace('\r', "");

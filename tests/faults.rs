@@ -11,32 +11,19 @@
 //! measured while the fault lasts).
 //!
 //! Live capture on loopback and in network namespaces: needs root, like
-//! tests/live.rs and tests/satellite.rs, whose helpers this reuses.
+//! tests/live.rs and tests/satellite.rs, with the same helpers (tests/support).
 
-mod common;
-mod sat_common;
+mod support;
 
-use common::*;
-use sat_common::*;
-use std::io::Write;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::live::*;
+use support::process::{TempFile, cpu_time, line_channel, run_with_deadline};
+use support::sat::{Mode, SatOpts, Satellite};
 
 /// How long local traces may take to come out; includes one export attempt
 /// that may block the single capture thread (3 s) and scheduling slack.
 const TRACE_DEADLINE: Duration = Duration::from_secs(20);
-
-/// CPU time (user + system) a process has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / hz)
-}
 
 /// CPU time over a wall-clock window must look idle, not like a busy loop:
 /// at most a fifth of the window (and 200 ms of start-up noise).
@@ -63,37 +50,20 @@ fn assert_no_panic(lines: &[String]) {
 
 /// A broken satellite from tests/support/hostile_peer.py (`satfault`).
 struct FaultySatellite {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<String>,
+    peer: HostilePeer,
     port: u16,
     conns: u32,
 }
 
 impl FaultySatellite {
     fn start(kind: &str) -> FaultySatellite {
-        let mut child = Command::new("python3")
-            .arg("-u")
-            .arg(support("hostile_peer.py"))
-            .args(["satfault", "127.0.0.1", kind])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start hostile_peer.py satfault");
-        let stdin = child.stdin.take();
-        let rx = line_channel(child.stdout.take().unwrap());
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("satfault says 'ready PORT'");
-        let port = line
-            .strip_prefix("ready ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected line from satfault: {line:?}"));
+        let mut peer = HostilePeer::start(&["satfault", "127.0.0.1", kind]);
+        let port = peer.expect("ready", Duration::from_secs(20));
+        let port = port
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected port from satfault: {port:?}"));
         FaultySatellite {
-            child,
-            stdin,
-            rx,
+            peer,
             port,
             conns: 0,
         }
@@ -107,10 +77,7 @@ impl FaultySatellite {
     fn wait_conns(&mut self, n: u32, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.conns < n {
-            match self
-                .rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
+            match self.peer.next_line(deadline) {
                 Ok(l) if l.starts_with("conn ") => self.conns = l[5..].trim().parse().unwrap(),
                 Ok(_) => {}
                 Err(e) => panic!(
@@ -119,16 +86,6 @@ impl FaultySatellite {
                 ),
             }
         }
-    }
-}
-
-impl Drop for FaultySatellite {
-    fn drop(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.write_all(b"\n");
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

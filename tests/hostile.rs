@@ -15,24 +15,14 @@
 //! peers of tests/support/hostile_peer.py against tests/support/live_server.py
 //! (live tests need root, like tests/live.rs).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Peak RSS allowed on top of the announced memory ceiling. The ceiling
-/// covers what the flags size (flow table, buffer pool, view buffers, the
-/// kernel packet ring); the allowance covers what no flag sizes: the touched
-/// pages of the (unoptimised, debug-info-laden) test binary, libc's and
-/// libpcap's own heap, stack and stdio buffers, and the per-trace header
-/// lists. Measured idle: about 6 MiB above the ceiling's untouched part. The
-/// abuse in these tests is many times larger than ceiling + allowance, so
-/// buffering any of it would show.
-const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
+use support::live::*;
+use support::process::{SENSOR, TempFile, cpu_time, run_with_deadline};
+use support::trace::{body_bytes, final_stats, parse_memory_ceiling, summarize};
 
 /// How long live traces may take to come out once their traffic ended.
 const TRACE_DEADLINE: Duration = Duration::from_secs(20);
@@ -239,36 +229,19 @@ fn read_file(path: &std::path::Path, extra: &[&str], bound: Duration) -> FileRun
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("trace is not JSON ({e}): {l}")))
         .collect();
-    let final_line = stderr
-        .lines()
-        .find(|l| l.contains("final stats"))
-        .unwrap_or_else(|| panic!("no final stats line\n{stderr}"));
+    let stats =
+        final_stats(stderr.lines()).unwrap_or_else(|| panic!("no final stats line\n{stderr}"));
     let ceiling = stderr
         .lines()
-        .find_map(|l| l.split("memory ceiling ").nth(1))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
+        .find_map(parse_memory_ceiling)
         .unwrap_or_else(|| panic!("no 'memory ceiling N bytes' line\n{stderr}"));
     FileRun {
         traces,
-        stats: parse_stats(final_line),
+        stats,
         stderr,
         ceiling,
         elapsed,
     }
-}
-
-fn assert_peak_under_ceiling(peak_rss_kb: u64, ceiling: u64, what: &str) {
-    let limit = ceiling + RSS_ALLOWANCE_BYTES;
-    eprintln!(
-        "{what}: peak RSS {peak_rss_kb} KiB, ceiling {ceiling} B, limit {limit} B ({} KiB)",
-        limit / 1024
-    );
-    assert!(
-        peak_rss_kb * 1024 <= limit,
-        "{what}: peak RSS {peak_rss_kb} KiB is over the memory ceiling {ceiling} B + allowance \
-         {RSS_ALLOWANCE_BYTES} B"
-    );
 }
 
 fn targets(traces: &[Value]) -> Vec<String> {
@@ -552,85 +525,6 @@ fn late_ack_after_reset_of_a_connection_holding_a_segment() {
 
 // ───────────────────────────── live peers ─────────────────────────────
 
-/// A running tests/support/hostile_peer.py.
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<String>,
-    what: String,
-}
-
-impl Peer {
-    fn start(args: &[&str]) -> Peer {
-        let mut child = Command::new("python3")
-            .arg("-u")
-            .arg(support("hostile_peer.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start hostile_peer.py");
-        let stdin = child.stdin.take();
-        let rx = line_channel(child.stdout.take().unwrap());
-        Peer {
-            child,
-            stdin,
-            rx,
-            what: args.join(" "),
-        }
-    }
-
-    /// Waits for the line starting with `word`; returns the rest of it.
-    fn expect(&mut self, word: &str, timeout: Duration) -> String {
-        match self.rx.recv_timeout(timeout) {
-            Ok(l) if l.split_whitespace().next() == Some(word) => {
-                l[word.len()..].trim().to_string()
-            }
-            other => panic!(
-                "hostile_peer.py {}: expected '{word} ...' within {timeout:?}, got {other:?}",
-                self.what
-            ),
-        }
-    }
-
-    /// Lets a mode that holds its connections go on (to close them).
-    fn release(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.write_all(b"go\n");
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// CPU time (user + system) the process has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // Fields after the command name (which may contain spaces) in parentheses.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / hz)
-}
-
-fn assert_clean_exit(fin: &Finished) {
-    assert!(
-        fin.status.success(),
-        "sensor exit status {}, want 0\n{}",
-        fin.status,
-        fin.stderr.join("\n")
-    );
-}
-
 /// A good exchange on its own connection, and its trace.
 fn good_exchange(sensor: &mut Sensor, server: &Server, word: &str) {
     let path = format!("/text/{word}");
@@ -662,16 +556,16 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
     let port = server.port.to_string();
     let cpu0 = cpu_time(sensor.pid);
 
-    let mut p = Peer::start(&["headers", "127.0.0.1", &port, "5000"]);
+    let mut p = HostilePeer::start(&["headers", "127.0.0.1", &port, "5000"]);
     p.expect("ready", Duration::from_secs(20));
     let st = p.expect("done", Duration::from_secs(30));
     eprintln!("5000 headers: server answered {st:?}");
-    let mut p = Peer::start(&["longline", "127.0.0.1", &port, &(1 << 20).to_string()]);
+    let mut p = HostilePeer::start(&["longline", "127.0.0.1", &port, &(1 << 20).to_string()]);
     p.expect("ready", Duration::from_secs(20));
     let st = p.expect("done", Duration::from_secs(30));
     eprintln!("1 MiB line: server answered {st:?}");
     let t0 = Instant::now();
-    let mut p = Peer::start(&["trickle", "127.0.0.1", &port, "60000"]);
+    let mut p = HostilePeer::start(&["trickle", "127.0.0.1", &port, "60000"]);
     p.expect("ready", Duration::from_secs(20));
     let st = p.expect("done", Duration::from_secs(60));
     eprintln!(
@@ -688,7 +582,7 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
     let cpu = cpu_time(sensor.pid).saturating_sub(cpu0);
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!(
         "sensor CPU for the bombs: {cpu:?}\n{}",
         fin.stderr.join("\n")
@@ -741,8 +635,8 @@ fn slowloris_trickles_past_the_stream_timeout() {
     let port = server.port.to_string();
     let cpu0 = cpu_time(sensor.pid);
     let t0 = Instant::now();
-    let mut slow = Peer::start(&["slowloris", "127.0.0.1", &port, "20", "1.5", "6"]);
-    let mut quick = Peer::start(&["slowloris", "127.0.0.1", &port, "5", "0.3", "6"]);
+    let mut slow = HostilePeer::start(&["slowloris", "127.0.0.1", &port, "20", "1.5", "6"]);
+    let mut quick = HostilePeer::start(&["slowloris", "127.0.0.1", &port, "5", "0.3", "6"]);
     slow.expect("ready", Duration::from_secs(20));
     quick.expect("ready", Duration::from_secs(20));
     let t_good = Instant::now();
@@ -759,7 +653,7 @@ fn slowloris_trickles_past_the_stream_timeout() {
     quick.release();
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!(
         "slowloris: {wall:?} wall, sensor CPU {cpu:?}\n{}",
         fin.stderr.join("\n")
@@ -800,7 +694,7 @@ fn endless_chunked_request_body() {
     ]);
     let ceiling = sensor.memory_ceiling();
     let port = server.port.to_string();
-    let mut p = Peer::start(&["endless", "127.0.0.1", &port, "3", "8000000"]);
+    let mut p = HostilePeer::start(&["endless", "127.0.0.1", &port, "3", "8000000"]);
     p.expect("ready", Duration::from_secs(20));
     good_exchange(&mut sensor, &server, "during-endless");
     let sent: u64 = p.expect("done", Duration::from_secs(30)).parse().unwrap();
@@ -808,7 +702,7 @@ fn endless_chunked_request_body() {
     let t = sensor.wait_target("/endless", TRACE_DEADLINE);
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!("{}", fin.stderr.join("\n"));
     let req = &t["request"];
     assert_eq!(req["method"], "POST");
@@ -839,7 +733,7 @@ fn gigabyte_content_length_that_never_arrives() {
     if !need_root() {
         return;
     }
-    let mut giga = Peer::start(&["gigabyte", "127.0.0.1"]);
+    let mut giga = HostilePeer::start(&["gigabyte", "127.0.0.1"]);
     let port = giga.expect("ready", Duration::from_secs(20));
     let server = Server::start("127.0.0.1");
     let filter = format!("tcp port {port} or tcp port {}", server.port);
@@ -852,7 +746,7 @@ fn gigabyte_content_length_that_never_arrives() {
         "1",
     ]);
     let ceiling = sensor.memory_ceiling();
-    let mut client = Peer::start(&["hold", "127.0.0.1", &port]);
+    let mut client = HostilePeer::start(&["hold", "127.0.0.1", &port]);
     let got: u64 = client
         .expect("ready", Duration::from_secs(20))
         .parse()
@@ -875,7 +769,7 @@ fn gigabyte_content_length_that_never_arrives() {
     giga.release();
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert!(fin.stat("flows_timed_out") >= 1);
     assert!(fin.stat("truncated_bodies") >= 1);
     assert_peak_under_ceiling(hwm_kb, ceiling, "1 GiB Content-Length");
@@ -896,13 +790,13 @@ fn garbage_on_an_http_port() {
     let ceiling = sensor.memory_ceiling();
     good_exchange(&mut sensor, &server, "before-garbage");
     let port = server.port.to_string();
-    let mut p = Peer::start(&["garbage", "127.0.0.1", &port, "8", "300000", "7"]);
+    let mut p = HostilePeer::start(&["garbage", "127.0.0.1", &port, "8", "300000", "7"]);
     p.expect("ready", Duration::from_secs(60));
     p.expect("done", Duration::from_secs(10));
     good_exchange(&mut sensor, &server, "after-garbage");
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!("{}", fin.stderr.join("\n"));
     assert_eq!(
         targets(&fin.traces),

@@ -9,39 +9,17 @@
 //!
 //! Needs root (live capture, network namespaces), python3, curl, iproute2.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
+use support::live::*;
+use support::process::TempFile;
+use support::text::{is_rfc3339_micros, rfc3339_micros};
+use support::trace::{body_bytes, header, header_pairs, summarize};
 
 /// How long the sensor gets to print the traces of traffic that has ended.
 const TRACE_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Peak RSS allowed on top of the "memory ceiling N bytes" the sensor
-/// announces at start. The ceiling covers what the sensor sizes from its
-/// flags: flow table, buffer pool and libpcap's packet ring (its start line
-/// says "capture buffers ..."). The allowance covers the rest, which no flag
-/// sizes: the touched pages of the binary (the tests run the unoptimised
-/// debug build, whose text and debug sections are several MiB), libc's and
-/// libpcap's own heap (interface list, compiled BPF program), the stack and
-/// stdio buffers. Measured idle: about 6 MiB above the ceiling's untouched
-/// part; 8 MiB leaves room without hiding any buffering of a body (the
-/// endless body test sends several times ceiling + allowance).
-const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
-
-fn rss_limit_bytes(ceiling: u64) -> u64 {
-    ceiling + RSS_ALLOWANCE_BYTES
-}
-
-fn assert_clean_exit(fin: &Finished) {
-    assert!(
-        fin.status.success(),
-        "sensor exit status {} after the signal, want 0\nstderr:\n{}",
-        fin.status,
-        fin.stderr.join("\n")
-    );
-}
 
 /// A trace's request target, for messages and lookups.
 fn target(t: &Value) -> &str {
@@ -153,7 +131,7 @@ fn keep_alive_twenty_requests_on_one_connection() {
 
     sensor.wait_traces(20, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGINT);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(
         fin.traces.len(),
         20,
@@ -218,7 +196,7 @@ fn three_pipelined_requests_in_one_send() {
 
     sensor.wait_traces(3, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.traces.len(), 3, "{:#?}", fin.traces);
     for (i, (req, b)) in requests
         .as_array()
@@ -329,7 +307,7 @@ fn chunked_and_megabyte_bodies_kept_whole() {
     let done = big_body_exchanges(&server);
     sensor.wait_traces(done.len(), TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(
         fin.traces.len(),
         done.len(),
@@ -390,7 +368,7 @@ fn megabyte_bodies_beyond_max_http_length_are_truncated() {
     let done = big_body_exchanges(&server);
     sensor.wait_traces(done.len(), TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.traces.len(), done.len());
     let mut truncated = 0;
     for (want, req_body, resp_body) in &done {
@@ -462,7 +440,7 @@ fn head_204_304_and_100_continue_on_one_connection() {
 
     sensor.wait_traces(6, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGINT);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     let tr = &fin.traces;
     let all: Vec<String> = tr.iter().map(summarize).collect();
     assert_eq!(tr.len(), 6, "one trace per final response: {all:#?}");
@@ -600,7 +578,7 @@ fn trace_fields_match_what_curl_sent_and_received() {
     sensor.wait_traces(2, TRACE_DEADLINE);
     let after = SystemTime::now();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.traces.len(), 2);
 
     let t = by_target(&fin.traces, "/echo?a=1");
@@ -704,7 +682,7 @@ fn server_in_network_namespace_over_veth() {
 
     sensor.wait_traces(4, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(
         fin.traces.len(),
         4,
@@ -767,7 +745,7 @@ fn nflog_group_in_a_network_namespace() {
     assert_eq!(t["server"]["port"], server.port);
     assert_body(&t["response"], &pattern(3000), 1 << 20, "over NFLOG");
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.stat("traces"), 1);
 }
 
@@ -814,7 +792,7 @@ fn any_interface_loopback_packets_not_duplicated() {
 
     sensor.wait_target("/text/marker", TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGINT);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     let all: Vec<String> = fin.traces.iter().map(summarize).collect();
     assert_eq!(
         fin.traces.len(),
@@ -891,7 +869,7 @@ fn more_flows_than_max_flows() {
     let hwm_kb = sensor.vm_hwm_kb();
 
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!("{}", fin.stderr.join("\n"));
     let limit = rss_limit_bytes(ceiling);
     assert!(
@@ -966,7 +944,7 @@ fn endless_chunked_body_stays_under_memory_ceiling() {
     let t = sensor.wait_target(&target, TRACE_DEADLINE);
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
 
     let resp = &t["response"];
     assert_eq!(resp["status"], 200);

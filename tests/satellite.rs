@@ -14,23 +14,20 @@
 //! Time bounds on exit after SIGTERM: --shutdown-timeout + one export
 //! attempt in flight (3 s connect/read timeout) + 2 s slack.
 
-mod common;
-mod sat_common;
+mod support;
 
-use common::*;
-use sat_common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::live::*;
+use support::process::{SENSOR, run_with_deadline};
+use support::require::corpus;
+use support::sat::*;
 
 /// How long the satellite may wait for traces of traffic that has ended.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
-/// Peak RSS allowed on top of the announced memory ceiling (which counts
-/// the export queue and the capture buffers): binary pages, libc/libpcap
-/// heap, stacks, the HTTP/TLS client's buffers — as in live.rs.
-const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
 /// --pcap-buffer-mb for the memory tests.
 const PCAP_BUFFER_MB: u64 = 2;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -109,7 +106,7 @@ fn assert_same_set(got: &[String], want: &[String], what: &str, otlp: &Otlp) {
 /// The sensor's own peak_rss_kb (final stats) and the VmHWM the test read
 /// from /proc just before the signal both stay under ceiling + allowance.
 fn assert_rss_bounded(fin: &SatFinished, ceiling: u64, vm_hwm_kb: u64) {
-    let limit = ceiling + RSS_ALLOWANCE_BYTES;
+    let limit = rss_limit_bytes(ceiling);
     assert!(
         vm_hwm_kb * 1024 <= limit,
         "VmHWM {vm_hwm_kb} KiB is over the ceiling {ceiling} + allowance = {limit} bytes"
