@@ -5,8 +5,8 @@
 //!   a Fargate service, with moto's signature and IAM checking switched on,
 //!   dry-run, and the refusals. State is read back with boto3
 //!   (tests/support/ecs_moto.py), not with our own client. Without the venv
-//!   these tests fail under `CI=true` and print "skipped: run via
-//!   ./build.sh test" otherwise.
+//!   (`$PCAP_SENSOR_MOTO`, else .cache/venv-moto) these tests fail, saying
+//!   to run ./build.sh test.
 //! - a fixture server (tests/support/ecs_fixture.py, plain python3) for what
 //!   moto does not model: pagination with nextToken, deployments and rollout
 //!   states (`--wait`), JSON error shapes, throttling, 5xx and dropped
@@ -27,6 +27,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::process::{SENSOR, TempDir, free_port, run_with_deadline, script, send_signal};
+use support::require::{moto_server, python3};
 
 /// Bound on one run of the command (retries with backoff included).
 const RUN_DEADLINE: Duration = Duration::from_secs(90);
@@ -183,28 +184,6 @@ struct Moto {
     _dir: TempDir,
 }
 
-/// moto's server from the venv, or None (after saying so) outside CI.
-fn moto_server() -> Option<PathBuf> {
-    let p = match std::env::var_os("PCAP_SENSOR_MOTO") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv-moto/bin/moto_server"),
-    };
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "no moto_server at {} under CI=true: run the tests via ./build.sh test",
-            p.display()
-        );
-    }
-    eprintln!(
-        "skipped: run via ./build.sh test (no moto_server at {})",
-        p.display()
-    );
-    None
-}
-
 fn post(url: &str, body: &str) -> Result<u16, String> {
     minreq::post(url)
         .with_header("Content-Type", "text/plain")
@@ -216,8 +195,8 @@ fn post(url: &str, body: &str) -> Result<u16, String> {
 }
 
 impl Moto {
-    fn start() -> Option<Moto> {
-        let server = moto_server()?;
+    fn start() -> Moto {
+        let server = moto_server();
         let python = server.with_file_name("python");
         let dir = TempDir::new("moto");
         // A port found free can be taken before moto binds it: try again.
@@ -238,12 +217,12 @@ impl Moto {
                     break; // exited (port taken?): next port
                 }
                 if post(&format!("{url}/moto-api/reset"), "") == Ok(200) {
-                    return Some(Moto {
+                    return Moto {
                         child,
                         url,
                         python,
                         _dir: dir,
-                    });
+                    };
                 }
                 if Instant::now() > deadline {
                     stop(&mut child);
@@ -359,7 +338,7 @@ fn assert_sidecar_added(state: &Value, family: &str) {
 
 #[test]
 fn moto_fargate_service_gets_the_sidecar() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let made = moto.py(&["setup", "fargate"], TESTING);
     assert_eq!(made["service"], "web-svc");
     let home = TempDir::new("home");
@@ -386,7 +365,7 @@ fn moto_fargate_service_gets_the_sidecar() {
 
 #[test]
 fn moto_with_signature_checking() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     moto.py(&["setup", "fargate"], TESTING);
     // The installer's user has exactly the permissions of the reference
     // table; state is read back by another user.
@@ -457,7 +436,7 @@ fn moto_with_signature_checking() {
 
 #[test]
 fn moto_dry_run_and_refusals() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     moto.py(&["setup", "both"], TESTING);
     let home = TempDir::new("home");
     let env = env_key(TESTING);
@@ -558,7 +537,7 @@ impl Fixture {
         let dir = TempDir::new("fixture");
         let file = dir.0.join("scenario.json");
         std::fs::write(&file, scenario.to_string()).unwrap();
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python3())
             .arg(script("ecs_fixture.py"))
             .arg(&file)
             .stdin(Stdio::piped())
@@ -1164,7 +1143,7 @@ fn interactive_menus_through_a_pty() {
     let dir = TempDir::new("pty");
     let steps_file = dir.0.join("steps.json");
     std::fs::write(&steps_file, steps.to_string()).unwrap();
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python3());
     cmd.arg(script("ecs_pty.py"))
         .arg(&steps_file)
         .arg("--")

@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::live::*;
 use support::process::{TempFile, cpu_time, line_channel, run_with_deadline};
+use support::require::require_root;
 use support::sat::{Mode, SatOpts, Satellite};
 
 /// How long local traces may take to come out; includes one export attempt
@@ -197,9 +198,7 @@ fn failing_satellite(
 /// no CPU burnt while waiting, every trace delivered in the end.
 #[test]
 fn satellite_refusing_then_back_logged_once_each() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let mut sat = Satellite::start(SatOpts {
         mode: Mode::Ok,
         down: true,
@@ -228,9 +227,7 @@ fn satellite_refusing_then_back_logged_once_each() {
 /// The satellite accepts each connection, reads the request and resets it.
 #[test]
 fn satellite_resetting_connections() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let mut sat = FaultySatellite::start("rst");
     let app = Server::start("127.0.0.1");
     failing_satellite(&app, &sat.url(), "reset", 3, |_| {
@@ -241,9 +238,7 @@ fn satellite_resetting_connections() {
 /// The satellite accepts each connection and closes it without a word.
 #[test]
 fn satellite_closing_connections() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let mut sat = FaultySatellite::start("close");
     let app = Server::start("127.0.0.1");
     failing_satellite(&app, &sat.url(), "closed", 3, |_| {
@@ -254,9 +249,7 @@ fn satellite_closing_connections() {
 /// The satellite answers every POST with 500.
 #[test]
 fn satellite_answering_500() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Fail500));
     let app = Server::start("127.0.0.1");
     let url = sat.url();
@@ -272,9 +265,7 @@ fn satellite_answering_500() {
 /// stays idle, and SIGTERM ends it within the shutdown bound.
 #[test]
 fn satellite_accepting_and_hanging() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Hang));
     let app = Server::start("127.0.0.1");
     let url = sat.url();
@@ -294,9 +285,7 @@ fn satellite_accepting_and_hanging() {
 /// is reported once and SIGTERM ends it within the shutdown bound.
 #[test]
 fn https_satellite_never_answering_the_handshake() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("https://127.0.0.1:{}", silent.local_addr().unwrap().port());
     let app = Server::start("127.0.0.1");
@@ -317,9 +306,7 @@ fn https_satellite_never_answering_the_handshake() {
 /// capture goes on, and the queued traces are counted as dropped at exit.
 #[test]
 fn satellite_name_does_not_resolve() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let fin = failing_satellite(&app, "http://no-such-host.invalid:9999", "nodns", 3, |s| {
         wait_failures(s, 3, Duration::from_secs(60))
@@ -338,9 +325,7 @@ fn satellite_name_does_not_resolve() {
 /// few seconds, without spinning on the dead handle.
 #[test]
 fn capture_interface_deleted_during_capture() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let ns = NetNs::create(7);
     let server = Server::start_in_netns(&ns.name, &ns.ns_ip);
     let filter = server.filter();
@@ -416,9 +401,7 @@ fn capture_interface_deleted_during_capture() {
 /// JSON (a cut last line would fail to parse).
 #[test]
 fn sigterm_under_load_flushes_every_complete_exchange() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let sensor = Sensor::start(&["-i", "lo", "--filter", &filter, "--pcap-buffer-mb", "16"]);

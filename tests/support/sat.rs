@@ -13,7 +13,7 @@ use super::process::{
     SENSOR, START_DEADLINE, line_channel, remaining, run_with_deadline, script, send_signal,
     spawn_listening, unique, vm_hwm_kb,
 };
-use super::require::venv_python;
+use super::require::{python3, require_tool, venv_python};
 use super::trace::{final_stats, parse_memory_ceiling, parse_stats, stat};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -89,7 +89,7 @@ impl Satellite {
     pub fn start(opts: SatOpts) -> Satellite {
         let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{}.jsonl", unique("rec")));
         let _ = std::fs::remove_file(&record);
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python3());
         cmd.arg("-u")
             .arg(script("sat_server.py"))
             .arg("--record")
@@ -639,6 +639,7 @@ impl TestCa {
     /// A fresh CA (EC P-256) and a server certificate signed by it with
     /// subjectAltName IP:127.0.0.1 and DNS:localhost, valid for 2 days.
     pub fn create() -> TestCa {
+        require_tool("openssl", "openssl");
         let dir = std::env::temp_dir().join(format!("pcap-sensor-ca-{}", unique("ca")));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
