@@ -805,6 +805,10 @@ fn fixture_rollout_failed_and_wait_timeout() {
         "{}",
         r.stderr
     );
+    // A deadline on behaviour (--wait-timeout 0.5 is honoured), not a speed
+    // figure: without it the command would poll the never-ending rollout
+    // until RUN_DEADLINE; 30 s is slack for registering the task definition
+    // and updating the service on a loaded machine.
     assert!(start.elapsed() < Duration::from_secs(30));
     assert!(fx.calls("DescribeServices").len() > 4, "polled");
 }

@@ -4,11 +4,17 @@
 //! good exchanges on other connections, and checks that
 //! - the process stays inside the memory ceiling it announces at start
 //!   ("memory ceiling N bytes") plus RSS_ALLOWANCE_BYTES,
-//! - it does not stall: a capture file is read within a time bound, live
-//!   traces come out within a deadline, and CPU time stays proportionate,
+//! - it does not stall: a capture file is read, and live traces come out,
+//!   within a deadline, and an idle sensor does not spin the CPU,
 //! - the counters of the final stats line say what was dropped
 //!   (flows_evicted, flows_timed_out, parse_errors, truncated_bodies, ...),
 //! - the good exchanges still come out, whole, and nothing is invented.
+//!
+//! How fast is not asserted here: the bench (bench/run.sh, "Hostile input"
+//! in bench/results.md) reports the time to read the 100k-flow flood and the
+//! sensor's CPU for the header bombs. The deadlines below are generous (a
+//! test on a shared 2-core machine must still end), each with its slack
+//! explained.
 //!
 //! Captures (100k flows, sequence wrap-around) are written by the test
 //! itself as classic pcap files; live abuse runs on loopback with the python
@@ -258,10 +264,10 @@ fn targets(traces: &[Value]) -> Vec<String> {
 
 /// A SYN flood of 100,000 distinct connections (half of them also send the
 /// start of a request head that never ends) with three good exchanges among
-/// them, at default settings (--max-flows 4096). The file is read in bounded
-/// time, the flow table evicts and says so, the windows the partial heads want
-/// run out and that is counted, memory stays under the ceiling, and the three
-/// good exchanges come out whole.
+/// them, at default settings (--max-flows 4096). The file is read (the
+/// bench reports how fast), the flow table evicts and says so, the windows
+/// the partial heads want run out and that is counted, memory stays under the
+/// ceiling, and the three good exchanges come out whole.
 #[test]
 fn hundred_thousand_flows_syn_flood() {
     const FLOWS: u32 = 100_000;
@@ -317,14 +323,12 @@ fn hundred_thousand_flows_syn_flood() {
     let file = p.write("flows");
     eprintln!("capture: {} packets, {} bytes", p.packets, p.buf.len());
 
+    // A deadline, not a speed figure: a release build reads this file in
+    // well under a second (the bench's "Hostile input" row); 120 s leaves
+    // room for the debug build on a loaded machine and still ends the test
+    // if the sensor stalls.
     let run = read_file(&file.0, &[], Duration::from_secs(120));
     eprintln!("read in {:?}\n{}", run.elapsed, run.stderr);
-    assert!(
-        run.elapsed < Duration::from_secs(60),
-        "reading {} packets took {:?}",
-        p.packets,
-        run.elapsed
-    );
     assert_eq!(
         targets(&run.traces),
         ["/good/0", "/good/1", "/good/2"],
@@ -543,7 +547,8 @@ fn good_exchange(sensor: &mut Sensor, server: &Server, word: &str) {
 /// parsed (more headers than the parser takes; a head larger than a window):
 /// they are counted as parse errors and nothing is invented from them. The
 /// trickled head is legal and is traced, without buffering more than one
-/// window and without quadratic re-parsing (CPU time is bounded). A good
+/// window (its CPU time is printed; the bench reports it, quadratic
+/// re-parsing would show there as seconds instead of milliseconds). A good
 /// exchange afterwards is traced.
 #[test]
 fn header_bomb_many_headers_huge_line_and_trickled_head() {
@@ -595,12 +600,6 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
     assert!(
         fin.stat("parse_errors") >= 2,
         "the two unparseable heads are counted as parse errors"
-    );
-    // 60,000 one-byte segments plus ~1.2 MB of bombs; quadratic re-parsing
-    // of the trickled head alone would be ~1.8e9 byte comparisons.
-    assert!(
-        cpu < Duration::from_secs(10),
-        "the sensor used {cpu:?} of CPU for the header bombs"
     );
     assert_peak_under_ceiling(hwm_kb, ceiling, "header bomb");
     assert_peak_under_ceiling(
@@ -661,6 +660,10 @@ fn slowloris_trickles_past_the_stream_timeout() {
         "20 connections idle longer than the stream timeout: flows_timed_out={}",
         fin.stat("flows_timed_out")
     );
+    // A busy-loop check, not a speed figure: 25 connections send a byte
+    // every 0.3-1.5 s, so the sensor is idle almost all of the ~6 s; a
+    // spinning loop would use about the whole wall time. A quarter leaves
+    // room for the good exchange, the timeout sweeps and a debug build.
     assert!(
         cpu < wall / 4,
         "the sensor used {cpu:?} of CPU in {wall:?} of trickling: a busy loop?"
@@ -749,6 +752,10 @@ fn gigabyte_content_length_that_never_arrives() {
     let t = sensor.wait_target("/gigabyte", Duration::from_secs(10));
     let after = stalled.elapsed();
     eprintln!("trace of the stalled exchange came {after:?} after the stall");
+    // A deadline on behaviour (the stream timeout fires), not a speed
+    // figure: 1 s of timeout plus at most one idle wait of the capture loop
+    // (100 ms) before the sweep; the other ~5 s are scheduling slack on a
+    // shared machine. Without the timeout the trace would never come.
     assert!(
         after < Duration::from_secs(6),
         "the stalled exchange must come out after the 1 s stream timeout, took {after:?}"
