@@ -56,8 +56,8 @@ fn is_executable(p: &Path) -> bool {
 pub fn require_path(var: &str, default: Option<&str>, how: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
-        if !p.exists() {
-            panic!("{var}={} does not exist: {how}", p.display());
+        if let Err(e) = std::fs::metadata(&p) {
+            panic!("{var}={}: {e}: {how}", p.display());
         }
         return p;
     }
