@@ -1,8 +1,10 @@
 //! The live capture helpers: the sensor capturing with `--out -` (its
 //! "capturing on" line awaited, its JSON lines and final stats collected),
 //! the python test server (on loopback or inside a network namespace),
-//! clients (curl, tests/support/live_client.py) with hard deadlines, and a
-//! network namespace joined to the host by a veth pair.
+//! clients (curl, tests/support/live_client.py) with hard deadlines, the
+//! hostile peers (tests/support/hostile_peer.py), a network namespace joined
+//! to the host by a veth pair, and the memory the sensor may hold over the
+//! ceiling it announces.
 //!
 //! Nothing here sleeps to synchronise: every wait reads a pipe through a
 //! channel with `recv_timeout` and a deadline.

@@ -11,7 +11,8 @@
 //! - `text`: base64, RFC 3339, percent-decoding, hex (std only);
 //! - `trace`: stats lines, the memory ceiling line, JSON Lines traces;
 //! - `live`: the sensor capturing live, the python test server, clients,
-//!   network namespaces, the memory allowance over the announced ceiling;
+//!   hostile peers, network namespaces, the memory allowance over the
+//!   announced ceiling;
 //! - `sat`: the test satellite, the OTLP checker, a sensor exporting to it,
 //!   a test CA;
 //! - `policy`: crafted pcaps, offline runs, the ECS metadata fixture, OTLP
