@@ -24,10 +24,10 @@
 mod support;
 
 use serde_json::Value;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use support::live::*;
-use support::process::{SENSOR, TempFile, cpu_time, run_with_deadline};
+use support::offline::{apidump_args, run_sensor_within};
+use support::process::{TempFile, cpu_time};
 use support::require::require_root;
 use support::trace::{body_bytes, final_stats, parse_memory_ceiling, summarize};
 
@@ -216,36 +216,22 @@ impl FileRun {
 /// than `bound`.
 fn read_file(path: &std::path::Path, extra: &[&str], bound: Duration) -> FileRun {
     let t0 = Instant::now();
-    let out = run_with_deadline(
-        Command::new(SENSOR)
-            .arg("apidump")
-            .arg("-r")
-            .arg(path)
-            .args(["--out", "-"])
-            .args(extra),
-        bound,
-    );
+    let mut args = apidump_args(path, &["--out", "-"]);
+    args.extend_from_slice(extra);
+    let run = run_sensor_within(&args, &[], bound);
     let elapsed = t0.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "sensor exit status {}\n{stderr}",
-        out.status
-    );
-    let traces = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("trace is not JSON ({e}): {l}")))
-        .collect();
-    let stats =
-        final_stats(stderr.lines()).unwrap_or_else(|| panic!("no final stats line\n{stderr}"));
-    let ceiling = stderr
+    assert!(run.status.success(), "{}", run.describe());
+    let stats = final_stats(run.stderr.lines())
+        .unwrap_or_else(|| panic!("no final stats line\n{}", run.stderr));
+    let ceiling = run
+        .stderr
         .lines()
         .find_map(parse_memory_ceiling)
-        .unwrap_or_else(|| panic!("no 'memory ceiling N bytes' line\n{stderr}"));
+        .unwrap_or_else(|| panic!("no 'memory ceiling N bytes' line\n{}", run.stderr));
     FileRun {
-        traces,
+        traces: run.traces(),
         stats,
-        stderr,
+        stderr: run.stderr,
         ceiling,
         elapsed,
     }

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
+use support::offline::{Run, apidump_args, run_sensor};
 use support::policy::*;
 use support::process::{TempDir, free_port, run_with_deadline, script};
 use support::require::venv_python;

@@ -13,16 +13,18 @@
 //! - `live`: the sensor capturing live, the python test server, clients,
 //!   hostile peers, network namespaces, the memory allowance over the
 //!   announced ceiling;
+//! - `offline`: the sensor run to completion (a capture file, a command)
+//!   with a deadline and a cleared environment;
 //! - `sat`: the test satellite, the OTLP checker, a sensor exporting to it,
 //!   a test CA;
-//! - `policy`: crafted pcaps, offline runs, the ECS metadata fixture, OTLP
-//!   JSON access.
+//! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access.
 //!
 //! The python helpers the tests start (`*.py`) sit next to this file.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod live;
+pub mod offline;
 pub mod policy;
 pub mod process;
 pub mod require;

@@ -1,24 +1,18 @@
 //! The policy helpers (tests/policy.rs): crafted pcaps
-//! (tests/support/policy_mkpcap.py), offline sensor runs with a deadline,
-//! the recording satellite (sat_server.py, through `sat`), the ECS metadata
-//! fixture (policy_ecs.py), OTLP JSON access.
+//! (tests/support/policy_mkpcap.py), the recording satellite (sat_server.py,
+//! through `sat`), the ECS metadata fixture (policy_ecs.py), OTLP JSON access.
 //!
 //! Every wait has a deadline; nothing sleeps to synchronise.
 
-use super::process::{SENSOR, TempDir, run_with_deadline, script, spawn_listening};
+use super::process::{TempDir, run_with_deadline, script, spawn_listening};
 use super::require::python3;
 use super::sat;
-use super::trace::final_stats;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-/// How long one offline sensor run may take (it reads a small pcap, and at
-/// most flushes one batch to a local satellite).
-pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------
 // Crafted pcaps
@@ -111,111 +105,6 @@ pub fn write_pcap(dir: &TempDir, name: &str, conns: &[Conn]) -> (PathBuf, Vec<Ti
         })
         .collect();
     (out_path, times)
-}
-
-// ---------------------------------------------------------------------------
-// Offline sensor runs
-
-/// Environment variables the sensor reads; removed from every run so the
-/// test's own environment cannot change a result.
-const SENSOR_ENV: &[&str] = &[
-    "ECS_CONTAINER_METADATA_URI_V4",
-    "ECS_CONTAINER_METADATA_URI",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-];
-
-/// A finished `pcap-sensor apidump ...` run.
-pub struct Run {
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// The stderr lines (empty ones left out).
-    pub fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
-    }
-
-    /// JSON Lines on stdout (panics on a line that is not JSON).
-    pub fn traces(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| {
-                    panic!("stdout line is not JSON ({e}): {l:?}\n{}", self.describe())
-                })
-            })
-            .collect()
-    }
-
-    /// key=value pairs of the `final stats` line (empty map when absent).
-    pub fn final_stats(&self) -> BTreeMap<String, u64> {
-        final_stats(self.stderr.lines()).unwrap_or_default()
-    }
-
-    /// Counter `key` of the final stats line; Err(description) when missing.
-    pub fn stat(&self, key: &str) -> Result<u64, String> {
-        self.final_stats()
-            .get(key)
-            .copied()
-            .ok_or_else(|| format!("final stats has no '{key}'"))
-    }
-
-    /// The command line, environment, exit status and stderr, for messages.
-    pub fn describe(&self) -> String {
-        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!(
-            "run: {} pcap-sensor {}\nexit: {}\nstderr:\n{}",
-            env.join(" "),
-            self.args.join(" "),
-            self.status,
-            self.stderr
-        )
-    }
-}
-
-/// Runs `pcap-sensor ARGS` (ARGS start with the subcommand) with a deadline
-/// and only `env` among the variables the sensor reads.
-pub fn run_sensor(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(SENSOR);
-    cmd.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("LEVO_") {
-            cmd.env_remove(&k);
-        }
-    }
-    for k in SENSOR_ENV {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = run_with_deadline(&mut cmd, RUN_DEADLINE);
-    Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `apidump -r PCAP EXTRA...` as one argument list.
-pub fn apidump_args<'a>(pcap: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["apidump", "-r", pcap.to_str().unwrap()];
-    v.extend_from_slice(extra);
-    v
 }
 
 // ---------------------------------------------------------------------------

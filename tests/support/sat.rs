@@ -9,6 +9,7 @@
 //! Nothing here sleeps to synchronise: every wait reads a pipe through a
 //! channel with a deadline.
 
+use super::offline::sensor_command;
 use super::process::{
     SENSOR, START_DEADLINE, line_channel, remaining, run_with_deadline, script, send_signal,
     spawn_listening, unique, vm_hwm_kb,
@@ -386,20 +387,6 @@ impl SatFinished {
     }
 }
 
-/// The sensor command with an environment free of inherited LEVO_*, AWS_*
-/// and ECS_* variables, plus `env`.
-fn sensor_command(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(bin);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("LEVO_") || k.starts_with("AWS_") || k.starts_with("ECS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("apidump").args(args).envs(env.iter().copied());
-    cmd
-}
-
 impl SatSensor {
     /// Starts the sensor; does not wait for anything.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> SatSensor {
@@ -408,7 +395,9 @@ impl SatSensor {
 
     /// `spawn` with another build of the sensor (e.g. the static binary).
     pub fn spawn_bin(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> SatSensor {
-        let mut child = sensor_command(bin, args, env)
+        let mut args_all = vec!["apidump"];
+        args_all.extend_from_slice(args);
+        let mut child = sensor_command(bin, &args_all, env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
