@@ -15,7 +15,9 @@ usage: ./build.sh [COMMAND]
                    (set NO_RUN=1 to only build; extra args after -- go to apidump)
   test             install test dependencies, build the static binary and the image,
                    then run fmt, clippy and every test (tests/container.rs gets the
-                   binary and image through PCAP_SENSOR_STATIC and PCAP_SENSOR_IMAGE)
+                   binary and image through PCAP_SENSOR_STATIC and PCAP_SENSOR_IMAGE);
+                   run it as root: no test is skipped, one that cannot run fails
+                   naming what is missing
   image            build the static binary, then the FROM-scratch image from
                    Dockerfile.scratch (localhost/pcap-sensor:VERSION) with docker when
                    a daemon answers, else podman or buildah (installed if absent); save

@@ -377,6 +377,32 @@ if da:
 else:
     p("Not measured (no glibc build).")
 p("")
+
+# ------------------------------------------------------------------ hostile input
+p("## Hostile input")
+p("")
+p("How fast the sensor gets through the abuse of `tests/hostile.rs` (the test checks what it "
+  "does, counters and memory, and keeps only deadlines; it used to assert these figures as "
+  "limits: the flood read in under 60 s, the bombs in under 10 s of CPU, debug build).")
+p("")
+fl = runs("flood.sensor")
+if fl:
+    p(f"- 100k-flow SYN flood (`bench/flood.py`: the test's capture, byte for byte; "
+      f"{n(intk('hostile.flood.packets'))} packets, {num('hostile.flood.bytes', 0) / 1e6:.1f} MB; "
+      f"half the flows start a request head that never ends), `apidump -r … --out /dev/null` "
+      f"at default settings, {fl[3]} runs: median {fl[0]:.2f} s wall, {fl[1]:.2f} s CPU, "
+      f"peak RSS {mib(fl[2])}; flows evicted {n(intk('hostile.flood.flows_evicted'))}, "
+      f"pool exhausted {n(intk('hostile.flood.pool_exhausted'))}, traces "
+      f"{n(intk('hostile.flood.traces'))} (the 3 good exchanges).")
+if R.get("hostile.bombs.cpu"):
+    p(f"- Header bombs, live on lo against `tests/support/live_server.py`: a request with 5,000 "
+      f"headers, one with a 1 MiB header line, and a 60 KB head sent one byte per send "
+      f"(`tests/support/hostile_peer.py`; {n(intk('hostile.bombs.packets'))} packets reached "
+      f"the sensor in {R.get('hostile.bombs.seconds')} s): sensor CPU "
+      f"{1000 * num('hostile.bombs.cpu', 0):.1f} ms (all threads, /proc/PID/task/*/schedstat); "
+      f"parse errors {n(intk('hostile.bombs.parse_errors'))} (the two heads it cannot take), "
+      f"traces {n(intk('hostile.bombs.traces'))} (the trickled head), peak RSS "
+      f"{mib(num('hostile.bombs.peak_rss_kb'))}.")
 p("")
 p("Note: the wall-clock times and the live runs depend on the machine being otherwise idle; "
   "the load averages above say how busy it was. At the top rate wrk and nginx alone can "

@@ -13,6 +13,9 @@
 #   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
 #      ~1,000 requests/s (bench/paced.lua), and at the low-resource profile's settings;
 #   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets;
+#   5. hostile input, the speed figures tests/hostile.rs leaves to the bench: reading its
+#      100k-flow SYN flood (bench/flood.py writes the same capture), and the sensor's CPU
+#      for its header bombs (tests/support/hostile_peer.py against live_server.py, on lo);
 # then bench/report.py writes bench/results.md and prints it.
 #
 # Environment: SENSOR (default dist/pcap-sensor), SENSOR_GLIBC (target/release/pcap-sensor;
@@ -55,10 +58,10 @@ RES="$W/results.txt"
 # put KEY VALUE: one measured fact, for report.py.
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 
-NGINX_PID="" SAT_PID="" SATS_PID="" TD_PID="" WRK_PID="" LIVE_PID=""
+NGINX_PID="" SAT_PID="" SATS_PID="" TD_PID="" WRK_PID="" LIVE_PID="" BOMB_PID=""
 cleanup() {
   local p
-  for p in $LIVE_PID $WRK_PID $TD_PID $SATS_PID $SAT_PID $NGINX_PID; do
+  for p in $LIVE_PID $BOMB_PID $WRK_PID $TD_PID $SATS_PID $SAT_PID $NGINX_PID; do
     kill "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -339,6 +342,52 @@ live() {
 live top -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
 live paced -c10 -s bench/paced.lua "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
 live lowres -c8 "http://127.0.0.1:$PORT/data.json" -- "${LOWRES_FLAGS[@]}"
+
+# ---------------------------------------------------------------- hostile input
+# tests/hostile.rs checks what the sensor does with hostile input; how fast it does it is
+# measured here (the test used to assert: read in < 60 s, bombs in < 10 s of CPU).
+say "hostile: the 100k-flow SYN flood of tests/hostile.rs, offline"
+put hostile.flood.packets "$(python3 bench/flood.py "$W/flood.pcap" 100000)"
+put hostile.flood.bytes "$(stat -c %s "$W/flood.pcap")"
+for rep in $(seq 1 "$REPS"); do
+  timed flood.sensor "$rep" /dev/null "$SENSOR" apidump -r "$W/flood.pcap" --out /dev/null \
+    --stats-interval 0
+done
+for c in traces flows_evicted pool_exhausted; do
+  put "hostile.flood.$c" "$(stat_of "$c" "$W/runs/flood.sensor.1.err")"
+done
+rm -f "$W/flood.pcap"
+say "hostile: the header bombs of tests/hostile.rs, live on lo"
+python3 -u tests/support/live_server.py --bind 127.0.0.1 >"$W/bomb-server.out" &
+BOMB_PID=$!
+wait_for "the test server" 10 grep -qs '^listening ' "$W/bomb-server.out"
+BOMB_PORT=$(sed -n 's/^listening //p' "$W/bomb-server.out")
+"$SENSOR" apidump -i lo --filter "tcp port $BOMB_PORT" --out /dev/null --stats-interval 0 \
+  2>"$W/runs/bombs.err" &
+LIVE_PID=$!
+wait_for "the sensor to capture" 20 grep -qs 'capturing on' "$W/runs/bombs.err"
+# CPU seconds of every thread, from /proc/PID/task/*/schedstat (nanoseconds; /proc/PID/stat
+# counts 10 ms ticks, too coarse here).
+sched_cpu() { cat /proc/"$1"/task/*/schedstat | awk '{ n += $1 } END { printf "%.4f", n / 1e9 }'; }
+c0=$(sched_cpu "$LIVE_PID") t0=$(date +%s%N)
+for bomb in "headers 5000" "longline 1048576" "trickle 60000"; do
+  # shellcheck disable=SC2086 # mode and size, two words
+  python3 tests/support/hostile_peer.py ${bomb% *} 127.0.0.1 "$BOMB_PORT" ${bomb#* } \
+    </dev/null >/dev/null
+done
+sleep 0.5 # the last segments reach the sensor
+c1=$(sched_cpu "$LIVE_PID") t1=$(date +%s%N)
+kill -TERM "$LIVE_PID"
+wait "$LIVE_PID" || die "hostile bombs: the sensor failed: $(tail -n 3 "$W/runs/bombs.err")"
+LIVE_PID=""
+kill "$BOMB_PID" 2>/dev/null || true
+wait "$BOMB_PID" 2>/dev/null || true
+BOMB_PID=""
+put hostile.bombs.cpu "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.4f", b - a }')"
+put hostile.bombs.seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
+for c in packets traces parse_errors peak_rss_kb; do
+  put "hostile.bombs.$c" "$(stat_of "$c" "$W/runs/bombs.err")"
+done
 
 put machine.load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 put bench.seconds "$(($(date +%s) - T0))"
