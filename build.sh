@@ -172,6 +172,23 @@ libpcap_musl() {
   rm -rf "$src"
 }
 
+# check_static FILE: fail unless FILE is a static executable with no dynamic dependencies.
+check_static() {
+  local desc deps
+  desc="$(file -b "$1")"
+  case "$desc" in
+    *"statically linked"* | *"static-pie linked"*) ;;
+    *) echo "build.sh: $1 is not static: $desc" >&2; exit 1 ;;
+  esac
+  deps="$(ldd "$1" 2>&1 || true)"
+  if ! grep -qE '^\s*(not a dynamic executable|statically linked)$' <<<"$deps" \
+    || readelf -d "$1" | grep -q '(NEEDED)'; then
+    echo "build.sh: $1 has dynamic dependencies:" >&2
+    echo "$deps" >&2
+    exit 1
+  fi
+}
+
 # Static musl binary at dist/pcap-sensor, checked to have no dynamic dependencies.
 build_static() {
   static_deps
@@ -180,22 +197,47 @@ build_static() {
     cargo build --release --locked --target "$MUSL_TARGET"
   mkdir -p dist
   cp "target/$MUSL_TARGET/release/pcap-sensor" dist/pcap-sensor
-  local desc
-  desc="$(file -b dist/pcap-sensor)"
-  case "$desc" in
-    *"statically linked"* | *"static-pie linked"*) ;;
-    *) echo "build.sh: dist/pcap-sensor is not static: $desc" >&2; exit 1 ;;
-  esac
-  local deps
-  deps="$(ldd dist/pcap-sensor 2>&1 || true)"
-  if ! grep -qE '^\s*(not a dynamic executable|statically linked)$' <<<"$deps" \
-    || readelf -d dist/pcap-sensor | grep -q '(NEEDED)'; then
-    echo "build.sh: dist/pcap-sensor has dynamic dependencies:" >&2
-    echo "$deps" >&2
-    exit 1
-  fi
+  check_static dist/pcap-sensor
   echo "build.sh: built dist/pcap-sensor: static $MUSL_TARGET binary, libpcap $LIBPCAP_VER," \
     "$(mib "$(stat -c %s dist/pcap-sensor)")" >&2
+}
+
+# rev_static REV: the static binary of another revision, built the same way as
+# build_static (same libpcap, same toolchain) from a clean export of that revision
+# (git archive: committed files only, nothing of the work tree) in
+# .cache/compare/<full sha>/src, with its own target folder next to it. Cached: a
+# second call with the same revision, libpcap and rustc only checks. Sets REV_SHA,
+# REV_SHORT and REV_BIN (.cache/compare/<full sha>/pcap-sensor).
+rev_static() {
+  local rev="$1" dir stamp
+  REV_SHA="$(git rev-parse --verify --quiet "$rev^{commit}")" || {
+    echo "build.sh: '$rev' is not a revision of this repository" >&2
+    exit 2
+  }
+  REV_SHORT="$(git rev-parse --short "$REV_SHA")"
+  dir="$PWD/.cache/compare/$REV_SHA"
+  REV_BIN="$dir/pcap-sensor"
+  static_deps
+  libpcap_musl
+  stamp="$REV_SHA $(basename "$LIBPCAP_LIBDIR") $(rustc --version)"
+  if [ -x "$REV_BIN" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ]; then
+    echo "build.sh: $REV_SHORT's static binary is cached: $REV_BIN" >&2
+    return 0
+  fi
+  echo "build.sh: building $REV_SHORT's static binary from a clean export in $dir" >&2
+  rm -rf "$dir/src" "$REV_BIN" "$dir/stamp"
+  mkdir -p "$dir/src"
+  git archive "$REV_SHA" | tar -x -C "$dir/src"
+  (
+    cd "$dir/src"
+    CARGO_TARGET_DIR="$dir/target" LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" LIBPCAP_VER="$LIBPCAP_VER" \
+      cargo build --release --locked --target "$MUSL_TARGET"
+  )
+  cp "$dir/target/$MUSL_TARGET/release/pcap-sensor" "$REV_BIN"
+  check_static "$REV_BIN"
+  echo "$stamp" >"$dir/stamp"
+  echo "build.sh: built $REV_BIN: $REV_SHORT, static, libpcap $LIBPCAP_VER," \
+    "$(mib "$(stat -c %s "$REV_BIN")")" >&2
 }
 
 # Pick the image engine: docker when a daemon answers, else podman, else buildah.
