@@ -2,9 +2,9 @@
 # bench/run.sh: the benchmarks behind `./build.sh bench` (which installs the tools and
 # builds the sensor first, then runs this). Everything runs on loopback on this machine:
 #
-#   1. captures: wrk → nginx (bench/nginx.conf.in) on 127.0.0.1, recorded by tcpdump:
-#      A = keep-alive GETs of a 2 KB JSON file (Content-Length), B = POSTs with JSON
-#      bodies and GETs answered with chunked JSON (bench/mixed.lua);
+#   1. captures (bench/captures.sh): wrk → nginx (bench/nginx.conf.in) on 127.0.0.1,
+#      recorded by tcpdump: A = keep-alive GETs of a 2 KB JSON file (Content-Length),
+#      B = POSTs with JSON bodies and GETs answered with chunked JSON (bench/mixed.lua);
 #   2. offline: the same files read by the bare libpcap loop (bench/bareloop.c), the
 #      sensor (static musl = what ships, and a glibc build; and, to show where its time
 #      goes, with --no-redact and with --max-http-length 0), the sensor exporting to a
@@ -55,10 +55,10 @@ RES="$W/results.txt"
 # put KEY VALUE: one measured fact, for report.py.
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 
-NGINX_PID="" SAT_PID="" SATS_PID="" TD_PID="" WRK_PID="" LIVE_PID=""
+NGINX_PID="" SAT_PID="" SATS_PID="" LIVE_PID=""
 cleanup() {
   local p
-  for p in $LIVE_PID $WRK_PID $TD_PID $SATS_PID $SAT_PID $NGINX_PID; do
+  for p in $LIVE_PID $SATS_PID $SAT_PID $NGINX_PID; do
     kill "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -141,41 +141,11 @@ sats() { python3 bench/satellite.py "$1" "$SATS_PORT" tls; }
 say "nginx on 127.0.0.1:$PORT (pid $NGINX_PID), test satellite on $SAT_URL and $SATS_URL"
 
 # ---------------------------------------------------------------- captures
-# capture NAME EXCHANGES WRK-ARGS...: wrk at its top rate until nginx has answered
-# EXCHANGES requests, all of it recorded by tcpdump (whole packets: GRO makes 64 KiB ones).
-capture() {
-  local name="$1" want="$2" pcap="$W/$1.pcap" err="$W/$1.tcpdump.err"
-  shift 2
-  say "capture $name: wrk → nginx, $want exchanges, tcpdump -s 262144"
-  : >"$W/access.log"
-  tcpdump -i lo -s 262144 -B 262144 -w "$pcap" "tcp port $PORT" 2>"$err" &
-  TD_PID=$!
-  wait_for "tcpdump" 10 grep -qs 'listening on' "$err"
-  local t0 t1
-  t0=$(date +%s%N)
-  wrk -t1 -c8 -d300s "$@" >"$W/$name.wrk" 2>&1 &
-  WRK_PID=$!
-  wait_for "$want exchanges" 280 bash -c "[ \$(wc -l <'$W/access.log') -ge $want ] || ! kill -0 $WRK_PID 2>/dev/null"
-  kill -INT "$WRK_PID" 2>/dev/null || true
-  wait "$WRK_PID" || true
-  WRK_PID=""
-  t1=$(date +%s%N)
-  # tcpdump gets packets in blocks that the kernel hands over when full or after its
-  # 1 s read timeout; what is still in the ring at SIGINT is lost (and not counted).
-  sleep 1.5
-  kill -INT "$TD_PID"
-  wait "$TD_PID" || true
-  TD_PID=""
-  put "cap.$name.exchanges" "$(wc -l <"$W/access.log")"
-  put "cap.$name.posts" "$(grep -c ' POST ' "$W/access.log" || true)"
-  put "cap.$name.non200" "$(grep -vc '^200 ' "$W/access.log" || true)"
-  put "cap.$name.bytes" "$(stat -c %s "$pcap")"
-  put "cap.$name.packets" "$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$err")"
-  put "cap.$name.tcpdump_drops" "$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$err")"
-  put "cap.$name.seconds" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
-}
-capture A "$EXCH_A" "http://127.0.0.1:$PORT/data.json"
-capture B "$EXCH_B" -s bench/mixed.lua "http://127.0.0.1:$PORT/"
+# Recorded by bench/captures.sh with an nginx of its own (on CAP_PORT: httpry's filter).
+say "captures: bench/captures.sh $W $EXCH_A $EXCH_B"
+bench/captures.sh "$W" "$EXCH_A" "$EXCH_B"
+grep '^cap\.' "$W/captures.txt" >>"$RES"
+CAP_PORT="$(sed -n 's/^cap\.port=//p' "$W/captures.txt")"
 
 # ---------------------------------------------------------------- offline
 # timed KEY REP OUTFILE COMMAND...: run once under GNU time; elapsed, user, sys, max RSS.
@@ -218,7 +188,7 @@ offline() {
       --ca-cert "$W/sat.pem" --rate-limit 0 --stats-interval 0
     put "off.$w.sensor_sats.$rep.satellite" "$(sats stats)"
     rm -f "$W/runs/$w.httpry.log" # httpry appends
-    timed "$w.httpry" "$rep" /dev/null httpry -r "$pcap" -o "$W/runs/$w.httpry.log" "tcp port $PORT"
+    timed "$w.httpry" "$rep" /dev/null httpry -r "$pcap" -o "$W/runs/$w.httpry.log" "tcp port $CAP_PORT"
     timed "$w.tshark" "$rep" "$W/runs/$w.tshark.out" tshark -r "$slice" -Y http
   done
   local e
