@@ -23,6 +23,13 @@ usage: ./build.sh [COMMAND]
   bench            install nginx, wrk, httpry, tshark, valgrind; build the static and a
                    glibc binary; benchmark against the peers offline and live on loopback
                    (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md
+  compare REV      no behaviour change: build REV's static binary (from a clean export,
+                   cached in .cache/compare/) and the work tree's, then run both over every
+                   capture of the shared corpus, a crafted traceparent capture and small
+                   bench captures (recorded once by bench/captures.sh, cached) and compare
+                   JSON Lines, HAR, the OTLP bodies a test satellite receives, and stderr
+                   with the final stats and exit code, byte for byte (bench/compare.py);
+                   prints what differs and one summary line; exit 1 if anything differs
   fuzz [SECONDS]    install nightly Rust and cargo-fuzz; run every fuzz target under
                    fuzz/ for SECONDS each (default 60); new failing inputs go to
                    fuzz/regressions/ (replayed by cargo test); exit 1 on any failure
@@ -32,6 +39,10 @@ usage: ./build.sh [COMMAND]
 Environment: NO_RUN=1 (build only), TEST_THREADS (cargo test threads, default 4),
 LIBPCAP_REFRESH=1 (fetch and rebuild libpcap even when cached), IMAGE_ENGINE=docker|podman|buildah
 (instead of the first that works), PCAP_SENSOR_SOURCE (the image's source label).
+compare: PCAP_CORPUS (the folder holding corpus/; default ../shared/pcaps beside the
+repository or beside its main checkout), COMPARE_EXCHANGES (bench capture A, default 20000),
+COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADLINE (seconds,
+default 1800).
 TXT
 }
 
@@ -400,6 +411,50 @@ cmd_bench() {
     LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" bench/run.sh
 }
 
+# The shared capture corpus: $PCAP_CORPUS, else ../shared/pcaps beside the repository (as
+# tests/corpus.rs), else beside the repository's main checkout (for a git worktree).
+corpus_dir() {
+  local d
+  for d in "${PCAP_CORPUS:-}" ../shared/pcaps "$(git rev-parse --git-common-dir)/../../shared/pcaps"; do
+    if [ -n "$d" ] && [ -d "$d/corpus" ]; then
+      realpath "$d"
+      return 0
+    fi
+  done
+  echo "build.sh: capture corpus not found: put it beside the repository (../shared/pcaps)" \
+    "or set PCAP_CORPUS to the folder that holds corpus/" >&2
+  exit 1
+}
+
+# No behaviour change (issue 16): REV's static binary against the work tree's, on every
+# capture we have; bench/compare.py runs them and says what differs.
+cmd_compare() {
+  if [ $# != 1 ]; then
+    echo "usage: ./build.sh compare REV" >&2
+    exit 2
+  fi
+  apt_install python3 nginx-light wrk tcpdump
+  local corpus na="${COMPARE_EXCHANGES:-20000}" nb="${COMPARE_EXCHANGES_B:-10000}" caps label
+  corpus="$(corpus_dir)"
+  rev_static "$1"
+  build_static
+  local args=(--corpus "$corpus/corpus")
+  if [ "$na" != 0 ] || [ "$nb" != 0 ]; then
+    # Small bench captures, recorded once and kept: both binaries read the same files.
+    caps="$PWD/.cache/compare/captures-A$na-B$nb"
+    if [ ! -f "$caps/captures.txt" ]; then
+      bench/captures.sh "$caps" "$na" "$nb"
+    fi
+    args+=(--bench "$caps")
+  fi
+  label="$REV_SHORT vs work tree at $(git rev-parse --short HEAD)"
+  if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock build.rs)" ]; then
+    label+=" + uncommitted changes"
+  fi
+  python3 bench/compare.py --base "$REV_BIN" --new "$PWD/dist/pcap-sensor" --label "$label" \
+    --work .cache/compare/run --deadline "${COMPARE_DEADLINE:-1800}" "${args[@]}"
+}
+
 # Fuzzing (issue 7): cargo-fuzz needs nightly Rust; fuzz/run.sh does the rest.
 cmd_fuzz() {
   build_deps
@@ -418,6 +473,7 @@ case "${1:-build}" in
   test) cmd_test ;;
   image) cmd_image ;;
   bench) cmd_bench ;;
+  compare) shift; cmd_compare "$@" ;;
   fuzz) shift; cmd_fuzz "$@" ;;
   clean) cmd_clean ;;
   help|-h|--help) usage ;;
