@@ -20,9 +20,11 @@ usage: ./build.sh [COMMAND]
                    Dockerfile.scratch (localhost/pcap-sensor:VERSION) with docker when
                    a daemon answers, else podman or buildah (installed if absent); save
                    it as dist/pcap-sensor.oci.tar and print its size (limit 4 MiB)
-  bench            install nginx, wrk, httpry, tshark, valgrind; build the static and a
+  bench [REV]      install nginx, wrk, httpry, tshark, valgrind; build the static and a
                    glibc binary; benchmark against the peers offline and live on loopback
-                   (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md
+                   (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md.
+                   With REV (or BENCH_BASE=REV): REV's static binary too (built as for
+                   compare), its rows interleaved with the work tree's, new/base ratios
   compare REV      no behaviour change: build REV's static binary (from a clean export,
                    cached in .cache/compare/) and the work tree's, then run both over every
                    capture of the shared corpus, a crafted traceparent capture and small
@@ -42,7 +44,7 @@ LIBPCAP_REFRESH=1 (fetch and rebuild libpcap even when cached), IMAGE_ENGINE=doc
 compare: PCAP_CORPUS (the folder holding corpus/; default ../shared/pcaps beside the
 repository or beside its main checkout), COMPARE_EXCHANGES (bench capture A, default 20000),
 COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADLINE (seconds,
-default 1800).
+default 1800). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
 TXT
 }
 
@@ -401,13 +403,21 @@ cmd_test() {
 # Benchmarks (issue 7): install the peers and tools, build the static binary (what ships)
 # and a glibc build (the musl/glibc comparison, and valgrind, which cannot count a static
 # binary's allocations), then bench/run.sh prints the results and writes bench/results.md.
+# With a base revision (`bench REV` or BENCH_BASE=REV), its static binary (rev_static, as
+# for compare) runs in the same bench: extra rows, interleaved, and new/base ratios.
 cmd_bench() {
   apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev \
     libpcap-dev openssl
+  local base="${1:-${BENCH_BASE:-}}" base_bin="" base_rev=""
+  if [ -n "$base" ]; then
+    rev_static "$base"
+    base_bin="$REV_BIN" base_rev="$REV_SHORT"
+  fi
   build_static
   echo "build.sh: building the glibc binary target/release/pcap-sensor" >&2
   cargo build --release --locked
   SENSOR="$PWD/dist/pcap-sensor" SENSOR_GLIBC="$PWD/target/release/pcap-sensor" \
+    SENSOR_BASE="$base_bin" SENSOR_BASE_REV="$base_rev" \
     LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" bench/run.sh
 }
 
@@ -472,7 +482,7 @@ case "${1:-build}" in
   build) shift || true; [ "${1:-}" = "--" ] && shift; cmd_build "$@" ;;
   test) cmd_test ;;
   image) cmd_image ;;
-  bench) cmd_bench ;;
+  bench) shift; cmd_bench "$@" ;;
   compare) shift; cmd_compare "$@" ;;
   fuzz) shift; cmd_fuzz "$@" ;;
   clean) cmd_clean ;;
