@@ -39,8 +39,8 @@ The two binaries run at the same time (one thread each, each run bounded by a
 timeout); each pair of outputs is compared as soon as both exist, and the
 outputs that agree are deleted. Prints what differs (the first differing line
 of each output, cut around the first differing byte; at most --show entries),
-then one summary line; exit status 1 when anything differs or the run was cut
-short by --deadline, 0 otherwise.
+then one summary line; exit status 1 when anything differs, a run timed out or
+the whole was cut short by --deadline, 0 otherwise.
 """
 
 import argparse
@@ -507,7 +507,9 @@ def main():
     if diffs:
         print(f"compare: the differing outputs are kept in {keep}/base and {keep}/new")
     for side, job in timeouts:
-        print(f"compare: warning: {side} timed out on {job['name']} ({job['pass'].name})")
+        # A run cut short wrote only part of its output: nothing to compare.
+        errors.append(f"{side} timed out on {job['name']} ({job['pass'].name}) after "
+                      f"{RUN_TIMEOUT[job['group']]} s")
     for e in errors:
         print(f"compare: error: {e}")
     secs = time.monotonic() - t0
