@@ -44,7 +44,7 @@ LIBPCAP_REFRESH=1 (fetch and rebuild libpcap even when cached), IMAGE_ENGINE=doc
 compare: PCAP_CORPUS (the folder holding corpus/; default ../shared/pcaps beside the
 repository or beside its main checkout), COMPARE_EXCHANGES (bench capture A, default 20000),
 COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADLINE (seconds,
-default 1800). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
+default 1800), COMPARE_SHOW (differing outputs printed, default 20). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
 TXT
 }
 
@@ -462,7 +462,8 @@ cmd_compare() {
     label+=" + uncommitted changes"
   fi
   python3 bench/compare.py --base "$REV_BIN" --new "$PWD/dist/pcap-sensor" --label "$label" \
-    --work .cache/compare/run --deadline "${COMPARE_DEADLINE:-1800}" "${args[@]}"
+    --work .cache/compare/run --deadline "${COMPARE_DEADLINE:-1800}" --show "${COMPARE_SHOW:-20}" \
+    "${args[@]}"
 }
 
 # Fuzzing (issue 7): cargo-fuzz needs nightly Rust; fuzz/run.sh does the rest.

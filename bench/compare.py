@@ -4,7 +4,7 @@ write, byte for byte. `./build.sh compare REV` builds both (REV's and the work
 tree's static binaries) and the captures, then runs this.
 
 usage: compare.py --base BIN --new BIN --label TEXT --work DIR
-                  [--corpus DIR] [--bench DIR] [--deadline SECONDS]
+                  [--corpus DIR] [--bench DIR] [--deadline SECONDS] [--show N]
 
 Captures: every file under --corpus (sorted), one crafted capture written here
 with tests/support/policy_mkpcap.py (W3C traceparent headers, valid and not,
@@ -38,9 +38,10 @@ again only when it changes.
 The two binaries run at the same time (one thread each, each run bounded by a
 timeout); each pair of outputs is compared as soon as both exist, and the
 outputs that agree are deleted. Prints what differs (the first differing line
-of each output, cut around the first differing byte; at most --show entries),
-then one summary line; exit status 1 when anything differs, a run timed out or
-the whole was cut short by --deadline, 0 otherwise.
+of each output, cut around the first differing byte; at most --show entries,
+the first of each kind of output first), a count by kind, then one summary
+line; exit status 1 when anything differs, a run timed out or the whole was
+cut short by --deadline, 0 otherwise.
 """
 
 import argparse
@@ -496,7 +497,15 @@ def main():
     base.stop()
     new.stop()
 
-    for job, found in diffs[:a.show]:
+    # The first difference of each kind of output first, then the others in order.
+    firsts, seen = [], set()
+    for d in diffs:
+        kinds = tuple(k for k, *_ in d[1])
+        if not seen.issuperset(kinds):
+            firsts.append(d)
+            seen.update(kinds)
+    shown = firsts + [d for d in diffs if d not in firsts]
+    for job, found in shown[:a.show]:
         for kind, (where, la, lb), detail, fa, fb in found:
             print(f"DIFF {job['name']}: {kind}, {where}{detail} "
                   f"(kept: {fa.relative_to(work)}, {fb.relative_to(work)})")
@@ -505,6 +514,12 @@ def main():
     if len(diffs) > a.show:
         print(f"... and {len(diffs) - a.show} more captures/passes that differ")
     if diffs:
+        counts = {}
+        for _, found in diffs:
+            for k, *_ in found:
+                counts[k] = counts.get(k, 0) + 1
+        print("compare: differing outputs by kind: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])))
         print(f"compare: the differing outputs are kept in {keep}/base and {keep}/new")
     for side, job in timeouts:
         # A run cut short wrote only part of its output: nothing to compare.
