@@ -33,7 +33,8 @@ own. Batches depend on wall-clock timing, so what is compared is the sequence of
 spans over all of a run's batches (each span's text exactly as sent, but for
 random ids, below), plus each batch's envelope (method, path, content type and
 encoding, and the body with its spans taken out: resource and scope), written
-again only when it changes.
+again only when it changes. An OTLP run that differs is run again on both sides
+once, after the others (see main); agreeing then is printed as a note.
 
 The two binaries run at the same time (one thread each, each run bounded by a
 timeout); each pair of outputs is compared as soon as both exist, and the
@@ -448,7 +449,7 @@ def main():
                 jobs.append({"id": f"{len(jobs):05d}", "name": name, "capture": path,
                              "group": group, "pass": p})
 
-    base, new = Side("base", a.base, work), Side("new", a.new, work)
+    base, new = Side("base", a.base.resolve(), work), Side("new", a.new.resolve(), work)
     done = queue.Queue()
     stop = threading.Event()
     timeouts = []
@@ -494,6 +495,21 @@ def main():
             names_compared.add(jobs[i]["name"])
     for t in threads:
         t.join(timeout=RUN_TIMEOUT["bench"] + 10)
+    # An OTLP run can differ for a reason outside the sensor: on a loaded machine the
+    # Python satellite may take longer than the sensor's 3 s per send, which the sensor
+    # counts as a failure and retries. Such a run is run again on both sides (one at a
+    # time): a behaviour change differs again; if the outputs then agree, the first
+    # difference is reported as a note (its outputs stay kept), not counted.
+    retried = []
+    if not stop.is_set() and not any(t.is_alive() for t in threads):
+        for d in [d for d in diffs if d[0]["pass"].name == "otlp"]:
+            job, again = d[0], []
+            if base.run(job) or new.run(job):
+                continue
+            compare_job(job, base, new, again, work / "retried")
+            if not again:
+                diffs.remove(d)
+                retried.append(d)
     base.stop()
     new.stop()
 
@@ -525,6 +541,10 @@ def main():
         # A run cut short wrote only part of its output: nothing to compare.
         errors.append(f"{side} timed out on {job['name']} ({job['pass'].name}) after "
                       f"{RUN_TIMEOUT[job['group']]} s")
+    for job, found in retried:
+        print(f"compare: note: {job['name']} ({', '.join(k for k, *_ in found)}) differed, "
+              "then agreed when run again on both sides (kept: "
+              f"{', '.join(str(f.relative_to(work)) for *_, fa, fb in found for f in (fa, fb))})")
     for e in errors:
         print(f"compare: error: {e}")
     secs = time.monotonic() - t0
@@ -532,7 +552,7 @@ def main():
     print(f"compare: {a.label}: {compared} outputs on {ncap} captures"
           f"{'' if compared == len(jobs) else f' (of {len(jobs)} planned)'}, "
           f"{len(diffs)} difference{'' if len(diffs) == 1 else 's'} ({secs:.0f} s)")
-    if not diffs and not errors:
+    if not diffs and not errors and not retried:
         subprocess.run(["rm", "-rf", str(work)], check=False)
     return 1 if diffs or errors or compared != len(jobs) else 0
 
