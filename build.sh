@@ -44,7 +44,9 @@ LIBPCAP_REFRESH=1 (fetch and rebuild libpcap even when cached), IMAGE_ENGINE=doc
 compare: PCAP_CORPUS (the folder holding corpus/; default ../shared/pcaps beside the
 repository or beside its main checkout), COMPARE_EXCHANGES (bench capture A, default 20000),
 COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADLINE (seconds,
-default 1800), COMPARE_SHOW (differing outputs printed, default 20). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
+default 1800), COMPARE_SHOW (differing outputs printed, default 20), COMPARE_CACHE (where
+other revisions' binaries and the bench captures are kept, default .cache/compare; work trees
+may share one). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
 TXT
 }
 
@@ -215,25 +217,34 @@ build_static() {
     "$(mib "$(stat -c %s dist/pcap-sensor)")" >&2
 }
 
+# Where compare (and bench REV) keep other revisions' binaries and the small bench
+# captures: .cache/compare/, or COMPARE_CACHE (a folder several work trees of the same
+# repository can share: each entry is built or recorded under a lock).
+COMPARE_CACHE="${COMPARE_CACHE:-.cache/compare}"
+
 # rev_static REV: the static binary of another revision, built the same way as
 # build_static (same libpcap, same toolchain) from a clean export of that revision
 # (git archive: committed files only, nothing of the work tree) in
-# .cache/compare/<full sha>/src, with its own target folder next to it. Cached: a
+# $COMPARE_CACHE/<full sha>/src, with its own target folder next to it. Cached: a
 # second call with the same revision, libpcap and rustc only checks. Sets REV_SHA,
-# REV_SHORT and REV_BIN (.cache/compare/<full sha>/pcap-sensor).
+# REV_SHORT and REV_BIN ($COMPARE_CACHE/<full sha>/pcap-sensor).
 rev_static() {
-  local rev="$1" dir stamp
+  local rev="$1" dir stamp lock
   REV_SHA="$(git rev-parse --verify --quiet "$rev^{commit}")" || {
     echo "build.sh: '$rev' is not a revision of this repository" >&2
     exit 2
   }
   REV_SHORT="$(git rev-parse --short "$REV_SHA")"
-  dir="$PWD/.cache/compare/$REV_SHA"
+  mkdir -p "$COMPARE_CACHE"
+  dir="$(realpath "$COMPARE_CACHE")/$REV_SHA"
   REV_BIN="$dir/pcap-sensor"
   static_deps
   libpcap_musl
   stamp="$REV_SHA $(basename "$LIBPCAP_LIBDIR") $(rustc --version)"
+  exec {lock}>"$dir.lock"
+  flock "$lock"
   if [ -x "$REV_BIN" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ]; then
+    exec {lock}>&-
     echo "build.sh: $REV_SHORT's static binary is cached: $REV_BIN" >&2
     return 0
   fi
@@ -249,6 +260,7 @@ rev_static() {
   cp "$dir/target/$MUSL_TARGET/release/pcap-sensor" "$REV_BIN"
   check_static "$REV_BIN"
   echo "$stamp" >"$dir/stamp"
+  exec {lock}>&-
   echo "build.sh: built $REV_BIN: $REV_SHORT, static, libpcap $LIBPCAP_VER," \
     "$(mib "$(stat -c %s "$REV_BIN")")" >&2
 }
@@ -444,17 +456,20 @@ cmd_compare() {
     exit 2
   fi
   apt_install python3 nginx-light wrk tcpdump
-  local corpus na="${COMPARE_EXCHANGES:-20000}" nb="${COMPARE_EXCHANGES_B:-10000}" caps label
+  local corpus na="${COMPARE_EXCHANGES:-20000}" nb="${COMPARE_EXCHANGES_B:-10000}" caps label lock
   corpus="$(corpus_dir)"
   rev_static "$1"
   build_static
   local args=(--corpus "$corpus/corpus")
   if [ "$na" != 0 ] || [ "$nb" != 0 ]; then
     # Small bench captures, recorded once and kept: both binaries read the same files.
-    caps="$PWD/.cache/compare/captures-A$na-B$nb"
+    caps="$(realpath "$COMPARE_CACHE")/captures-A$na-B$nb"
+    exec {lock}>"$caps.lock"
+    flock "$lock"
     if [ ! -f "$caps/captures.txt" ]; then
       bench/captures.sh "$caps" "$na" "$nb"
     fi
+    exec {lock}>&-
     args+=(--bench "$caps")
   fi
   label="$REV_SHORT vs work tree at $(git rev-parse --short HEAD)"
