@@ -22,9 +22,18 @@ usage: ./build.sh [COMMAND]
                    Dockerfile.scratch (localhost/pcap-sensor:VERSION) with docker when
                    a daemon answers, else podman or buildah (installed if absent); save
                    it as dist/pcap-sensor.oci.tar and print its size (limit 4 MiB)
-  bench            install nginx, wrk, httpry, tshark, valgrind; build the static and a
+  bench [REV]      install nginx, wrk, httpry, tshark, valgrind; build the static and a
                    glibc binary; benchmark against the peers offline and live on loopback
-                   (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md
+                   (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md.
+                   With REV (or BENCH_BASE=REV): REV's static binary too (built as for
+                   compare), its rows interleaved with the work tree's, new/base ratios
+  compare REV      no behaviour change: build REV's static binary (from a clean export,
+                   cached in .cache/compare/) and the work tree's, then run both over every
+                   capture of the shared corpus, a crafted traceparent capture and small
+                   bench captures (recorded once by bench/captures.sh, cached) and compare
+                   JSON Lines, HAR, the OTLP bodies a test satellite receives, and stderr
+                   with the final stats and exit code, byte for byte (bench/compare.py);
+                   prints what differs and one summary line; exit 1 if anything differs
   fuzz [SECONDS]    install nightly Rust and cargo-fuzz; run every fuzz target under
                    fuzz/ for SECONDS each (default 60); new failing inputs go to
                    fuzz/regressions/ (replayed by cargo test); exit 1 on any failure
@@ -34,6 +43,12 @@ usage: ./build.sh [COMMAND]
 Environment: NO_RUN=1 (build only), TEST_THREADS (cargo test threads, default 4),
 LIBPCAP_REFRESH=1 (fetch and rebuild libpcap even when cached), IMAGE_ENGINE=docker|podman|buildah
 (instead of the first that works), PCAP_SENSOR_SOURCE (the image's source label).
+compare: PCAP_CORPUS (the folder holding corpus/; default ../shared/pcaps beside the
+repository or beside its main checkout), COMPARE_EXCHANGES (bench capture A, default 20000),
+COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADLINE (seconds,
+default 1800), COMPARE_SHOW (differing outputs printed, default 20), COMPARE_CACHE (where
+other revisions' binaries and the bench captures are kept, default .cache/compare; work trees
+may share one). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
 TXT
 }
 
@@ -174,6 +189,23 @@ libpcap_musl() {
   rm -rf "$src"
 }
 
+# check_static FILE: fail unless FILE is a static executable with no dynamic dependencies.
+check_static() {
+  local desc deps
+  desc="$(file -b "$1")"
+  case "$desc" in
+    *"statically linked"* | *"static-pie linked"*) ;;
+    *) echo "build.sh: $1 is not static: $desc" >&2; exit 1 ;;
+  esac
+  deps="$(ldd "$1" 2>&1 || true)"
+  if ! grep -qE '^\s*(not a dynamic executable|statically linked)$' <<<"$deps" \
+    || readelf -d "$1" | grep -q '(NEEDED)'; then
+    echo "build.sh: $1 has dynamic dependencies:" >&2
+    echo "$deps" >&2
+    exit 1
+  fi
+}
+
 # Static musl binary at dist/pcap-sensor, checked to have no dynamic dependencies.
 build_static() {
   static_deps
@@ -182,22 +214,57 @@ build_static() {
     cargo build --release --locked --target "$MUSL_TARGET"
   mkdir -p dist
   cp "target/$MUSL_TARGET/release/pcap-sensor" dist/pcap-sensor
-  local desc
-  desc="$(file -b dist/pcap-sensor)"
-  case "$desc" in
-    *"statically linked"* | *"static-pie linked"*) ;;
-    *) echo "build.sh: dist/pcap-sensor is not static: $desc" >&2; exit 1 ;;
-  esac
-  local deps
-  deps="$(ldd dist/pcap-sensor 2>&1 || true)"
-  if ! grep -qE '^\s*(not a dynamic executable|statically linked)$' <<<"$deps" \
-    || readelf -d dist/pcap-sensor | grep -q '(NEEDED)'; then
-    echo "build.sh: dist/pcap-sensor has dynamic dependencies:" >&2
-    echo "$deps" >&2
-    exit 1
-  fi
+  check_static dist/pcap-sensor
   echo "build.sh: built dist/pcap-sensor: static $MUSL_TARGET binary, libpcap $LIBPCAP_VER," \
     "$(mib "$(stat -c %s dist/pcap-sensor)")" >&2
+}
+
+# Where compare (and bench REV) keep other revisions' binaries and the small bench
+# captures: .cache/compare/, or COMPARE_CACHE (a folder several work trees of the same
+# repository can share: each entry is built or recorded under a lock).
+COMPARE_CACHE="${COMPARE_CACHE:-.cache/compare}"
+
+# rev_static REV: the static binary of another revision, built the same way as
+# build_static (same libpcap, same toolchain) from a clean export of that revision
+# (git archive: committed files only, nothing of the work tree) in
+# $COMPARE_CACHE/<full sha>/src, with its own target folder next to it. Cached: a
+# second call with the same revision, libpcap and rustc only checks. Sets REV_SHA,
+# REV_SHORT and REV_BIN ($COMPARE_CACHE/<full sha>/pcap-sensor).
+rev_static() {
+  local rev="$1" dir stamp lock
+  REV_SHA="$(git rev-parse --verify --quiet "$rev^{commit}")" || {
+    echo "build.sh: '$rev' is not a revision of this repository" >&2
+    exit 2
+  }
+  REV_SHORT="$(git rev-parse --short "$REV_SHA")"
+  mkdir -p "$COMPARE_CACHE"
+  dir="$(realpath "$COMPARE_CACHE")/$REV_SHA"
+  REV_BIN="$dir/pcap-sensor"
+  static_deps
+  libpcap_musl
+  stamp="$REV_SHA $(basename "$LIBPCAP_LIBDIR") $(rustc --version)"
+  exec {lock}>"$dir.lock"
+  flock "$lock"
+  if [ -x "$REV_BIN" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ]; then
+    exec {lock}>&-
+    echo "build.sh: $REV_SHORT's static binary is cached: $REV_BIN" >&2
+    return 0
+  fi
+  echo "build.sh: building $REV_SHORT's static binary from a clean export in $dir" >&2
+  rm -rf "$dir/src" "$REV_BIN" "$dir/stamp"
+  mkdir -p "$dir/src"
+  git archive "$REV_SHA" | tar -x -C "$dir/src"
+  (
+    cd "$dir/src"
+    CARGO_TARGET_DIR="$dir/target" LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" LIBPCAP_VER="$LIBPCAP_VER" \
+      cargo build --release --locked --target "$MUSL_TARGET"
+  )
+  cp "$dir/target/$MUSL_TARGET/release/pcap-sensor" "$REV_BIN"
+  check_static "$REV_BIN"
+  echo "$stamp" >"$dir/stamp"
+  exec {lock}>&-
+  echo "build.sh: built $REV_BIN: $REV_SHORT, static, libpcap $LIBPCAP_VER," \
+    "$(mib "$(stat -c %s "$REV_BIN")")" >&2
 }
 
 # Pick the image engine: docker when a daemon answers, else podman, else buildah.
@@ -350,14 +417,70 @@ cmd_test() {
 # Benchmarks (issue 7): install the peers and tools, build the static binary (what ships)
 # and a glibc build (the musl/glibc comparison, and valgrind, which cannot count a static
 # binary's allocations), then bench/run.sh prints the results and writes bench/results.md.
+# With a base revision (`bench REV` or BENCH_BASE=REV), its static binary (rev_static, as
+# for compare) runs in the same bench: extra rows, interleaved, and new/base ratios.
 cmd_bench() {
   apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev \
     libpcap-dev openssl
+  local base="${1:-${BENCH_BASE:-}}" base_bin="" base_rev=""
+  if [ -n "$base" ]; then
+    rev_static "$base"
+    base_bin="$REV_BIN" base_rev="$REV_SHORT"
+  fi
   build_static
   echo "build.sh: building the glibc binary target/release/pcap-sensor" >&2
   cargo build --release --locked
   SENSOR="$PWD/dist/pcap-sensor" SENSOR_GLIBC="$PWD/target/release/pcap-sensor" \
+    SENSOR_BASE="$base_bin" SENSOR_BASE_REV="$base_rev" \
     LIBPCAP_LIBDIR="$LIBPCAP_LIBDIR" bench/run.sh
+}
+
+# The shared capture corpus: $PCAP_CORPUS, else ../shared/pcaps beside the repository (as
+# tests/corpus.rs), else beside the repository's main checkout (for a git worktree).
+corpus_dir() {
+  local d
+  for d in "${PCAP_CORPUS:-}" ../shared/pcaps "$(git rev-parse --git-common-dir)/../../shared/pcaps"; do
+    if [ -n "$d" ] && [ -d "$d/corpus" ]; then
+      realpath "$d"
+      return 0
+    fi
+  done
+  echo "build.sh: capture corpus not found: put it beside the repository (../shared/pcaps)" \
+    "or set PCAP_CORPUS to the folder that holds corpus/" >&2
+  exit 1
+}
+
+# No behaviour change (issue 16): REV's static binary against the work tree's, on every
+# capture we have; bench/compare.py runs them and says what differs.
+cmd_compare() {
+  if [ $# != 1 ]; then
+    echo "usage: ./build.sh compare REV" >&2
+    exit 2
+  fi
+  apt_install python3 nginx-light wrk tcpdump
+  local corpus na="${COMPARE_EXCHANGES:-20000}" nb="${COMPARE_EXCHANGES_B:-10000}" caps label lock
+  corpus="$(corpus_dir)"
+  rev_static "$1"
+  build_static
+  local args=(--corpus "$corpus/corpus")
+  if [ "$na" != 0 ] || [ "$nb" != 0 ]; then
+    # Small bench captures, recorded once and kept: both binaries read the same files.
+    caps="$(realpath "$COMPARE_CACHE")/captures-A$na-B$nb"
+    exec {lock}>"$caps.lock"
+    flock "$lock"
+    if [ ! -f "$caps/captures.txt" ]; then
+      bench/captures.sh "$caps" "$na" "$nb"
+    fi
+    exec {lock}>&-
+    args+=(--bench "$caps")
+  fi
+  label="$REV_SHORT vs work tree at $(git rev-parse --short HEAD)"
+  if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock build.rs)" ]; then
+    label+=" + uncommitted changes"
+  fi
+  python3 bench/compare.py --base "$REV_BIN" --new "$PWD/dist/pcap-sensor" --label "$label" \
+    --work .cache/compare/run --deadline "${COMPARE_DEADLINE:-1800}" --show "${COMPARE_SHOW:-20}" \
+    "${args[@]}"
 }
 
 # Fuzzing (issue 7): cargo-fuzz needs nightly Rust; fuzz/run.sh does the rest.
@@ -377,7 +500,8 @@ case "${1:-build}" in
   build) shift || true; [ "${1:-}" = "--" ] && shift; cmd_build "$@" ;;
   test) cmd_test ;;
   image) cmd_image ;;
-  bench) cmd_bench ;;
+  bench) shift; cmd_bench "$@" ;;
+  compare) shift; cmd_compare "$@" ;;
   fuzz) shift; cmd_fuzz "$@" ;;
   clean) cmd_clean ;;
   help|-h|--help) usage ;;
