@@ -18,6 +18,7 @@
 
 mod args;
 mod help;
+pub mod prompt;
 
 pub use args::{AddArgs, missing_flags, parse_args};
 pub use help::HELP;
@@ -27,9 +28,10 @@ use super::container_def::{self, SidecarOptions};
 use super::creds::{self, Env};
 use crate::cli::UsageError;
 use args::parse_rate;
+use prompt::{Prompt, Terminal};
 use serde_json::{Value, json};
 use std::ffi::OsString;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -94,128 +96,6 @@ impl From<UsageError> for Fail {
     }
 }
 
-/// Questions and answers on a terminal (or, in tests, any reader).
-pub struct Ui<'a> {
-    pub interactive: bool,
-    input: Box<dyn BufRead + 'a>,
-}
-
-impl<'a> Ui<'a> {
-    pub fn new(interactive: bool, input: Box<dyn BufRead + 'a>) -> Ui<'a> {
-        Ui { interactive, input }
-    }
-
-    fn say(&self, msg: &str) {
-        eprintln!("{msg}");
-    }
-
-    fn ask(&mut self, prompt: &str) -> Result<String, Fail> {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        match self.input.read_line(&mut line) {
-            Ok(0) => Err(Fail::Error(
-                "no answer (input closed): nothing was changed".into(),
-            )),
-            Ok(_) => Ok(line.trim().to_string()),
-            Err(e) => Err(Fail::Error(format!("cannot read the answer: {e}"))),
-        }
-    }
-
-    /// Pick one of `items` by number. One item is taken without asking.
-    fn choose(&mut self, what: &str, items: &[String]) -> Result<usize, Fail> {
-        if items.len() == 1 {
-            self.say(&format!("{what}: {} (the only one)", items[0]));
-            return Ok(0);
-        }
-        self.say(&format!("{what}:"));
-        for (i, it) in items.iter().enumerate() {
-            self.say(&format!("  {:>3}) {it}", i + 1));
-        }
-        loop {
-            let a = self.ask(&format!("{what} [1-{}]: ", items.len()))?;
-            match a.parse::<usize>() {
-                Ok(n) if (1..=items.len()).contains(&n) => return Ok(n - 1),
-                _ => self.say(&format!("  please type a number from 1 to {}", items.len())),
-            }
-        }
-    }
-
-    /// Pick some of `items`: numbers separated by spaces or commas, or
-    /// Enter for all. One item is taken without asking.
-    fn choose_many(&mut self, what: &str, items: &[String]) -> Result<Vec<usize>, Fail> {
-        if items.len() == 1 {
-            self.say(&format!("{what}: {} (the only one)", items[0]));
-            return Ok(vec![0]);
-        }
-        self.say(&format!("{what}:"));
-        for (i, it) in items.iter().enumerate() {
-            self.say(&format!("  {:>3}) {it}", i + 1));
-        }
-        'ask: loop {
-            let a = self.ask(&format!(
-                "{what} to update [numbers, e.g. 1 3; Enter = all {}]: ",
-                items.len()
-            ))?;
-            if a.is_empty() || a.eq_ignore_ascii_case("all") {
-                return Ok((0..items.len()).collect());
-            }
-            let mut out = Vec::new();
-            for w in a.split([' ', ',']).filter(|w| !w.is_empty()) {
-                match w.parse::<usize>() {
-                    Ok(n) if (1..=items.len()).contains(&n) => {
-                        if !out.contains(&(n - 1)) {
-                            out.push(n - 1)
-                        }
-                    }
-                    _ => {
-                        self.say(&format!(
-                            "  '{w}' is not a number from 1 to {}",
-                            items.len()
-                        ));
-                        continue 'ask;
-                    }
-                }
-            }
-            return Ok(out);
-        }
-    }
-
-    /// A value typed in, checked by `check` (asked again until it passes).
-    fn text(
-        &mut self,
-        prompt: &str,
-        default: Option<&str>,
-        check: &dyn Fn(&str) -> Result<(), String>,
-    ) -> Result<String, Fail> {
-        loop {
-            let p = match default {
-                Some(d) => format!("{prompt} [{d}]: "),
-                None => format!("{prompt}: "),
-            };
-            let mut a = self.ask(&p)?;
-            if a.is_empty()
-                && let Some(d) = default
-            {
-                a = d.to_string();
-            }
-            if a.is_empty() {
-                self.say("  a value is needed");
-                continue;
-            }
-            match check(&a) {
-                Ok(()) => return Ok(a),
-                Err(e) => self.say(&format!("  {e}")),
-            }
-        }
-    }
-
-    fn confirm(&mut self, prompt: &str) -> Result<bool, Fail> {
-        let a = self.ask(&format!("{prompt} [y/N] "))?;
-        Ok(matches!(a.to_ascii_lowercase().as_str(), "y" | "yes"))
-    }
-}
-
 /// `pcap-sensor ecs add ...` (the words after `add`).
 pub fn main(args: &[OsString]) -> ExitCode {
     let a = match parse_args(args) {
@@ -231,7 +111,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
     };
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
-    let mut ui = Ui::new(interactive, Box::new(stdin.lock()));
+    let mut ui = Terminal::new(interactive, stdin.lock());
     match run(&a, &mut ui, &creds::process_env) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(m)) => {
@@ -481,7 +361,7 @@ fn check_task(
 fn choose_region(
     known: Option<(String, String)>,
     probe: &Client,
-    ui: &mut Ui,
+    ui: &mut dyn Prompt,
     endpoint_override: bool,
 ) -> Result<Client, Fail> {
     let listed = match probe.describe_regions() {
@@ -516,7 +396,7 @@ fn choose_region(
         None => {
             let list: Vec<String> = listed
                 .unwrap_or_else(|| aws::BUILTIN_REGIONS.iter().map(|r| r.to_string()).collect());
-            let i = ui.choose("Region", &list)?;
+            let i = prompt::choose(ui, "Region", &list)?;
             list[i].clone()
         }
     };
@@ -540,7 +420,7 @@ fn describe_clusters(c: &Client, ids: &[String]) -> Result<Vec<Value>, AwsError>
     Ok(out)
 }
 
-fn choose_cluster(a: &AddArgs, c: &Client, ui: &mut Ui) -> Result<Cluster, Fail> {
+fn choose_cluster(a: &AddArgs, c: &Client, ui: &mut dyn Prompt) -> Result<Cluster, Fail> {
     if let Some(want) = &a.cluster {
         let found = describe_clusters(c, std::slice::from_ref(want))?;
         if let Some(cl) = found.iter().find(|x| s(x, "status") == Some("ACTIVE")) {
@@ -605,7 +485,7 @@ fn choose_cluster(a: &AddArgs, c: &Client, ui: &mut Ui) -> Result<Cluster, Fail>
             c.region
         )));
     }
-    let i = ui.choose("Cluster", &labels)?;
+    let i = prompt::choose(ui, "Cluster", &labels)?;
     Ok(Cluster {
         arn: s(&clusters[i], "clusterArn").unwrap_or("").to_string(),
         name: s(&clusters[i], "clusterName").unwrap_or("").to_string(),
@@ -645,7 +525,12 @@ fn service_family(svc: &Value) -> String {
     family_of(s(svc, "taskDefinition").unwrap_or("")).0
 }
 
-fn choose_family(a: &AddArgs, c: &Client, services: &[Value], ui: &mut Ui) -> Result<String, Fail> {
+fn choose_family(
+    a: &AddArgs,
+    c: &Client,
+    services: &[Value],
+    ui: &mut dyn Prompt,
+) -> Result<String, Fail> {
     if let Some(f) = &a.task_family {
         return Ok(f.clone());
     }
@@ -684,7 +569,7 @@ fn choose_family(a: &AddArgs, c: &Client, services: &[Value], ui: &mut Ui) -> Re
             }
         })
         .collect();
-    let i = ui.choose("Task family", &labels)?;
+    let i = prompt::choose(ui, "Task family", &labels)?;
     Ok(families[i].clone())
 }
 
@@ -693,7 +578,7 @@ fn choose_services(
     cluster: &Cluster,
     family: &str,
     services: &[Value],
-    ui: &mut Ui,
+    ui: &mut dyn Prompt,
 ) -> Result<Vec<Value>, Fail> {
     let list_all = || -> String {
         if services.is_empty() {
@@ -762,7 +647,7 @@ fn choose_services(
                 )
             })
             .collect();
-        ui.choose_many("Services", &labels)?
+        prompt::choose_many(ui, "Services", &labels)?
             .into_iter()
             .map(|i| using[i].clone())
             .collect()
@@ -794,7 +679,7 @@ fn complete_sidecar(
     a: &AddArgs,
     family: &str,
     region: &str,
-    ui: &mut Ui,
+    ui: &mut dyn Prompt,
 ) -> Result<SidecarOptions, Fail> {
     let mut o = a.sidecar.clone();
     o.region = Some(region.to_string());
@@ -809,7 +694,8 @@ fn complete_sidecar(
     };
     if o.image.is_none() {
         let base = o.clone();
-        let v = ui.text(
+        let v = prompt::text(
+            ui,
             "Sensor image (--image, e.g. 123456789012.dkr.ecr.us-west-2.amazonaws.com/pcap-sensor:TAG)",
             None,
             &|v| check_with(&base, &|p| p.image = Some(v.to_string())),
@@ -818,7 +704,8 @@ fn complete_sidecar(
     }
     if o.satellite_url.is_none() {
         let base = o.clone();
-        let v = ui.text(
+        let v = prompt::text(
+            ui,
             "Satellite URL (--satellite-url, http(s)://host:port)",
             None,
             &|v| check_with(&base, &|p| p.satellite_url = Some(v.to_string())),
@@ -826,15 +713,16 @@ fn complete_sidecar(
         o.satellite_url = Some(v);
     }
     if o.levo_env.is_none() {
-        let v = ui.text("Environment (--levo-env)", Some("staging"), &|_| Ok(()))?;
+        let v = prompt::text(ui, "Environment (--levo-env)", Some("staging"), &|_| Ok(()))?;
         o.levo_env = Some(v);
     }
     if o.org_id.is_none() {
-        let v = ui.text("Organisation id (--levoai-org-id)", None, &|_| Ok(()))?;
+        let v = prompt::text(ui, "Organisation id (--levoai-org-id)", None, &|_| Ok(()))?;
         o.org_id = Some(v);
     }
     if o.rate_limit.is_none() {
-        let v = ui.text(
+        let v = prompt::text(
+            ui,
             "Traces per minute (--rate-limit, 0 = no limit)",
             Some("1000"),
             &|v| parse_rate(v).map(|_| ()).map_err(|e| e.0),
@@ -856,7 +744,7 @@ struct Plan {
     warnings: Vec<String>,
 }
 
-fn show_plan(p: &Plan, a: &AddArgs, ui: &Ui) {
+fn show_plan(p: &Plan, a: &AddArgs, ui: &mut dyn Prompt) {
     let o = &p.sidecar;
     let sc = &p.request["containerDefinitions"]
         .as_array()
@@ -919,10 +807,10 @@ fn show_plan(p: &Plan, a: &AddArgs, ui: &Ui) {
 }
 
 /// The whole command.
-pub fn run(a: &AddArgs, ui: &mut Ui, env: Env) -> Result<(), Fail> {
+pub fn run(a: &AddArgs, ui: &mut dyn Prompt, env: Env) -> Result<(), Fail> {
     let known_region =
         creds::region(a.region.as_deref(), a.profile.as_deref(), env).map_err(Fail::Error)?;
-    if !ui.interactive {
+    if !ui.interactive() {
         let missing = missing_flags(a, known_region.is_some());
         if !missing.is_empty() {
             return Err(Fail::Usage(format!(
@@ -1038,19 +926,19 @@ pub fn run(a: &AddArgs, ui: &mut Ui, env: Env) -> Result<(), Fail> {
     }
     show_plan(&plan, a, ui);
     if !a.yes {
-        if !ui.interactive {
+        if !ui.interactive() {
             return Err(Fail::Usage(
                 "no terminal to confirm on: add --yes (or --dry-run)".into(),
             ));
         }
-        if !ui.confirm("Proceed?")? {
+        if !prompt::confirm(ui, "Proceed?")? {
             return Err(Fail::Error("aborted: nothing was changed".into()));
         }
     }
     apply(&c, &plan, a, ui)
 }
 
-fn apply(c: &Client, p: &Plan, a: &AddArgs, ui: &Ui) -> Result<(), Fail> {
+fn apply(c: &Client, p: &Plan, a: &AddArgs, ui: &mut dyn Prompt) -> Result<(), Fail> {
     let r = c.ecs("RegisterTaskDefinition", &p.request)?;
     let new_td = r.get("taskDefinition").cloned().unwrap_or(Value::Null);
     let Some(new_arn) = s(&new_td, "taskDefinitionArn").map(str::to_string) else {
@@ -1147,7 +1035,7 @@ fn wait_for_rollout(
     services: &[(String, String)],
     new_arn: &str,
     a: &AddArgs,
-    ui: &Ui,
+    ui: &mut dyn Prompt,
 ) -> Result<(), Fail> {
     let deadline = Instant::now() + Duration::from_secs_f64(a.wait_timeout);
     let mut pending: Vec<String> = services.iter().map(|(n, _)| n.clone()).collect();
@@ -1347,29 +1235,5 @@ mod tests {
         assert_eq!(family_of("web"), ("web".into(), None));
         assert_eq!(masked("AKIAABCDEFGH1234"), "****1234");
         assert_eq!(rfc3339_secs(1_440_938_160), "2015-08-30T12:36:00Z");
-    }
-
-    fn ui_with(input: &str, interactive: bool) -> Ui<'static> {
-        Ui::new(
-            interactive,
-            Box::new(std::io::Cursor::new(input.as_bytes().to_vec())),
-        )
-    }
-
-    #[test]
-    fn menus() {
-        let items: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let mut ui = ui_with("9\nx\n2\n", true);
-        assert_eq!(ui.choose("Thing", &items).unwrap(), 1);
-        let mut ui = ui_with("1 3\n", true);
-        assert_eq!(ui.choose_many("Things", &items).unwrap(), vec![0, 2]);
-        let mut ui = ui_with("\n", true);
-        assert_eq!(ui.choose_many("Things", &items).unwrap(), vec![0, 1, 2]);
-        let mut ui = ui_with("", true);
-        assert!(matches!(ui.choose("Thing", &items), Err(Fail::Error(_))));
-        let mut ui = ui_with("n\n", true);
-        assert!(!ui.confirm("Proceed?").unwrap());
-        let mut ui = ui_with("Y\n", true);
-        assert!(ui.confirm("Proceed?").unwrap());
     }
 }
