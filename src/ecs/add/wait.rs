@@ -116,3 +116,65 @@ pub fn rollout(
         std::thread::sleep(left.min(Duration::from_secs_f64(poll_interval)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEW: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:3";
+    const OLD: &str = "arn:aws:ecs:us-east-1:1:task-definition/web:2";
+
+    fn svc(deployments: Value) -> Service {
+        Service::from_json(&json!({"serviceName": "web", "deployments": deployments}))
+    }
+
+    #[test]
+    fn progress_of_a_rollout() {
+        let dep = |td: &str, state: Option<&str>, running: u64, desired: u64| {
+            let mut d =
+                json!({"taskDefinition": td, "runningCount": running, "desiredCount": desired});
+            if let Some(s) = state {
+                d["rolloutState"] = json!(s);
+            }
+            d
+        };
+        for (deployments, want) in [
+            (
+                json!([dep(NEW, Some("IN_PROGRESS"), 0, 2)]),
+                Some(("IN_PROGRESS", 0, 2)),
+            ),
+            (
+                json!([dep(NEW, Some("COMPLETED"), 2, 2)]),
+                Some(("COMPLETED", 2, 2)),
+            ),
+            (
+                json!([dep(NEW, Some("FAILED"), 0, 2), dep(OLD, None, 2, 2)]),
+                Some(("FAILED", 0, 2)),
+            ),
+            // No rollout state: complete when it is the only deployment, fully running.
+            (json!([dep(NEW, None, 2, 2)]), Some(("COMPLETED", 2, 2))),
+            (json!([dep(NEW, None, 1, 2)]), Some(("IN_PROGRESS", 1, 2))),
+            (
+                json!([dep(NEW, None, 2, 2), dep(OLD, None, 2, 2)]),
+                Some(("IN_PROGRESS", 2, 2)),
+            ),
+            // Replaced by another deployment.
+            (json!([dep(OLD, Some("COMPLETED"), 2, 2)]), None),
+            (json!([]), None),
+        ] {
+            let got = progress(&svc(deployments.clone()), NEW);
+            assert_eq!(
+                got.as_ref()
+                    .map(|p| (p.state.as_str(), p.running, p.desired)),
+                want,
+                "{deployments}"
+            );
+        }
+        let s = svc(json!([{"taskDefinition": NEW, "rolloutState": "FAILED",
+                             "rolloutStateReason": "circuit breaker"}]));
+        assert_eq!(
+            progress(&s, NEW).unwrap().reason.as_deref(),
+            Some("circuit breaker")
+        );
+    }
+}
