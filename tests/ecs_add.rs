@@ -18,8 +18,8 @@
 
 mod support;
 
+use pcap_sensor::ecs::add::{TAG_KEY, TAG_TIME_KEY};
 use pcap_sensor::ecs::container_def::{self, SidecarOptions};
-use pcap_sensor::ecs::installer::{TAG_KEY, TAG_TIME_KEY};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

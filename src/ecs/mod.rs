@@ -8,9 +8,6 @@ pub mod creds;
 pub mod metadata;
 pub mod sigv4;
 
-/// `ecs add` under its former name (tests/ecs_add.rs imports its tags from here).
-pub use add as installer;
-
 use std::ffi::OsString;
 use std::process::ExitCode;
 
