@@ -21,15 +21,17 @@ usage: ./build.sh [COMMAND]
                    aarch64 under qemu-aarch64-static, and every test (tests/container.rs
                    gets the binary and image through PCAP_SENSOR_STATIC and
                    PCAP_SENSOR_IMAGE; the arm64 tests PCAP_SENSOR_AMD64/PCAP_SENSOR_ARM64)
-  image            build both binaries, then the FROM-scratch image of each platform
-                   from Dockerfile.scratch with buildah (installed if absent) and an OCI
-                   image index over them, localhost/pcap-sensor:VERSION (linux/amd64 and
-                   linux/arm64; each also tagged VERSION-ARCH); save the index as
-                   dist/pcap-sensor.oci.tar and print each image's size (limit 4 MiB)
+  image            build both binaries, then the FROM-scratch image of each platform from
+                   Dockerfile.scratch with buildah (installed if absent), in local storage
+                   as localhost/pcap-sensor:VERSION-amd64 and VERSION-arm64 (and VERSION:
+                   this machine's), and an OCI image index over the two named
+                   localhost/pcap-sensor:VERSION, saved as dist/pcap-sensor.oci.tar; print
+                   each image's size (limit 4 MiB each)
   push REGISTRY/REPOSITORY[:TAG]
                    build the image, then push the index and both images there with
                    skopeo (the tag defaults to the version); log in first with
-                   `podman login REGISTRY`; prints REF@sha256:INDEX-DIGEST on stdout
+                   `podman login REGISTRY`; prints REGISTRY/REPOSITORY@sha256:DIGEST of
+                   the index on stdout
   bench            install nginx, wrk, httpry, tshark, valgrind; build the static and a
                    glibc binary; benchmark against the peers offline and live on loopback
                    (bench/run.sh, under 10 minutes on 2 cores); print bench/results.md
@@ -415,7 +417,9 @@ cmd_push() {
   skopeo copy -q --all --dest-tls-verify="$tls" --digestfile "$digest" \
     "oci-archive:$archive" "docker://$ref" >&2
   echo "build.sh: pushed $ref: index $(cat "$digest")$platforms" >&2
-  echo "$ref@$(cat "$digest")"
+  # The reference to give a task definition (ecs add --image, the JSON, Terraform): the
+  # index by digest (the tag is the part after the last colon).
+  echo "${ref%:*}@$(cat "$digest")"
   rm -f "$digest"
 }
 
