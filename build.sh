@@ -51,6 +51,10 @@ TXT
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+# Temporary files and folders, removed however the script ends.
+TEMPS=()
+trap 'if [ ${#TEMPS[@]} -gt 0 ]; then rm -rf "${TEMPS[@]}"; fi' EXIT
+
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 IMAGE="localhost/pcap-sensor:$VERSION"
 # The platforms of the image (Debian architecture names, which are also OCI's).
@@ -333,7 +337,7 @@ build_image() {
   # An index of this name left in the shared storage by an earlier build: drop it.
   if buildah manifest exists "$IMAGE" 2>/dev/null; then buildah manifest rm "$IMAGE" >/dev/null; fi
   local store shared arch old id iid ids=() olds=()
-  store="$(mktemp -d)"
+  store="$(mktemp -d)" && TEMPS+=("$store")
   iid="$store/iid"
   shared="$(podman info --format '{{.Store.GraphDriverName}}@{{.Store.GraphRoot}}+{{.Store.RunRoot}}')"
   local list=(buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs)
@@ -412,7 +416,7 @@ cmd_push() {
   case "$tls" in true | false) ;; *) echo "build.sh: TLS_VERIFY is true or false" >&2; exit 2 ;; esac
   while read -r platform manifest _; do platforms+=", linux/$platform $manifest"; done \
     < <(oci_platforms "$archive")
-  digest="$(mktemp)"
+  digest="$(mktemp)" && TEMPS+=("$digest")
   echo "build.sh: pushing $archive to $ref" >&2
   skopeo copy -q --all --dest-tls-verify="$tls" --digestfile "$digest" \
     "oci-archive:$archive" "docker://$ref" >&2
@@ -420,7 +424,6 @@ cmd_push() {
   # The reference to give a task definition (ecs add --image, the JSON, Terraform): the
   # index by digest (the tag is the part after the last colon).
   echo "${ref%:*}@$(cat "$digest")"
-  rm -f "$digest"
 }
 
 cmd_build() {
