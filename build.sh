@@ -342,7 +342,6 @@ build_image() {
   shared="$(podman info --format '{{.Store.GraphDriverName}}@{{.Store.GraphRoot}}+{{.Store.RunRoot}}')"
   local list=(buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs)
   "${list[@]}" manifest create "$IMAGE" >/dev/null
-  olds+=("$(buildah images -q --no-trunc "$IMAGE" 2>/dev/null || true)")
   for arch in "${IMAGE_ARCHES[@]}"; do
     olds+=("$(buildah images -q --no-trunc "$IMAGE-$arch" 2>/dev/null || true)")
     echo "build.sh: building $IMAGE-$arch (linux/$arch) with buildah" >&2
@@ -356,7 +355,8 @@ build_image() {
   "${list[@]}" manifest push -q --all --format oci "$IMAGE" \
     "oci-archive:dist/pcap-sensor.oci.tar:$IMAGE"
   rm -rf "$store"
-  # Drop the images these tags pointed to before (only ours, and only if now unused).
+  # Drop the images the VERSION-ARCH tags pointed to before (only ours, and only if now
+  # unused; an image VERSION pointed to may be someone's `podman load`: it stays).
   for old in "${olds[@]}"; do
     old="${old#sha256:}"
     if [ -n "$old" ] && [[ " ${ids[*]} " != *" $old "* ]]; then
