@@ -19,4 +19,5 @@ pub mod pool;
 pub mod sensor;
 pub mod stats;
 pub mod trace;
+pub mod url;
 pub mod view;

@@ -15,13 +15,13 @@ use crate::capture::{self, File, Frame, Live};
 use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
 use crate::ecs::metadata;
-use crate::export::http1;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{Local, Pipeline, har::Har, jsonl::JsonLines};
 use crate::flow::{Limits, Tracker};
 use crate::log;
 use crate::policy::{Filters, RateLimit};
 use crate::stats;
+use crate::url::Target;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -163,7 +163,7 @@ fn effective_filter(a: &ApidumpArgs, user: Option<&str>) -> Option<String> {
     let Some(t) = a
         .satellite_url
         .as_deref()
-        .and_then(|u| http1::Target::parse(u).ok())
+        .and_then(|u| Target::parse(u).ok())
     else {
         return user.map(str::to_string);
     };

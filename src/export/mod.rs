@@ -2,8 +2,8 @@
 //! limit, at the request), builds each kept exchange's view once (decoded,
 //! redacted), and hands it to every sink: JSON Lines, HAR, the satellite.
 
+pub mod client;
 pub mod har;
-pub mod http1;
 pub mod jsonl;
 pub mod otlp;
 pub mod queue;

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use super::http1;
+use super::client;
 use super::queue::SpanQueue;
 use crate::log;
 use crate::trace::{IpText, body_str, json_str, json_str_parts, put_u64};
@@ -345,8 +345,8 @@ enum Failure {
 
 pub struct Exporter {
     url: String,
-    /// Our client (http1.rs), for `http://` and `https://`.
-    client: http1::Client,
+    /// Our client (client.rs), for `http://` and `https://`.
+    client: client::Client,
     prefix: Vec<u8>,
     suffix: Vec<u8>,
     /// Spans, each followed by a comma, oldest first.
@@ -379,12 +379,12 @@ impl Exporter {
         let (prefix, suffix) = envelope(res);
         let interval = Duration::from_secs_f64(interval);
         let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
-        let target = http1::Target::parse(&url).map_err(|_| {
+        let target = crate::url::Target::parse(&url).map_err(|_| {
             format!("'{satellite}' is not an http:// or https:// URL the sensor can send to")
         })?;
         Ok(Exporter {
             url,
-            client: http1::Client::new(target),
+            client: client::Client::new(target),
             prefix,
             suffix,
             queue: SpanQueue::new(queue_bytes, queue_bytes / 256 + 16),
