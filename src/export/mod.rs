@@ -6,7 +6,6 @@ pub mod client;
 pub mod har;
 pub mod jsonl;
 pub mod otlp;
-pub mod queue;
 
 use std::io;
 use std::time::Instant;
