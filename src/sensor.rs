@@ -4,7 +4,6 @@
 //! so idle flows expire, batches leave and counters print even when no packet
 //! arrives.
 
-use std::fs::File as FsFile;
 use std::io;
 use std::net::ToSocketAddrs;
 use std::process::ExitCode;
@@ -16,7 +15,7 @@ use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
 use crate::ecs::metadata;
 use crate::export::otlp::{self, Exporter, Resource};
-use crate::export::{Local, Pipeline, har::Har, jsonl::JsonLines};
+use crate::export::{self, Pipeline, Stop};
 use crate::flow::{Limits, Tracker};
 use crate::log;
 use crate::policy::{Filters, RateLimit};
@@ -89,17 +88,7 @@ impl Run {
         st.kernel_drops = kd;
         st.if_drops = id;
         st.peak_rss_kb = stats::peak_rss_kb();
-        let c = &self.sink.counters;
-        st.filtered = c.filtered;
-        st.rate_limited = c.rate_limited;
-        st.decode_errors = c.decode_errors;
-        if let Some(s) = &self.sink.satellite {
-            st.exported = s.counters.exported;
-            st.export_batches = s.counters.export_batches;
-            st.export_failures = s.counters.export_failures;
-            st.export_dropped = s.counters.export_dropped;
-            st.export_truncated = s.counters.export_truncated;
-        }
+        self.sink.report(st);
         log::event("info", label, &st.fields());
     }
 }
@@ -239,18 +228,6 @@ fn resource(a: &ApidumpArgs) -> Resource {
     Resource { attrs }
 }
 
-fn open_local(out: &str) -> io::Result<Local> {
-    if out == "-" {
-        return Ok(Local::Lines(JsonLines::new(Box::new(io::stdout()), true)));
-    }
-    let f = Box::new(FsFile::create(out)?);
-    if out.to_ascii_lowercase().ends_with(".har") {
-        Ok(Local::Har(Har::new(f)?))
-    } else {
-        Ok(Local::Lines(JsonLines::new(f, false)))
-    }
-}
-
 pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     log::set_json(a.log_json);
     install_signals();
@@ -262,7 +239,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     if !a.redact {
         log::warn("--no-redact: credentials, cookies and tokens are kept in traces as captured");
     }
-    let local = match a.out.as_deref().map(open_local).transpose() {
+    let local = match a.out.as_deref().map(export::local).transpose() {
         Ok(l) => l,
         Err(e) => {
             log::error(&format!(
@@ -323,6 +300,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Written in this order: the local file first, then the satellite.
+    let outputs = local
+        .into_iter()
+        .chain(satellite.map(|s| Box::new(s) as Box<dyn export::Output>))
+        .collect();
     let sink = Pipeline::new(
         Filters::new(
             &a.host_allow,
@@ -332,8 +314,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         ),
         RateLimit::new(a.effective_rate_limit()),
         a.redact,
-        local,
-        satellite,
+        outputs,
         a.max_http_length as usize,
         a.count,
     );
@@ -380,7 +361,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     if let Some(advice) = run.tracker.stats.advice() {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
-    if let Some(e) = run.sink.take_error().or(flushed.err())
+    let failed = match run.sink.take_stop() {
+        Some(Stop::Failed(e)) => Some(e),
+        _ => None,
+    };
+    if let Some(e) = failed.or(flushed.err())
         && e.kind() != io::ErrorKind::BrokenPipe
     {
         log::error(&format!("writing traces failed: {e}"));
@@ -397,12 +382,12 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
 
 fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
     loop {
-        if STOP.load(Ordering::Relaxed) || run.sink.full() || run.sink.has_failed() {
+        if STOP.load(Ordering::Relaxed) || run.sink.next().is_break() {
             return Ok(());
         }
         let n = f.dispatch(1024, &mut |fr| {
             // --count reached, or the output failed: the rest of the batch is skipped.
-            if !run.sink.full() && !run.sink.has_failed() {
+            if run.sink.next().is_continue() {
                 run.frame(fr);
                 run.sweep(fr.ts_us);
             }
@@ -422,7 +407,7 @@ fn drain(run: &mut Run, lives: &mut [Live], fds: &[i32]) -> Result<(), String> {
     const MAX: Duration = Duration::from_secs(2);
     let start = Instant::now();
     let mut last = start;
-    while last.elapsed() < QUIET && start.elapsed() < MAX && !run.sink.full() {
+    while last.elapsed() < QUIET && start.elapsed() < MAX && run.sink.next().is_continue() {
         let mut got = 0;
         for l in lives.iter_mut() {
             // Bounded by MAX too: traffic may keep arriving as fast as it is read.
@@ -450,7 +435,7 @@ fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), S
     let mut next_stats = stats_every.map(|d| start + d);
     let fds: Vec<i32> = lives.iter().map(|l| l.fd()).collect();
     loop {
-        if run.sink.full() || run.sink.has_failed() {
+        if run.sink.next().is_break() {
             return Ok(());
         }
         let now = Instant::now();

@@ -3,17 +3,19 @@
 //! passed, retried with backoff while the satellite is away, and delivered
 //! within the shutdown deadline at the end.
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use super::queue::SpanQueue;
 use super::{Resource, Rng, envelope, write_span};
-use crate::export::client;
+use crate::export::{Next, Output, client};
 use crate::log;
+use crate::stats::Stats;
 use crate::view::View;
 
 /// Counters of the delivery path.
 #[derive(Default, Debug, Clone)]
-pub struct Counters {
+struct Counters {
     pub exported: u64,
     pub export_batches: u64,
     pub export_failures: u64,
@@ -43,11 +45,11 @@ pub struct Exporter {
     retry_at: Option<Instant>,
     backoff: Duration,
     failing: Option<Failure>,
-    pub counters: Counters,
-    pub rng: Rng,
+    counters: Counters,
+    rng: Rng,
     span: Vec<u8>,
     /// Seconds one POST may take (lowered near a shutdown deadline).
-    pub attempt_timeout: u64,
+    attempt_timeout: u64,
 }
 
 /// Time allowed for one POST.
@@ -87,19 +89,11 @@ impl Exporter {
         })
     }
 
-    pub fn reserved(&self) -> usize {
-        self.queue.reserved() + self.span.capacity() + self.client.reserved()
-    }
-
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
     /// Queue the span of `v`; the oldest spans make room when the queue is
     /// full. A full batch goes out at once (unless sending is held back by a
     /// failure): the queue then holds little more than one batch, and what a
     /// send leaves behind is small to move.
-    pub fn push(&mut self, v: &View) {
+    fn push(&mut self, v: &View) {
         let mut span = std::mem::take(&mut self.span);
         span.clear();
         let mut text = write_span(&mut span, v, &mut self.rng, usize::MAX);
@@ -132,12 +126,12 @@ impl Exporter {
         }
         self.span = span;
         if self.queue.bytes() >= self.batch_cap {
-            self.tick(Instant::now(), false);
+            self.send_due(Instant::now(), false);
         }
     }
 
     /// Send what is due. `force`: ignore the interval (shutdown).
-    pub fn tick(&mut self, now: Instant, force: bool) {
+    fn send_due(&mut self, now: Instant, force: bool) {
         for _ in 0..4 {
             if self.queue.is_empty() {
                 self.next_send = now + self.interval;
@@ -161,14 +155,6 @@ impl Exporter {
                 return;
             }
         }
-    }
-
-    /// When the next send could happen (for the capture loop's poll timeout).
-    pub fn due(&self) -> Option<Instant> {
-        if self.queue.is_empty() {
-            return None;
-        }
-        Some(self.retry_at.unwrap_or(self.next_send))
     }
 
     /// POST one batch. True when it was delivered (or dropped for good).
@@ -244,6 +230,69 @@ impl Exporter {
         let jitter = 0.8 + (self.rng.next_u64() % 400) as f64 / 1000.0;
         self.retry_at = Some(Instant::now() + self.backoff.mul_f64(jitter));
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+impl Output for Exporter {
+    /// Queue the trace's span; the satellite being away never stops the
+    /// capture (spans wait, the oldest dropped past the queue's size).
+    fn write(&mut self, v: &View) -> Next {
+        self.push(v);
+        Next::Continue(())
+    }
+
+    fn reserved(&self) -> usize {
+        self.queue.reserved() + self.span.capacity() + self.client.reserved()
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.send_due(now, false);
+    }
+
+    /// When the next send could happen (for the capture loop's poll timeout).
+    fn due(&self) -> Option<Instant> {
+        if self.queue.is_empty() {
+            return None;
+        }
+        Some(self.retry_at.unwrap_or(self.next_send))
+    }
+
+    /// Deliver queued traces, retrying within `deadline`; what is left is
+    /// dropped and counted.
+    fn finish(&mut self, deadline: Instant) -> io::Result<()> {
+        while !self.queue.is_empty() && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+            if left == 0 {
+                break; // not even a second left for one more attempt
+            }
+            self.attempt_timeout = left.min(3);
+            let before = self.queue.len();
+            self.send_due(Instant::now(), true);
+            if self.queue.len() == before {
+                // Not delivered: wait for the backoff, within the deadline.
+                let wait = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(200));
+                std::thread::sleep(wait);
+            }
+        }
+        if !self.queue.is_empty() {
+            self.counters.export_dropped += self.queue.len() as u64;
+            log::warn(&format!(
+                "shutdown: {} traces could not be delivered in time and are dropped",
+                self.queue.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn report(&self, st: &mut Stats) {
+        let c = &self.counters;
+        st.exported = c.exported;
+        st.export_batches = c.export_batches;
+        st.export_failures = c.export_failures;
+        st.export_dropped = c.export_dropped;
+        st.export_truncated = c.export_truncated;
     }
 }
 

@@ -9,7 +9,7 @@ mod span;
 
 use std::io::{self, Write};
 
-pub use exporter::{Counters, Exporter};
+pub use exporter::Exporter;
 pub use span::write_span;
 use span::{attr_int, attr_str, plain};
 
