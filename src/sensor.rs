@@ -1,16 +1,18 @@
-//! The capture loop: packets in, traces out, timers on an idle link, counters.
+//! The read loop: frames in from the sources, traces out, timers on an idle
+//! link, signals, counters.
 //!
-//! One thread. Live handles are non-blocking and polled with a short timeout,
-//! so idle flows expire, batches leave and counters print even when no packet
-//! arrives.
+//! One thread, one loop over every source. A capture file is read as fast as
+//! it goes, its clock the packets' time, until it ends. Live handles are
+//! non-blocking and polled with a short timeout, so idle flows expire,
+//! batches leave and counters print even when no packet arrives.
 
 use std::io;
 use std::net::ToSocketAddrs;
+use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::capture::{self, File, Frame, Live};
 use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
 use crate::ecs::metadata;
@@ -19,6 +21,7 @@ use crate::export::{self, Pipeline, Stop};
 use crate::flow::{Limits, Tracker};
 use crate::log;
 use crate::policy::{Filters, RateLimit};
+use crate::source::{self, Batch, File, Frame, Live, OpenError, Source};
 use crate::stats;
 use crate::url::Target;
 
@@ -76,17 +79,27 @@ impl Run {
         }
     }
 
-    fn stats_line(&mut self, lives: &mut [Live], label: &str) {
-        let mut kd = 0;
-        let mut id = 0;
-        for l in lives.iter_mut() {
-            let (k, i) = l.drops();
-            kd += k;
-            id += i;
+    /// One frame from a source, unless the outputs have said stop (then the
+    /// rest of a batch is left). A recording's clock is its frames' time:
+    /// with `replay`, idle flows are swept by it.
+    fn take(&mut self, f: &Frame, replay: bool) {
+        if self.sink.next().is_continue() {
+            self.frame(f);
+            if replay {
+                self.sweep(f.ts_us);
+            }
         }
+    }
+
+    fn stats_line(&mut self, sources: &mut [Box<dyn Source>], label: &str) {
         let st = &mut self.tracker.stats;
-        st.kernel_drops = kd;
-        st.if_drops = id;
+        st.kernel_drops = 0;
+        st.if_drops = 0;
+        for s in sources.iter_mut() {
+            let d = s.drops();
+            st.kernel_drops += d.kernel;
+            st.if_drops += d.interface;
+        }
         st.peak_rss_kb = stats::peak_rss_kb();
         self.sink.report(st);
         log::event("info", label, &st.fields());
@@ -118,11 +131,11 @@ impl CaptureFilter {
     fn open<T>(
         &self,
         file: bool,
-        open: impl Fn(Option<&str>) -> Result<T, capture::OpenError>,
-    ) -> Result<(T, Option<String>), capture::OpenError> {
+        open: impl Fn(Option<&str>) -> Result<T, OpenError>,
+    ) -> Result<(T, Option<String>), OpenError> {
         let why = match open(self.full.as_deref()) {
             Ok(t) => return Ok((t, self.full.clone())),
-            Err(capture::OpenError {
+            Err(OpenError {
                 filter_why: Some(why),
                 ..
             }) if self.full != self.user => why,
@@ -131,7 +144,7 @@ impl CaptureFilter {
         let t = open(self.user.as_deref())?;
         let full = self.full.as_deref().unwrap_or("");
         if !file {
-            return Err(capture::OpenError {
+            return Err(OpenError {
                 msg: format!(
                     "libpcap cannot apply '{full}' on this link type ({why}), so the sensor's own export traffic to the satellite cannot be left out of the capture; capture on another interface"
                 ),
@@ -253,9 +266,8 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     let mut filter = filters.full.clone();
 
     // Open the input before reserving memory, so a bad interface fails fast.
-    let mut lives = Vec::new();
-    let mut file = None;
-    let fail = |e: capture::OpenError| {
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    let fail = |e: OpenError| {
         log::error(&e.msg);
         ExitCode::from(if e.usage() { 2 } else { 1 })
     };
@@ -270,14 +282,14 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
                         f.linktype()
                     ));
                 }
-                file = Some(f)
+                sources.push(Box::new(f));
             }
             Err(e) => return fail(e),
         }
     } else {
         for name in &a.interfaces {
             match filters.open(false, |f| Live::open(name, f, a.snaplen, a.pcap_buffer_mb)) {
-                Ok((l, _)) => lives.push(l),
+                Ok((l, _)) => sources.push(Box::new(l)),
                 Err(e) => return fail(e),
             }
         }
@@ -324,6 +336,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         timeout_us: (a.stream_timeout * 1e6) as u64,
         max_body: a.max_http_length as u64,
     });
+    let lives: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.pace().fd().is_some())
+        .map(|s| s.name())
+        .collect();
     let kernel = (lives.len() * a.pcap_buffer_mb as usize) << 20;
     let ceiling = tracker.reserved() + sink.reserved() + kernel;
     log::info(&format!(
@@ -340,24 +357,20 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         last_sweep: 0,
     };
 
-    let result = match file.as_mut() {
-        Some(f) => read_file(&mut run, f),
-        None => {
-            let names: Vec<&str> = lives.iter().map(|l| l.name.as_str()).collect();
-            log::info(&format!(
-                "capturing on {} (filter: {})",
-                names.join(","),
-                filter.as_deref().unwrap_or("none")
-            ));
-            read_live(&mut run, &mut lives, a)
-        }
-    };
+    if !lives.is_empty() {
+        log::info(&format!(
+            "capturing on {} (filter: {})",
+            lives.join(","),
+            filter.as_deref().unwrap_or("none")
+        ));
+    }
+    let result = read(&mut run, &mut sources, a);
 
     // Whatever happened, report every exchange we hold, then deliver.
     run.tracker.close_all(&mut run.sink);
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
-    run.stats_line(&mut lives, "final stats");
+    run.stats_line(&mut sources, "final stats");
     if let Some(advice) = run.tracker.stats.advice() {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
@@ -380,87 +393,92 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     }
 }
 
-fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
-    loop {
-        if STOP.load(Ordering::Relaxed) || run.sink.next().is_break() {
-            return Ok(());
-        }
-        let n = f.dispatch(1024, &mut |fr| {
-            // --count reached, or the output failed: the rest of the batch is skipped.
-            if run.sink.next().is_continue() {
-                run.frame(fr);
-                run.sweep(fr.ts_us);
-            }
-        })?;
-        if n == 0 {
-            return Ok(());
-        }
-        run.sink.tick(Instant::now());
-    }
-}
+/// Frames per dispatch: a recording's, and each live handle's (bounded, so
+/// that every interface and the timers are served).
+const REPLAY_BATCH: usize = 1024;
+const LIVE_BATCH: usize = 512;
 
-/// Read what the kernel already captured before stopping: libpcap hands
-/// packets over in blocks that are released at the read timeout (100 ms), so
-/// keep reading until the handles stay quiet for longer than that.
-fn drain(run: &mut Run, lives: &mut [Live], fds: &[i32]) -> Result<(), String> {
-    const QUIET: Duration = Duration::from_millis(250);
-    const MAX: Duration = Duration::from_secs(2);
+/// The read loop, over one recording or a set of live handles. It ends when
+/// a source ends (a file read to its end), when the outputs say stop
+/// (`--count` reached, an output failed), or on SIGINT/SIGTERM; live capture
+/// also ends at `--duration`, and then reads what the kernel already holds.
+/// Wall-clock timers (sweeps of idle flows, `--stats-interval`) are for live
+/// capture; a recording sweeps by its frames' time.
+fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Result<(), String> {
+    let fds: Vec<RawFd> = sources.iter().filter_map(|s| s.pace().fd()).collect();
+    let live = !fds.is_empty();
+    let batch = if live { LIVE_BATCH } else { REPLAY_BATCH };
     let start = Instant::now();
-    let mut last = start;
-    while last.elapsed() < QUIET && start.elapsed() < MAX && run.sink.next().is_continue() {
-        let mut got = 0;
-        for l in lives.iter_mut() {
-            // Bounded by MAX too: traffic may keep arriving as fast as it is read.
-            while start.elapsed() < MAX {
-                let n = l.dispatch(512, &mut |fr| run.frame(fr))?;
-                got += n;
-                if n == 0 {
-                    break;
-                }
-            }
-        }
-        if got > 0 {
-            last = Instant::now();
-        } else {
-            capture::wait(fds, 50);
-        }
-    }
-    Ok(())
-}
-
-fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), String> {
-    let start = Instant::now();
-    let end = a.duration.map(|d| start + Duration::from_secs_f64(d));
-    let stats_every = (a.stats_interval > 0.0).then(|| Duration::from_secs_f64(a.stats_interval));
+    let end = a
+        .duration
+        .filter(|_| live)
+        .map(|d| start + Duration::from_secs_f64(d));
+    let stats_every =
+        (live && a.stats_interval > 0.0).then(|| Duration::from_secs_f64(a.stats_interval));
     let mut next_stats = stats_every.map(|d| start + d);
-    let fds: Vec<i32> = lives.iter().map(|l| l.fd()).collect();
     loop {
         if run.sink.next().is_break() {
             return Ok(());
         }
         let now = Instant::now();
         if STOP.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
-            return drain(run, lives, &fds);
+            return drain(run, sources, &fds);
         }
         let mut got = 0;
-        for l in lives.iter_mut() {
-            // Bounded batches keep every interface and the timers served.
-            got += l.dispatch(512, &mut |fr| run.frame(fr))?;
+        for s in sources.iter_mut() {
+            match s.dispatch(batch, &mut |fr| run.take(fr, !live))? {
+                Batch::Frames(n) => got += n,
+                Batch::End => return Ok(()),
+            }
         }
-        run.sweep(wall_us());
+        if live {
+            run.sweep(wall_us());
+        }
         run.sink.tick(now);
         if let (Some(n), Some(every)) = (next_stats, stats_every)
             && now >= n
         {
-            run.stats_line(lives, "stats");
+            run.stats_line(sources, "stats");
             next_stats = Some(now + every);
         }
-        if got == 0 {
+        if got == 0 && live {
             let mut wait = Duration::from_millis(100);
             for t in [end, run.sink.due()].into_iter().flatten() {
                 wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
             }
-            capture::wait(&fds, wait.as_millis() as i32);
+            source::wait(&fds, wait.as_millis() as i32);
         }
     }
+}
+
+/// Read what the kernel already captured before stopping: libpcap hands
+/// packets over in blocks that are released at the read timeout (100 ms), so
+/// keep reading until the handles stay quiet for longer than that. A
+/// recording (no descriptor to poll) has nothing held back.
+fn drain(run: &mut Run, sources: &mut [Box<dyn Source>], fds: &[RawFd]) -> Result<(), String> {
+    const QUIET: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(2);
+    if fds.is_empty() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let mut last = start;
+    while last.elapsed() < QUIET && start.elapsed() < MAX && run.sink.next().is_continue() {
+        let mut got = 0;
+        for s in sources.iter_mut() {
+            // Bounded by MAX too: traffic may keep arriving as fast as it is read.
+            while start.elapsed() < MAX {
+                match s.dispatch(LIVE_BATCH, &mut |fr| run.take(fr, false))? {
+                    Batch::Frames(0) | Batch::End => break,
+                    Batch::Frames(n) => got += n,
+                }
+            }
+        }
+        if got > 0 {
+            last = Instant::now();
+        } else {
+            source::wait(fds, 50);
+        }
+    }
+    Ok(())
 }
