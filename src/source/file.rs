@@ -70,3 +70,104 @@ impl Source for File {
         self.linktype
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Drops, OwnedFrame};
+
+    /// A classic pcap file (Ethernet, microsecond times) holding `records`,
+    /// each (seconds, microseconds, bytes); `cut` bytes left off its end.
+    fn pcap_file(name: &str, records: &[(u32, u32, &[u8])], cut: usize) -> std::path::PathBuf {
+        let mut b = Vec::new();
+        for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        for (s, us, data) in records {
+            for x in [*s, *us, data.len() as u32, data.len() as u32] {
+                b.extend_from_slice(&x.to_le_bytes());
+            }
+            b.extend_from_slice(data);
+        }
+        b.truncate(b.len() - cut);
+        let p =
+            std::env::temp_dir().join(format!("pcap-sensor-{}-{name}.pcap", std::process::id()));
+        std::fs::write(&p, b).unwrap();
+        p
+    }
+
+    /// Every frame of `f`, copied, in batches of `max`; and the batches.
+    fn read_all(f: &mut File, max: usize) -> (Vec<OwnedFrame>, Vec<Batch>) {
+        let (mut frames, mut batches) = (Vec::new(), Vec::new());
+        loop {
+            let b = f.dispatch(max, &mut |fr| frames.push(fr.into())).unwrap();
+            batches.push(b);
+            if b == Batch::End {
+                return (frames, batches);
+            }
+        }
+    }
+
+    #[test]
+    fn frames_in_batches_then_the_end() {
+        let p = pcap_file(
+            "batches",
+            &[(1, 2, b"one"), (3, 4, b"two"), (5, 6, b"3")],
+            0,
+        );
+        let mut f = File::open(&p, None).unwrap();
+        assert_eq!((f.pace(), f.linktype()), (Pace::Replay, 1));
+        assert_eq!(f.name(), p.display().to_string());
+        let (frames, batches) = read_all(&mut f, 2);
+        assert_eq!(batches, [Batch::Frames(2), Batch::Frames(1), Batch::End]);
+        let want = |ts_us, data: &[u8]| OwnedFrame {
+            ts_us,
+            linktype: 1,
+            data: data.to_vec(),
+        };
+        assert_eq!(
+            frames,
+            [
+                want(1_000_002, b"one"),
+                want(3_000_004, b"two"),
+                want(5_000_006, b"3")
+            ]
+        );
+        assert_eq!(frames[1].frame().data, b"two");
+        assert_eq!(f.drops(), Drops::default());
+        std::fs::remove_file(p).unwrap();
+    }
+
+    /// A file cut in the middle of a record ends there: the records before
+    /// it count, no error.
+    #[test]
+    fn a_truncated_file_ends_after_its_whole_records() {
+        let p = pcap_file("cut", &[(1, 0, b"whole"), (2, 0, b"cut short")], 4);
+        let mut f = File::open(&p, None).unwrap();
+        let (frames, batches) = read_all(&mut f, 10);
+        assert_eq!(batches, [Batch::End]);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].data, b"whole");
+        std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn open_errors_say_what_and_whose() {
+        let e = File::open(Path::new("/nonexistent/x.pcap"), None)
+            .err()
+            .unwrap();
+        assert!(!e.usage());
+        assert!(
+            e.msg
+                .starts_with("cannot read '/nonexistent/x.pcap': No such file"),
+            "{}",
+            e.msg
+        );
+        let p = pcap_file("filter", &[(1, 0, b"x")], 0);
+        let e = File::open(&p, Some("tcp port")).err().unwrap();
+        assert!(e.usage(), "{}", e.msg);
+        assert!(e.msg.starts_with("bad --filter 'tcp port': "), "{}", e.msg);
+        assert!(File::open(&p, Some("tcp port 80")).is_ok());
+        std::fs::remove_file(p).unwrap();
+    }
+}
