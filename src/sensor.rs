@@ -7,7 +7,6 @@
 //! batches leave and counters print even when no packet arrives.
 
 use std::io;
-use std::net::ToSocketAddrs;
 use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +20,8 @@ use crate::export::{self, Pipeline, Stop};
 use crate::flow::{Limits, Tracker};
 use crate::log;
 use crate::policy::{Filters, RateLimit};
-use crate::source::{self, Batch, File, Frame, Live, OpenError, Source};
+use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};
 use crate::stats;
-use crate::url::Target;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -106,94 +104,6 @@ impl Run {
     }
 }
 
-/// The BPF filter to install: the user's, and the user's minus the sensor's
-/// own export traffic (the two are the same without a satellite).
-struct CaptureFilter {
-    user: Option<String>,
-    full: Option<String>,
-}
-
-impl CaptureFilter {
-    fn new(a: &ApidumpArgs) -> CaptureFilter {
-        let user = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
-        CaptureFilter {
-            user: user.map(str::to_string),
-            full: effective_filter(a, user),
-        }
-    }
-
-    /// Open an input through `open` with the full filter. Some link types
-    /// (NFLOG, e.g.) take no address filters: when the user's filter alone
-    /// compiles, what fails is leaving out our own export traffic. A file
-    /// holds none of that traffic, so it is read with the user's filter
-    /// (saying so); a live capture would trace its own exports, so it stops
-    /// with a message that says why. Returns the input and the filter in use.
-    fn open<T>(
-        &self,
-        file: bool,
-        open: impl Fn(Option<&str>) -> Result<T, OpenError>,
-    ) -> Result<(T, Option<String>), OpenError> {
-        let why = match open(self.full.as_deref()) {
-            Ok(t) => return Ok((t, self.full.clone())),
-            Err(OpenError {
-                filter_why: Some(why),
-                ..
-            }) if self.full != self.user => why,
-            Err(e) => return Err(e),
-        };
-        let t = open(self.user.as_deref())?;
-        let full = self.full.as_deref().unwrap_or("");
-        if !file {
-            return Err(OpenError {
-                msg: format!(
-                    "libpcap cannot apply '{full}' on this link type ({why}), so the sensor's own export traffic to the satellite cannot be left out of the capture; capture on another interface"
-                ),
-                filter_why: None,
-            });
-        }
-        log::warn(&format!(
-            "libpcap cannot apply '{full}' on this file's link type ({why}); reading it without leaving out traffic to the satellite"
-        ));
-        Ok((t, self.user.clone()))
-    }
-}
-
-/// The user's BPF filter (`user`) minus the sensor's own export traffic.
-fn effective_filter(a: &ApidumpArgs, user: Option<&str>) -> Option<String> {
-    // The URL as the exporter's client reads it (the argument parser
-    // checked that it does).
-    let Some(t) = a
-        .satellite_url
-        .as_deref()
-        .and_then(|u| Target::parse(u).ok())
-    else {
-        return user.map(str::to_string);
-    };
-    let (host, port) = (t.host.as_str(), t.port);
-    let own = match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let mut ips: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
-            ips.sort();
-            ips.dedup();
-            if ips.is_empty() {
-                format!("tcp port {port}")
-            } else {
-                format!("host ({}) and tcp port {port}", ips.join(" or "))
-            }
-        }
-        Err(e) => {
-            log::warn(&format!(
-                "cannot resolve the satellite host '{host}' now ({e}); excluding all of tcp port {port} from capture"
-            ));
-            format!("tcp port {port}")
-        }
-    };
-    Some(match user {
-        Some(u) => format!("({u}) and not ({own})"),
-        None => format!("not ({own})"),
-    })
-}
-
 fn resource(a: &ApidumpArgs) -> Resource {
     use otlp::Value::Str;
     let task = match std::env::var("ECS_CONTAINER_METADATA_URI_V4") {
@@ -262,8 +172,8 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filters = CaptureFilter::new(a);
-    let mut filter = filters.full.clone();
+    let filters = CaptureFilter::new(a.filter.as_deref(), a.satellite_url.as_deref());
+    let mut filter = filters.full().map(str::to_string);
 
     // Open the input before reserving memory, so a bad interface fails fast.
     let mut sources: Vec<Box<dyn Source>> = Vec::new();

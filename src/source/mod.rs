@@ -9,12 +9,14 @@
 //! `OwnedFrame::frame`.
 
 mod file;
+mod filter;
 mod live;
 mod pcap_sys;
 
 use std::os::fd::RawFd;
 
 pub use file::File;
+pub use filter::CaptureFilter;
 pub use live::{Live, wait};
 
 /// One captured frame, borrowed from libpcap's buffer.
