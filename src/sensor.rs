@@ -151,6 +151,31 @@ fn resource(a: &ApidumpArgs) -> Resource {
     Resource { attrs }
 }
 
+/// What the loop reads: one recording, or live handles.
+type Sources = Vec<Box<dyn Source>>;
+
+/// The file (`-r`) or every interface (`-i`), and the filter in use.
+fn open_sources(a: &ApidumpArgs) -> Result<(Sources, Option<String>), OpenError> {
+    let filters = CaptureFilter::new(a.filter.as_deref(), a.satellite_url.as_deref());
+    if let Some(path) = &a.read_file {
+        let (f, used) = filters.open(true, |f| File::open(path, f))?;
+        if !decode::dlt::supported(f.linktype()) {
+            log::warn(&format!(
+                "'{}' has link type {} which is not supported; its packets are counted, not decoded",
+                path.display(),
+                f.linktype()
+            ));
+        }
+        return Ok((vec![Box::new(f)], used));
+    }
+    let mut lives: Sources = Vec::new();
+    for name in &a.interfaces {
+        let (l, _) = filters.open(false, |f| Live::open(name, f, a.snaplen, a.pcap_buffer_mb))?;
+        lives.push(Box::new(l));
+    }
+    Ok((lives, filters.full().map(str::to_string)))
+}
+
 pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     log::set_json(a.log_json);
     install_signals();
@@ -172,38 +197,14 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filters = CaptureFilter::new(a.filter.as_deref(), a.satellite_url.as_deref());
-    let mut filter = filters.full().map(str::to_string);
-
     // Open the input before reserving memory, so a bad interface fails fast.
-    let mut sources: Vec<Box<dyn Source>> = Vec::new();
-    let fail = |e: OpenError| {
-        log::error(&e.msg);
-        ExitCode::from(if e.usage() { 2 } else { 1 })
+    let (mut sources, filter) = match open_sources(a) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&e.msg);
+            return ExitCode::from(if e.usage() { 2 } else { 1 });
+        }
     };
-    if let Some(path) = &a.read_file {
-        match filters.open(true, |f| File::open(path, f)) {
-            Ok((f, used)) => {
-                filter = used;
-                if !decode::dlt::supported(f.linktype()) {
-                    log::warn(&format!(
-                        "'{}' has link type {} which is not supported; its packets are counted, not decoded",
-                        path.display(),
-                        f.linktype()
-                    ));
-                }
-                sources.push(Box::new(f));
-            }
-            Err(e) => return fail(e),
-        }
-    } else {
-        for name in &a.interfaces {
-            match filters.open(false, |f| Live::open(name, f, a.snaplen, a.pcap_buffer_mb)) {
-                Ok((l, _)) => sources.push(Box::new(l)),
-                Err(e) => return fail(e),
-            }
-        }
-    }
 
     let satellite = a.satellite_url.as_deref().map(|url| {
         Exporter::new(
