@@ -170,4 +170,50 @@ mod tests {
         assert!(File::open(&p, Some("tcp port 80")).is_ok());
         std::fs::remove_file(p).unwrap();
     }
+
+    /// What a fault injector does, in small: a source wrapping another one
+    /// holds frames back as owned copies and hands them on later (here, each
+    /// batch in reverse).
+    struct Reversed<S> {
+        inner: S,
+        held: Vec<OwnedFrame>,
+    }
+
+    impl<S: Source> Source for Reversed<S> {
+        fn dispatch(&mut self, max: usize, f: &mut dyn FnMut(&Frame)) -> Result<Batch, String> {
+            let held = &mut self.held;
+            let b = self.inner.dispatch(max, &mut |fr| held.push(fr.into()))?;
+            let n = held.len();
+            for o in held.drain(..).rev() {
+                f(&o.frame());
+            }
+            Ok(if b == Batch::End { b } else { Batch::Frames(n) })
+        }
+        fn pace(&self) -> Pace {
+            self.inner.pace()
+        }
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        fn linktype(&self) -> i32 {
+            self.inner.linktype()
+        }
+    }
+
+    #[test]
+    fn a_wrapper_can_hold_frames_back() {
+        let p = pcap_file("wrapped", &[(1, 0, b"a"), (2, 0, b"b"), (3, 0, b"c")], 0);
+        let inner: Box<dyn Source> = Box::new(File::open(&p, None).unwrap());
+        let mut w = Reversed {
+            inner,
+            held: Vec::new(),
+        };
+        let mut seen = Vec::new();
+        let mut take = |fr: &Frame| seen.push(fr.data[0]);
+        assert_eq!(w.dispatch(2, &mut take), Ok(Batch::Frames(2)));
+        assert_eq!(w.dispatch(2, &mut take), Ok(Batch::Frames(1)));
+        assert_eq!(w.dispatch(2, &mut take), Ok(Batch::End));
+        assert_eq!(seen, b"bac");
+        std::fs::remove_file(p).unwrap();
+    }
 }
