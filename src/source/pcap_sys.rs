@@ -1,8 +1,9 @@
 //! The libpcap calls the pcap crate does not offer (its own bindings are
 //! private): pcap_dispatch with a Rust callback (frames straight from
 //! libpcap's buffer, no copy), capture files opened from our own stdio
-//! stream, and filters on them. The only foreign calls into libpcap are here;
-//! everything else in `source` is safe code.
+//! stream, and filters on them. Every foreign call into libpcap outside the
+//! pcap crate is here, behind two types: `Offline` owns a capture file's
+//! handle, `Pcap` borrows an open one (live.rs borrows the pcap crate's).
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::marker::PhantomData;
