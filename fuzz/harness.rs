@@ -28,6 +28,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use pcap_sensor::decode::{self, ACK, Addr, FIN, RST, SYN, Segment, dlt};
+use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::otlp::{self, Resource};
 use pcap_sensor::flow::{Limits, Tracker};
@@ -193,7 +194,7 @@ impl Sink {
     /// Closes the HAR document (if any) and checks it is one valid JSON document.
     pub fn finish(&mut self) {
         if let Some((mut har, buf)) = self.har.take() {
-            har.finish().expect("HAR finish");
+            har.finish(std::time::Instant::now()).expect("HAR finish");
             drop(har);
             let doc = buf.0.borrow();
             let v: Value = serde_json::from_slice(&doc).unwrap_or_else(|e| {
@@ -254,7 +255,7 @@ impl Emit for Sink {
             check_span(&self.span);
         }
         if let Some((har, _)) = &mut self.har {
-            har.write(&v).expect("HAR write");
+            assert!(har.write(&v).is_continue(), "HAR write failed");
         }
         let now = self.scratch.reserved();
         assert!(

@@ -1,9 +1,8 @@
 //! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
 //!
-//! Data flows one way: capture → decode → flow → http → policy → view → export.
+//! Data flows one way: source → decode → flow → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 
-pub mod capture;
 pub mod cli;
 pub mod cpu;
 pub mod decode;
@@ -18,6 +17,8 @@ pub mod memcopy;
 pub mod policy;
 pub mod pool;
 pub mod sensor;
+pub mod source;
 pub mod stats;
 pub mod trace;
+pub mod url;
 pub mod view;
