@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
+use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::otlp::{self, Resource};
 use pcap_sensor::http::{Emit, Exchange, Tracker};
@@ -38,6 +39,10 @@ use pcap_sensor::trace;
 use pcap_sensor::view::{self, Body, Scratch};
 use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::Value;
+// The tests' text codecs (std only), shared with tests/support/.
+#[path = "../tests/support/text.rs"]
+mod text;
+use text::base64_decode;
 
 /// TCP flag bits as the packet builders below write them.
 const FIN: u8 = TcpFlags::FIN.bits();
@@ -195,7 +200,7 @@ impl Sink {
     /// Closes the HAR document (if any) and checks it is one valid JSON document.
     pub fn finish(&mut self) {
         if let Some((mut har, buf)) = self.har.take() {
-            har.finish().expect("HAR finish");
+            har.finish(std::time::Instant::now()).expect("HAR finish");
             drop(har);
             let doc = buf.0.borrow();
             let v: Value = serde_json::from_slice(&doc).unwrap_or_else(|e| {
@@ -256,7 +261,7 @@ impl Emit for Sink {
             check_span(&self.span);
         }
         if let Some((har, _)) = &mut self.har {
-            har.write(&v).expect("HAR write");
+            assert!(har.write(&v).is_continue(), "HAR write failed");
         }
         let now = self.scratch.reserved();
         assert!(
@@ -556,7 +561,7 @@ fn summary(traces: &[Value]) -> String {
 
 // ───────────────────────────── decode ─────────────────────────────
 
-/// `decode`: `[link-type selector u8][frame...]` → `decode::decode`.
+/// `decode`: `[link-type selector u8][frame...]` → `wire::decode`.
 /// A segment's payload must lie inside the frame.
 pub fn decode(data: &[u8]) {
     let mut inp = Input(data);
@@ -911,39 +916,6 @@ pub fn body_bytes(msg: &Value) -> Vec<u8> {
         Some("base64") => base64_decode(s).unwrap_or_else(|| panic!("bad base64 body {s:?}")),
         _ => s.as_bytes().to_vec(),
     }
-}
-
-/// Standard base64 with padding; None on anything else.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    for (k, q) in b.chunks(4).enumerate() {
-        let last = k == b.len() / 4 - 1;
-        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut acc = 0u32;
-        for (i, &c) in q[..4 - pad].iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
 }
 
 // ───────────────────────────── gzip ─────────────────────────────
