@@ -9,12 +9,15 @@ use std::hash::BuildHasher;
 use super::Ends;
 use crate::pool::NIL;
 
-/// One slot: a connection's ends (its key: the lower (address, port) first,
-/// so both directions find the same slot), its place in the LRU list, and
-/// its state.
+/// What a slot holds: a value that carries its key, a connection's ends
+/// with the lower (address, port) first, so both directions find it.
+pub trait Keyed: Copy {
+    fn key(&self) -> &Ends;
+}
+
+/// One slot: its place in the LRU list, and its value.
 #[derive(Clone, Copy, Debug)]
 struct Slot<V> {
-    key: Ends,
     /// Capture time of the connection's latest segment (microseconds).
     last_seen: u64,
     prev: u32,
@@ -37,13 +40,12 @@ pub struct Table<V> {
     live: u32,
 }
 
-impl<V: Copy> Table<V> {
+impl<V: Keyed> Table<V> {
     /// `capacity` slots (at least one), each initially `empty`.
     pub fn new(capacity: usize, empty: V) -> Table<V> {
         let n = capacity.max(1);
         let index_len = (n * 2).next_power_of_two();
         let slot = Slot {
-            key: Ends::default(),
             last_seen: 0,
             prev: NIL,
             next: NIL,
@@ -88,11 +90,9 @@ impl<V: Copy> Table<V> {
         &self.slots[id as usize].value
     }
 
-    /// Slot `id`'s key and state.
     #[inline]
-    pub fn get_mut(&mut self, id: u32) -> (&Ends, &mut V) {
-        let s = &mut self.slots[id as usize];
-        (&s.key, &mut s.value)
+    pub fn get_mut(&mut self, id: u32) -> &mut V {
+        &mut self.slots[id as usize].value
     }
 
     /// When slot `id` was last used (microseconds).
@@ -130,19 +130,19 @@ impl<V: Copy> Table<V> {
             if f == NIL {
                 return None;
             }
-            if self.slots[f as usize].key == *k {
+            if self.slots[f as usize].value.key() == k {
                 return Some(f);
             }
             i = (i + 1) & self.mask;
         }
     }
 
-    /// Take a free slot for `key` holding `value`; it becomes the most
-    /// recently used, seen at `ts`. The table must not be full.
-    pub fn insert(&mut self, key: Ends, value: V, ts: u64) -> u32 {
+    /// Take a free slot for `value`; it becomes the most recently used,
+    /// seen at `ts`. The table must not be full.
+    pub fn insert(&mut self, value: V, ts: u64) -> u32 {
         let id = self.free.pop().expect("a free flow slot after eviction");
+        let key = *value.key();
         self.slots[id as usize] = Slot {
-            key,
             last_seen: ts,
             prev: NIL,
             next: NIL,
@@ -175,7 +175,7 @@ impl<V: Copy> Table<V> {
 
     /// Remove `f` from the open-addressing index (backward-shift deletion).
     fn index_remove(&mut self, f: u32) {
-        let k = self.slots[f as usize].key;
+        let k = *self.slots[f as usize].value.key();
         let mut i = self.hash(&k) & self.mask;
         while self.index[i] != f {
             i = (i + 1) & self.mask;
@@ -188,7 +188,7 @@ impl<V: Copy> Table<V> {
             if g == NIL {
                 break;
             }
-            let home = self.hash(&self.slots[g as usize].key) & self.mask;
+            let home = self.hash(self.slots[g as usize].value.key()) & self.mask;
             // Move g into the hole if its home is not in (hole, j].
             let dist_home = j.wrapping_sub(home) & self.mask;
             let dist_hole = j.wrapping_sub(hole) & self.mask;
@@ -239,12 +239,21 @@ mod tests {
         }
     }
 
+    /// A value that is its key, told apart by the client port.
+    #[derive(Clone, Copy)]
+    struct V(Ends);
+    impl Keyed for V {
+        fn key(&self) -> &Ends {
+            &self.0
+        }
+    }
+
     /// Slots from least to most recently used.
-    fn lru(t: &Table<u16>) -> Vec<u16> {
+    fn lru(t: &Table<V>) -> Vec<u16> {
         let mut v = Vec::new();
         let mut i = t.tail;
         while i != NIL {
-            v.push(*t.get(i));
+            v.push(t.get(i).0.port[0]);
             i = t.slots[i as usize].prev;
         }
         v
@@ -252,8 +261,8 @@ mod tests {
 
     #[test]
     fn insert_find_touch_remove() {
-        let mut t = Table::new(3, 0u16);
-        let ids: Vec<u32> = (1..=3).map(|p| t.insert(key(p), p, p as u64)).collect();
+        let mut t = Table::new(3, V(key(0)));
+        let ids: Vec<u32> = (1..=3).map(|p| t.insert(V(key(p)), p as u64)).collect();
         assert!(t.is_full());
         assert_eq!(t.live(), 3);
         assert_eq!(lru(&t), [1, 2, 3]);
@@ -273,7 +282,7 @@ mod tests {
     fn index_survives_many_removals() {
         // A small table reused many times: backward-shift deletion must keep
         // every live key reachable from its home.
-        let mut t = Table::new(8, 0u16);
+        let mut t = Table::new(8, V(key(0)));
         let mut live: Vec<(u16, u32)> = Vec::new();
         for round in 0..2000u32 {
             let port = (round.wrapping_mul(2_654_435_761) >> 20) as u16;
@@ -284,7 +293,7 @@ mod tests {
                 let (_, id) = live.remove((round % live.len() as u32) as usize);
                 t.remove(id);
             }
-            live.push((port, t.insert(key(port), port, 0)));
+            live.push((port, t.insert(V(key(port)), 0)));
             for &(p, id) in &live {
                 assert_eq!(t.find(&key(p)), Some(id));
             }
