@@ -103,9 +103,10 @@ pub struct Env<'a, P: Parser> {
 /// A protocol parser for one connection, kept by value in the connection's
 /// slot (so `Copy`, and `Default` is the state before any byte).
 ///
-/// The tracker calls it with each direction's bytes in order, exactly once
-/// each, and says where bytes were lost; `data` may leave an incomplete
-/// message unconsumed, and is then offered those bytes again with more.
+/// The tracker offers each direction's bytes in order and says where bytes
+/// were lost. `data` may leave an incomplete message unconsumed: those bytes
+/// are offered again with what follows (and are lost, as a gap, when there
+/// is no window to keep them in).
 pub trait Parser: Copy + Default {
     /// State every connection's parser shares (buffers, limits): one, kept
     /// by the tracker.
@@ -136,7 +137,9 @@ pub trait Parser: Copy + Default {
     fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut Env<Self>);
     /// `dir` sent FIN and all its bytes have been delivered.
     fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut Env<Self>);
-    /// The connection is gone (both FINs, RST, eviction, timeout, end of input).
+    /// The connection ended (both FINs, RST) or is forgotten (eviction,
+    /// timeout, end of input): comes again when a connection that ended is
+    /// forgotten later.
     fn close(&mut self, ends: &Ends, env: &mut Env<Self>);
 }
 
