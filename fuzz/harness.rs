@@ -27,22 +27,28 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
-use pcap_sensor::decode::{self, ACK, Addr, FIN, RST, SYN, Segment, dlt};
 use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::flow::{Limits, Tracker};
-use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::http::{Emit, Exchange, Tracker};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
 use pcap_sensor::stats::Stats;
+use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::trace;
 use pcap_sensor::view::{self, Body, Scratch};
+use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::Value;
 // The tests' text codecs (std only), shared with tests/support/.
 #[path = "../tests/support/text.rs"]
 mod text;
 use text::base64_decode;
+
+/// TCP flag bits as the packet builders below write them.
+const FIN: u8 = TcpFlags::FIN.bits();
+const SYN: u8 = TcpFlags::SYN.bits();
+const RST: u8 = TcpFlags::RST.bits();
+const ACK: u8 = TcpFlags::ACK.bits();
 
 /// A fuzz target: panics when the sensor misbehaves on the input.
 pub type Target = fn(&[u8]);
@@ -339,9 +345,9 @@ pub fn segment(dir: usize, seq: u32, ack: Option<u32>, flags: u8, payload: &[u8]
         dst,
         sport,
         dport,
-        seq,
-        ack: ack.unwrap_or(0),
-        flags: flags | if ack.is_some() { ACK } else { 0 },
+        seq: SeqNumber(seq),
+        ack: SeqNumber(ack.unwrap_or(0)),
+        flags: TcpFlags::from_bits(flags | if ack.is_some() { ACK } else { 0 }),
         payload,
         missing: 0,
         md5: false,
@@ -367,8 +373,8 @@ pub fn check_pools(t: &Tracker) {
         "reassembly windows leaked"
     );
     assert_eq!(
-        t.pool.free_count(),
-        t.pool.count(),
+        t.shared.pool.free_count(),
+        t.shared.pool.count(),
         "message-store chunks leaked"
     );
 }
@@ -555,13 +561,13 @@ fn summary(traces: &[Value]) -> String {
 
 // ───────────────────────────── decode ─────────────────────────────
 
-/// `decode`: `[link-type selector u8][frame...]` → `decode::decode`.
+/// `decode`: `[link-type selector u8][frame...]` → `wire::decode`.
 /// A segment's payload must lie inside the frame.
 pub fn decode(data: &[u8]) {
     let mut inp = Input(data);
     let linktype = LINKTYPES[inp.u8() as usize % LINKTYPES.len()];
     let frame = inp.rest();
-    if let Ok(seg) = decode::decode(linktype, frame) {
+    if let Ok(seg) = wire::decode(linktype, frame) {
         let (f0, f1) = (
             frame.as_ptr() as usize,
             frame.as_ptr() as usize + frame.len(),
@@ -574,8 +580,8 @@ pub fn decode(data: &[u8]) {
     }
     if !dlt::supported(linktype) {
         assert_eq!(
-            decode::decode(linktype, frame).err(),
-            Some(decode::Skip::UnknownLink)
+            wire::decode(linktype, frame).err(),
+            Some(wire::Skip::UnknownLink)
         );
     }
 }
@@ -597,7 +603,7 @@ pub fn pipeline(data: &[u8]) {
         let linktype = LINKTYPES[inp.u8() as usize % LINKTYPES.len()];
         ts += inp.u8() as u64 * 100_000;
         let frame = inp.blob();
-        if let Ok(seg) = decode::decode(linktype, frame) {
+        if let Ok(seg) = wire::decode(linktype, frame) {
             t.segment(&seg, ts, &mut sink);
         }
         t.expire(ts, &mut sink);

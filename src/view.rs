@@ -8,9 +8,10 @@ use std::io::Read;
 use std::net::IpAddr;
 
 use crate::head;
-use crate::http::{Ends, Exchange, Msg, uninit_headers};
+use crate::http::{Exchange, Msg, uninit_headers};
 use crate::policy;
 use crate::pool::{Store, WINDOW};
+use crate::tcp::Ends;
 
 /// Reusable buffers for building views.
 pub struct Scratch {
@@ -385,8 +386,8 @@ pub fn build<'s>(
     } else {
         None
     };
-    let c = ex.client_dir as usize;
-    let sv = 1 - c;
+    let c = ex.client_dir;
+    let sv = c.flip();
     View {
         start_us: ex.req.first_ts,
         end_us: if ex.has_resp {

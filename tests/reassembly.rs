@@ -1,5 +1,5 @@
 //! Property and fault-injection tests of TCP reassembly and HTTP/1.x parsing, driven through the
-//! library API (`decode::decode` → `flow::Tracker::segment` → `view::build` → `trace::write_json`).
+//! library API (`wire::decode` → `tcp::Tracker::segment` → `view::build` → `trace::write_json`).
 //!
 //! A seeded generator (splitmix64, no dependencies) builds realistic HTTP/1.1 conversations on
 //! one client→server connection: handshake, keep-alive, pipelined batches, Content-Length and
@@ -38,16 +38,22 @@ use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use pcap_sensor::decode::{self, ACK, FIN, RST, SYN, Segment, dlt};
-use pcap_sensor::flow::{Limits, Tracker};
-use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::http::{Emit, Exchange, Tracker};
 use pcap_sensor::pool::Store;
+use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::trace;
 use pcap_sensor::view::{self, Scratch};
+use pcap_sensor::wire::{self, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::{Value, json};
 use support::text::{
     base64_decode as b64_decode, base64_encode as b64, rfc3339_from_micros as rfc3339,
 };
+
+/// TCP flag bits as the packet builders below write them.
+const FIN: u8 = TcpFlags::FIN.bits();
+const SYN: u8 = TcpFlags::SYN.bits();
+const RST: u8 = TcpFlags::RST.bits();
+const ACK: u8 = TcpFlags::ACK.bits();
 
 // ───────────────────────────── deterministic randomness ─────────────────────────────
 
@@ -1078,11 +1084,11 @@ fn check_no_leak(t: &Tracker) -> Result<(), String> {
             t.windows.count()
         ));
     }
-    if t.pool.free_count() != t.pool.count() {
+    if t.shared.pool.free_count() != t.shared.pool.count() {
         return Err(format!(
             "chunk leak: {} of {} free after close_all",
-            t.pool.free_count(),
-            t.pool.count()
+            t.shared.pool.free_count(),
+            t.shared.pool.count()
         ));
     }
     Ok(())
@@ -1117,9 +1123,13 @@ fn run(spec: &ConvSpec, pkts: &[Pkt], lim: &Limits) -> Result<Outcome, String> {
     let mut sink = Sink::default();
     for (i, p) in pkts.iter().enumerate() {
         let f = frame_for(spec, p);
-        let s = decode::decode(spec.linktype, &f)
+        let s = wire::decode(spec.linktype, &f)
             .map_err(|e| format!("packet {i}: decode failed: {e:?}"))?;
-        if s.seq != p.seq || s.ack != p.ack || s.flags != p.flags || s.payload != &p.data[..] {
+        if s.seq != SeqNumber(p.seq)
+            || s.ack != SeqNumber(p.ack)
+            || s.flags.bits() != p.flags
+            || s.payload != &p.data[..]
+        {
             return Err(format!("packet {i}: decoded differently: {s:?}"));
         }
         if s.sport != spec.ports[p.dir] || s.missing != 0 {
@@ -2062,7 +2072,7 @@ fn run_schedule(
     let mut sink = Sink::default();
     for (n, &(i, k)) in order.iter().enumerate() {
         let f = frame_for(&convs[i].spec, &pkts[i][k]);
-        let s = decode::decode(dlt::RAW, &f).map_err(|e| format!("decode: {e:?}"))?;
+        let s = wire::decode(dlt::RAW, &f).map_err(|e| format!("decode: {e:?}"))?;
         let ts = convs[i].spec.t0 + n as u64 * 10;
         t.segment(&s, ts, &mut sink);
         if n % 100 == 99 {
@@ -2265,7 +2275,7 @@ fn valid_frame(rng: &mut Rng, lt: i32) -> (Vec<u8>, Vec<u8>) {
 
 /// Decode and check what any decoder result must satisfy; returns the segment.
 fn decode_checked(lt: i32, f: &[u8]) -> Option<Segment<'_>> {
-    let s = decode::decode(lt, f).ok()?;
+    let s = wire::decode(lt, f).ok()?;
     let (fp, pp) = (f.as_ptr() as usize, s.payload.as_ptr() as usize);
     assert!(
         pp >= fp && pp + s.payload.len() <= fp + f.len(),
@@ -2328,7 +2338,7 @@ fn random_and_truncated_frames_of_every_link_type() {
                 }
                 if !known {
                     let (f, _) = valid_frame(&mut rng, dlt::RAW);
-                    if decode::decode(lt, &f).is_ok() {
+                    if wire::decode(lt, &f).is_ok() {
                         return Err(format!("unknown link type {lt} decoded"));
                     }
                     continue;
@@ -2551,7 +2561,7 @@ fn tracker_survives_random_segments() {
                 };
                 let tcp = tcp_bytes(ports[pa], ports[pb], &p, rng.chance(1, 2));
                 let ip = ip_bytes(hosts[a], hosts[b], &tcp, false);
-                let mut s = decode::decode(dlt::RAW, &ip).map_err(|e| format!("{e:?}"))?;
+                let mut s = wire::decode(dlt::RAW, &ip).map_err(|e| format!("{e:?}"))?;
                 if rng.chance(1, 30) {
                     s.missing = rng.below(3000) as u32;
                 }
