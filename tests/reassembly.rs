@@ -38,7 +38,8 @@ use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use pcap_sensor::http::{Emit, Exchange, Tracker};
+use pcap_sensor::exchange::{Emit, Exchange};
+use pcap_sensor::http1::Tracker;
 use pcap_sensor::pool::Store;
 use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::trace;

@@ -16,7 +16,7 @@ use std::io;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use crate::http::{Emit, Exchange, ReqInfo};
+use crate::exchange::{Emit, Exchange, ReqInfo};
 use crate::policy::{Filters, RateLimit, host_without_port};
 use crate::pool::Store;
 use crate::stats::Stats;

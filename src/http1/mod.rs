@@ -8,160 +8,19 @@
 //! each are kept. Responses pair with requests by order; TCP acknowledgement
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
-use crate::head;
-use crate::pool::{Chain, NIL, Store, WINDOW};
-use crate::stats::Stats;
+use crate::exchange::index::{self, MAX_HEADERS, Parts, ReqLine, StartLine, StatusLine};
+use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, Queue, ReqInfo, Shared};
+use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
-use crate::wire::{Addr, SeqNumber};
+use crate::wire::SeqNumber;
 
 /// Most requests a connection may have outstanding (pipelined or unanswered).
 pub const MAX_PENDING: u32 = 32;
 /// Bytes scanned for a message start before a connection is called non-HTTP.
 const MAX_SCAN: u32 = 256 * 1024;
-/// Header slots handed to httparse.
-pub const MAX_HEADERS: usize = 256;
-
-/// One message's kept bytes and what is known of it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Msg {
-    pub chain: Chain,
-    /// Bytes of `chain` that are the head (request or status line and headers).
-    pub head_len: u32,
-    /// Bytes of `chain` after the head that are its index (`head`); the body follows.
-    pub index_len: u32,
-    /// Decoded body size seen so far (kept or not).
-    pub body_size: u64,
-    /// Some body bytes were not kept (length cap, pool exhausted, capture gap).
-    pub truncated: bool,
-    /// The message ended as its framing says (not cut by a close or a gap).
-    pub complete: bool,
-    /// The head could not be kept: the exchange cannot be reported.
-    pub lost: bool,
-    pub first_ts: u64,
-    pub last_ts: u64,
-}
-
-impl Msg {
-    /// Where the body starts in `chain`: after the head and its index.
-    pub fn body_start(&self) -> usize {
-        (self.head_len + self.index_len) as usize
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Method {
-    #[default]
-    Other,
-    Head,
-    Connect,
-}
-
-/// A request and (once seen) its final response.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Exchange {
-    pub req: Msg,
-    pub resp: Msg,
-    pub has_resp: bool,
-    /// Which direction of the connection carried the request.
-    pub client_dir: Direction,
-    /// Refused by policy: tracked for pairing only.
-    skip: bool,
-    method: Method,
-    req_seq: SeqNumber,
-    /// What the client had acknowledged when it sent the request.
-    req_ack: Option<SeqNumber>,
-    generation: u32,
-    next: u32,
-}
-
-/// All exchanges in flight, across connections; reserved at start-up.
-pub struct ExPool {
-    slots: Vec<Exchange>,
-    free: u32,
-    generation: u32,
-}
-
-impl ExPool {
-    pub fn new(n: usize) -> ExPool {
-        let mut slots = vec![Exchange::default(); n.max(1)];
-        let len = slots.len();
-        for (i, s) in slots.iter_mut().enumerate() {
-            s.next = if i + 1 < len { i as u32 + 1 } else { NIL };
-        }
-        ExPool {
-            slots,
-            free: 0,
-            generation: 0,
-        }
-    }
-    pub fn reserved(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<Exchange>()
-    }
-    fn take(&mut self) -> Option<u32> {
-        if self.free == NIL {
-            return None;
-        }
-        let i = self.free;
-        self.generation = self.generation.wrapping_add(1);
-        let s = &mut self.slots[i as usize];
-        self.free = s.next;
-        *s = Exchange {
-            generation: self.generation,
-            next: NIL,
-            ..Exchange::default()
-        };
-        Some(i)
-    }
-    fn give(&mut self, i: u32, pool: &mut Store) {
-        let s = &mut self.slots[i as usize];
-        pool.release(&mut s.req.chain);
-        pool.release(&mut s.resp.chain);
-        s.generation = 0;
-        s.next = self.free;
-        self.free = i;
-    }
-}
-
-/// What is known of a request when its head has been read.
-pub struct ReqInfo<'a> {
-    pub ts: u64,
-    pub method: &'a str,
-    /// The request-target as sent.
-    pub target: &'a str,
-    pub host: Option<&'a [u8]>,
-    pub server: Addr,
-}
-
-/// Where completed exchanges go.
-pub trait Emit {
-    /// Keep this exchange? Asked once per request, when its head is read;
-    /// a refused exchange is still paired with its response, but nothing of
-    /// it is kept or emitted.
-    fn admit(&mut self, _req: &ReqInfo) -> bool {
-        true
-    }
-    fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store);
-}
-
-/// What every connection's HTTP state shares, kept by the tracker: the
-/// message store, the exchange slots and the body limit.
-pub struct Shared {
-    pub pool: Store,
-    pub exs: ExPool,
-    pub max_body: u64,
-}
 
 /// The tracker of HTTP/1 connections.
 pub type Tracker = tcp::Tracker<Conn>;
-
-/// Shared, preallocated state every connection uses, borrowed for one call.
-pub struct Env<'a> {
-    pub pool: &'a mut Store,
-    pub exs: &'a mut ExPool,
-    pub stats: &'a mut Stats,
-    pub sink: &'a mut dyn Emit,
-    pub max_body: u64,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Role {
@@ -213,9 +72,8 @@ enum Chunk {
 struct Dir {
     state: State,
     role: Role,
-    /// The exchange this direction's current message belongs to, and its generation.
-    cur: u32,
-    cur_gen: u32,
+    /// The exchange this direction's current message belongs to.
+    cur: ExRef,
     /// Response direction: the current message is an interim (1xx) or orphan response.
     discard: bool,
     /// Bytes looked at in `Resync` without finding a message.
@@ -235,9 +93,7 @@ impl Default for Dir {
         Dir {
             state: State::default(),
             role: Role::default(),
-            // No message yet: not exchange slot 0.
-            cur: NIL,
-            cur_gen: 0,
+            cur: ExRef::NONE,
             discard: false,
             scanned: 0,
             line_start: false,
@@ -260,10 +116,8 @@ enum Kind {
 pub struct Conn {
     dirs: [Dir; 2],
     kind: Kind,
-    /// Outstanding exchanges, oldest first (a list through `Exchange::next`).
-    first: u32,
-    last: u32,
-    pending: u32,
+    /// Outstanding exchanges, oldest first.
+    queue: Queue,
     /// The response direction lost bytes since its last response head.
     resp_gap: bool,
     /// Seen a SYN from this direction (a hint for who the client is).
@@ -275,9 +129,7 @@ impl Default for Conn {
         Conn {
             dirs: [Dir::default(); 2],
             kind: Kind::Unknown,
-            first: NIL,
-            last: NIL,
-            pending: 0,
+            queue: Queue::default(),
             resp_gap: false,
             syn_from: None,
         }
@@ -449,19 +301,6 @@ fn parse_dec(b: &[u8]) -> Option<u64> {
     Some(b.iter().fold(0u64, |a, &d| a * 10 + (d - b'0') as u64))
 }
 
-/// Header slots for httparse, left uninitialised (it writes what it uses).
-pub fn uninit_headers<'b>() -> [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] {
-    [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS]
-}
-
-/// What a request line says.
-#[derive(Clone, Copy)]
-pub struct ReqLine<'b> {
-    pub method: &'b str,
-    pub target: &'b str,
-    pub version: u8,
-}
-
 /// A parsed request head: its length, its request line and its headers.
 pub type ReqHead<'b, 'h> = (usize, ReqLine<'b>, &'h [httparse::Header<'b>]);
 
@@ -558,21 +397,6 @@ pub fn parse_request_head<'b, 'h>(
     }
 }
 
-/// `m` with `head` and its index kept in a new chain (`lost` if the pool
-/// could not take them). The index is written here, for kept heads only.
-fn keep_head(mut m: Msg, head: &[u8], parts: &head::Parts, pool: &mut Store) -> Msg {
-    let mut buf = head::Buf::uninit();
-    let index = head::index(&mut buf, head, parts);
-    let mut chain = Chain::default();
-    if pool.append(&mut chain, head) < head.len() || pool.append(&mut chain, index) < index.len() {
-        m.lost = true;
-    }
-    m.chain = chain;
-    m.head_len = head.len() as u32;
-    m.index_len = index.len() as u32;
-    m
-}
-
 /// The lenient-where-harmless settings every head is parsed with.
 pub fn parser_config() -> httparse::ParserConfig {
     let mut c = httparse::ParserConfig::default();
@@ -583,6 +407,81 @@ pub fn parser_config() -> httparse::ParserConfig {
         .ignore_invalid_headers_in_requests(true)
         .ignore_invalid_headers_in_responses(true);
     c
+}
+
+/// Which outstanding request a final response answers.
+struct Choice {
+    /// The oldest outstanding exchanges that will never be answered: emit
+    /// them first.
+    unanswered: u32,
+    /// The slot of the answered exchange.
+    answers: Option<u32>,
+}
+
+/// Choose the request a final response answers: the oldest unanswered, unless
+/// acknowledgement numbers show that the capture lost the answers of some
+/// before it. `seq`, `ack`: the response's first byte and what its packet
+/// acknowledged; `resp_gap`: responses were lost since the last one.
+fn choose(
+    q: &Queue,
+    exs: &ExPool,
+    seq: SeqNumber,
+    ack: Option<SeqNumber>,
+    resp_gap: bool,
+) -> Choice {
+    // The oldest request without a response.
+    let Some((pos, (mut i, _))) = q.iter(exs).enumerate().find(|(_, (_, ex))| !ex.has_resp) else {
+        return Choice {
+            unanswered: 0,
+            answers: None,
+        };
+    };
+    let Some(ack) = ack else {
+        return Choice {
+            unanswered: 0,
+            answers: Some(i),
+        };
+    };
+    let mut unanswered = 0;
+    if pos == 0 {
+        // A request sent when the client had received exactly the bytes before
+        // this response, and something new since the request before it, is
+        // the one this response answers: older ones were answered by bytes
+        // the capture lost (pipelined requests share their ACK, so only the
+        // first of a batch can match).
+        let mut prev_ack: Option<SeqNumber> = None;
+        for (k, (j, ex)) in q.iter(exs).enumerate() {
+            if ex.has_resp || ex.req_seq >= ack {
+                break;
+            }
+            if ex.req_ack == Some(seq) && matches!(prev_ack, Some(p) if p < seq) {
+                (i, unanswered) = (j, k as u32);
+            }
+            prev_ack = ex.req_ack;
+        }
+        if resp_gap {
+            // Responses were lost: skip a request when the server had already
+            // received its successor when it sent this response, and the client
+            // had received something in between sending the two (so they were
+            // not pipelined: the skipped one was answered by lost bytes).
+            let mut ex = &exs[i];
+            for (n, nx) in q.iter(exs).skip(unanswered as usize + 1) {
+                let answered_between =
+                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if a < b);
+                if nx.has_resp || nx.req_seq >= ack || !answered_between {
+                    break;
+                }
+                // `i` will never get its response.
+                unanswered += 1;
+                (i, ex) = (n, nx);
+            }
+        }
+    }
+    // A server cannot answer a request it has not received.
+    Choice {
+        unanswered,
+        answers: (exs[i].req_seq < ack).then_some(i),
+    }
 }
 
 impl Conn {
@@ -600,7 +499,7 @@ impl Conn {
 
     /// Offer in-order bytes of `dir`. Returns how many were consumed; the
     /// rest (an incomplete head) must be offered again with what follows.
-    fn data(&mut self, dir: Direction, data: &[u8], cx: &Ctx, ends: &Ends, env: &mut Env) -> usize {
+    fn data(&mut self, dir: Direction, data: &[u8], cx: &Ctx, env: &mut Env) -> usize {
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
@@ -622,7 +521,7 @@ impl Conn {
                     None if rest.len() < 12 => return pos,
                     Some(true) => {
                         self.dirs[dir].body_start = false;
-                        self.end_message(dir, cx.ts, ends, env);
+                        self.end_message(dir, cx.ts, env);
                         continue;
                     }
                     _ => self.dirs[dir].body_start = false,
@@ -630,7 +529,7 @@ impl Conn {
             }
             let used = match self.dirs[dir].state {
                 State::Ignore => return data.len(),
-                State::Head => match self.head(dir, rest, &at, ends, env) {
+                State::Head => match self.head(dir, rest, &at, env) {
                     Some(n) => n,
                     None => return pos,
                 },
@@ -642,13 +541,13 @@ impl Conn {
                     let n = (left.min(rest.len() as u64)) as usize;
                     self.body(dir, &rest[..n], cx.ts, env);
                     if left == n as u64 {
-                        self.end_message(dir, cx.ts, ends, env);
+                        self.end_message(dir, cx.ts, env);
                     } else {
                         self.dirs[dir].state = State::Body(left - n as u64);
                     }
                     n
                 }
-                State::Chunked(c) => self.chunked(dir, c, rest, cx.ts, ends, env),
+                State::Chunked(c) => self.chunked(dir, c, rest, cx.ts, env),
                 State::UntilClose => {
                     self.body(dir, rest, cx.ts, env);
                     rest.len()
@@ -660,7 +559,7 @@ impl Conn {
     }
 
     /// `n` bytes of `dir` were lost (never captured).
-    fn gap(&mut self, dir: Direction, n: u64, ts: u64, ends: &Ends, env: &mut Env) {
+    fn gap(&mut self, dir: Direction, n: u64, ts: u64, env: &mut Env) {
         env.stats.gaps += 1;
         self.dirs[dir].line_start = false;
         self.dirs[dir].head_scan = 0;
@@ -669,7 +568,7 @@ impl Conn {
             State::Body(left) if n <= left => {
                 self.skip_body(dir, n, env);
                 if left == n {
-                    self.end_message(dir, ts, ends, env);
+                    self.end_message(dir, ts, env);
                 } else {
                     self.dirs[dir].state = State::Body(left - n);
                 }
@@ -686,7 +585,7 @@ impl Conn {
             State::Ignore => {}
             _ => {
                 // The current message (if any) is cut short; find the next one.
-                self.cut_message(dir, ends, env);
+                self.cut_message(dir, env);
                 if self.dirs[dir].role == Role::Response {
                     self.resp_gap = true;
                 }
@@ -696,15 +595,15 @@ impl Conn {
     }
 
     /// `dir` sent FIN (all its bytes have been offered).
-    fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut Env) {
+    fn fin(&mut self, dir: Direction, ts: u64, env: &mut Env) {
         if self.dirs[dir].state == State::UntilClose {
-            self.end_message(dir, ts, ends, env);
+            self.end_message(dir, ts, env);
             self.dirs[dir].state = State::Ignore;
         }
     }
 
     /// The connection is gone: finish what can be finished and emit everything.
-    fn close(&mut self, ends: &Ends, env: &mut Env) {
+    fn close(&mut self, env: &mut Env) {
         if self.kind == Kind::Done {
             return;
         }
@@ -713,28 +612,24 @@ impl Conn {
             match d.state {
                 State::UntilClose => {
                     let ts = self.cur_msg(dir, env.exs).map(|m| m.last_ts).unwrap_or(0);
-                    self.end_message(dir, ts, ends, env);
+                    self.end_message(dir, ts, env);
                 }
                 State::Head | State::Resync | State::Ignore => {}
-                _ => self.cut_message(dir, ends, env),
+                _ => self.cut_message(dir, env),
             }
             self.dirs[dir].state = State::Ignore;
         }
-        while self.first != NIL {
-            self.emit_front(ends, env);
-        }
+        self.emit_all(env);
         self.kind = Kind::Done;
     }
 
+    /// The message `dir` is reading, unless it is not kept.
     fn cur_msg<'e>(&self, dir: Direction, exs: &'e mut ExPool) -> Option<&'e mut Msg> {
         let d = &self.dirs[dir];
-        if d.discard || d.cur == NIL {
+        if d.discard {
             return None;
         }
-        let ex = &mut exs.slots[d.cur as usize];
-        if ex.generation != d.cur_gen {
-            return None;
-        }
+        let ex = exs.get_mut(d.cur)?;
         Some(if d.role == Role::Request {
             &mut ex.req
         } else {
@@ -743,73 +638,46 @@ impl Conn {
     }
 
     /// Keep body bytes of the current message (up to the cap).
+    #[inline]
     fn body(&mut self, dir: Direction, bytes: &[u8], ts: u64, env: &mut Env) {
-        let max = env.max_body;
-        let Some(m) = self.cur_msg(dir, env.exs) else {
-            return;
-        };
-        m.last_ts = ts;
-        // The head may not have been kept whole (pool exhausted).
-        let kept = (m.chain.len() as u64).saturating_sub(m.body_start() as u64);
-        let room = max.saturating_sub(kept) as usize;
-        let want = room.min(bytes.len());
-        m.body_size += bytes.len() as u64;
-        let got = if want > 0 {
-            env.pool.append(&mut m.chain, &bytes[..want])
-        } else {
-            0
-        };
-        if got < bytes.len() {
-            if got < want && !m.truncated {
-                env.stats.pool_exhausted += 1;
-            }
-            m.truncated = true;
+        if let Some(m) = self.cur_msg(dir, env.exs) {
+            m.keep_body(bytes, ts, env.max_body, env.pool, env.stats);
         }
     }
 
     /// `n` body bytes were lost: counted, not kept.
     fn skip_body(&mut self, dir: Direction, n: u64, env: &mut Env) {
         if let Some(m) = self.cur_msg(dir, env.exs) {
-            m.body_size += n;
-            m.truncated = true;
+            m.lose_body(n);
         }
-    }
-
-    /// The exchange `dir`'s current message belongs to, if it is still held.
-    fn cur_exchange<'e>(&self, dir: Direction, exs: &'e mut ExPool) -> Option<&'e mut Exchange> {
-        let d = &self.dirs[dir];
-        if d.cur == NIL {
-            return None;
-        }
-        let ex = &mut exs.slots[d.cur as usize];
-        (ex.generation == d.cur_gen).then_some(ex)
     }
 
     /// The current message of `dir` ends abnormally (gap or close mid-message).
-    fn cut_message(&mut self, dir: Direction, ends: &Ends, env: &mut Env) {
+    fn cut_message(&mut self, dir: Direction, env: &mut Env) {
         let is_resp = self.dirs[dir].role == Role::Response;
-        if let Some(ex) = self.cur_exchange(dir, env.exs) {
+        if let Some(ex) = env.exs.get_mut(self.dirs[dir].cur) {
             let m = if is_resp { &mut ex.resp } else { &mut ex.req };
             m.truncated = true;
             let ts = m.last_ts;
-            self.finish(dir, ts, false, ends, env);
+            self.finish(dir, ts, false, env);
         }
-        self.dirs[dir].cur = NIL;
+        self.dirs[dir].cur = ExRef::NONE;
     }
 
-    fn end_message(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut Env) {
-        self.finish(dir, ts, true, ends, env);
+    fn end_message(&mut self, dir: Direction, ts: u64, env: &mut Env) {
+        self.finish(dir, ts, true, env);
         let d = &mut self.dirs[dir];
-        d.cur = NIL;
+        d.cur = ExRef::NONE;
         d.discard = false;
         if d.state != State::Ignore {
             d.state = State::Head;
         }
     }
 
-    fn finish(&mut self, dir: Direction, ts: u64, complete: bool, ends: &Ends, env: &mut Env) {
+    fn finish(&mut self, dir: Direction, ts: u64, complete: bool, env: &mut Env) {
         let is_resp = self.dirs[dir].role == Role::Response;
-        let Some(ex) = self.cur_exchange(dir, env.exs) else {
+        let cur = self.dirs[dir].cur;
+        let Some(ex) = env.exs.get_mut(cur) else {
             return;
         };
         let skip = ex.skip;
@@ -821,38 +689,29 @@ impl Conn {
         }
         if is_resp {
             // Responses complete in order: emit every finished exchange at the front.
-            while self.first != NIL {
-                let ex = &env.exs.slots[self.first as usize];
-                let done = ex.has_resp
-                    && (ex.resp.complete || (self.first == self.dirs[dir].cur && !complete));
+            while let Some(i) = self.queue.front() {
+                let ex = &env.exs[i];
+                let done = ex.has_resp && (ex.resp.complete || (i == cur.index() && !complete));
                 if !done {
                     break;
                 }
-                self.emit_front(ends, env);
+                self.emit_front(env);
             }
         }
     }
 
-    fn emit_front(&mut self, ends: &Ends, env: &mut Env) {
-        let i = self.first;
-        let ex = env.exs.slots[i as usize];
-        self.first = ex.next;
-        if self.first == NIL {
-            self.last = NIL;
+    /// Emit the oldest outstanding exchange.
+    fn emit_front(&mut self, env: &mut Env) {
+        if let Some(i) = self.queue.pop(env.exs) {
+            env.emit(i);
         }
-        self.pending -= 1;
-        if ex.skip {
-            // Refused by policy when the request came: counted there.
-        } else if ex.req.lost || (ex.has_resp && ex.resp.lost) {
-            env.stats.pool_exhausted += 1;
-        } else {
-            if !ex.has_resp {
-                env.stats.requests_without_response += 1;
-            }
-            env.stats.traces += 1;
-            env.sink.emit(&ex, ends, env.pool);
+    }
+
+    /// Emit every outstanding exchange.
+    fn emit_all(&mut self, env: &mut Env) {
+        while let Some(i) = self.queue.pop(env.exs) {
+            env.emit(i);
         }
-        env.exs.give(i, env.pool);
     }
 
     /// Look for the next message start; returns bytes to skip, or None to wait for more.
@@ -914,14 +773,7 @@ impl Conn {
     }
 
     /// Parse a head at the start of `b`. None: incomplete, wait for more.
-    fn head(
-        &mut self,
-        dir: Direction,
-        b: &[u8],
-        cx: &Ctx,
-        ends: &Ends,
-        env: &mut Env,
-    ) -> Option<usize> {
+    fn head(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) -> Option<usize> {
         if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
             return Some(0);
         }
@@ -935,7 +787,7 @@ impl Conn {
             self.dirs[dir].head_scan = b.len() as u32;
             return None;
         }
-        let mut headers = uninit_headers();
+        let mut headers = index::uninit_headers();
         let mut resp = httparse::Response::new(&mut []);
         let is_req = self.dirs[dir].role == Role::Request;
         let parsed = if is_req {
@@ -955,10 +807,13 @@ impl Conn {
                             .iter()
                             .find(|h| h.name.eq_ignore_ascii_case("host"))
                             .map(|h| h.value),
-                        server: ends.addr[dir.flip()],
+                        server: env.ends.addr[dir.flip()],
                     };
                     let keep = env.sink.admit(&info);
-                    let parts = head::Parts::Request(line, hs);
+                    let parts = Parts {
+                        start: StartLine::Request(line),
+                        headers: hs,
+                    };
                     Ok(Some((n, f, method, if keep { 0u16 } else { 1 }, parts)))
                 }
                 Ok(None) => Ok(None),
@@ -969,13 +824,16 @@ impl Conn {
                 Ok(httparse::Status::Complete(n)) => {
                     let f = framing(resp.headers);
                     let status = resp.code.unwrap_or(0);
-                    Ok(Some((
-                        n,
-                        f,
-                        Method::Other,
+                    let line = StatusLine {
                         status,
-                        head::Parts::Response(&resp),
-                    )))
+                        reason: resp.reason.unwrap_or(""),
+                        version: resp.version.unwrap_or(1),
+                    };
+                    let parts = Parts {
+                        start: StartLine::Response(line),
+                        headers: &*resp.headers,
+                    };
+                    Ok(Some((n, f, Method::Other, status, parts)))
                 }
                 Ok(httparse::Status::Partial) => Ok(None),
                 Err(e) => Err(e),
@@ -1008,9 +866,9 @@ impl Conn {
                 let head = (&b[..n], &parts);
                 if is_req {
                     let keep = status == 0;
-                    self.request_head(dir, head, f, method, keep, cx, ends, env);
+                    self.request_head(dir, head, f, method, keep, cx, env);
                 } else {
-                    self.response_head(dir, head, f, status, cx, ends, env);
+                    self.response_head(dir, head, f, status, cx, env);
                 }
                 Some(n)
             }
@@ -1062,28 +920,28 @@ impl Conn {
     fn request_head(
         &mut self,
         dir: Direction,
-        (head, parts): (&[u8], &head::Parts),
+        (head, parts): (&[u8], &Parts),
         f: Framing,
         method: Method,
         keep: bool,
         cx: &Ctx,
-        ends: &Ends,
         env: &mut Env,
     ) {
-        if self.pending >= MAX_PENDING {
+        if self.queue.len() >= MAX_PENDING {
             // Answers stopped coming: report the oldest as unanswered.
-            self.emit_front(ends, env);
+            self.emit_front(env);
         }
         let d = &mut self.dirs[dir];
         d.discard = false;
-        d.cur = NIL;
-        let Some(i) = env.exs.take() else {
+        d.cur = ExRef::NONE;
+        let Some(r) = env.exs.take() else {
             env.stats.pool_exhausted += 1;
             d.discard = true;
-            self.after_head(dir, &f, method, 0, cx.ts, ends, env);
+            self.after_head(dir, &f, method, 0, cx.ts, env);
             return;
         };
-        let ex = &mut env.exs.slots[i as usize];
+        let i = r.index();
+        let ex = &mut env.exs[i];
         ex.client_dir = dir;
         ex.method = method;
         ex.req_seq = cx.seq;
@@ -1092,133 +950,56 @@ impl Conn {
         ex.req.last_ts = cx.ts;
         ex.skip = !keep;
         if keep {
-            ex.req = keep_head(ex.req, head, parts, env.pool);
+            ex.req.keep_head(head, parts, env.pool);
         }
-        let generation = ex.generation;
-        if self.last == NIL {
-            self.first = i;
-        } else {
-            env.exs.slots[self.last as usize].next = i;
-        }
-        self.last = i;
-        self.pending += 1;
+        self.queue.push(env.exs, i);
         let d = &mut self.dirs[dir];
-        d.cur = i;
-        d.cur_gen = generation;
+        d.cur = r;
         d.discard = !keep;
-        self.after_head(dir, &f, method, 0, cx.ts, ends, env);
+        self.after_head(dir, &f, method, 0, cx.ts, env);
     }
 
     #[allow(clippy::too_many_arguments)]
     fn response_head(
         &mut self,
         dir: Direction,
-        (head, parts): (&[u8], &head::Parts),
+        (head, parts): (&[u8], &Parts),
         f: Framing,
         status: u16,
         cx: &Ctx,
-        ends: &Ends,
         env: &mut Env,
     ) {
         let d = &mut self.dirs[dir];
-        d.cur = NIL;
+        d.cur = ExRef::NONE;
         d.discard = true;
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one follows for the same request.
-            self.after_head(dir, &f, Method::Other, status, cx.ts, ends, env);
+            self.after_head(dir, &f, Method::Other, status, cx.ts, env);
             return;
         }
-        let target = self.pair(cx, ends, env);
+        let c = choose(&self.queue, env.exs, cx.seq, cx.ack, self.resp_gap);
+        for _ in 0..c.unanswered {
+            self.emit_front(env);
+        }
         self.resp_gap = false;
-        let Some(i) = target else {
+        let Some(i) = c.answers else {
             env.stats.orphan_responses += 1;
-            self.after_head(dir, &f, Method::Other, status, cx.ts, ends, env);
+            self.after_head(dir, &f, Method::Other, status, cx.ts, env);
             return;
         };
-        let ex = &mut env.exs.slots[i as usize];
+        let ex = &mut env.exs[i];
         ex.has_resp = true;
         ex.resp.first_ts = cx.first_ts;
         ex.resp.last_ts = cx.ts;
         let skip = ex.skip;
         if !skip {
-            ex.resp = keep_head(ex.resp, head, parts, env.pool);
+            ex.resp.keep_head(head, parts, env.pool);
         }
         let method = ex.method;
-        let generation = ex.generation;
         let d = &mut self.dirs[dir];
-        d.cur = i;
-        d.cur_gen = generation;
+        d.cur = env.exs.refer(i);
         d.discard = skip;
-        self.after_head(dir, &f, method, status, cx.ts, ends, env);
-    }
-
-    /// Choose the request a final response answers.
-    fn pair(&mut self, cx: &Ctx, ends: &Ends, env: &mut Env) -> Option<u32> {
-        // The oldest request without a response.
-        let mut i = self.first;
-        while i != NIL && env.exs.slots[i as usize].has_resp {
-            i = env.exs.slots[i as usize].next;
-        }
-        if i == NIL {
-            return None;
-        }
-        let Some(ack) = cx.ack else {
-            return Some(i);
-        };
-        // A request sent when the client had received exactly the bytes before
-        // this response, and something new since the request before it, is
-        // the one this response answers: older ones were answered by bytes
-        // the capture lost (pipelined requests share their ACK, so only the
-        // first of a batch can match).
-        if i == self.first {
-            let mut j = i;
-            let mut prev_ack: Option<SeqNumber> = None;
-            let mut cand = NIL;
-            while j != NIL {
-                let ex = env.exs.slots[j as usize];
-                if ex.has_resp || ex.req_seq >= ack {
-                    break;
-                }
-                if ex.req_ack == Some(cx.seq) && matches!(prev_ack, Some(p) if p < cx.seq) {
-                    cand = j;
-                }
-                prev_ack = ex.req_ack;
-                j = ex.next;
-            }
-            if cand != NIL {
-                while self.first != cand {
-                    self.emit_front(ends, env);
-                }
-                i = cand;
-            }
-        }
-        if self.resp_gap {
-            // Responses were lost: skip a request when the server had already
-            // received its successor when it sent this response, and the client
-            // had received something in between sending the two (so they were
-            // not pipelined: the skipped one was answered by lost bytes).
-            loop {
-                let ex = env.exs.slots[i as usize];
-                if ex.next == NIL {
-                    break;
-                }
-                let nx = env.exs.slots[ex.next as usize];
-                let answered_between =
-                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if a < b);
-                if nx.has_resp || nx.req_seq >= ack || i != self.first || !answered_between {
-                    break;
-                }
-                // `i` will never get its response.
-                self.emit_front(ends, env);
-                i = self.first;
-            }
-        }
-        // A server cannot answer a request it has not received.
-        let ex = &env.exs.slots[i as usize];
-        if ex.req_seq >= ack {
-            return None;
-        }
-        Some(i)
+        self.after_head(dir, &f, method, status, cx.ts, env);
     }
 
     /// Set the body state after a head; ends the message when it has no body.
@@ -1230,7 +1011,6 @@ impl Conn {
         method: Method,
         status: u16,
         ts: u64,
-        ends: &Ends,
         env: &mut Env,
     ) {
         let is_resp = self.dirs[dir].role == Role::Response;
@@ -1259,13 +1039,11 @@ impl Conn {
                 self.dirs[dir].body_start = is_resp;
             }
             None => {
-                self.end_message(dir, ts, ends, env);
+                self.end_message(dir, ts, env);
                 if tunnel {
                     env.stats.tunnels += 1;
                     // Later requests (none expected) would never be answered.
-                    while self.first != NIL {
-                        self.emit_front(ends, env);
-                    }
+                    self.emit_all(env);
                     self.ignore_all();
                 }
             }
@@ -1273,15 +1051,7 @@ impl Conn {
     }
 
     /// Run the chunked decoder over `b`; returns bytes consumed.
-    fn chunked(
-        &mut self,
-        dir: Direction,
-        mut c: Chunk,
-        b: &[u8],
-        ts: u64,
-        ends: &Ends,
-        env: &mut Env,
-    ) -> usize {
+    fn chunked(&mut self, dir: Direction, mut c: Chunk, b: &[u8], ts: u64, env: &mut Env) -> usize {
         let mut i = 0;
         while i < b.len() {
             let ch = b[i];
@@ -1300,7 +1070,7 @@ impl Conn {
                     i += 1;
                     if let Some(d) = (ch as char).to_digit(16) {
                         if digits >= 15 {
-                            return self.chunk_error(dir, i, ends, env);
+                            return self.chunk_error(dir, i, env);
                         }
                         Chunk::Size {
                             val: val * 16 + d as u64,
@@ -1310,7 +1080,7 @@ impl Conn {
                         // Tolerate a stray empty line before the size.
                         Chunk::Size { val, digits }
                     } else if digits == 0 {
-                        return self.chunk_error(dir, i, ends, env);
+                        return self.chunk_error(dir, i, env);
                     } else if ch == b'\n' {
                         self.chunk_size_done(val)
                     } else {
@@ -1343,7 +1113,7 @@ impl Conn {
                     match ch {
                         b'\r' => Chunk::TrailerEnd,
                         b'\n' => {
-                            self.end_message(dir, ts, ends, env);
+                            self.end_message(dir, ts, env);
                             return i;
                         }
                         _ => Chunk::TrailerLine,
@@ -1360,7 +1130,7 @@ impl Conn {
                 Chunk::TrailerEnd => {
                     i += 1;
                     if ch == b'\n' {
-                        self.end_message(dir, ts, ends, env);
+                        self.end_message(dir, ts, env);
                         return i;
                     }
                     Chunk::TrailerLine
@@ -1379,29 +1149,26 @@ impl Conn {
         }
     }
 
-    fn chunk_error(&mut self, dir: Direction, used: usize, ends: &Ends, env: &mut Env) -> usize {
+    fn chunk_error(&mut self, dir: Direction, used: usize, env: &mut Env) -> usize {
         env.stats.parse_errors += 1;
-        self.cut_message(dir, ends, env);
+        self.cut_message(dir, env);
         self.dirs[dir].state = State::Resync;
         used
     }
 }
 
 /// The HTTP/1 parser of a connection, as the TCP layer drives it: each call
-/// goes to the method of the same name with the HTTP view of the context.
+/// goes to the method of the same name with the exchange layer's view of
+/// the context.
 impl tcp::Parser for Conn {
     type Shared = Shared;
     type Sink = dyn Emit;
 
     fn shared(l: &tcp::Limits, store: Store) -> Shared {
-        Shared {
-            pool: store,
-            exs: ExPool::new(l.max_flows.max(1) as usize * 2 + 64),
-            max_body: l.max_body,
-        }
+        Shared::new(l, store)
     }
     fn reserved(s: &Shared) -> usize {
-        s.pool.reserved() + s.exs.reserved()
+        s.reserved()
     }
 
     fn syn(&mut self, dir: Direction) {
@@ -1419,27 +1186,27 @@ impl tcp::Parser for Conn {
         ends: &Ends,
         env: &mut tcp::Env<Self>,
     ) -> usize {
-        Conn::data(self, dir, bytes, cx, ends, &mut http_env(env))
+        Conn::data(self, dir, bytes, cx, &mut Env::lend(env, ends))
     }
     fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
-        Conn::gap(self, dir, lost, ts, ends, &mut http_env(env))
+        Conn::gap(self, dir, lost, ts, &mut Env::lend(env, ends))
     }
     fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
-        Conn::fin(self, dir, ts, ends, &mut http_env(env))
+        Conn::fin(self, dir, ts, &mut Env::lend(env, ends))
     }
     fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
-        Conn::close(self, ends, &mut http_env(env))
+        Conn::close(self, &mut Env::lend(env, ends))
     }
 }
 
-/// What the tracker lends a call, as HTTP's `Env`.
-#[inline]
-fn http_env<'a>(e: &'a mut tcp::Env<'_, Conn>) -> Env<'a> {
-    Env {
-        pool: &mut e.shared.pool,
-        exs: &mut e.shared.exs,
-        stats: e.stats,
-        sink: e.sink,
-        max_body: e.shared.max_body,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The start-up "memory ceiling" line counts flow slots, which hold a
+    /// `Conn` each: a change of its size shows in the sensor's output.
+    #[test]
+    fn a_connection_keeps_its_size() {
+        assert_eq!(std::mem::size_of::<Conn>(), 96);
     }
 }
