@@ -8,27 +8,20 @@
 //! each are kept. Responses pair with requests by order; TCP acknowledgement
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
+mod detect;
+
 use crate::exchange::index::{self, MAX_HEADERS, Parts, ReqLine, StartLine, StatusLine};
 use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, Queue, ReqInfo, Shared};
 use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
 use crate::wire::SeqNumber;
+use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_request, looks_like_response};
 
 /// Most requests a connection may have outstanding (pipelined or unanswered).
 pub const MAX_PENDING: u32 = 32;
-/// Bytes scanned for a message start before a connection is called non-HTTP.
-const MAX_SCAN: u32 = 256 * 1024;
 
 /// The tracker of HTTP/1 connections.
 pub type Tracker = tcp::Tracker<Conn>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Role {
-    #[default]
-    Unknown,
-    Request,
-    Response,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum State {
@@ -148,89 +141,6 @@ fn has_head_end(b: &[u8]) -> bool {
         }
     }
     false
-}
-
-/// Does `b` start with a registered method and a space?
-pub fn known_method(b: &[u8]) -> bool {
-    const M: &[&[u8]] = &[
-        b"GET ",
-        b"HEAD ",
-        b"POST ",
-        b"PUT ",
-        b"DELETE ",
-        b"CONNECT ",
-        b"OPTIONS ",
-        b"TRACE ",
-        b"PATCH ",
-        b"PROPFIND ",
-        b"PROPPATCH ",
-        b"MKCOL ",
-        b"COPY ",
-        b"MOVE ",
-        b"LOCK ",
-        b"UNLOCK ",
-        b"SEARCH ",
-        b"REPORT ",
-        b"PURGE ",
-    ];
-    M.iter().any(|m| b.starts_with(m))
-}
-
-/// Does `b` start like a request line? `None`: too short to tell.
-fn looks_like_request(b: &[u8]) -> Option<bool> {
-    let mut i = 0;
-    while i < b.len() && i < 24 {
-        let c = b[i];
-        if c == b' ' {
-            if i < 2 {
-                return Some(false);
-            }
-            // Method, then a target and " HTTP/1." before the end of the line.
-            let line_end = b[i..].iter().position(|&c| c == b'\n');
-            let line = match line_end {
-                Some(e) => &b[i..i + e],
-                None if b.len() - i > WINDOW => return Some(false),
-                None => return None,
-            };
-            return Some(find(line, b" HTTP/1.").is_some() || find(line, b" HTTP/0.9").is_some());
-        }
-        let ok =
-            c.is_ascii_uppercase() || (i > 0 && (c == b'_' || c == b'-' || c.is_ascii_digit()));
-        if !ok {
-            return Some(false);
-        }
-        i += 1;
-    }
-    if i == b.len() { None } else { Some(false) }
-}
-
-/// Does `b` start like a status line? `None`: too short to tell.
-fn looks_like_response(b: &[u8]) -> Option<bool> {
-    const P: &[u8] = b"HTTP/1.";
-    let n = b.len().min(P.len());
-    if b[..n] != P[..n] {
-        return Some(false);
-    }
-    if b.len() < 12 {
-        return None;
-    }
-    Some((b[7] == b'0' || b[7] == b'1') && b[8] == b' ' && b[9..12].iter().all(u8::is_ascii_digit))
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn looks_like(role: Role, b: &[u8]) -> Option<bool> {
-    match role {
-        Role::Request => looks_like_request(b),
-        Role::Response => looks_like_response(b),
-        Role::Unknown => match (looks_like_request(b), looks_like_response(b)) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (None, _) | (_, None) => None,
-            _ => Some(false),
-        },
-    }
 }
 
 fn header_eq(name: &str, want: &str) -> bool {
@@ -716,54 +626,31 @@ impl Conn {
 
     /// Look for the next message start; returns bytes to skip, or None to wait for more.
     fn resync(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<usize> {
-        let role = self.dirs[dir].role;
-        let mut line = 0;
-        loop {
-            let mut verdict = looks_like(role, &b[line..]);
-            if line == 0
-                && !self.dirs[dir].line_start
-                && verdict == Some(true)
-                && looks_like_response(b) != Some(true)
-                && !known_method(b)
-            {
-                // Mid-line after a loss: "ET /x HTTP/1.1" is not a request.
-                verdict = Some(false);
-            }
-            match verdict {
-                Some(true) => {
-                    if line > 0 {
-                        self.dirs[dir].line_start = true;
-                    }
-                    self.dirs[dir].state = State::Head;
-                    self.dirs[dir].scanned = 0;
-                    return Some(line);
-                }
-                None => {
-                    // Could be a message start cut by the end of what we have.
-                    if line > 0 {
-                        self.dirs[dir].line_start = true;
-                        return Some(line);
-                    }
-                    return None;
-                }
-                Some(false) => {}
-            }
-            match b[line..].iter().position(|&c| c == b'\n') {
-                Some(nl) => line += nl + 1,
-                None => break,
-            }
-            if line >= b.len() {
-                break;
-            }
-        }
         let d = &mut self.dirs[dir];
-        d.line_start = b.last() == Some(&b'\n');
-        d.scanned = d.scanned.saturating_add(b.len() as u32);
-        if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
-            env.stats.non_http_flows += 1;
-            self.ignore_all();
+        match detect::find_start(d.role, b, d.line_start) {
+            Found::Start(at) => {
+                if at > 0 {
+                    d.line_start = true;
+                }
+                d.state = State::Head;
+                d.scanned = 0;
+                Some(at)
+            }
+            Found::Cut(at) => {
+                d.line_start = true;
+                Some(at)
+            }
+            Found::Wait => None,
+            Found::Nothing => {
+                d.line_start = b.last() == Some(&b'\n');
+                d.scanned = d.scanned.saturating_add(b.len() as u32);
+                if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
+                    env.stats.non_http_flows += 1;
+                    self.ignore_all();
+                }
+                Some(b.len())
+            }
         }
-        Some(b.len())
     }
 
     fn ignore_all(&mut self) {
@@ -878,31 +765,28 @@ impl Conn {
     /// First bytes of a direction: decide what this connection is.
     /// Some(true): parse a head here; Some(false): not a message start (resync).
     fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
-        if b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
-            env.stats.tls_flows += 1;
-            self.ignore_all();
-            return Some(false);
-        }
-        const H2: &[u8] = b"PRI * HTTP/2.0";
-        let n = b.len().min(H2.len());
-        if b[..n] == H2[..n] {
-            if n < H2.len() {
-                return None;
+        let role = match detect::first(b)? {
+            First::Tls => {
+                env.stats.tls_flows += 1;
+                self.ignore_all();
+                return Some(false);
             }
-            env.stats.http2_flows += 1;
-            self.ignore_all();
-            return Some(false);
-        }
-        let role = if looks_like_response(b)? {
-            Role::Response
-        } else if looks_like_request(b)?
-            && (self.syn_from.is_some() || self.dirs[dir].line_start || known_method(b))
-        {
-            Role::Request
-        } else {
-            self.dirs[dir].state = State::Resync;
-            // Mid-stream start: look for a start of either kind.
-            return Some(false);
+            First::Http2 => {
+                env.stats.http2_flows += 1;
+                self.ignore_all();
+                return Some(false);
+            }
+            First::Status => Role::Response,
+            First::Request
+                if self.syn_from.is_some() || self.dirs[dir].line_start || known_method(b) =>
+            {
+                Role::Request
+            }
+            First::Request | First::Other => {
+                self.dirs[dir].state = State::Resync;
+                // Mid-stream start: look for a start of either kind.
+                return Some(false);
+            }
         };
         self.set_role(dir, role);
         Some(true)
