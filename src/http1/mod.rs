@@ -9,13 +9,15 @@
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
 mod detect;
+mod head;
 
-use crate::exchange::index::{self, MAX_HEADERS, Parts, ReqLine, StartLine, StatusLine};
+use crate::exchange::index::{ReqLine, StartLine};
 use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, Queue, ReqInfo, Shared};
 use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
 use crate::wire::SeqNumber;
-use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_request, looks_like_response};
+use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_response};
+use head::{Framing, Head, Parsed};
 
 /// Most requests a connection may have outstanding (pipelined or unanswered).
 pub const MAX_PENDING: u32 = 32;
@@ -127,196 +129,6 @@ impl Default for Conn {
             syn_from: None,
         }
     }
-}
-
-/// Does `b` hold the blank line that ends a head?
-fn has_head_end(b: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(nl) = b[i..].iter().position(|&c| c == b'\n') {
-        let j = i + nl + 1;
-        match b.get(j) {
-            Some(b'\n') => return true,
-            Some(b'\r') if b.get(j + 1) == Some(&b'\n') => return true,
-            _ => i = j,
-        }
-    }
-    false
-}
-
-fn header_eq(name: &str, want: &str) -> bool {
-    name.eq_ignore_ascii_case(want)
-}
-
-/// Framing information read from a head.
-struct Framing {
-    content_length: Option<u64>,
-    chunked: bool,
-    bad: bool,
-}
-
-fn framing(headers: &[httparse::Header<'_>]) -> Framing {
-    let mut f = Framing {
-        content_length: None,
-        chunked: false,
-        bad: false,
-    };
-    for h in headers {
-        if header_eq(h.name, "content-length") {
-            let v = trim(h.value);
-            // A list "5, 5" is allowed when every element agrees.
-            let mut val = None;
-            for part in v.split(|&c| c == b',') {
-                let p = trim(part);
-                match parse_dec(p) {
-                    Some(n) if val.is_none() || val == Some(n) => val = Some(n),
-                    _ => f.bad = true,
-                }
-            }
-            match (f.content_length, val) {
-                (None, v) => f.content_length = v,
-                (Some(a), Some(b)) if a != b => f.bad = true,
-                _ => {}
-            }
-        } else if header_eq(h.name, "transfer-encoding") {
-            let v = trim(h.value);
-            let last = v.rsplit(|&c| c == b',').next().map(trim).unwrap_or(b"");
-            f.chunked = last.eq_ignore_ascii_case(b"chunked");
-        }
-    }
-    f
-}
-
-fn trim(mut b: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = b {
-        if first.is_ascii_whitespace() {
-            b = rest;
-        } else {
-            break;
-        }
-    }
-    while let [rest @ .., last] = b {
-        if last.is_ascii_whitespace() {
-            b = rest;
-        } else {
-            break;
-        }
-    }
-    b
-}
-
-fn parse_dec(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(b.iter().fold(0u64, |a, &d| a * 10 + (d - b'0') as u64))
-}
-
-/// A parsed request head: its length, its request line and its headers.
-pub type ReqHead<'b, 'h> = (usize, ReqLine<'b>, &'h [httparse::Header<'b>]);
-
-/// Parse a request head: with httparse, or — when httparse refuses only the
-/// request line (a space inside the target, as some clients send) — reading
-/// the line leniently and the headers with httparse. `Ok(None)`: incomplete.
-pub fn parse_request_head<'b, 'h>(
-    b: &'b [u8],
-    hb: &'h mut [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS],
-) -> Result<Option<ReqHead<'b, 'h>>, httparse::Error> {
-    // The slots are borrowed by the parse's result on success only; on an
-    // error they are taken again below. The borrow checker cannot see that
-    // the first borrow has ended on the error path (it would with Polonius),
-    // so the second comes from a raw pointer.
-    let slots: *mut [std::mem::MaybeUninit<httparse::Header<'b>>; MAX_HEADERS] = hb;
-    let mut req = httparse::Request::new(&mut []);
-    // SAFETY: `slots` is `hb`, borrowed for 'h; nothing else uses it while
-    // this borrow is live.
-    let first =
-        parser_config().parse_request_with_uninit_headers(&mut req, b, unsafe { &mut *slots });
-    let e = match first {
-        Ok(httparse::Status::Complete(n)) => {
-            let line = ReqLine {
-                method: req.method.unwrap_or(""),
-                target: req.path.unwrap_or(""),
-                version: req.version.unwrap_or(1),
-            };
-            return Ok(Some((n, line, req.headers)));
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => e,
-    };
-    // Which part was refused? The request line alone (no header slots: a
-    // good line then stops at TooManyHeaders).
-    let mut probe = httparse::Request::new(&mut []);
-    let err = match parser_config().parse_request(&mut probe, b) {
-        Err(httparse::Error::TooManyHeaders) | Ok(_) => return Err(e),
-        Err(line_error) => line_error,
-    };
-    // SAFETY: the first parse failed, so nothing borrows the slots now.
-    let hb = unsafe { &mut *slots };
-    // METHOD SP target... SP HTTP/1.x CRLF, the target being everything between.
-    let Some(eol) = b.iter().position(|&c| c == b'\n') else {
-        // The line may still be coming: wait while it starts like a request.
-        return if b.len() < WINDOW && looks_like_request(b).is_none() {
-            Ok(None)
-        } else {
-            Err(err)
-        };
-    };
-    let line = b[..eol].strip_suffix(b"\r").unwrap_or(&b[..eol]);
-    let Some(sp) = line.iter().position(|&c| c == b' ') else {
-        return Err(err);
-    };
-    let method = &line[..sp];
-    let Some(v) = line.len().checked_sub(9).filter(|&v| v > sp) else {
-        return Err(err);
-    };
-    let (rest, ver) = (&line[sp + 1..v], &line[v..]);
-    let version = match ver {
-        b" HTTP/1.0" => 0,
-        b" HTTP/1.1" => 1,
-        _ => return Err(err),
-    };
-    let target = std::str::from_utf8(rest).map_err(|_| err)?.trim();
-    let method = std::str::from_utf8(method).map_err(|_| err)?;
-    if method.is_empty()
-        || !method
-            .bytes()
-            .all(|c| c.is_ascii_uppercase() || c == b'_' || c == b'-')
-        || target.is_empty()
-        || target.bytes().any(|c| c < 0x20 || c == 0x7f)
-    {
-        return Err(err);
-    }
-    for h in hb.iter_mut() {
-        h.write(httparse::EMPTY_HEADER);
-    }
-    // SAFETY: every slot was initialised just above, and MaybeUninit<T> has T's layout.
-    let hs: &'h mut [httparse::Header<'b>] =
-        unsafe { &mut *(hb.as_mut_slice() as *mut [_] as *mut [httparse::Header<'b>]) };
-    match httparse::parse_headers(&b[eol + 1..], hs) {
-        Ok(httparse::Status::Complete((n, hs))) => Ok(Some((
-            eol + 1 + n,
-            ReqLine {
-                method,
-                target,
-                version,
-            },
-            hs,
-        ))),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// The lenient-where-harmless settings every head is parsed with.
-pub fn parser_config() -> httparse::ParserConfig {
-    let mut c = httparse::ParserConfig::default();
-    c.allow_multiple_spaces_in_request_line_delimiters(true)
-        .allow_multiple_spaces_in_response_status_delimiters(true)
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .allow_spaces_after_header_name_in_responses(true)
-        .ignore_invalid_headers_in_requests(true)
-        .ignore_invalid_headers_in_responses(true);
-    c
 }
 
 /// Which outstanding request a final response answers.
@@ -669,97 +481,56 @@ impl Conn {
         let scanned = self.dirs[dir].head_scan as usize;
         if scanned > 0
             && b.len() < WINDOW
-            && !has_head_end(&b[scanned.saturating_sub(3).min(b.len())..])
+            && !head::has_head_end(&b[scanned.saturating_sub(3).min(b.len())..])
         {
             self.dirs[dir].head_scan = b.len() as u32;
             return None;
         }
-        let mut headers = index::uninit_headers();
-        let mut resp = httparse::Response::new(&mut []);
-        let is_req = self.dirs[dir].role == Role::Request;
-        let parsed = if is_req {
-            match parse_request_head(b, &mut headers) {
-                Ok(Some((n, line, hs))) => {
-                    let method = match line.method {
-                        "HEAD" => Method::Head,
-                        "CONNECT" => Method::Connect,
-                        _ => Method::Other,
-                    };
-                    let f = framing(hs);
-                    let info = ReqInfo {
-                        ts: cx.first_ts,
-                        method: line.method,
-                        target: line.target,
-                        host: hs
-                            .iter()
-                            .find(|h| h.name.eq_ignore_ascii_case("host"))
-                            .map(|h| h.value),
-                        server: env.ends.addr[dir.flip()],
-                    };
-                    let keep = env.sink.admit(&info);
-                    let parts = Parts {
-                        start: StartLine::Request(line),
-                        headers: hs,
-                    };
-                    Ok(Some((n, f, method, if keep { 0u16 } else { 1 }, parts)))
-                }
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            }
-        } else {
-            match parser_config().parse_response_with_uninit_headers(&mut resp, b, &mut headers) {
-                Ok(httparse::Status::Complete(n)) => {
-                    let f = framing(resp.headers);
-                    let status = resp.code.unwrap_or(0);
-                    let line = StatusLine {
-                        status,
-                        reason: resp.reason.unwrap_or(""),
-                        version: resp.version.unwrap_or(1),
-                    };
-                    let parts = Parts {
-                        start: StartLine::Response(line),
-                        headers: &*resp.headers,
-                    };
-                    Ok(Some((n, f, Method::Other, status, parts)))
-                }
-                Ok(httparse::Status::Partial) => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
-        match parsed {
-            Ok(None) if b.len() < WINDOW => {
+        let request = self.dirs[dir].role == Role::Request;
+        head::parse(b, request, |p| self.parsed(dir, b, p, cx, env))
+    }
+
+    /// What parsing `b` gave: a head to act on, or bytes to wait for or to
+    /// skip. Returns bytes consumed, or None to wait for more.
+    fn parsed(
+        &mut self,
+        dir: Direction,
+        b: &[u8],
+        p: &Parsed,
+        cx: &Ctx,
+        env: &mut Env,
+    ) -> Option<usize> {
+        let h = match p {
+            Parsed::Complete(h) => h,
+            Parsed::Partial if b.len() < WINDOW => {
                 self.dirs[dir].head_scan = b.len().max(1) as u32;
-                None
+                return None;
             }
-            Ok(None) | Err(_) => {
+            Parsed::Partial | Parsed::Invalid => {
                 // Too large to ever complete, or not HTTP at all.
                 env.stats.parse_errors += 1;
-                self.dirs[dir].state = State::Resync;
-                self.dirs[dir].line_start = false;
-                self.dirs[dir].head_scan = 0;
-                if !is_req {
+                let d = &mut self.dirs[dir];
+                d.state = State::Resync;
+                d.line_start = false;
+                d.head_scan = 0;
+                if d.role != Role::Request {
                     // Bytes that are not a response where one should start: the
                     // start of a response (and maybe more) was not captured.
                     self.resp_gap = true;
                 }
-                Some(if b.is_empty() { 0 } else { 1 })
+                return Some(if b.is_empty() { 0 } else { 1 });
             }
-            Ok(Some((n, f, method, status, parts))) => {
-                self.kind = Kind::Http;
-                self.dirs[dir].head_scan = 0;
-                if f.bad {
-                    env.stats.parse_errors += 1;
-                }
-                let head = (&b[..n], &parts);
-                if is_req {
-                    let keep = status == 0;
-                    self.request_head(dir, head, f, method, keep, cx, env);
-                } else {
-                    self.response_head(dir, head, f, status, cx, env);
-                }
-                Some(n)
-            }
+        };
+        self.kind = Kind::Http;
+        self.dirs[dir].head_scan = 0;
+        if h.framing.bad {
+            env.stats.parse_errors += 1;
         }
+        match h.parts.start {
+            StartLine::Request(line) => self.request_head(dir, h, line, cx, env),
+            StartLine::Response(line) => self.response_head(dir, h, line.status, cx, env),
+        }
+        Some(h.bytes.len())
     }
 
     /// First bytes of a direction: decide what this connection is.
@@ -800,17 +571,23 @@ impl Conn {
         };
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn request_head(
-        &mut self,
-        dir: Direction,
-        (head, parts): (&[u8], &Parts),
-        f: Framing,
-        method: Method,
-        keep: bool,
-        cx: &Ctx,
-        env: &mut Env,
-    ) {
+    /// A request head: ask the sink whether to keep the exchange, queue it.
+    fn request_head(&mut self, dir: Direction, h: &Head, line: ReqLine, cx: &Ctx, env: &mut Env) {
+        let info = ReqInfo {
+            ts: cx.first_ts,
+            method: line.method,
+            target: line.target,
+            host: h
+                .parts
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("host"))
+                .map(|h| h.value),
+            server: env.ends.addr[dir.flip()],
+        };
+        let keep = env.sink.admit(&info);
+        let method = head::method(line.method);
+        let f = &h.framing;
         if self.queue.len() >= MAX_PENDING {
             // Answers stopped coming: report the oldest as unanswered.
             self.emit_front(env);
@@ -821,7 +598,7 @@ impl Conn {
         let Some(r) = env.exs.take() else {
             env.stats.pool_exhausted += 1;
             d.discard = true;
-            self.after_head(dir, &f, method, 0, cx.ts, env);
+            self.after_head(dir, f, method, 0, cx.ts, env);
             return;
         };
         let i = r.index();
@@ -834,31 +611,24 @@ impl Conn {
         ex.req.last_ts = cx.ts;
         ex.skip = !keep;
         if keep {
-            ex.req.keep_head(head, parts, env.pool);
+            ex.req.keep_head(h.bytes, &h.parts, env.pool);
         }
         self.queue.push(env.exs, i);
         let d = &mut self.dirs[dir];
         d.cur = r;
         d.discard = !keep;
-        self.after_head(dir, &f, method, 0, cx.ts, env);
+        self.after_head(dir, f, method, 0, cx.ts, env);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn response_head(
-        &mut self,
-        dir: Direction,
-        (head, parts): (&[u8], &Parts),
-        f: Framing,
-        status: u16,
-        cx: &Ctx,
-        env: &mut Env,
-    ) {
+    /// A response head: pair it with its request.
+    fn response_head(&mut self, dir: Direction, h: &Head, status: u16, cx: &Ctx, env: &mut Env) {
+        let f = &h.framing;
         let d = &mut self.dirs[dir];
         d.cur = ExRef::NONE;
         d.discard = true;
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one follows for the same request.
-            self.after_head(dir, &f, Method::Other, status, cx.ts, env);
+            self.after_head(dir, f, Method::Other, status, cx.ts, env);
             return;
         }
         let c = choose(&self.queue, env.exs, cx.seq, cx.ack, self.resp_gap);
@@ -868,7 +638,7 @@ impl Conn {
         self.resp_gap = false;
         let Some(i) = c.answers else {
             env.stats.orphan_responses += 1;
-            self.after_head(dir, &f, Method::Other, status, cx.ts, env);
+            self.after_head(dir, f, Method::Other, status, cx.ts, env);
             return;
         };
         let ex = &mut env.exs[i];
@@ -877,13 +647,13 @@ impl Conn {
         ex.resp.last_ts = cx.ts;
         let skip = ex.skip;
         if !skip {
-            ex.resp.keep_head(head, parts, env.pool);
+            ex.resp.keep_head(h.bytes, &h.parts, env.pool);
         }
         let method = ex.method;
         let d = &mut self.dirs[dir];
         d.cur = env.exs.refer(i);
         d.discard = skip;
-        self.after_head(dir, &f, method, status, cx.ts, env);
+        self.after_head(dir, f, method, status, cx.ts, env);
     }
 
     /// Set the body state after a head; ends the message when it has no body.
