@@ -8,6 +8,7 @@
 //! each are kept. Responses pair with requests by order; TCP acknowledgement
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
+mod body;
 mod detect;
 mod head;
 
@@ -16,8 +17,9 @@ use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, Queue, ReqInfo, Sha
 use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
 use crate::wire::SeqNumber;
+use body::{BodyDecoder, End, Follows, Status, follows};
 use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_response};
-use head::{Framing, Head, Parsed};
+use head::{Head, Parsed};
 
 /// Most requests a connection may have outstanding (pipelined or unanswered).
 pub const MAX_PENDING: u32 = 32;
@@ -30,37 +32,12 @@ enum State {
     /// Expecting a message head (or, with an unknown role, the first bytes).
     #[default]
     Head,
-    /// A body of known remaining length.
-    Body(u64),
-    Chunked(Chunk),
-    /// A response body that ends when the connection does.
-    UntilClose,
+    /// Inside a message body.
+    Body(BodyDecoder),
     /// Lost track: looking for the next message start.
     Resync,
     /// Not (or no longer) HTTP/1.x: bytes are dropped.
     Ignore,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    /// Reading the hex size; `digits` so far.
-    Size {
-        val: u64,
-        digits: u8,
-    },
-    /// Chunk extension or whitespace after the size, up to LF.
-    SizeRest {
-        val: u64,
-    },
-    Data(u64),
-    /// CR LF after chunk data.
-    DataEnd,
-    /// At the start of a trailer line.
-    TrailerStart,
-    /// Inside a trailer line.
-    TrailerLine,
-    /// Saw CR of the final empty line.
-    TrailerEnd,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -231,12 +208,7 @@ impl Conn {
                 first_ts: if pos == 0 { cx.first_ts } else { cx.ts },
                 ..*cx
             };
-            if self.dirs[dir].body_start
-                && matches!(
-                    self.dirs[dir].state,
-                    State::Body(_) | State::Chunked(_) | State::UntilClose
-                )
-            {
+            if self.dirs[dir].body_start && matches!(self.dirs[dir].state, State::Body(_)) {
                 // A status line where the body should start: the response had
                 // none (its request, e.g. HEAD, was not seen or was lost).
                 match looks_like_response(rest) {
@@ -259,20 +231,9 @@ impl Conn {
                     Some(n) => n,
                     None => return pos,
                 },
-                State::Body(left) => {
-                    let n = (left.min(rest.len() as u64)) as usize;
-                    self.body(dir, &rest[..n], cx.ts, env);
-                    if left == n as u64 {
-                        self.end_message(dir, cx.ts, env);
-                    } else {
-                        self.dirs[dir].state = State::Body(left - n as u64);
-                    }
-                    n
-                }
-                State::Chunked(c) => self.chunked(dir, c, rest, cx.ts, env),
-                State::UntilClose => {
-                    self.body(dir, rest, cx.ts, env);
-                    rest.len()
+                State::Body(ref mut dec) => {
+                    let st = dec.feed(rest);
+                    self.fed(dir, rest, st, cx.ts, env)
                 }
             };
             pos += used;
@@ -285,27 +246,19 @@ impl Conn {
         env.stats.gaps += 1;
         self.dirs[dir].line_start = false;
         self.dirs[dir].head_scan = 0;
-        let d = &mut self.dirs[dir];
-        match d.state {
-            State::Body(left) if n <= left => {
+        let skipped = match &mut self.dirs[dir].state {
+            State::Ignore => return,
+            State::Body(dec) => dec.skip(n),
+            State::Head | State::Resync => None,
+        };
+        match skipped {
+            Some(done) => {
                 self.skip_body(dir, n, env);
-                if left == n {
+                if done {
                     self.end_message(dir, ts, env);
-                } else {
-                    self.dirs[dir].state = State::Body(left - n);
                 }
             }
-            State::Chunked(Chunk::Data(left)) if n <= left => {
-                self.skip_body(dir, n, env);
-                self.dirs[dir].state = State::Chunked(if left == n {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data(left - n)
-                });
-            }
-            State::UntilClose => self.skip_body(dir, n, env),
-            State::Ignore => {}
-            _ => {
+            None => {
                 // The current message (if any) is cut short; find the next one.
                 self.cut_message(dir, env);
                 if self.dirs[dir].role == Role::Response {
@@ -318,7 +271,7 @@ impl Conn {
 
     /// `dir` sent FIN (all its bytes have been offered).
     fn fin(&mut self, dir: Direction, ts: u64, env: &mut Env) {
-        if self.dirs[dir].state == State::UntilClose {
+        if self.dirs[dir].state == State::Body(BodyDecoder::UntilClose) {
             self.end_message(dir, ts, env);
             self.dirs[dir].state = State::Ignore;
         }
@@ -332,12 +285,12 @@ impl Conn {
         for dir in Direction::BOTH {
             let d = self.dirs[dir];
             match d.state {
-                State::UntilClose => {
+                State::Body(BodyDecoder::UntilClose) => {
                     let ts = self.cur_msg(dir, env.exs).map(|m| m.last_ts).unwrap_or(0);
                     self.end_message(dir, ts, env);
                 }
+                State::Body(_) => self.cut_message(dir, env),
                 State::Head | State::Resync | State::Ignore => {}
-                _ => self.cut_message(dir, env),
             }
             self.dirs[dir].state = State::Ignore;
         }
@@ -598,7 +551,7 @@ impl Conn {
         let Some(r) = env.exs.take() else {
             env.stats.pool_exhausted += 1;
             d.discard = true;
-            self.after_head(dir, f, method, 0, cx.ts, env);
+            self.after_head(dir, follows(f, None), cx.ts, env);
             return;
         };
         let i = r.index();
@@ -617,7 +570,7 @@ impl Conn {
         let d = &mut self.dirs[dir];
         d.cur = r;
         d.discard = !keep;
-        self.after_head(dir, f, method, 0, cx.ts, env);
+        self.after_head(dir, follows(f, None), cx.ts, env);
     }
 
     /// A response head: pair it with its request.
@@ -628,7 +581,7 @@ impl Conn {
         d.discard = true;
         if (100..200).contains(&status) && status != 101 {
             // Interim response: the final one follows for the same request.
-            self.after_head(dir, f, Method::Other, status, cx.ts, env);
+            self.after_head(dir, follows(f, Some((status, Method::Other))), cx.ts, env);
             return;
         }
         let c = choose(&self.queue, env.exs, cx.seq, cx.ack, self.resp_gap);
@@ -638,7 +591,7 @@ impl Conn {
         self.resp_gap = false;
         let Some(i) = c.answers else {
             env.stats.orphan_responses += 1;
-            self.after_head(dir, f, Method::Other, status, cx.ts, env);
+            self.after_head(dir, follows(f, Some((status, Method::Other))), cx.ts, env);
             return;
         };
         let ex = &mut env.exs[i];
@@ -653,161 +606,45 @@ impl Conn {
         let d = &mut self.dirs[dir];
         d.cur = env.exs.refer(i);
         d.discard = skip;
-        self.after_head(dir, f, method, status, cx.ts, env);
+        self.after_head(dir, follows(f, Some((status, method))), cx.ts, env);
     }
 
     /// Set the body state after a head; ends the message when it has no body.
-    #[allow(clippy::too_many_arguments)]
-    fn after_head(
-        &mut self,
-        dir: Direction,
-        f: &Framing,
-        method: Method,
-        status: u16,
-        ts: u64,
-        env: &mut Env,
-    ) {
-        let is_resp = self.dirs[dir].role == Role::Response;
-        let tunnel = is_resp
-            && (status == 101 || (method == Method::Connect && (200..300).contains(&status)));
-        let no_body = is_resp
-            && (method == Method::Head
-                || (100..200).contains(&status)
-                || status == 204
-                || status == 304
-                || tunnel);
-        let next = if no_body {
-            None
-        } else if f.chunked {
-            Some(State::Chunked(Chunk::Size { val: 0, digits: 0 }))
-        } else if let Some(n) = f.content_length {
-            (n > 0).then_some(State::Body(n))
-        } else if is_resp {
-            Some(State::UntilClose)
-        } else {
-            None
-        };
+    fn after_head(&mut self, dir: Direction, next: Follows, ts: u64, env: &mut Env) {
         match next {
-            Some(s) => {
-                self.dirs[dir].state = s;
-                self.dirs[dir].body_start = is_resp;
+            Follows::Body(dec) => {
+                let d = &mut self.dirs[dir];
+                d.state = State::Body(dec);
+                d.body_start = d.role == Role::Response;
             }
-            None => {
+            Follows::Nothing => self.end_message(dir, ts, env),
+            Follows::Tunnel => {
                 self.end_message(dir, ts, env);
-                if tunnel {
-                    env.stats.tunnels += 1;
-                    // Later requests (none expected) would never be answered.
-                    self.emit_all(env);
-                    self.ignore_all();
-                }
+                env.stats.tunnels += 1;
+                // Later requests (none expected) would never be answered.
+                self.emit_all(env);
+                self.ignore_all();
             }
         }
     }
 
-    /// Run the chunked decoder over `b`; returns bytes consumed.
-    fn chunked(&mut self, dir: Direction, mut c: Chunk, b: &[u8], ts: u64, env: &mut Env) -> usize {
-        let mut i = 0;
-        while i < b.len() {
-            let ch = b[i];
-            c = match c {
-                Chunk::Data(left) => {
-                    let n = (left.min((b.len() - i) as u64)) as usize;
-                    self.body(dir, &b[i..i + n], ts, env);
-                    i += n;
-                    if left == n as u64 {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(left - n as u64)
-                    }
-                }
-                Chunk::Size { val, digits } => {
-                    i += 1;
-                    if let Some(d) = (ch as char).to_digit(16) {
-                        if digits >= 15 {
-                            return self.chunk_error(dir, i, env);
-                        }
-                        Chunk::Size {
-                            val: val * 16 + d as u64,
-                            digits: digits + 1,
-                        }
-                    } else if digits == 0 && (ch == b'\r' || ch == b'\n') {
-                        // Tolerate a stray empty line before the size.
-                        Chunk::Size { val, digits }
-                    } else if digits == 0 {
-                        return self.chunk_error(dir, i, env);
-                    } else if ch == b'\n' {
-                        self.chunk_size_done(val)
-                    } else {
-                        Chunk::SizeRest { val }
-                    }
-                }
-                Chunk::SizeRest { val } => {
-                    i += 1;
-                    if ch == b'\n' {
-                        self.chunk_size_done(val)
-                    } else {
-                        Chunk::SizeRest { val }
-                    }
-                }
-                Chunk::DataEnd => {
-                    if ch == b'\r' || ch == b'\n' {
-                        i += 1;
-                        if ch == b'\n' {
-                            Chunk::Size { val: 0, digits: 0 }
-                        } else {
-                            Chunk::DataEnd
-                        }
-                    } else {
-                        // Missing CRLF after the data: read the next size.
-                        Chunk::Size { val: 0, digits: 0 }
-                    }
-                }
-                Chunk::TrailerStart => {
-                    i += 1;
-                    match ch {
-                        b'\r' => Chunk::TrailerEnd,
-                        b'\n' => {
-                            self.end_message(dir, ts, env);
-                            return i;
-                        }
-                        _ => Chunk::TrailerLine,
-                    }
-                }
-                Chunk::TrailerLine => {
-                    i += 1;
-                    if ch == b'\n' {
-                        Chunk::TrailerStart
-                    } else {
-                        Chunk::TrailerLine
-                    }
-                }
-                Chunk::TrailerEnd => {
-                    i += 1;
-                    if ch == b'\n' {
-                        self.end_message(dir, ts, env);
-                        return i;
-                    }
-                    Chunk::TrailerLine
-                }
-            };
+    /// What the body decoder of `dir` did with `b`: keep the body bytes, end
+    /// the message when it is over. Returns the bytes used.
+    #[inline]
+    fn fed(&mut self, dir: Direction, b: &[u8], st: Status, ts: u64, env: &mut Env) -> usize {
+        if !st.body.is_empty() {
+            self.body(dir, &b[st.body], ts, env);
         }
-        self.dirs[dir].state = State::Chunked(c);
-        i
-    }
-
-    fn chunk_size_done(&self, val: u64) -> Chunk {
-        if val == 0 {
-            Chunk::TrailerStart
-        } else {
-            Chunk::Data(val)
+        match st.end {
+            End::More => {}
+            End::Done => self.end_message(dir, ts, env),
+            End::Error => {
+                env.stats.parse_errors += 1;
+                self.cut_message(dir, env);
+                self.dirs[dir].state = State::Resync;
+            }
         }
-    }
-
-    fn chunk_error(&mut self, dir: Direction, used: usize, env: &mut Env) -> usize {
-        env.stats.parse_errors += 1;
-        self.cut_message(dir, env);
-        self.dirs[dir].state = State::Resync;
-        used
+        st.used
     }
 }
 
