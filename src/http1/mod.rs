@@ -1,32 +1,38 @@
-//! HTTP/1.x over one TCP connection: a streaming parser per direction and the
-//! pairing of responses to requests.
+//! HTTP/1.x over one TCP connection: [`Conn`] keeps each direction's
+//! place and coordinates the parts that do the work.
 //!
-//! Bytes arrive in order from the reassembler. Heads are parsed with httparse
-//! and must be contiguous: `Conn::data` returns how many bytes it consumed, and
-//! the caller keeps the rest (an incomplete head) and offers it again with
-//! more. Bodies are consumed as they come and only `--max-http-length` bytes of
-//! each are kept. Responses pair with requests by order; TCP acknowledgement
-//! numbers only veto impossible pairings and help to re-pair after a loss.
+//! Bytes arrive in order from the reassembler (`tcp`, through the
+//! [`tcp::Parser`] trait). What they are is told by `detect` (first bytes,
+//! and where messages start again after a loss); heads are parsed by `head`
+//! and must be contiguous: `data` returns how many bytes it consumed, and the
+//! caller keeps the rest (an incomplete head) and offers it again with more.
+//! Bodies are decoded by `body` as they come, and only `--max-http-length`
+//! bytes of each are kept. Each request's exchange waits in `pairing`'s
+//! queue until its response is over; which request a response answers is
+//! decided there too (by order; TCP acknowledgement numbers only veto
+//! impossible pairings and help to re-pair after a loss). What comes out is
+//! the protocol-neutral `exchange`.
 
 mod body;
 mod detect;
 mod head;
+mod pairing;
+
+pub use pairing::MAX_PENDING;
 
 use crate::exchange::index::{ReqLine, StartLine};
-use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, Queue, ReqInfo, Shared};
+use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, ReqInfo, Shared};
 use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
-use crate::wire::SeqNumber;
 use body::{BodyDecoder, End, Follows, Status, follows};
 use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_response};
 use head::{Head, Parsed};
-
-/// Most requests a connection may have outstanding (pipelined or unanswered).
-pub const MAX_PENDING: u32 = 32;
+use pairing::Pending;
 
 /// The tracker of HTTP/1 connections.
 pub type Tracker = tcp::Tracker<Conn>;
 
+/// What a direction expects next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum State {
     /// Expecting a message head (or, with an unknown role, the first bytes).
@@ -40,13 +46,16 @@ enum State {
     Ignore,
 }
 
+/// One direction's place in its byte stream.
 #[derive(Debug, Clone, Copy)]
 struct Dir {
     state: State,
     role: Role,
     /// The exchange this direction's current message belongs to.
     cur: ExRef,
-    /// Response direction: the current message is an interim (1xx) or orphan response.
+    /// The current message is not kept: an interim (1xx) or orphan
+    /// response, a request the policy refused or that found no exchange
+    /// slot, or the response to a refused request.
     discard: bool,
     /// Bytes looked at in `Resync` without finding a message.
     scanned: u32,
@@ -75,21 +84,25 @@ impl Default for Dir {
     }
 }
 
+/// What the connection is known to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Kind {
+    /// No head parsed yet.
     #[default]
     Unknown,
+    /// A head was parsed.
     Http,
+    /// Nothing more is parsed (closed, tunnel, TLS, HTTP/2, not HTTP).
     Done,
 }
 
-/// HTTP state of one TCP connection.
+/// HTTP/1 state of one TCP connection, kept by value in its flow slot.
 #[derive(Debug, Clone, Copy)]
 pub struct Conn {
     dirs: [Dir; 2],
     kind: Kind,
     /// Outstanding exchanges, oldest first.
-    queue: Queue,
+    pending: Pending,
     /// The response direction lost bytes since its last response head.
     resp_gap: bool,
     /// Seen a SYN from this direction (a hint for who the client is).
@@ -101,107 +114,51 @@ impl Default for Conn {
         Conn {
             dirs: [Dir::default(); 2],
             kind: Kind::Unknown,
-            queue: Queue::default(),
+            pending: Pending::default(),
             resp_gap: false,
             syn_from: None,
         }
     }
 }
 
-/// Which outstanding request a final response answers.
-struct Choice {
-    /// The oldest outstanding exchanges that will never be answered: emit
-    /// them first.
-    unanswered: u32,
-    /// The slot of the answered exchange.
-    answers: Option<u32>,
-}
+/// The HTTP/1 parser of a connection, as the TCP layer drives it. Each call
+/// borrows what it needs besides the connection as one [`Env`].
+impl tcp::Parser for Conn {
+    type Shared = Shared;
+    type Sink = dyn Emit;
 
-/// Choose the request a final response answers: the oldest unanswered, unless
-/// acknowledgement numbers show that the capture lost the answers of some
-/// before it. `seq`, `ack`: the response's first byte and what its packet
-/// acknowledged; `resp_gap`: responses were lost since the last one.
-fn choose(
-    q: &Queue,
-    exs: &ExPool,
-    seq: SeqNumber,
-    ack: Option<SeqNumber>,
-    resp_gap: bool,
-) -> Choice {
-    // The oldest request without a response.
-    let Some((pos, (mut i, _))) = q.iter(exs).enumerate().find(|(_, (_, ex))| !ex.has_resp) else {
-        return Choice {
-            unanswered: 0,
-            answers: None,
-        };
-    };
-    let Some(ack) = ack else {
-        return Choice {
-            unanswered: 0,
-            answers: Some(i),
-        };
-    };
-    let mut unanswered = 0;
-    if pos == 0 {
-        // A request sent when the client had received exactly the bytes before
-        // this response, and something new since the request before it, is
-        // the one this response answers: older ones were answered by bytes
-        // the capture lost (pipelined requests share their ACK, so only the
-        // first of a batch can match).
-        let mut prev_ack: Option<SeqNumber> = None;
-        for (k, (j, ex)) in q.iter(exs).enumerate() {
-            if ex.has_resp || ex.req_seq >= ack {
-                break;
-            }
-            if ex.req_ack == Some(seq) && matches!(prev_ack, Some(p) if p < seq) {
-                (i, unanswered) = (j, k as u32);
-            }
-            prev_ack = ex.req_ack;
-        }
-        if resp_gap {
-            // Responses were lost: skip a request when the server had already
-            // received its successor when it sent this response, and the client
-            // had received something in between sending the two (so they were
-            // not pipelined: the skipped one was answered by lost bytes).
-            let mut ex = &exs[i];
-            for (n, nx) in q.iter(exs).skip(unanswered as usize + 1) {
-                let answered_between =
-                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if a < b);
-                if nx.has_resp || nx.req_seq >= ack || !answered_between {
-                    break;
-                }
-                // `i` will never get its response.
-                unanswered += 1;
-                (i, ex) = (n, nx);
-            }
-        }
+    fn shared(l: &tcp::Limits, store: Store) -> Shared {
+        Shared::new(l, store)
     }
-    // A server cannot answer a request it has not received.
-    Choice {
-        unanswered,
-        answers: (exs[i].req_seq < ack).then_some(i),
+    fn reserved(s: &Shared) -> usize {
+        s.reserved()
     }
-}
 
-impl Conn {
-    /// A SYN was seen from `dir`: that side is the client.
+    /// That side is the client.
     fn syn(&mut self, dir: Direction) {
         if self.syn_from.is_none() {
             self.syn_from = Some(dir);
         }
     }
 
-    /// Nothing more will be parsed on this connection.
     fn is_done(&self) -> bool {
         self.kind == Kind::Done
     }
 
     /// Offer in-order bytes of `dir`. Returns how many were consumed; the
     /// rest (an incomplete head) must be offered again with what follows.
-    fn data(&mut self, dir: Direction, data: &[u8], cx: &Ctx, env: &mut Env) -> usize {
+    fn data(
+        &mut self,
+        dir: Direction,
+        bytes: &[u8],
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut tcp::Env<Self>,
+    ) -> usize {
+        let env = &mut Env::lend(env, ends);
         let mut pos = 0;
-        while pos < data.len() {
-            let rest = &data[pos..];
+        while pos < bytes.len() {
+            let rest = &bytes[pos..];
             let at = Ctx {
                 seq: cx.seq + pos as u32,
                 // Bytes after the first message came with the latest packet at the earliest.
@@ -222,7 +179,7 @@ impl Conn {
                 }
             }
             let used = match self.dirs[dir].state {
-                State::Ignore => return data.len(),
+                State::Ignore => return bytes.len(),
                 State::Head => match self.head(dir, rest, &at, env) {
                     Some(n) => n,
                     None => return pos,
@@ -241,19 +198,20 @@ impl Conn {
         pos
     }
 
-    /// `n` bytes of `dir` were lost (never captured).
-    fn gap(&mut self, dir: Direction, n: u64, ts: u64, env: &mut Env) {
+    /// `lost` bytes of `dir` were never captured.
+    fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
+        let env = &mut Env::lend(env, ends);
         env.stats.gaps += 1;
         self.dirs[dir].line_start = false;
         self.dirs[dir].head_scan = 0;
         let skipped = match &mut self.dirs[dir].state {
             State::Ignore => return,
-            State::Body(dec) => dec.skip(n),
+            State::Body(dec) => dec.skip(lost),
             State::Head | State::Resync => None,
         };
         match skipped {
             Some(done) => {
-                self.skip_body(dir, n, env);
+                self.skip_body(dir, lost, env);
                 if done {
                     self.end_message(dir, ts, env);
                 }
@@ -270,7 +228,8 @@ impl Conn {
     }
 
     /// `dir` sent FIN (all its bytes have been offered).
-    fn fin(&mut self, dir: Direction, ts: u64, env: &mut Env) {
+    fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
+        let env = &mut Env::lend(env, ends);
         if self.dirs[dir].state == State::Body(BodyDecoder::UntilClose) {
             self.end_message(dir, ts, env);
             self.dirs[dir].state = State::Ignore;
@@ -278,7 +237,8 @@ impl Conn {
     }
 
     /// The connection is gone: finish what can be finished and emit everything.
-    fn close(&mut self, env: &mut Env) {
+    fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
+        let env = &mut Env::lend(env, ends);
         if self.kind == Kind::Done {
             return;
         }
@@ -297,96 +257,48 @@ impl Conn {
         self.emit_all(env);
         self.kind = Kind::Done;
     }
+}
 
-    /// The message `dir` is reading, unless it is not kept.
-    fn cur_msg<'e>(&self, dir: Direction, exs: &'e mut ExPool) -> Option<&'e mut Msg> {
-        let d = &self.dirs[dir];
-        if d.discard {
-            return None;
-        }
-        let ex = exs.get_mut(d.cur)?;
-        Some(if d.role == Role::Request {
-            &mut ex.req
-        } else {
-            &mut ex.resp
-        })
-    }
+impl Conn {
+    // Where messages start: the first bytes, the heads, what follows them.
 
-    /// Keep body bytes of the current message (up to the cap).
-    #[inline]
-    fn body(&mut self, dir: Direction, bytes: &[u8], ts: u64, env: &mut Env) {
-        if let Some(m) = self.cur_msg(dir, env.exs) {
-            m.keep_body(bytes, ts, env.max_body, env.pool, env.stats);
-        }
-    }
-
-    /// `n` body bytes were lost: counted, not kept.
-    fn skip_body(&mut self, dir: Direction, n: u64, env: &mut Env) {
-        if let Some(m) = self.cur_msg(dir, env.exs) {
-            m.lose_body(n);
-        }
-    }
-
-    /// The current message of `dir` ends abnormally (gap or close mid-message).
-    fn cut_message(&mut self, dir: Direction, env: &mut Env) {
-        let is_resp = self.dirs[dir].role == Role::Response;
-        if let Some(ex) = env.exs.get_mut(self.dirs[dir].cur) {
-            let m = if is_resp { &mut ex.resp } else { &mut ex.req };
-            m.truncated = true;
-            let ts = m.last_ts;
-            self.finish(dir, ts, false, env);
-        }
-        self.dirs[dir].cur = ExRef::NONE;
-    }
-
-    fn end_message(&mut self, dir: Direction, ts: u64, env: &mut Env) {
-        self.finish(dir, ts, true, env);
-        let d = &mut self.dirs[dir];
-        d.cur = ExRef::NONE;
-        d.discard = false;
-        if d.state != State::Ignore {
-            d.state = State::Head;
-        }
-    }
-
-    fn finish(&mut self, dir: Direction, ts: u64, complete: bool, env: &mut Env) {
-        let is_resp = self.dirs[dir].role == Role::Response;
-        let cur = self.dirs[dir].cur;
-        let Some(ex) = env.exs.get_mut(cur) else {
-            return;
-        };
-        let skip = ex.skip;
-        let m = if is_resp { &mut ex.resp } else { &mut ex.req };
-        m.complete = complete;
-        m.last_ts = m.last_ts.max(ts);
-        if m.truncated && !skip {
-            env.stats.truncated_bodies += 1;
-        }
-        if is_resp {
-            // Responses complete in order: emit every finished exchange at the front.
-            while let Some(i) = self.queue.front() {
-                let ex = &env.exs[i];
-                let done = ex.has_resp && (ex.resp.complete || (i == cur.index() && !complete));
-                if !done {
-                    break;
-                }
-                self.emit_front(env);
+    /// First bytes of a direction: decide what this connection is.
+    /// Some(true): parse a head here; Some(false): not a message start (resync).
+    fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
+        let role = match detect::first(b)? {
+            First::Tls => {
+                env.stats.tls_flows += 1;
+                self.ignore_all();
+                return Some(false);
             }
-        }
+            First::Http2 => {
+                env.stats.http2_flows += 1;
+                self.ignore_all();
+                return Some(false);
+            }
+            First::Status => Role::Response,
+            First::Request
+                if self.syn_from.is_some() || self.dirs[dir].line_start || known_method(b) =>
+            {
+                Role::Request
+            }
+            First::Request | First::Other => {
+                self.dirs[dir].state = State::Resync;
+                // Mid-stream start: look for a start of either kind.
+                return Some(false);
+            }
+        };
+        self.set_role(dir, role);
+        Some(true)
     }
 
-    /// Emit the oldest outstanding exchange.
-    fn emit_front(&mut self, env: &mut Env) {
-        if let Some(i) = self.queue.pop(env.exs) {
-            env.emit(i);
-        }
-    }
-
-    /// Emit every outstanding exchange.
-    fn emit_all(&mut self, env: &mut Env) {
-        while let Some(i) = self.queue.pop(env.exs) {
-            env.emit(i);
-        }
+    /// `dir` sends `role`'s messages, the other direction the others.
+    fn set_role(&mut self, dir: Direction, role: Role) {
+        self.dirs[dir].role = role;
+        self.dirs[dir.flip()].role = match role {
+            Role::Request => Role::Response,
+            _ => Role::Request,
+        };
     }
 
     /// Look for the next message start; returns bytes to skip, or None to wait for more.
@@ -416,12 +328,6 @@ impl Conn {
                 Some(b.len())
             }
         }
-    }
-
-    fn ignore_all(&mut self) {
-        self.dirs[0].state = State::Ignore;
-        self.dirs[1].state = State::Ignore;
-        self.kind = Kind::Done;
     }
 
     /// Parse a head at the start of `b`. None: incomplete, wait for more.
@@ -486,44 +392,6 @@ impl Conn {
         Some(h.bytes.len())
     }
 
-    /// First bytes of a direction: decide what this connection is.
-    /// Some(true): parse a head here; Some(false): not a message start (resync).
-    fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
-        let role = match detect::first(b)? {
-            First::Tls => {
-                env.stats.tls_flows += 1;
-                self.ignore_all();
-                return Some(false);
-            }
-            First::Http2 => {
-                env.stats.http2_flows += 1;
-                self.ignore_all();
-                return Some(false);
-            }
-            First::Status => Role::Response,
-            First::Request
-                if self.syn_from.is_some() || self.dirs[dir].line_start || known_method(b) =>
-            {
-                Role::Request
-            }
-            First::Request | First::Other => {
-                self.dirs[dir].state = State::Resync;
-                // Mid-stream start: look for a start of either kind.
-                return Some(false);
-            }
-        };
-        self.set_role(dir, role);
-        Some(true)
-    }
-
-    fn set_role(&mut self, dir: Direction, role: Role) {
-        self.dirs[dir].role = role;
-        self.dirs[dir.flip()].role = match role {
-            Role::Request => Role::Response,
-            _ => Role::Request,
-        };
-    }
-
     /// A request head: ask the sink whether to keep the exchange, queue it.
     fn request_head(&mut self, dir: Direction, h: &Head, line: ReqLine, cx: &Ctx, env: &mut Env) {
         let info = ReqInfo {
@@ -541,7 +409,7 @@ impl Conn {
         let keep = env.sink.admit(&info);
         let method = head::method(line.method);
         let f = &h.framing;
-        if self.queue.len() >= MAX_PENDING {
+        if self.pending.is_full() {
             // Answers stopped coming: report the oldest as unanswered.
             self.emit_front(env);
         }
@@ -566,7 +434,7 @@ impl Conn {
         if keep {
             ex.req.keep_head(h.bytes, &h.parts, env.pool);
         }
-        self.queue.push(env.exs, i);
+        self.pending.push(env.exs, i);
         let d = &mut self.dirs[dir];
         d.cur = r;
         d.discard = !keep;
@@ -584,7 +452,7 @@ impl Conn {
             self.after_head(dir, follows(f, Some((status, Method::Other))), cx.ts, env);
             return;
         }
-        let c = choose(&self.queue, env.exs, cx.seq, cx.ack, self.resp_gap);
+        let c = self.pending.choose(env.exs, cx.seq, cx.ack, self.resp_gap);
         for _ in 0..c.unanswered {
             self.emit_front(env);
         }
@@ -628,6 +496,8 @@ impl Conn {
         }
     }
 
+    // Bodies.
+
     /// What the body decoder of `dir` did with `b`: keep the body bytes, end
     /// the message when it is over. Returns the bytes used.
     #[inline]
@@ -646,47 +516,104 @@ impl Conn {
         }
         st.used
     }
-}
 
-/// The HTTP/1 parser of a connection, as the TCP layer drives it: each call
-/// goes to the method of the same name with the exchange layer's view of
-/// the context.
-impl tcp::Parser for Conn {
-    type Shared = Shared;
-    type Sink = dyn Emit;
-
-    fn shared(l: &tcp::Limits, store: Store) -> Shared {
-        Shared::new(l, store)
-    }
-    fn reserved(s: &Shared) -> usize {
-        s.reserved()
-    }
-
-    fn syn(&mut self, dir: Direction) {
-        Conn::syn(self, dir)
-    }
-    fn is_done(&self) -> bool {
-        Conn::is_done(self)
-    }
+    /// Keep body bytes of the current message (up to the cap).
     #[inline]
-    fn data(
-        &mut self,
-        dir: Direction,
-        bytes: &[u8],
-        cx: &Ctx,
-        ends: &Ends,
-        env: &mut tcp::Env<Self>,
-    ) -> usize {
-        Conn::data(self, dir, bytes, cx, &mut Env::lend(env, ends))
+    fn body(&mut self, dir: Direction, bytes: &[u8], ts: u64, env: &mut Env) {
+        if let Some(m) = self.cur_msg(dir, env.exs) {
+            m.keep_body(bytes, ts, env.max_body, env.pool, env.stats);
+        }
     }
-    fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
-        Conn::gap(self, dir, lost, ts, &mut Env::lend(env, ends))
+
+    /// `n` body bytes were lost: counted, not kept.
+    fn skip_body(&mut self, dir: Direction, n: u64, env: &mut Env) {
+        if let Some(m) = self.cur_msg(dir, env.exs) {
+            m.lose_body(n);
+        }
     }
-    fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
-        Conn::fin(self, dir, ts, &mut Env::lend(env, ends))
+
+    /// The message `dir` is reading, unless it is not kept.
+    fn cur_msg<'e>(&self, dir: Direction, exs: &'e mut ExPool) -> Option<&'e mut Msg> {
+        let d = &self.dirs[dir];
+        if d.discard {
+            return None;
+        }
+        let ex = exs.get_mut(d.cur)?;
+        Some(if d.role == Role::Request {
+            &mut ex.req
+        } else {
+            &mut ex.resp
+        })
     }
-    fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
-        Conn::close(self, &mut Env::lend(env, ends))
+
+    // Where messages end, and exchanges with them.
+
+    /// The current message of `dir` ends as its framing says, at `ts`; a
+    /// head may follow.
+    fn end_message(&mut self, dir: Direction, ts: u64, env: &mut Env) {
+        self.finish(dir, ts, true, env);
+        let d = &mut self.dirs[dir];
+        d.cur = ExRef::NONE;
+        d.discard = false;
+        if d.state != State::Ignore {
+            d.state = State::Head;
+        }
+    }
+
+    /// The current message of `dir` ends abnormally (gap or close mid-message).
+    fn cut_message(&mut self, dir: Direction, env: &mut Env) {
+        let is_resp = self.dirs[dir].role == Role::Response;
+        if let Some(ex) = env.exs.get_mut(self.dirs[dir].cur) {
+            let m = if is_resp { &mut ex.resp } else { &mut ex.req };
+            m.truncated = true;
+            let ts = m.last_ts;
+            self.finish(dir, ts, false, env);
+        }
+        self.dirs[dir].cur = ExRef::NONE;
+    }
+
+    /// The current message of `dir` is over (`complete`: as its framing
+    /// says); when it is a response, emit the exchanges now answered.
+    fn finish(&mut self, dir: Direction, ts: u64, complete: bool, env: &mut Env) {
+        let is_resp = self.dirs[dir].role == Role::Response;
+        let cur = self.dirs[dir].cur;
+        let Some(ex) = env.exs.get_mut(cur) else {
+            return;
+        };
+        let skip = ex.skip;
+        let m = if is_resp { &mut ex.resp } else { &mut ex.req };
+        m.complete = complete;
+        m.last_ts = m.last_ts.max(ts);
+        if m.truncated && !skip {
+            env.stats.truncated_bodies += 1;
+        }
+        if is_resp {
+            // Responses complete in order: emit every finished exchange at the front.
+            while self.pending.front_answered(env.exs, cur, !complete) {
+                self.emit_front(env);
+            }
+        }
+    }
+
+    /// Emit the oldest outstanding exchange.
+    fn emit_front(&mut self, env: &mut Env) {
+        if let Some(i) = self.pending.pop(env.exs) {
+            env.emit(i);
+        }
+    }
+
+    /// Emit every outstanding exchange.
+    fn emit_all(&mut self, env: &mut Env) {
+        while let Some(i) = self.pending.pop(env.exs) {
+            env.emit(i);
+        }
+    }
+
+    /// Not (or no longer) HTTP/1: drop every later byte.
+    fn ignore_all(&mut self) {
+        self.dirs[0].state = State::Ignore;
+        self.dirs[1].state = State::Ignore;
+        self.kind = Kind::Done;
     }
 }
 
