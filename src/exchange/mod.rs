@@ -1,6 +1,6 @@
 //! What every protocol parser produces, whatever the protocol: a request and
 //! its response as kept messages ([`Msg`], [`Exchange`]), the slots they live
-//! in while in flight ([`pool`]), the index of their heads ([`index`]), and
+//! in while in flight ([`ExPool`]), the index of their heads ([`index`]), and
 //! where they go when done ([`Emit`]).
 //!
 //! A parser (HTTP/1 in `http1`; HTTP/2 next) asks [`Emit::admit`] when a

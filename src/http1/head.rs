@@ -43,9 +43,13 @@ pub struct Framing {
 }
 
 /// Parse the head at the start of `b`, a request head if `request`, a
-/// response head otherwise, and hand the result to `then`. (The header
-/// slots live here, in the parse's frame, so that the request parser can
-/// try again another way once the first attempt is done with them.)
+/// response head otherwise, and hand the result to `then`.
+///
+/// The result is handed on, not returned, because the header slots it
+/// points into live in the parsing frame: httparse's here, and those of the
+/// hand-read request line in that cold path's own frame (so the common
+/// path neither reserves nor clears them, and needs no unsafe code to lend
+/// one set of slots to two attempts).
 #[inline]
 pub fn parse<'b, R>(
     b: &'b [u8],
@@ -112,6 +116,7 @@ fn complete<'b, 'h>(
     })
 }
 
+/// A response head as httparse reads it.
 #[inline(always)]
 fn response<'b, 'h>(b: &'b [u8], slots: &'h mut Slots<'b>) -> Parsed<'b, 'h> {
     let mut resp = httparse::Response::new(&mut []);

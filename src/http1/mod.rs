@@ -159,12 +159,6 @@ impl tcp::Parser for Conn {
         let mut pos = 0;
         while pos < bytes.len() {
             let rest = &bytes[pos..];
-            let at = Ctx {
-                seq: cx.seq + pos as u32,
-                // Bytes after the first message came with the latest packet at the earliest.
-                first_ts: if pos == 0 { cx.first_ts } else { cx.ts },
-                ..*cx
-            };
             if self.dirs[dir].body_start && matches!(self.dirs[dir].state, State::Body(_)) {
                 // A status line where the body should start: the response had
                 // none (its request, e.g. HEAD, was not seen or was lost).
@@ -180,10 +174,18 @@ impl tcp::Parser for Conn {
             }
             let used = match self.dirs[dir].state {
                 State::Ignore => return bytes.len(),
-                State::Head => match self.head(dir, rest, &at, env) {
-                    Some(n) => n,
-                    None => return pos,
-                },
+                State::Head => {
+                    let at = Ctx {
+                        seq: cx.seq + pos as u32,
+                        // Bytes after the first message came with the latest packet at the earliest.
+                        first_ts: if pos == 0 { cx.first_ts } else { cx.ts },
+                        ..*cx
+                    };
+                    match self.head(dir, rest, &at, env) {
+                        Some(n) => n,
+                        None => return pos,
+                    }
+                }
                 State::Resync => match self.resync(dir, rest, env) {
                     Some(n) => n,
                     None => return pos,
