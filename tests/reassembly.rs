@@ -15,9 +15,11 @@
 //!   within 30 KiB (never past an ACK that covers the segment), overlapping retransmissions,
 //!   every packet twice in a row (`-i any` on loopback: traces identical, ts included), a capture
 //!   that starts mid-connection at a message boundary, and all of them combined: same traces.
-//! * `lost_bytes_…`: a dropped segment the peer acknowledged, or a capture that starts inside a
-//!   message: no panic, every exchange not touching lost bytes (see `affected`) comes out exactly
-//!   and in order, a gap is counted, nothing is invented.
+//!   (Duplicates, reordering and the doubled packets are the injector's; segmentation,
+//!   retransmissions and where the capture starts are the generator's: see `reasm::cases`.)
+//! * `lost_bytes_…`: a segment the peer acknowledged lost by the injector, or a capture that
+//!   starts inside a message: no panic, every exchange not touching lost bytes (see `affected`)
+//!   comes out exactly and in order, a gap is counted, nothing is invented.
 //! * `thousand_connections_…`: 1000 interleaved connections through an 8-flow table.
 //! * `random_and_truncated_frames_…`, `tracker_survives_…`: random, mutated and truncated frames
 //!   of every link type, random segments with hostile payloads: no panic, valid JSON, no leak.
@@ -26,7 +28,8 @@
 //! Every run ends with `close_all` and checks that every pool window and chunk was given back.
 //!
 //! A failing property prints, for each kind of failure, a minimised case (fewer exchanges, shorter
-//! bodies, larger segments) with its segment list; other failing seeds are listed one per line.
+//! bodies, larger segments) with the segments as the sensor saw them; other failing seeds are
+//! listed one per line.
 //! `REASM_SEED=0x...` runs only that seed in every property test; `REASM_CASES=N` changes how many
 //! cases run (defaults keep the whole file under ~20 s in a debug build).
 

@@ -1,7 +1,9 @@
 //! Segments: a built conversation cut into TCP segments (handshake, flights of data with the
-//! peer's ACKs, teardown) with sequence and acknowledgement numbers; the faults applied to the
-//! segment list (sizes down to 1 byte, reordering, copies, retransmissions that resend a range
-//! across earlier segment boundaries); hand-built segment lists for the regression tests.
+//! peer's ACKs, teardown) with sequence and acknowledgement numbers, and the faults that are not
+//! frame-level, so they stay with the generator: segment sizes (down to 1 byte) and
+//! retransmissions that resend a range across earlier segment boundaries. Also hand-built
+//! segment lists for the regression tests. (Losses, copies and reordering of frames are the
+//! fault injector's: see `cases`.)
 
 use crate::support::packet::{ACK, FIN, SYN};
 use crate::support::reasm::conversation::Conv;
@@ -165,37 +167,6 @@ pub fn mss_segmenter(mss: usize) -> impl FnMut(usize) -> usize {
     move |rest: usize| rest.min(mss)
 }
 
-/// Delay data segments past later ones, within 30 KiB of sequence space, never past a packet
-/// of the peer that acknowledges them (the peer cannot have seen them yet).
-pub fn reorder(rng: &mut Rng, pkts: &mut Vec<Pkt>, moves: usize) {
-    for _ in 0..moves {
-        if pkts.len() < 5 {
-            return;
-        }
-        let i = rng.range(3, pkts.len() - 1);
-        if pkts[i].data.is_empty() {
-            continue;
-        }
-        let dist = rng.range(1, 12);
-        let (dir, s) = (pkts[i].dir, pkts[i].seq);
-        let mut j = i;
-        while j + 1 < pkts.len() && j - i < dist {
-            let q = &pkts[j + 1];
-            if q.dir != dir && q.flags & ACK != 0 && seq_gt(q.ack, s) {
-                break;
-            }
-            if q.dir == dir && q.seq.wrapping_add(q.data.len() as u32).wrapping_sub(s) > 30 * 1024 {
-                break;
-            }
-            j += 1;
-        }
-        if j > i {
-            let p = pkts.remove(i);
-            pkts.insert(j, p);
-        }
-    }
-}
-
 /// Insert segments that resend a random range (up to 3000 bytes) of what was already sent,
 /// overlapping earlier segment boundaries.
 pub fn retransmit(rng: &mut Rng, c: &Conv, pkts: &mut Vec<Pkt>, k: usize) {
@@ -227,20 +198,6 @@ pub fn retransmit(rng: &mut Rng, c: &Conv, pkts: &mut Vec<Pkt>, k: usize) {
             ts: 0,
         };
         pkts.insert(pos, p);
-    }
-}
-
-/// Copies of random packets a little later (a SYN only right after itself).
-pub fn duplicate(rng: &mut Rng, pkts: &mut Vec<Pkt>, k: usize) {
-    for _ in 0..k {
-        let i = rng.below(pkts.len());
-        let dist = if pkts[i].flags == SYN {
-            1
-        } else {
-            rng.range(1, 4)
-        };
-        let p = pkts[i].clone();
-        pkts.insert((i + dist).min(pkts.len()), p);
     }
 }
 

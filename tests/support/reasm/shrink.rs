@@ -9,7 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use crate::support::packet::{ACK, FIN, RST, SYN};
-use crate::support::reasm::cases::{Expect, Fault, apply, check_case};
+use crate::support::reasm::cases::{Expect, Fault, apply, check_case, seen};
 use crate::support::reasm::conversation::Conv;
 use crate::support::reasm::conversation::{ConvSpec, Item, build_conv};
 use crate::support::reasm::segments::Pkt;
@@ -256,7 +256,8 @@ fn minimise(
         break;
     }
     let c = build_conv(&best);
-    let (pkts, expect) = apply(&c, fault, seed);
+    let (pkts, inject, expect) = apply(&c, fault, seed);
+    let seen = seen(&best, &pkts, &inject).unwrap_or(pkts);
     let lost = match &expect {
         Expect::Lossy { lost, .. } => format!(
             "\n  lost stream bytes: client→server {:?}, server→client {:?}",
@@ -283,11 +284,12 @@ fn minimise(
         "{test}: fault {fault:?} failed (case seed {case_seed:#x}, fault seed {seed:#x}; \
          rerun with REASM_SEED={case_seed:#x}):\n  {err}\n\
          minimised ({} exchange(s), ISNs {:#x}/{:#x}, link type {}): {best_err}{exs}\n\
-         segments (seq/ack relative to ISN+1):{}{lost}\n  spec: {best:?}",
+         segments as the sensor saw them (seq/ack relative to ISN+1):{}{lost}\n  \
+         injector: {inject:?}\n  spec: {best:?}",
         c.exs.len(),
         best.isn[0],
         best.isn[1],
         best.linktype,
-        dump_packets(&c, &pkts),
+        dump_packets(&c, &seen),
     )
 }
