@@ -39,10 +39,16 @@ use pcap_sensor::stats::Stats;
 use pcap_sensor::trace;
 use pcap_sensor::view::{self, Body, Scratch};
 use serde_json::Value;
-// The tests' text codecs (std only), shared with tests/support/.
+// The tests' packet builder, text codecs and trace readers, shared with
+// tests/support/ (std and serde_json only).
+#[path = "../tests/support/packet.rs"]
+mod packet;
 #[path = "../tests/support/text.rs"]
 mod text;
+#[path = "../tests/support/trace.rs"]
+mod traces;
 use text::base64_decode;
+use traces::body_bytes;
 
 /// A fuzz target: panics when the sensor misbehaves on the input.
 pub type Target = fn(&[u8]);
@@ -903,15 +909,6 @@ pub fn chunked(data: &[u8]) {
     assert_eq!(traces[1]["response"]["status"], 204);
 }
 
-/// The kept body of a trace's request or response (utf8 or base64).
-pub fn body_bytes(msg: &Value) -> Vec<u8> {
-    let s = msg["body"].as_str().unwrap_or("");
-    match msg["body_encoding"].as_str() {
-        Some("base64") => base64_decode(s).unwrap_or_else(|| panic!("bad base64 body {s:?}")),
-        _ => s.as_bytes().to_vec(),
-    }
-}
-
 // ───────────────────────────── gzip ─────────────────────────────
 
 /// `gzip`: Content-Encoding undone when the view is built.
@@ -1115,7 +1112,15 @@ pub fn json(data: &[u8]) {
         let s = std::str::from_utf8(&out).unwrap();
         // Year 9999 ends at 253402300800 s; later times cannot be RFC 3339.
         if us < 253_402_300_800_000_000 {
-            check_rfc3339(s, us);
+            assert!(
+                text::is_rfc3339_micros(s),
+                "write_rfc3339({us}) = {s:?} is not RFC 3339"
+            );
+            assert_eq!(
+                text::parse_rfc3339_micros(s),
+                Some(us),
+                "write_rfc3339({us}) = {s} names another instant"
+            );
         }
     }
     if all || sel == 3 {
@@ -1162,38 +1167,6 @@ pub fn json(data: &[u8]) {
             }
         }
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` naming the instant `us`.
-fn check_rfc3339(s: &str, us: u64) {
-    let b = s.as_bytes();
-    let shape = b.len() == 27
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            26 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    assert!(shape, "write_rfc3339({us}) = {s:?} is not RFC 3339");
-    let n = |a: usize, z: usize| s[a..z].parse::<u64>().unwrap();
-    let (y, mo, d) = (n(0, 4), n(5, 7), n(8, 10));
-    let (h, mi, se, f) = (n(11, 13), n(14, 16), n(17, 19), n(20, 26));
-    // Days from the civil date (the inverse of the sensor's conversion).
-    let (yy, mm) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = yy / 400;
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    assert!((1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && se < 60);
-    let back = ((days * 86_400 + h * 3600 + mi * 60 + se) * 1_000_000) + f;
-    assert_eq!(back, us, "write_rfc3339({us}) = {s} names another instant");
 }
 
 // ───────────────────────────── otlp ─────────────────────────────
