@@ -1,7 +1,8 @@
 //! Running the reassembly properties' cases and reporting failures: panics caught as errors
 //! (quietly while shrinking), and the shrinker, which makes a failing case smaller (fewer
 //! exchanges, shorter bodies, larger segments) while it fails the same way, then shows it with
-//! its segment list. The first failure of each kind is shrunk; the others are listed by seed.
+//! the segments as the sensor saw them. The first failure of each kind is shrunk; the others are
+//! listed by seed.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
@@ -10,8 +11,7 @@ use std::sync::Once;
 
 use crate::support::packet::{ACK, FIN, RST, SYN};
 use crate::support::reasm::cases::{Expect, Fault, apply, check_case, seen};
-use crate::support::reasm::conversation::Conv;
-use crate::support::reasm::conversation::{ConvSpec, Item, build_conv};
+use crate::support::reasm::conversation::{Conv, ConvSpec, Item, build_conv};
 use crate::support::reasm::segments::Pkt;
 
 // Panics while shrinking a failing case are expected: keep them off stderr.
