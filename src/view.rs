@@ -309,6 +309,18 @@ fn extend_ascii_avx2(out: &mut Vec<u8>, s: &[u8]) -> bool {
     _mm256_movemask_epi8(high) == 0 && s[i..].is_ascii()
 }
 
+/// The body as a JSON string: text escaped, anything else base64 (every
+/// output shows bodies this way).
+pub fn body_str(out: &mut Vec<u8>, b: &Body) {
+    out.push(b'"');
+    if b.text {
+        crate::json::escape(out, b.bytes, false);
+    } else {
+        crate::json::base64(out, b.bytes);
+    }
+    out.push(b'"');
+}
+
 /// Text (shown escaped) or not (shown as base64)? `ascii`: known ASCII.
 fn text(b: &[u8], ascii: bool) -> bool {
     ascii || b.is_ascii() || std::str::from_utf8(b).is_ok()

@@ -1,5 +1,5 @@
 //! Property and fault-injection tests of TCP reassembly and HTTP/1.x parsing, driven through the
-//! library API (`decode::decode` → `flow::Tracker::segment` → `view::build` → `trace::write_json`).
+//! library API (`decode::decode` → `flow::Tracker::segment` → `view::build` → `export::jsonl::write_json`).
 //!
 //! A seeded generator (splitmix64, no dependencies) builds realistic HTTP/1.1 conversations on
 //! one client→server connection: handshake, keep-alive, pipelined batches, Content-Length and
@@ -37,10 +37,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use pcap_sensor::decode::{self, ACK, FIN, RST, SYN, Segment, dlt};
+use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::flow::{Limits, Tracker};
 use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::json::write_rfc3339;
 use pcap_sensor::pool::Store;
-use pcap_sensor::trace;
 use pcap_sensor::view::{self, Scratch};
 use serde_json::{Value, json};
 
@@ -1035,7 +1036,7 @@ impl Emit for Sink {
         let mut buf = Vec::new();
         let mut slots = view::HeaderSlots::default();
         let v = view::build(&mut self.scratch, &mut slots, ex, ends, store, false);
-        trace::write_json(&mut buf, &v);
+        write_json(&mut buf, &v);
         assert_eq!(buf.last(), Some(&b'\n'), "a trace ends with a newline");
         assert_eq!(
             buf.iter().filter(|&&b| b == b'\n').count(),
@@ -1316,7 +1317,7 @@ fn summaries(vs: &[Value]) -> String {
 
 fn rfc3339(us: u64) -> String {
     let mut v = Vec::new();
-    trace::write_rfc3339(&mut v, us);
+    write_rfc3339(&mut v, us);
     String::from_utf8(v).unwrap()
 }
 

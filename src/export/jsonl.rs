@@ -2,8 +2,10 @@
 
 use std::io::{self, Write};
 
-use crate::trace;
 use crate::view::View;
+
+mod format;
+pub use format::write_json;
 
 pub struct JsonLines {
     out: Box<dyn Write>,
@@ -31,7 +33,7 @@ impl JsonLines {
     }
 
     pub fn write(&mut self, v: &View) -> io::Result<()> {
-        trace::write_json(&mut self.buf, v);
+        write_json(&mut self.buf, v);
         if self.flush_each || self.buf.len() >= BATCH {
             self.drain()?;
         }

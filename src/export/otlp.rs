@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::http1;
 use super::queue::SpanQueue;
+use crate::json::{IpText, json_str, json_str_parts, put_u64};
 use crate::log;
-use crate::trace::{IpText, body_str, json_str, json_str_parts, put_u64};
-use crate::view::{Header, View};
+use crate::view::{Header, View, body_str};
 
 /// A resource attribute value.
 pub enum Value {
@@ -745,7 +745,7 @@ mod tests {
             assert_eq!(t, if want.is_empty() { 0 } else { want.len() + 2 });
             assert_eq!(a["http.request.body.size"]["intValue"], "20");
             let mut want = Vec::new();
-            crate::trace::base64(&mut want, &bytes[..limit.min(20)]);
+            crate::json::base64(&mut want, &bytes[..limit.min(20)]);
             assert_eq!(kept("http.response.body").as_bytes(), want, "{limit}");
             assert!(b > 0 || limit == 0);
             assert_eq!(a["http.response.body.size"]["intValue"], "20");

@@ -1,258 +1,17 @@
-//! JSON building blocks and the JSON Lines form of a trace.
+//! Escaping for JSON strings, the part of writing JSON that runs over every
+//! byte of every header and body.
 //!
-//! Everything appends to a caller's `Vec<u8>` (reused from trace to trace) and
-//! formats numbers and addresses by hand: this runs for every trace.
-
-use std::net::IpAddr;
-
-use crate::view::{Body, Header, View};
-
-/// Append the exchange as one JSON line (the `--out` format).
-pub fn write_json(out: &mut Vec<u8>, v: &View) {
-    out.extend_from_slice(b"{\"ts\":\"");
-    write_rfc3339(out, v.start_us);
-    out.extend_from_slice(b"\",\"duration_us\":");
-    put_u64(out, v.end_us.saturating_sub(v.start_us));
-    out.extend_from_slice(b",\"client\":");
-    endpoint(out, v.client);
-    out.extend_from_slice(b",\"server\":");
-    endpoint(out, v.server);
-    let r = &v.req;
-    out.extend_from_slice(b",\"request\":{\"method\":");
-    json_str(out, r.method.as_bytes());
-    out.extend_from_slice(b",\"target\":");
-    json_str(out, r.target);
-    out.extend_from_slice(b",\"path\":");
-    json_str(out, r.path);
-    out.extend_from_slice(b",\"query\":");
-    json_opt(out, r.query);
-    out.extend_from_slice(b",\"version\":\"HTTP/1.");
-    put_u64(out, r.version as u64);
-    out.extend_from_slice(b"\",\"host\":");
-    json_opt(out, r.host);
-    out.extend_from_slice(b",\"headers\":");
-    json_headers(out, r.headers);
-    json_body(out, &r.body);
-    out.extend_from_slice(b"},\"response\":");
-    match &v.resp {
-        Some(p) => {
-            out.extend_from_slice(b"{\"status\":");
-            put_u64(out, p.status as u64);
-            out.extend_from_slice(b",\"reason\":");
-            json_str(out, p.reason.as_bytes());
-            out.extend_from_slice(b",\"version\":\"HTTP/1.");
-            put_u64(out, p.version as u64);
-            out.extend_from_slice(b"\",\"headers\":");
-            json_headers(out, p.headers);
-            json_body(out, &p.body);
-            out.push(b'}');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b"}\n");
-}
-
-fn endpoint(out: &mut Vec<u8>, (ip, port): (IpAddr, u16)) {
-    out.extend_from_slice(b"{\"ip\":\"");
-    put_ip(out, ip);
-    out.extend_from_slice(b"\",\"port\":");
-    put_u64(out, port as u64);
-    out.push(b'}');
-}
-
-fn json_headers(out: &mut Vec<u8>, hs: &[Header<'_>]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx512() {
-        // SAFETY: the CPU has what `json_headers_avx512` is built for.
-        return unsafe { json_headers_avx512(out, hs) };
-    }
-    json_headers_with(out, hs, json_str)
-}
-
-/// `json_headers` with the short AVX-512 strings inlined (most names and
-/// values): one call for the list instead of two per header.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
-fn json_headers_avx512(out: &mut Vec<u8>, hs: &[Header<'_>]) {
-    json_headers_with(out, hs, |out, b| {
-        // The closure has the features of its function.
-        if b.len() > 32 || !json_short_avx512(out, b) {
-            out.push(b'"');
-            json_str_rest(out, b);
-        }
-    })
-}
-
-#[inline(always)]
-fn json_headers_with(out: &mut Vec<u8>, hs: &[Header<'_>], string: impl Fn(&mut Vec<u8>, &[u8])) {
-    out.push(b'[');
-    for (i, (name, value)) in hs.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'[');
-        string(out, name.as_bytes());
-        out.push(b',');
-        string(out, value);
-        out.push(b']');
-    }
-    out.push(b']');
-}
-
-/// The body as a JSON string: text escaped, anything else base64.
-pub fn body_str(out: &mut Vec<u8>, b: &Body) {
-    out.push(b'"');
-    if b.text {
-        escape(out, b.bytes, false);
-    } else {
-        base64(out, b.bytes);
-    }
-    out.push(b'"');
-}
-
-fn json_body(out: &mut Vec<u8>, b: &Body) {
-    out.extend_from_slice(b",\"body\":");
-    body_str(out, b);
-    out.extend_from_slice(if b.text {
-        b",\"body_encoding\":\"utf8\",\"body_size\":"
-    } else {
-        b",\"body_encoding\":\"base64\",\"body_size\":"
-    });
-    put_u64(out, b.size);
-    out.extend_from_slice(if b.truncated {
-        b",\"body_truncated\":true"
-    } else {
-        b",\"body_truncated\":false"
-    });
-    if b.decode_error {
-        out.extend_from_slice(b",\"body_decode_error\":true");
-    }
-}
-
-fn json_opt(out: &mut Vec<u8>, v: Option<&[u8]>) {
-    match v {
-        Some(v) => json_str(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
-}
-
-/// One JSON string made of several parts (each escaped on its own).
-pub fn json_str_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    out.push(b'"');
-    for b in parts {
-        escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err());
-    }
-    out.push(b'"');
-}
-
-/// An address as text in a stack buffer (no allocation).
-pub struct IpText {
-    buf: [u8; 48],
-    len: usize,
-}
-
-impl IpText {
-    pub fn new(ip: IpAddr) -> IpText {
-        let mut buf = [0u8; 48];
-        let len = match ip {
-            IpAddr::V4(a) => {
-                // The dotted quad by hand: formatting machinery costs more
-                // than the rest of an address attribute.
-                let mut n = 0;
-                for o in a.octets() {
-                    if o >= 100 {
-                        buf[n] = b'0' + o / 100;
-                        n += 1;
-                    }
-                    if o >= 10 {
-                        buf[n] = b'0' + o / 10 % 10;
-                        n += 1;
-                    }
-                    buf[n] = b'0' + o % 10;
-                    buf[n + 1] = b'.';
-                    n += 2;
-                }
-                n - 1
-            }
-            IpAddr::V6(a) => {
-                use std::io::Write;
-                let mut c = std::io::Cursor::new(&mut buf[..]);
-                let _ = write!(c, "{a}");
-                c.position() as usize
-            }
-        };
-        IpText { buf, len }
-    }
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-/// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
-pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: the CPU has what `json_short_avx512` is built for.
-    if b.len() <= 32 && crate::cpu::avx512() && unsafe { json_short_avx512(out, b) } {
-        return;
-    }
-    out.push(b'"');
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: the CPU has what `escape_short` is built for.
-    if b.len() <= 32 && crate::cpu::avx2() && unsafe { escape_short(out, b, None) } {
-        out.push(b'"');
-        return;
-    }
-    json_str_rest(out, b);
-}
-
-/// `json_str` after its opening quote and short-string attempts (which fail
-/// for this string again once one has).
-fn json_str_rest(out: &mut Vec<u8>, b: &[u8]) {
-    escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err());
-    out.push(b'"');
-}
-
-/// "00" to "99", for writing two digits at a time.
-static PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut k = 0;
-    while k < 100 {
-        t[2 * k] = b'0' + (k / 10) as u8;
-        t[2 * k + 1] = b'0' + (k % 10) as u8;
-        k += 1;
-    }
-    t
-};
-
-/// The two digits of `v` (below 100) into `b[at..at + 2]`.
-#[inline(always)]
-fn pair(b: &mut [u8], at: usize, v: u64) {
-    let v = (v % 100) as usize;
-    b[at..at + 2].copy_from_slice(&PAIRS[2 * v..2 * v + 2]);
-}
-
-/// Decimal digits of `n`.
-pub fn put_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    while n >= 100 {
-        i -= 2;
-        pair(&mut buf, i, n % 100);
-        n /= 100;
-    }
-    if n >= 10 {
-        i -= 2;
-        pair(&mut buf, i, n);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-pub fn put_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    out.extend_from_slice(IpText::new(ip).as_bytes());
-}
+//! JSON bodies have a quote every few bytes, so the cost must not grow with
+//! the number of specials. Where the CPU has AVX2 (`cpu::avx2`), 32 bytes
+//! whose specials all take two-byte escapes (quotes, backslashes, \n \r \t)
+//! are written by byte shuffles chosen by the specials' bit mask, without a
+//! branch per special; the last bytes of a string (and whole header names
+//! and values) go the same way sixteen at a time. Otherwise the input goes
+//! in general steps of sixteen bytes: the specials found at once as a bit
+//! mask, each plain run before a special stored with one sixteen-byte copy,
+//! the bytes past the run overwritten by what follows; the last bytes over a
+//! padded copy. Writes go straight into the spare capacity of `out`, which
+//! always keeps room for one step's worst case.
 
 /// For the two-byte escapes: the letter after the backslash.
 static ESC2: [u8; 256] = {
@@ -368,39 +127,9 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
     }
 }
 
-/// Escape for a JSON string body. `latin1`: write bytes ≥ 0x80 as \u00XX.
-///
-/// Besides what JSON requires, U+0085, U+2028 and U+2029 are escaped too:
-/// they are valid in JSON strings but end lines for many line readers.
-///
-/// JSON bodies have a quote every few bytes, so the cost must not grow with
-/// the number of specials. Where the CPU has AVX2 (`cpu::avx2`), 32 bytes
-/// whose specials all take two-byte escapes (quotes, backslashes, \n \r \t)
-/// are written by byte shuffles chosen by the specials' bit mask, without a
-/// branch per special; the last bytes of a string (and whole header names
-/// and values) go the same way sixteen at a time. Otherwise the input goes
-/// in general steps of sixteen bytes: the specials found at once as a bit
-/// mask, each plain run before a special stored with one sixteen-byte copy,
-/// the bytes past the run overwritten by what follows; the last bytes over a
-/// padded copy. Writes go straight into the spare capacity of `out`, which
-/// always keeps room for one step's worst case.
-fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx512() {
-        // SAFETY: the CPU has the features `escape_avx512` is built for.
-        return unsafe { escape_avx512(out, b, latin1) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
-        // SAFETY: the CPU has the features `escape_avx2` is built for.
-        return unsafe { escape_avx2(out, b, latin1) };
-    }
-    escape_steps::<PLAIN>(out, b, latin1)
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+pub(crate) fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     if b.len() <= 32 && escape_short(out, b, Some(latin1)) {
         return;
     }
@@ -409,14 +138,14 @@ fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
-fn escape_avx512(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+pub(crate) fn escape_avx512(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     escape_steps::<EXPANSION>(out, b, latin1)
 }
 
 /// How `escape_steps` takes 32 bytes whose specials all have two-byte
 /// escapes: not at all (general steps of sixteen), by byte shuffles
 /// (`shuffled32`, AVX2) or by one byte expansion (`expanded32`, AVX-512).
-const PLAIN: u8 = 0;
+pub(crate) const PLAIN: u8 = 0;
 #[cfg(target_arch = "x86_64")]
 const SHUFFLE: u8 = 1;
 #[cfg(target_arch = "x86_64")]
@@ -424,7 +153,7 @@ const EXPANSION: u8 = 2;
 
 /// `escape`, its 32-byte steps taken as `HOW` says.
 #[inline(always)]
-fn escape_steps<const HOW: u8>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+pub(crate) fn escape_steps<const HOW: u8>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     let n = b.len();
     out.reserve(n + ROOM);
     let mut at = Cursor {
@@ -544,7 +273,7 @@ fn escape_steps<const HOW: u8>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
 /// and the escaping.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
+pub(crate) fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
     use std::arch::x86_64::*;
     let n = b.len();
     out.reserve(ROOM);
@@ -594,13 +323,27 @@ fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
     }
 }
 
+/// `str_pairs` with the short AVX-512 strings inlined (most header names
+/// and values): one call for the list instead of two per pair.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
+pub(crate) fn str_pairs_avx512(out: &mut Vec<u8>, pairs: &[(&str, &[u8])]) {
+    super::str_pairs_with(out, pairs, |out, b| {
+        // The closure has the features of its function.
+        if b.len() > 32 || !json_short_avx512(out, b) {
+            out.push(b'"');
+            super::json_str_rest(out, b);
+        }
+    })
+}
+
 /// `json_str` of up to 32 ASCII bytes with AVX-512: one masked load (which
 /// reads nothing past `b`), one expanding step, the quotes around it. False
 /// (nothing written) when `b` is not ASCII or has a rare special.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
 #[inline]
-fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
+pub(crate) fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
     use std::arch::x86_64::*;
     let valid = ((1u64 << b.len()) - 1) as u32;
     // SAFETY: the masked load reads only the bytes of `b` (at most 32).
@@ -927,146 +670,10 @@ static EXPAND: [[u8; 16]; 256] = {
     t
 };
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
-pub fn base64(out: &mut Vec<u8>, b: &[u8]) {
-    out.reserve(b.len().div_ceil(3) * 4);
-    let mut chunks = b.chunks_exact(3);
-    for g in &mut chunks {
-        let v = (g[0] as u32) << 16 | (g[1] as u32) << 8 | g[2] as u32;
-        out.extend_from_slice(&[
-            B64[(v >> 18) as usize & 63],
-            B64[(v >> 12) as usize & 63],
-            B64[(v >> 6) as usize & 63],
-            B64[v as usize & 63],
-        ]);
-    }
-    let r = chunks.remainder();
-    if !r.is_empty() {
-        let v = (r[0] as u32) << 16 | (*r.get(1).unwrap_or(&0) as u32) << 8;
-        out.push(B64[(v >> 18) as usize & 63]);
-        out.push(B64[(v >> 12) as usize & 63]);
-        out.push(if r.len() == 2 {
-            B64[(v >> 6) as usize & 63]
-        } else {
-            b'='
-        });
-        out.push(b'=');
-    }
-}
-
-/// Microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-pub fn write_rfc3339(out: &mut Vec<u8>, us: u64) {
-    let secs = us / 1_000_000;
-    let frac = us % 1_000_000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = (yoe + era * 400 + if m <= 2 { 1 } else { 0 }) as u64;
-    // Four digits of year (the low ones, as a fixed-width field must).
-    let mut b = *b"0000-00-00T00:00:00.000000Z";
-    pair(&mut b, 0, y / 100);
-    pair(&mut b, 2, y);
-    pair(&mut b, 5, m as u64);
-    pair(&mut b, 8, d as u64);
-    pair(&mut b, 11, rem / 3600);
-    pair(&mut b, 14, rem / 60 % 60);
-    pair(&mut b, 17, rem % 60);
-    pair(&mut b, 20, frac / 10_000);
-    pair(&mut b, 22, frac / 100);
-    pair(&mut b, 24, frac);
-    out.extend_from_slice(&b);
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{json_str, str_pairs};
     use super::*;
-
-    fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
-        let mut v = Vec::new();
-        f(&mut v);
-        String::from_utf8(v).unwrap()
-    }
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(s(|o| write_rfc3339(o, 0)), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(
-            s(|o| write_rfc3339(o, 1_709_251_199_123_456)),
-            "2024-02-29T23:59:59.123456Z"
-        );
-        assert_eq!(
-            s(|o| write_rfc3339(o, 951_868_800_000_001)),
-            "2000-03-01T00:00:00.000001Z"
-        );
-        // Read back through the inverse formula (days from a civil date),
-        // across leap days and centuries, at varied times of day.
-        let days_from_civil = |y: i64, m: i64, d: i64| {
-            let y = if m <= 2 { y - 1 } else { y };
-            let era = y.div_euclid(400);
-            let yoe = y - era * 400;
-            let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-            era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
-        };
-        for day in (0..60_000u64).step_by(7) {
-            let us = day * 86_400_000_000 + (day * 7_919_993_377) % 86_400_000_000;
-            let t = s(|o| write_rfc3339(o, us));
-            let num = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
-            assert_eq!(t.len(), 27, "{t}");
-            assert_eq!(
-                days_from_civil(num(0..4), num(5..7), num(8..10)),
-                day as i64,
-                "{t}"
-            );
-            let secs = num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
-            assert_eq!(
-                (secs * 1_000_000 + num(20..26)) as u64,
-                us % 86_400_000_000,
-                "{t}"
-            );
-        }
-    }
-
-    #[test]
-    fn base64_known_values() {
-        for (raw, enc) in [
-            (&b""[..], ""),
-            (b"f", "Zg=="),
-            (b"fo", "Zm8="),
-            (b"foo", "Zm9v"),
-            (b"hi!?", "aGkhPw=="),
-            (&[0xff, 0xfe, 0x00][..], "//4A"),
-        ] {
-            assert_eq!(s(|o| base64(o, raw)), enc);
-        }
-    }
-
-    #[test]
-    fn numbers_and_addresses() {
-        let mut p = 1u64;
-        for _ in 0..20 {
-            for n in [p - 1, p, p + 1, p.saturating_mul(7).saturating_add(3)] {
-                assert_eq!(s(|o| put_u64(o, n)), n.to_string());
-            }
-            p = p.saturating_mul(10);
-        }
-        assert_eq!(s(|o| put_u64(o, u64::MAX)), u64::MAX.to_string());
-        // Every octet value in every position, as std writes it.
-        for o in 0..=255u8 {
-            let ip = std::net::Ipv4Addr::new(o, 255 - o, o / 3, o % 10);
-            assert_eq!(s(|w| put_ip(w, ip.into())), ip.to_string());
-        }
-        assert_eq!(s(|o| put_ip(o, "fe80::1".parse().unwrap())), "fe80::1");
-    }
 
     /// Bytes that may need escaping: controls, '"', '\\', DEL, and from 0x80.
     static SPECIAL: [bool; 256] = {
@@ -1219,11 +826,11 @@ mod tests {
                 );
                 // Header lists (their own AVX-512 routine), b as the value.
                 let mut out = Vec::new();
-                json_headers(&mut out, &[("X-A", &b[..]), ("B", b"v\"")]);
+                str_pairs(&mut out, &[("X-A", &b[..]), ("B", b"v\"")]);
                 let mut want = b"[[\"X-A\",".to_vec();
                 json_str(&mut want, &b);
                 want.extend_from_slice(b"],[\"B\",\"v\\\"\"]]");
-                assert_eq!(out, want, "json_headers: {b:?}");
+                assert_eq!(out, want, "str_pairs: {b:?}");
                 // The short AVX2 path `json_str` takes where AVX-512 is not.
                 #[cfg(target_arch = "x86_64")]
                 if b.len() <= 32 && crate::cpu::avx2() {
@@ -1257,17 +864,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn escaping() {
-        let v = s(|o| json_str(o, b"a\"b\\c\n\x01"));
-        assert_eq!(v, r#""a\"b\\c\n\u0001""#);
-        let v = s(|o| json_str(o, "a\u{2028}b\u{85}".as_bytes()));
-        assert_eq!(v, r#""a\u2028b\u0085""#);
-        let v = s(|o| json_str(o, b"caf\xe9"));
-        assert_eq!(v, r#""caf\u00e9""#);
-        let parsed: String = serde_json::from_str(&v).unwrap();
-        assert_eq!(parsed, "café");
     }
 }
