@@ -3,9 +3,9 @@
 //! Data flows one way: capture → decode → flow → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 
+pub mod arch;
 pub mod capture;
 pub mod cli;
-pub mod cpu;
 pub mod decode;
 pub mod ecs;
 pub mod export;
@@ -14,7 +14,6 @@ pub mod head;
 pub mod http;
 pub mod json;
 pub mod log;
-pub mod memcopy;
 pub mod policy;
 pub mod pool;
 pub mod sensor;

@@ -110,12 +110,12 @@ const SECRET_HEADERS: &[&str] = &[
 /// AVX-512) and checks the whole word only where they appear.
 pub fn mentions_secret(b: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx512() {
+    if crate::arch::avx512() {
         // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
         return unsafe { mentions_secret_avx512(b) };
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
+    if crate::arch::avx2() {
         // SAFETY: the CPU has what `mentions_secret_avx2` is built for.
         return unsafe { mentions_secret_avx2(b) };
     }
@@ -295,7 +295,7 @@ static WORD_START: [bool; 256] = {
 /// only where their first letter appears.
 pub fn secret_name(name: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if name.len() <= 64 && crate::cpu::avx512() {
+    if name.len() <= 64 && crate::arch::avx512() {
         // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
         return unsafe { mentions_secret_avx512(name) };
     }
@@ -491,12 +491,12 @@ mod tests {
             ("secret_name", secret_name),
         ];
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::avx2() {
+        if crate::arch::avx2() {
             // SAFETY: the CPU has what it needs.
             v.push(("avx2", |b| unsafe { mentions_secret_avx2(b) }));
         }
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::avx512() {
+        if crate::arch::avx512() {
             // SAFETY: the CPU has what it needs.
             v.push(("avx512", |b| unsafe { mentions_secret_avx512(b) }));
         }

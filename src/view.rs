@@ -277,7 +277,7 @@ fn prepare_body<'a>(
 /// AVX2: the body copy also answers `text`'s first question.
 fn extend_ascii(out: &mut Vec<u8>, s: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
+    if crate::arch::avx2() {
         // SAFETY: the CPU has AVX2.
         return unsafe { extend_ascii_avx2(out, s) };
     }

@@ -2,7 +2,7 @@
 //! byte of every header and body.
 //!
 //! JSON bodies have a quote every few bytes, so the cost must not grow with
-//! the number of specials. Where the CPU has AVX2 (`cpu::avx2`), 32 bytes
+//! the number of specials. Where the CPU has AVX2 (`arch::avx2`), 32 bytes
 //! whose specials all take two-byte escapes (quotes, backslashes, \n \r \t)
 //! are written by byte shuffles chosen by the specials' bit mask, without a
 //! branch per special; the last bytes of a string (and whole header names
@@ -759,12 +759,12 @@ mod tests {
         #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut v: Vec<(&'static str, Escaper)> = vec![("steps", escape_steps::<PLAIN>)];
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::avx2() {
+        if crate::arch::avx2() {
             // SAFETY: the CPU has what `escape_avx2` needs.
             v.push(("avx2", |o, b, l| unsafe { escape_avx2(o, b, l) }));
         }
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::avx512() {
+        if crate::arch::avx512() {
             // SAFETY: the CPU has what `escape_avx512` needs.
             v.push(("avx512", |o, b, l| unsafe { escape_avx512(o, b, l) }));
         }
@@ -833,7 +833,7 @@ mod tests {
                 assert_eq!(out, want, "str_pairs: {b:?}");
                 // The short AVX2 path `json_str` takes where AVX-512 is not.
                 #[cfg(target_arch = "x86_64")]
-                if b.len() <= 32 && crate::cpu::avx2() {
+                if b.len() <= 32 && crate::arch::avx2() {
                     let mut out = Vec::new();
                     // SAFETY: the CPU has AVX2.
                     if unsafe { escape_short(&mut out, &b, None) } {

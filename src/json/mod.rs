@@ -18,13 +18,13 @@ pub use time::write_rfc3339;
 pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has what `json_short_avx512` is built for.
-    if b.len() <= 32 && crate::cpu::avx512() && unsafe { escape::json_short_avx512(out, b) } {
+    if b.len() <= 32 && crate::arch::avx512() && unsafe { escape::json_short_avx512(out, b) } {
         return;
     }
     out.push(b'"');
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has what `escape_short` is built for.
-    if b.len() <= 32 && crate::cpu::avx2() && unsafe { escape::escape_short(out, b, None) } {
+    if b.len() <= 32 && crate::arch::avx2() && unsafe { escape::escape_short(out, b, None) } {
         out.push(b'"');
         return;
     }
@@ -51,7 +51,7 @@ pub fn json_str_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
 /// (`[["a","b"],...]`: header lists).
 pub fn str_pairs(out: &mut Vec<u8>, pairs: &[(&str, &[u8])]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx512() {
+    if crate::arch::avx512() {
         // SAFETY: the CPU has what `str_pairs_avx512` is built for.
         return unsafe { escape::str_pairs_avx512(out, pairs) };
     }
@@ -91,12 +91,12 @@ pub(crate) fn str_pairs_with(
 /// the number of specials: see `escape` (the module) for how.
 pub fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx512() {
+    if crate::arch::avx512() {
         // SAFETY: the CPU has the features `escape_avx512` is built for.
         return unsafe { escape::escape_avx512(out, b, latin1) };
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
+    if crate::arch::avx2() {
         // SAFETY: the CPU has the features `escape_avx2` is built for.
         return unsafe { escape::escape_avx2(out, b, latin1) };
     }

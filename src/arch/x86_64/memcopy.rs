@@ -12,8 +12,9 @@
 //! Ivy Bridge and Zen onwards). memmove comes along because musl's memmove
 //! calls into its memcpy's object file.
 //!
-//! `copy_forward` and `copy_any` are plain functions on every target so
-//! the tests check them; only the exported symbols are limited to musl.
+//! `copy_forward` and `copy_any` are plain functions on every x86_64 target
+//! (glibc too) so the tests check them; only the exported symbols are
+//! limited to musl.
 
 use std::ptr::{read_unaligned as ld, write_unaligned as st};
 
@@ -28,7 +29,6 @@ pub unsafe fn copy_forward(d: *mut u8, s: *const u8, n: usize) {
         if n <= 32 {
             small(d, s, n);
         } else {
-            #[cfg(target_arch = "x86_64")]
             std::arch::asm!(
                 "rep movsb",
                 inout("rdi") d => _,
@@ -36,10 +36,6 @@ pub unsafe fn copy_forward(d: *mut u8, s: *const u8, n: usize) {
                 inout("rcx") n => _,
                 options(nostack, preserves_flags)
             );
-            #[cfg(not(target_arch = "x86_64"))]
-            for i in 0..n {
-                st(d.add(i), ld(s.add(i)));
-            }
         }
     }
 }
@@ -58,7 +54,6 @@ pub unsafe fn copy_any(d: *mut u8, s: *const u8, n: usize) {
             return;
         }
         // d inside s..s + n: highest address first.
-        #[cfg(target_arch = "x86_64")]
         std::arch::asm!(
             "std",
             "rep movsb",
@@ -68,10 +63,6 @@ pub unsafe fn copy_any(d: *mut u8, s: *const u8, n: usize) {
             inout("rcx") n => _,
             options(nostack)
         );
-        #[cfg(not(target_arch = "x86_64"))]
-        for i in (0..n).rev() {
-            st(d.add(i), ld(s.add(i)));
-        }
     }
 }
 
@@ -109,7 +100,7 @@ unsafe fn small(d: *mut u8, s: *const u8, n: usize) {
 ///
 /// # Safety
 /// The C contract: `s` readable and `d` writable for `n` bytes, no overlap.
-#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+#[cfg(target_env = "musl")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
     unsafe { copy_forward(d, s, n) };
@@ -120,7 +111,7 @@ pub unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
 ///
 /// # Safety
 /// The C contract: `s` readable and `d` writable for `n` bytes.
-#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+#[cfg(target_env = "musl")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memmove(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
     unsafe { copy_any(d, s, n) };

@@ -1,6 +1,15 @@
-//! What this CPU can do beyond its architecture's baseline, for the few
-//! loops that run over every byte of every trace. Detected once; after that
-//! each question is one load and one compare (the loops ask per string).
+//! Architecture-specific code, in one place: what this CPU can do beyond
+//! its architecture's baseline (detected here), and the routines built for
+//! it (`x86_64`). Each loop that has such a routine asks here and otherwise
+//! takes its portable path, which lives beside its caller and runs on every
+//! architecture.
+//!
+//! The questions are for the few loops that run over every byte of every
+//! trace: detected once; after that each question is one load and one
+//! compare (the loops ask per string).
+
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
 use std::sync::atomic::{AtomicU8, Ordering};
