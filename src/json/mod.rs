@@ -14,17 +14,20 @@ pub use base64::base64;
 pub use num::{IpText, put_ip, put_u64};
 pub use time::write_rfc3339;
 
+#[cfg(target_arch = "x86_64")]
+use crate::arch::x86_64::escape as x86;
+
 /// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
 pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has what `json_short_avx512` is built for.
-    if b.len() <= 32 && crate::arch::avx512() && unsafe { escape::json_short_avx512(out, b) } {
+    if b.len() <= 32 && crate::arch::avx512() && unsafe { x86::json_short_avx512(out, b) } {
         return;
     }
     out.push(b'"');
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the CPU has what `escape_short` is built for.
-    if b.len() <= 32 && crate::arch::avx2() && unsafe { escape::escape_short(out, b, None) } {
+    if b.len() <= 32 && crate::arch::avx2() && unsafe { x86::escape_short(out, b, None) } {
         out.push(b'"');
         return;
     }
@@ -53,7 +56,7 @@ pub fn str_pairs(out: &mut Vec<u8>, pairs: &[(&str, &[u8])]) {
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx512() {
         // SAFETY: the CPU has what `str_pairs_avx512` is built for.
-        return unsafe { escape::str_pairs_avx512(out, pairs) };
+        return unsafe { x86::str_pairs_avx512(out, pairs) };
     }
     str_pairs_with(out, pairs, json_str)
 }
@@ -93,14 +96,14 @@ pub fn escape(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx512() {
         // SAFETY: the CPU has the features `escape_avx512` is built for.
-        return unsafe { escape::escape_avx512(out, b, latin1) };
+        return unsafe { x86::escape_avx512(out, b, latin1) };
     }
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx2() {
         // SAFETY: the CPU has the features `escape_avx2` is built for.
-        return unsafe { escape::escape_avx2(out, b, latin1) };
+        return unsafe { x86::escape_avx2(out, b, latin1) };
     }
-    escape::escape_steps::<{ escape::PLAIN }>(out, b, latin1)
+    escape::steps::<escape::Plain>(out, b, latin1)
 }
 
 /// What a test's writes made, as text.
