@@ -2,6 +2,9 @@
 
 use regex_lite::Regex;
 
+#[cfg(target_arch = "x86_64")]
+use crate::arch::x86_64::secret as x86;
+
 /// Host and path rules.
 pub struct Filters {
     host_allow: Vec<Regex>,
@@ -112,157 +115,19 @@ pub fn mentions_secret(b: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx512() {
         // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
-        return unsafe { mentions_secret_avx512(b) };
+        return unsafe { x86::mentions_secret_avx512(b) };
     }
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx2() {
         // SAFETY: the CPU has what `mentions_secret_avx2` is built for.
-        return unsafe { mentions_secret_avx2(b) };
+        return unsafe { x86::mentions_secret_avx2(b) };
     }
     word_check(b)
 }
 
-/// `mentions_secret` 64 positions at a time; masked loads read the bytes of
-/// `b` and nothing past them, so there is no separate tail.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn mentions_secret_avx512(b: &[u8]) -> bool {
-    use std::arch::x86_64::*;
-    let n = b.len();
-    let bits = |k: usize| if k >= 64 { !0u64 } else { (1u64 << k) - 1 };
-    let mut i = 0;
-    // A word needs five bytes from its start.
-    while n >= i + 5 {
-        let left = n - i;
-        // SAFETY: each masked load reads the bytes of `b` from i + k for as
-        // many as are left (at most 64): inside `b`; i + 2 < n. The CPU has
-        // AVX-512 BW.
-        let mut starts = unsafe {
-            let p = b.as_ptr().add(i);
-            let m = _mm512_and_si512(
-                _mm512_and_si512(
-                    class64(_mm512_maskz_loadu_epi8(bits(left), p.cast()), &FIRST),
-                    class64(
-                        _mm512_maskz_loadu_epi8(bits(left - 1), p.add(1).cast()),
-                        &SECOND,
-                    ),
-                ),
-                class64(
-                    _mm512_maskz_loadu_epi8(bits(left - 2), p.add(2).cast()),
-                    &THIRD,
-                ),
-            );
-            _mm512_test_epi8_mask(m, m)
-        };
-        while starts != 0 {
-            if secret_at(b, i + starts.trailing_zeros() as usize) {
-                return true;
-            }
-            starts &= starts - 1;
-        }
-        i += 64;
-    }
-    false
-}
-
-/// `class` for 64 bytes in a register.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn class64(v: std::arch::x86_64::__m512i, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller has AVX-512 BW.
-    unsafe {
-        let nib = _mm512_set1_epi8(0x0f);
-        let lo = _mm512_and_si512(v, nib);
-        let hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
-        let lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[0].as_ptr().cast()));
-        let hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[1].as_ptr().cast()));
-        _mm512_and_si512(_mm512_shuffle_epi8(lo_t, lo), _mm512_shuffle_epi8(hi_t, hi))
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn mentions_secret_avx2(b: &[u8]) -> bool {
-    let mut i = 0;
-    while b.len() - i >= 34 {
-        // SAFETY: built for AVX2, as `starts32` needs.
-        let mut m = unsafe { starts32(b[i..i + 34].try_into().unwrap()) };
-        while m != 0 {
-            if secret_at(b, i + m.trailing_zeros() as usize) {
-                return true;
-            }
-            m &= m - 1;
-        }
-        i += 32;
-    }
-    word_check(&b[i..])
-}
-
-/// Bit k set when a secret word may start at `w[k]` (k < 32): its first three
-/// letters, in either case, are there. Each byte is classed by two table
-/// look-ups (low and high four bits, one shuffle each): bit 0 for "tok",
-/// 1 for "sec"/"ses", 2 for "pas", 3 for "api", per letter position.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn starts32(w: &[u8; 34]) -> u32 {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller has AVX2; each load reads 32 of the 34 bytes of
-    // `w`, unaligned.
-    unsafe {
-        let m = _mm256_and_si256(
-            _mm256_and_si256(class(w, 0, &FIRST), class(w, 1, &SECOND)),
-            class(w, 2, &THIRD),
-        );
-        !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_setzero_si256())) as u32)
-    }
-}
-
-/// The classes (`starts32`) of the 32 bytes of `w` from `at`, for one letter
-/// position.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn class(w: &[u8; 34], at: usize, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m256i {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller's: AVX2, and at <= 2.
-    unsafe {
-        let v = _mm256_loadu_si256(w.as_ptr().add(at).cast());
-        let nib = _mm256_set1_epi8(0x0f);
-        let lo = _mm256_and_si256(v, nib);
-        let hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nib);
-        let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(t[0].as_ptr().cast()));
-        let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(t[1].as_ptr().cast()));
-        _mm256_and_si256(_mm256_shuffle_epi8(lo_t, lo), _mm256_shuffle_epi8(hi_t, hi))
-    }
-}
-
-/// The classes of `starts32` for a letter position: by low four bits, and by
-/// high four bits (rows 4/5 are capitals, 6/7 small letters, of the same
-/// low bits).
-#[cfg(target_arch = "x86_64")]
-const fn letter_class(letters: &[(u8, u8)]) -> [[u8; 16]; 2] {
-    let mut t = [[0u8; 16]; 2];
-    let mut k = 0;
-    while k < letters.len() {
-        let (c, bits) = letters[k];
-        t[0][(c & 15) as usize] |= bits;
-        t[1][(c >> 4) as usize] |= bits;
-        t[1][((c >> 4) - 2) as usize] |= bits;
-        k += 1;
-    }
-    t
-}
-
-#[cfg(target_arch = "x86_64")]
-static FIRST: [[u8; 16]; 2] = letter_class(&[(b't', 1), (b's', 2), (b'p', 4), (b'a', 8)]);
-#[cfg(target_arch = "x86_64")]
-static SECOND: [[u8; 16]; 2] = letter_class(&[(b'o', 1), (b'e', 2), (b'a', 4), (b'p', 8)]);
-#[cfg(target_arch = "x86_64")]
-static THIRD: [[u8; 16]; 2] = letter_class(&[(b'k', 1), (b'c', 2), (b's', 2 | 4), (b'i', 8)]);
-
 /// Does a secret word start at `name[i]`?
 #[inline]
-fn secret_at(name: &[u8], i: usize) -> bool {
+pub(crate) fn secret_at(name: &[u8], i: usize) -> bool {
     let at = |w: &str| {
         name.len() - i >= w.len() && name[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
     };
@@ -297,14 +162,14 @@ pub fn secret_name(name: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if name.len() <= 64 && crate::arch::avx512() {
         // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
-        return unsafe { mentions_secret_avx512(name) };
+        return unsafe { x86::mentions_secret_avx512(name) };
     }
     word_check(name)
 }
 
 /// The definition the vector scans are checked against: the words looked
 /// for where their first letter appears.
-fn word_check(name: &[u8]) -> bool {
+pub(crate) fn word_check(name: &[u8]) -> bool {
     // The words have five letters or more.
     let starts = name.len().saturating_sub(4);
     (0..starts).any(|i| WORD_START[name[i] as usize] && secret_at(name, i))
@@ -478,6 +343,8 @@ pub fn header_value<'a>(redact: bool, name: &str, value: &'a [u8]) -> &'a [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "x86_64")]
+    use crate::arch::x86_64::secret::{mentions_secret_avx2, mentions_secret_avx512};
 
     type Scan = fn(&[u8]) -> bool;
 
