@@ -2,9 +2,10 @@
 //! with x86_64 vector instructions: the first three letters of the words
 //! looked for 32 positions at a time with AVX2, 64 with AVX-512, and the
 //! whole word checked (by the portable `secret_at`) only where they
-//! appear. The portable scan and the tests of every path are in `policy`.
+//! appear. The portable scan and the tests of every path are in
+//! `policy::secret`.
 
-use crate::policy::{secret_at, word_check};
+use crate::policy::secret::{secret_at, word_check};
 
 /// `mentions_secret` 64 positions at a time; masked loads read the bytes of
 /// `b` and nothing past them, so there is no separate tail.
