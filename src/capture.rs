@@ -69,10 +69,12 @@ unsafe fn dispatch(
         // SAFETY: `user` is the Ctx below, alive for the whole dispatch;
         // libpcap passes a valid header and `caplen` readable bytes.
         let ctx = unsafe { &mut *(user as *mut Ctx) };
+        // SAFETY: libpcap's header for this packet, valid during the call.
         let h = unsafe { &*h };
         let frame = Frame {
             ts_us: ts_us(&h.ts),
             linktype: ctx.linktype,
+            // SAFETY: libpcap passes `caplen` readable bytes at `data`.
             data: unsafe { std::slice::from_raw_parts(data, h.caplen as usize) },
         };
         // A panic must not unwind through libpcap: carried over and resumed
@@ -80,6 +82,7 @@ unsafe fn dispatch(
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.f)(&frame)));
         if let Err(e) = r {
             ctx.panic.get_or_insert(e);
+            // SAFETY: the open handle this dispatch runs on.
             unsafe { pcap_breakloop(ctx.pcap) };
         }
     }
@@ -108,6 +111,7 @@ unsafe fn dispatch(
         // setting errno (an interface gone down), so a leftover EAGAIN must
         // not hide their errors.
         Err(_) if linktype == crate::decode::dlt::NFLOG && errno == Some(libc::EAGAIN) => Ok(0),
+        // SAFETY: the caller's open handle.
         Err(_) => Err(unsafe { last_error(pcap) }),
     }
 }

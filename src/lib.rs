@@ -2,6 +2,19 @@
 //!
 //! Data flows one way: capture → decode → flow → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
+//!
+//! How `unsafe` is written, checked for the whole crate: every operation
+//! in an unsafe block, also inside unsafe functions; every unsafe block
+//! with a `// SAFETY:` comment saying why it holds; every public unsafe
+//! function (and every public `#[target_feature]` function) with a
+//! `# Safety` section saying what its caller must make sure of. Vector
+//! routines live in `arch`.
+
+#![deny(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
 
 pub mod arch;
 pub mod capture;

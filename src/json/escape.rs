@@ -231,24 +231,30 @@ fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool)
     let dst = out.as_mut_ptr();
     let p0 = src.as_ptr();
     let mut m = specials(src[i..i + 16].try_into().unwrap(), latin1) & (!0u32 << (j - i));
-    // SAFETY (for every copy): reads are `src[j..j + 16]` with j < i + 16,
+    // For every copy below: reads are `src[j..j + 16]` with j < i + 16,
     // and `src[p]` with p < i + 16, so inside `src`; writes stay within ROOM
-    // bytes from the `len` the step started with (both asserted above).
-    // Every bit left in `m` is at or after `j`: a multi-byte escape clears
-    // the bits it consumed.
+    // bytes from the `len` the step started with: at most six output bytes
+    // for each input byte of the step, then sixteen of a copy's overhang
+    // (both asserted above). Every bit left in `m` is at or after `j`: a
+    // multi-byte escape clears the bits it consumed.
     while m != 0 {
         let p = i + m.trailing_zeros() as usize;
         m &= m - 1;
+        // SAFETY: the plain run before `p` (j <= p), as said above.
         unsafe { std::ptr::copy_nonoverlapping(p0.add(j), dst.add(len), 16) };
         len += p - j;
+        // SAFETY: p < i + 16, inside `src`.
         let c = unsafe { *p0.add(p) };
         let e = ESC2[c as usize];
         if e != 0 {
+            // SAFETY: two bytes of output for one of input, inside ROOM.
             unsafe { std::ptr::copy_nonoverlapping([b'\\', e].as_ptr(), dst.add(len), 2) };
             len += 2;
             j = p + 1;
         } else {
             let (esc, wrote, used) = escape_rare(src, p, latin1);
+            // SAFETY: six bytes (`wrote` of them kept) for at least one of
+            // input, inside ROOM.
             unsafe { std::ptr::copy_nonoverlapping(esc.as_ptr(), dst.add(len), 6) };
             len += wrote;
             j = p + used;
@@ -257,6 +263,8 @@ fn step(out: &mut Vec<u8>, src: &[u8], c: &mut Cursor, end: usize, latin1: bool)
     }
     let stop = (i + 16).min(end);
     if j < stop {
+        // SAFETY: j < i + 16, so the sixteen bytes read are inside `src`;
+        // the write is the overhang ROOM leaves for.
         unsafe { std::ptr::copy_nonoverlapping(p0.add(j), dst.add(len), 16) };
         len += stop - j;
         j = stop;

@@ -172,8 +172,9 @@ pub fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
     let n = b.len();
     out.reserve(ROOM);
     let len = out.len();
-    // SAFETY (for every store): at most 64 bytes from `len`, inside the room
-    // reserved; the CPU has AVX2 and POPCNT.
+    // SAFETY: `len` is inside the allocation (reserved above). Every store
+    // below writes at most 64 bytes from there, inside the room reserved;
+    // the CPU has AVX2 and POPCNT.
     let dst = unsafe { out.as_mut_ptr().add(len) };
     if n >= 16 {
         // SAFETY: two sixteen-byte reads inside `b` (16 <= n), overlapping
