@@ -53,6 +53,9 @@ pub fn mentions_secret_avx512(b: &[u8]) -> bool {
 }
 
 /// `class` for 64 bytes in a register.
+///
+/// # Safety
+/// The caller is built for AVX-512 BW.
 #[inline(always)]
 unsafe fn class64(v: std::arch::x86_64::__m512i, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m512i {
     use std::arch::x86_64::*;
@@ -93,6 +96,9 @@ pub fn mentions_secret_avx2(b: &[u8]) -> bool {
 /// letters, in either case, are there. Each byte is classed by two table
 /// look-ups (low and high four bits, one shuffle each): bit 0 for "tok",
 /// 1 for "sec"/"ses", 2 for "pas", 3 for "api", per letter position.
+///
+/// # Safety
+/// The caller is built for AVX2.
 #[inline(always)]
 unsafe fn starts32(w: &[u8; 34]) -> u32 {
     use std::arch::x86_64::*;
@@ -109,6 +115,9 @@ unsafe fn starts32(w: &[u8; 34]) -> u32 {
 
 /// The classes (`starts32`) of the 32 bytes of `w` from `at`, for one letter
 /// position.
+///
+/// # Safety
+/// The caller is built for AVX2; `at <= 2`.
 #[inline(always)]
 unsafe fn class(w: &[u8; 34], at: usize, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
