@@ -65,6 +65,16 @@ def fastest(key):
     return min(cpu) if cpu else None
 
 
+def cpus(key):
+    """CPU s (user+sys) of each repetition of one timed run."""
+    out, i = [], 1
+    while f"off.{key}.{i}" in R:
+        _, u, s_, _ = R[f"off.{key}.{i}"].split()
+        out.append(float(u) + float(s_))
+        i += 1
+    return out
+
+
 W = {"A": "A: keep-alive GETs, 2 KB JSON (Content-Length)",
      "B": "B: POSTs with JSON bodies + GETs, chunked JSON responses"}
 out = []
@@ -83,6 +93,13 @@ p(f"Measured by `./build.sh bench` on {R.get('machine.date', '?')}: {R.get('mach
   f"{R.get('versions.httpry', '?')}, tshark {R.get('versions.tshark', '?')}, libpcap "
   f"{R.get('versions.libpcap', '?')}. The whole bench took {R.get('bench.seconds', '?')} s.")
 p("")
+BASE = R.get("base.commit")
+if BASE:
+    p(f"Base revision for comparison: {BASE} ({R.get('base.version', '?')}), its static musl "
+      f"binary built the same way from a clean export ({int(num('base.size', 0)) / 1048576:.2f} "
+      "MiB); its rows are marked *base* and ran interleaved with the work tree's (see "
+      "\"Work tree vs base\" below).")
+    p("")
 
 # ------------------------------------------------------------------ headline
 bareA, sensA, httpA = runs("A.bare"), runs("A.sensor"), runs("A.httpry")
@@ -187,6 +204,15 @@ if da and db:
     p(f"| heap allocations in steady state (dhat; A / B, JSON Lines) | "
       f"**{da['per_packet']:.2f}** / {db['per_packet']:.2f} per packet, "
       f"{da['per_trace']:.2f} / {db['per_trace']:.2f} per trace{sat_part} | 0 |")
+if BASE:
+    parts = []
+    for w in "AB":
+        a, b = cpus(f"{w}.sensor"), cpus(f"{w}.base")
+        parts.append(f"{statistics.median(a) / statistics.median(b):.2f}×" if a and b else "n/a")
+    kn, kb = per_k(paced), per_k("live.paced_base")
+    live_r = f"{kn / kb:.2f}×" if kn is not None and kb else "n/a"
+    p(f"| work tree / base {BASE}, same run: offline CPU (medians) A / B; live CPU per 1k req/s | "
+      f"{' / '.join(parts)}; {live_r} | within noise (\"Work tree vs base\" below) |")
 if R.get(f"{low}.sensor_time"):
     lim = num("lowres.limit_mib")
     rss = int(R[f"{low}.sensor_time"].split()[3])
@@ -219,10 +245,12 @@ p("|---|---|---|---|---|---|---|---|---|")
 TOOLS = [("bare", "bare libpcap loop (`pcap_next_ex` only; Debian's libpcap, glibc)"),
          ("bare_musl", "bare libpcap loop, static musl (the sensor's libpcap)"),
          ("sensor", "`pcap-sensor apidump -r … --out /dev/null` (static musl)"),
+         ("base", f"*base* {BASE}: the same, its static binary (interleaved with the row above)"),
          ("sensor_glibc", "the same, glibc build (`cargo build --release`)"),
          ("sensor_noredact", "the same, static, `--no-redact` (‡: what scanning bodies for secrets costs)"),
          ("sensor_nobody", "the same, static, `--max-http-length 0` (‡: no bodies kept; heads, flows, traces)"),
          ("sensor_sat", "`pcap-sensor apidump -r … --satellite-url` (local test satellite)"),
+         ("base_sat", f"*base* {BASE}: the same, its static binary (interleaved with the row above)"),
          ("sensor_sats", "the same over TLS (`https://`, the test satellite's own certificate)"),
          ("httpry", "`httpry -r …` (per packet: no reassembly, no bodies)"),
          ("tshark", "`tshark -r … -Y http` (†)")]
@@ -301,6 +329,7 @@ p("| run | wrk | requests/s | requests | traces (of requests) | exported | kerne
 p("|---|---|---|---|---|---|---|---|---|---|---|---|")
 LIVE = [("top", "top rate, default settings", "`-t1 -c8`"),
         ("paced", "~1,000 req/s, default settings", "`-t1 -c10 -s paced.lua` (10 ms delay per request)"),
+        ("paced_base", f"*base* {BASE}: the same, right after the row above", "the same"),
         ("lowres", "top rate, low-resource profile", "`-t1 -c8`")]
 for key, label, how in LIVE:
     k = f"live.{key}"
@@ -334,6 +363,49 @@ p("\"per 1k req/s\" is the sensor's CPU seconds per second of the run divided by
   "Traces can slightly outnumber wrk's requests: wrk does not count the requests still in "
   "flight when its time is up, which nginx answers and the sensor traces.")
 p("")
+
+# ------------------------------------------------------------------ new vs base
+if BASE:
+    p("## Work tree vs base")
+    p("")
+    p(f"The work tree's static binary against {BASE}'s, measured in this same run: offline, "
+      "each repetition ran both binaries back to back (the base one first on even "
+      "repetitions, second on odd ones), so that the machine's drift hits both alike; live, "
+      "the base run right after the work tree's. Ratios are work tree / base (below 1: the "
+      "work tree is faster). Noise: the spread of each binary's own repetitions (largest CPU "
+      "time / least); a ratio whose distance from 1 is smaller than that spread is within "
+      "noise.")
+    p("")
+    p("| measure | work tree | base | work tree / base | spread of the runs (work tree; base) | within noise |")
+    p("|---|---|---|---|---|---|")
+    for w in "AB":
+        for new_k, base_k, what in (("sensor", "base", "JSON Lines to /dev/null"),
+                                    ("sensor_sat", "base_sat", "exporting to the test satellite")):
+            a, b = cpus(f"{w}.{new_k}"), cpus(f"{w}.{base_k}")
+            if not a or not b:
+                continue
+            med = statistics.median(a) / statistics.median(b)
+            least = min(a) / min(b)
+            sa, sb = max(a) / min(a), max(b) / min(b)
+            ok = abs(med - 1) <= max(sa, sb) - 1 and abs(least - 1) <= max(sa, sb) - 1
+            verdict = ("— (fewer than 3 runs: no spread to judge by)" if min(len(a), len(b)) < 3
+                       else "yes" if ok else "**no**")
+            p(f"| offline {w}, {what}: CPU s, median (least) of {len(a)} | "
+              f"{statistics.median(a):.2f} ({min(a):.2f}) | {statistics.median(b):.2f} ({min(b):.2f}) | "
+              f"{med:.2f}× ({least:.2f}×) | {sa:.2f}×; {sb:.2f}× | {verdict} |")
+    kn, kb = per_k("live.paced"), per_k("live.paced_base")
+    if kn is not None and kb is not None:
+        p(f"| live ~1,000 req/s: sensor CPU per 1k req/s (one run each) | {100 * kn:.2f} % | "
+          f"{100 * kb:.2f} % | {kn / kb:.2f}× | (one run: see the spread above) | |")
+    rn, rb = runs("A.sensor"), runs("A.base")
+    if rn and rb:
+        p(f"| offline A: peak RSS (largest of the runs) | {mib(rn[2])} | {mib(rb[2])} | "
+          f"{rn[2] / rb[2]:.2f}× | | |")
+    tn, tb = intk("off.A.sensor.traces"), intk("off.A.base.traces")
+    if tn is not None and tb is not None:
+        p(f"| offline A / B: traces | {n(tn)} / {n(intk('off.B.sensor.traces'))} | {n(tb)} / "
+          f"{n(intk('off.B.base.traces'))} | | | |")
+    p("")
 
 # ------------------------------------------------------------------ low resource
 p("## Low-resource profile")
@@ -377,11 +449,37 @@ if da:
 else:
     p("Not measured (no glibc build).")
 p("")
+
+# ------------------------------------------------------------------ hostile input
+p("## Hostile input")
+p("")
+p("How fast the sensor gets through the abuse of `tests/hostile.rs` (the test checks what it "
+  "does, counters and memory, and keeps only deadlines; it used to assert these figures as "
+  "limits: the flood read in under 60 s, the bombs in under 10 s of CPU, debug build).")
+p("")
+fl = runs("flood.sensor")
+if fl:
+    p(f"- 100k-flow SYN flood (`bench/flood.py`: the test's capture, byte for byte; "
+      f"{n(intk('hostile.flood.packets'))} packets, {num('hostile.flood.bytes', 0) / 1e6:.1f} MB; "
+      f"half the flows start a request head that never ends), `apidump -r … --out /dev/null` "
+      f"at default settings, {fl[3]} runs: median {fl[0]:.2f} s wall, {fl[1]:.2f} s CPU, "
+      f"peak RSS {mib(fl[2])}; flows evicted {n(intk('hostile.flood.flows_evicted'))}, "
+      f"pool exhausted {n(intk('hostile.flood.pool_exhausted'))}, traces "
+      f"{n(intk('hostile.flood.traces'))} (the 3 good exchanges).")
+if R.get("hostile.bombs.cpu"):
+    p(f"- Header bombs, live on lo against `tests/support/live_server.py`: a request with 5,000 "
+      f"headers, one with a 1 MiB header line, and a 60 KB head sent one byte per send "
+      f"(`tests/support/hostile_peer.py`; {n(intk('hostile.bombs.packets'))} packets reached "
+      f"the sensor in {R.get('hostile.bombs.seconds')} s): sensor CPU "
+      f"{1000 * num('hostile.bombs.cpu', 0):.1f} ms (all threads, /proc/PID/task/*/schedstat); "
+      f"parse errors {n(intk('hostile.bombs.parse_errors'))} (the two heads it cannot take), "
+      f"traces {n(intk('hostile.bombs.traces'))} (the trickled head), peak RSS "
+      f"{mib(num('hostile.bombs.peak_rss_kb'))}.")
 p("")
 p("Note: the wall-clock times and the live runs depend on the machine being otherwise idle; "
   "the load averages above say how busy it was. At the top rate wrk and nginx alone can "
   "keep both cores of a 2-core machine busy, and the sensor gets what is left.")
 p("")
-p("Reproduce: `./build.sh bench` (installs nginx-light, wrk, httpry, tshark, tcpdump, valgrind, openssl; "
+p(f"Reproduce: `./build.sh bench{' ' + BASE if BASE else ''}` (installs nginx-light, wrk, httpry, tshark, tcpdump, valgrind, openssl; "
   "builds the static and the glibc binaries; writes this file).")
 print("\n".join(out))

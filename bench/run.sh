@@ -2,9 +2,9 @@
 # bench/run.sh: the benchmarks behind `./build.sh bench` (which installs the tools and
 # builds the sensor first, then runs this). Everything runs on loopback on this machine:
 #
-#   1. captures: wrk → nginx (bench/nginx.conf.in) on 127.0.0.1, recorded by tcpdump:
-#      A = keep-alive GETs of a 2 KB JSON file (Content-Length), B = POSTs with JSON
-#      bodies and GETs answered with chunked JSON (bench/mixed.lua);
+#   1. captures (bench/captures.sh): wrk → nginx (bench/nginx.conf.in) on 127.0.0.1,
+#      recorded by tcpdump: A = keep-alive GETs of a 2 KB JSON file (Content-Length),
+#      B = POSTs with JSON bodies and GETs answered with chunked JSON (bench/mixed.lua);
 #   2. offline: the same files read by the bare libpcap loop (bench/bareloop.c), the
 #      sensor (static musl = what ships, and a glibc build; and, to show where its time
 #      goes, with --no-redact and with --max-http-length 0), the sensor exporting to a
@@ -13,10 +13,19 @@
 #   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
 #      ~1,000 requests/s (bench/paced.lua), and at the low-resource profile's settings;
 #   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets;
+#   5. hostile input, the speed figures tests/hostile.rs leaves to the bench: reading its
+#      100k-flow SYN flood (bench/flood.py writes the same capture), and the sensor's CPU
+#      for its header bombs (tests/support/hostile_peer.py against live_server.py, on lo);
 # then bench/report.py writes bench/results.md and prints it.
 #
+# With SENSOR_BASE (another revision's static binary, e.g. `./build.sh bench REV`), that
+# binary runs too, interleaved with SENSOR (the order alternates from one repetition to
+# the next): offline rows "base" (JSON Lines) and "base_sat" (satellite), and the live
+# ~1,000 req/s row once more right after SENSOR's; report.py prints the ratios.
+#
 # Environment: SENSOR (default dist/pcap-sensor), SENSOR_GLIBC (target/release/pcap-sensor;
-# empty: skip the glibc rows and the allocation count), LIBPCAP_LIBDIR (the musl
+# empty: skip the glibc rows and the allocation count), SENSOR_BASE (empty: no base rows)
+# and SENSOR_BASE_REV (its revision, for the report), LIBPCAP_LIBDIR (the musl
 # libpcap.a, for the static bare loop), BENCH_WORK (scratch folder, default
 # /tmp/pcap-sensor-bench: the captures take about 700 MB), BENCH_EXCHANGES (workload A,
 # default 200000), BENCH_EXCHANGES_B (default 100000), BENCH_LIVE_SECONDS (default 20),
@@ -29,6 +38,8 @@ ROOT="$PWD"
 SENSOR="$(realpath "${SENSOR:-dist/pcap-sensor}")"
 SENSOR_GLIBC="${SENSOR_GLIBC-target/release/pcap-sensor}"
 [ -n "$SENSOR_GLIBC" ] && SENSOR_GLIBC="$(realpath "$SENSOR_GLIBC")"
+SENSOR_BASE="${SENSOR_BASE:-}"
+[ -n "$SENSOR_BASE" ] && SENSOR_BASE="$(realpath "$SENSOR_BASE")"
 W="${BENCH_WORK:-/tmp/pcap-sensor-bench}"
 EXCH_A="${BENCH_EXCHANGES:-200000}"
 EXCH_B="${BENCH_EXCHANGES_B:-100000}"
@@ -43,6 +54,7 @@ say() { echo "bench: [$(($(date +%s) - T0)) s] $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 
 [ -x "$SENSOR" ] || die "no sensor binary at $SENSOR (run ./build.sh bench)"
+[ -z "$SENSOR_BASE" ] || [ -x "$SENSOR_BASE" ] || die "no base binary at $SENSOR_BASE"
 for t in nginx wrk tcpdump httpry tshark gcc python3 valgrind pgrep; do
   command -v "$t" >/dev/null || die "$t is not installed (./build.sh bench installs it)"
 done
@@ -55,10 +67,10 @@ RES="$W/results.txt"
 # put KEY VALUE: one measured fact, for report.py.
 put() { printf '%s=%s\n' "$1" "$2" >>"$RES"; }
 
-NGINX_PID="" SAT_PID="" SATS_PID="" TD_PID="" WRK_PID="" LIVE_PID=""
+NGINX_PID="" SAT_PID="" SATS_PID="" LIVE_PID="" BOMB_PID=""
 cleanup() {
   local p
-  for p in $LIVE_PID $WRK_PID $TD_PID $SATS_PID $SAT_PID $NGINX_PID; do
+  for p in $LIVE_PID $BOMB_PID $SATS_PID $SAT_PID $NGINX_PID; do
     kill "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -96,6 +108,11 @@ put machine.date "$(date -u +%Y-%m-%dT%H:%MZ)"
 put sensor.version "$("$SENSOR" version 2>&1 | head -n 1)"
 put sensor.commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo '+changes')"
 put sensor.size "$(stat -c %s "$SENSOR")"
+if [ -n "$SENSOR_BASE" ]; then
+  put base.version "$("$SENSOR_BASE" version 2>&1 | head -n 1)"
+  put base.commit "${SENSOR_BASE_REV:-unknown}"
+  put base.size "$(stat -c %s "$SENSOR_BASE")"
+fi
 put versions.nginx "$(nginx -v 2>&1 | sed 's|.*/||')"
 put versions.wrk "$(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')"
 put versions.httpry "$(dpkg-query -W -f='${Version}' httpry 2>/dev/null || echo '?')"
@@ -141,41 +158,11 @@ sats() { python3 bench/satellite.py "$1" "$SATS_PORT" tls; }
 say "nginx on 127.0.0.1:$PORT (pid $NGINX_PID), test satellite on $SAT_URL and $SATS_URL"
 
 # ---------------------------------------------------------------- captures
-# capture NAME EXCHANGES WRK-ARGS...: wrk at its top rate until nginx has answered
-# EXCHANGES requests, all of it recorded by tcpdump (whole packets: GRO makes 64 KiB ones).
-capture() {
-  local name="$1" want="$2" pcap="$W/$1.pcap" err="$W/$1.tcpdump.err"
-  shift 2
-  say "capture $name: wrk → nginx, $want exchanges, tcpdump -s 262144"
-  : >"$W/access.log"
-  tcpdump -i lo -s 262144 -B 262144 -w "$pcap" "tcp port $PORT" 2>"$err" &
-  TD_PID=$!
-  wait_for "tcpdump" 10 grep -qs 'listening on' "$err"
-  local t0 t1
-  t0=$(date +%s%N)
-  wrk -t1 -c8 -d300s "$@" >"$W/$name.wrk" 2>&1 &
-  WRK_PID=$!
-  wait_for "$want exchanges" 280 bash -c "[ \$(wc -l <'$W/access.log') -ge $want ] || ! kill -0 $WRK_PID 2>/dev/null"
-  kill -INT "$WRK_PID" 2>/dev/null || true
-  wait "$WRK_PID" || true
-  WRK_PID=""
-  t1=$(date +%s%N)
-  # tcpdump gets packets in blocks that the kernel hands over when full or after its
-  # 1 s read timeout; what is still in the ring at SIGINT is lost (and not counted).
-  sleep 1.5
-  kill -INT "$TD_PID"
-  wait "$TD_PID" || true
-  TD_PID=""
-  put "cap.$name.exchanges" "$(wc -l <"$W/access.log")"
-  put "cap.$name.posts" "$(grep -c ' POST ' "$W/access.log" || true)"
-  put "cap.$name.non200" "$(grep -vc '^200 ' "$W/access.log" || true)"
-  put "cap.$name.bytes" "$(stat -c %s "$pcap")"
-  put "cap.$name.packets" "$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$err")"
-  put "cap.$name.tcpdump_drops" "$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$err")"
-  put "cap.$name.seconds" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
-}
-capture A "$EXCH_A" "http://127.0.0.1:$PORT/data.json"
-capture B "$EXCH_B" -s bench/mixed.lua "http://127.0.0.1:$PORT/"
+# Recorded by bench/captures.sh with an nginx of its own (on CAP_PORT: httpry's filter).
+say "captures: bench/captures.sh $W $EXCH_A $EXCH_B"
+bench/captures.sh "$W" "$EXCH_A" "$EXCH_B"
+grep '^cap\.' "$W/captures.txt" >>"$RES"
+CAP_PORT="$(sed -n 's/^cap\.port=//p' "$W/captures.txt")"
 
 # ---------------------------------------------------------------- offline
 # timed KEY REP OUTFILE COMMAND...: run once under GNU time; elapsed, user, sys, max RSS.
@@ -189,8 +176,20 @@ timed() {
   put "off.$key.$rep" "$e $u $s $m"
 }
 
+# off_json KEY REP BINARY: one timed run of BINARY on $pcap, JSON Lines to /dev/null.
+off_json() {
+  timed "$1" "$2" /dev/null "$3" apidump -r "$pcap" --out /dev/null --stats-interval 0
+}
+# off_sat KEY REP BINARY: the same, exporting every trace to the test satellite.
+off_sat() {
+  sat reset >/dev/null
+  timed "$1" "$2" /dev/null "$3" apidump -r "$pcap" --satellite-url "$SAT_URL" \
+    --rate-limit 0 --stats-interval 0
+  put "off.$1.$2.satellite" "$(sat stats)"
+}
+
 offline() {
-  local w="$1" pcap="$W/$1.pcap" slice="$W/$1.tshark.pcap" rep
+  local w="$1" pcap="$W/$1.pcap" slice="$W/$1.tshark.pcap" rep base_first
   tcpdump -r "$pcap" -w "$slice" -c "$TSHARK_PACKETS" 2>/dev/null
   put "off.$w.tshark_slice_packets" "$TSHARK_PACKETS"
   cat "$pcap" >/dev/null # page cache: every tool reads from memory
@@ -198,7 +197,13 @@ offline() {
     say "offline $w: run $rep of $REPS"
     timed "$w.bare" "$rep" "$W/runs/$w.bare.out" "$W/bareloop" "$pcap"
     [ -n "$BARE_MUSL" ] && timed "$w.bare_musl" "$rep" /dev/null "$BARE_MUSL" "$pcap"
-    timed "$w.sensor" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --out /dev/null --stats-interval 0
+    # The base binary (if any) right before the work tree's on even runs, right after
+    # on odd ones, here and for the satellite rows.
+    base_first=""
+    if [ -n "$SENSOR_BASE" ] && [ $((rep % 2)) = 0 ]; then base_first=1; fi
+    [ -n "$base_first" ] && off_json "$w.base" "$rep" "$SENSOR_BASE"
+    off_json "$w.sensor" "$rep" "$SENSOR"
+    [ -n "$SENSOR_BASE" ] && [ -z "$base_first" ] && off_json "$w.base" "$rep" "$SENSOR_BASE"
     if [ -n "$SENSOR_GLIBC" ]; then
       timed "$w.sensor_glibc" "$rep" /dev/null \
         "$SENSOR_GLIBC" apidump -r "$pcap" --out /dev/null --stats-interval 0
@@ -209,20 +214,19 @@ offline() {
       --stats-interval 0 --no-redact
     timed "$w.sensor_nobody" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --out /dev/null \
       --stats-interval 0 --max-http-length 0
-    sat reset >/dev/null
-    timed "$w.sensor_sat" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --satellite-url "$SAT_URL" \
-      --rate-limit 0 --stats-interval 0
-    put "off.$w.sensor_sat.$rep.satellite" "$(sat stats)"
+    [ -n "$base_first" ] && off_sat "$w.base_sat" "$rep" "$SENSOR_BASE"
+    off_sat "$w.sensor_sat" "$rep" "$SENSOR"
+    [ -n "$SENSOR_BASE" ] && [ -z "$base_first" ] && off_sat "$w.base_sat" "$rep" "$SENSOR_BASE"
     sats reset >/dev/null
     timed "$w.sensor_sats" "$rep" /dev/null "$SENSOR" apidump -r "$pcap" --satellite-url "$SATS_URL" \
       --ca-cert "$W/sat.pem" --rate-limit 0 --stats-interval 0
     put "off.$w.sensor_sats.$rep.satellite" "$(sats stats)"
     rm -f "$W/runs/$w.httpry.log" # httpry appends
-    timed "$w.httpry" "$rep" /dev/null httpry -r "$pcap" -o "$W/runs/$w.httpry.log" "tcp port $PORT"
+    timed "$w.httpry" "$rep" /dev/null httpry -r "$pcap" -o "$W/runs/$w.httpry.log" "tcp port $CAP_PORT"
     timed "$w.tshark" "$rep" "$W/runs/$w.tshark.out" tshark -r "$slice" -Y http
   done
   local e
-  for k in sensor sensor_glibc sensor_sat sensor_sats; do
+  for k in sensor sensor_glibc sensor_sat sensor_sats base base_sat; do
     e="$W/runs/$w.$k.1.err"
     [ -f "$e" ] || continue
     for c in traces packets requests_without_response parse_errors gaps truncated_bodies \
@@ -296,6 +300,7 @@ put lowres.limit_mib "$LOWRES_MIB"
 
 # live NAME WRK-ARGS... -- SENSOR-FLAGS...: the sensor captures lo (filter: nginx's port)
 # and exports to the test satellite while wrk runs for LIVE_SECS; SIGTERM afterwards.
+# LIVE_SENSOR: another binary than SENSOR.
 live() {
   local name="$1" wrk_args=() flags=()
   shift
@@ -306,7 +311,7 @@ live() {
   local err="$W/runs/live.$name.err"
   sat reset >/dev/null
   /usr/bin/time -f '%e %U %S %M' -o "$W/runs/live.$name.time" \
-    "$SENSOR" apidump -i lo --filter "tcp port $PORT" --satellite-url "$SAT_URL" \
+    "${LIVE_SENSOR:-$SENSOR}" apidump -i lo --filter "tcp port $PORT" --satellite-url "$SAT_URL" \
     --stats-interval 0 "${flags[@]}" 2>"$err" &
   LIVE_PID=$!
   wait_for "the sensor to capture" 20 grep -qs 'capturing on' "$err"
@@ -338,7 +343,57 @@ live() {
 }
 live top -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
 live paced -c10 -s bench/paced.lua "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
+if [ -n "$SENSOR_BASE" ]; then
+  LIVE_SENSOR="$SENSOR_BASE" live paced_base -c10 -s bench/paced.lua \
+    "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
+fi
 live lowres -c8 "http://127.0.0.1:$PORT/data.json" -- "${LOWRES_FLAGS[@]}"
+
+# ---------------------------------------------------------------- hostile input
+# tests/hostile.rs checks what the sensor does with hostile input; how fast it does it is
+# measured here (the test used to assert: read in < 60 s, bombs in < 10 s of CPU).
+say "hostile: the 100k-flow SYN flood of tests/hostile.rs, offline"
+put hostile.flood.packets "$(python3 bench/flood.py "$W/flood.pcap" 100000)"
+put hostile.flood.bytes "$(stat -c %s "$W/flood.pcap")"
+for rep in $(seq 1 "$REPS"); do
+  timed flood.sensor "$rep" /dev/null "$SENSOR" apidump -r "$W/flood.pcap" --out /dev/null \
+    --stats-interval 0
+done
+for c in traces flows_evicted pool_exhausted; do
+  put "hostile.flood.$c" "$(stat_of "$c" "$W/runs/flood.sensor.1.err")"
+done
+rm -f "$W/flood.pcap"
+say "hostile: the header bombs of tests/hostile.rs, live on lo"
+python3 -u tests/support/live_server.py --bind 127.0.0.1 >"$W/bomb-server.out" &
+BOMB_PID=$!
+wait_for "the test server" 10 grep -qs '^listening ' "$W/bomb-server.out"
+BOMB_PORT=$(sed -n 's/^listening //p' "$W/bomb-server.out")
+"$SENSOR" apidump -i lo --filter "tcp port $BOMB_PORT" --out /dev/null --stats-interval 0 \
+  2>"$W/runs/bombs.err" &
+LIVE_PID=$!
+wait_for "the sensor to capture" 20 grep -qs 'capturing on' "$W/runs/bombs.err"
+# CPU seconds of every thread, from /proc/PID/task/*/schedstat (nanoseconds; /proc/PID/stat
+# counts 10 ms ticks, too coarse here).
+sched_cpu() { cat /proc/"$1"/task/*/schedstat | awk '{ n += $1 } END { printf "%.4f", n / 1e9 }'; }
+c0=$(sched_cpu "$LIVE_PID") t0=$(date +%s%N)
+for bomb in "headers 5000" "longline 1048576" "trickle 60000"; do
+  # shellcheck disable=SC2086 # mode and size, two words
+  python3 tests/support/hostile_peer.py ${bomb% *} 127.0.0.1 "$BOMB_PORT" ${bomb#* } \
+    </dev/null >/dev/null
+done
+sleep 0.5 # the last segments reach the sensor
+c1=$(sched_cpu "$LIVE_PID") t1=$(date +%s%N)
+kill -TERM "$LIVE_PID"
+wait "$LIVE_PID" || die "hostile bombs: the sensor failed: $(tail -n 3 "$W/runs/bombs.err")"
+LIVE_PID=""
+kill "$BOMB_PID" 2>/dev/null || true
+wait "$BOMB_PID" 2>/dev/null || true
+BOMB_PID=""
+put hostile.bombs.cpu "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.4f", b - a }')"
+put hostile.bombs.seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
+for c in packets traces parse_errors peak_rss_kb; do
+  put "hostile.bombs.$c" "$(stat_of "$c" "$W/runs/bombs.err")"
+done
 
 put machine.load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 put bench.seconds "$(($(date +%s) - T0))"

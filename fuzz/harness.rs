@@ -28,6 +28,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use pcap_sensor::decode::{self, ACK, Addr, FIN, RST, SYN, Segment, dlt};
+use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
@@ -39,6 +40,10 @@ use pcap_sensor::pool::{Store, WINDOW};
 use pcap_sensor::stats::Stats;
 use pcap_sensor::view::{self, Body, Scratch};
 use serde_json::Value;
+// The tests' text codecs (std only), shared with tests/support/.
+#[path = "../tests/support/text.rs"]
+mod text;
+use text::base64_decode;
 
 /// A fuzz target: panics when the sensor misbehaves on the input.
 pub type Target = fn(&[u8]);
@@ -190,7 +195,7 @@ impl Sink {
     /// Closes the HAR document (if any) and checks it is one valid JSON document.
     pub fn finish(&mut self) {
         if let Some((mut har, buf)) = self.har.take() {
-            har.finish().expect("HAR finish");
+            har.finish(std::time::Instant::now()).expect("HAR finish");
             drop(har);
             let doc = buf.0.borrow();
             let v: Value = serde_json::from_slice(&doc).unwrap_or_else(|e| {
@@ -251,7 +256,7 @@ impl Emit for Sink {
             check_span(&self.span);
         }
         if let Some((har, _)) = &mut self.har {
-            har.write(&v).expect("HAR write");
+            assert!(har.write(&v).is_continue(), "HAR write failed");
         }
         let now = self.scratch.reserved();
         assert!(
@@ -906,39 +911,6 @@ pub fn body_bytes(msg: &Value) -> Vec<u8> {
         Some("base64") => base64_decode(s).unwrap_or_else(|| panic!("bad base64 body {s:?}")),
         _ => s.as_bytes().to_vec(),
     }
-}
-
-/// Standard base64 with padding; None on anything else.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    for (k, q) in b.chunks(4).enumerate() {
-        let last = k == b.len() / 4 - 1;
-        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut acc = 0u32;
-        for (i, &c) in q[..4 - pad].iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
 }
 
 // ───────────────────────────── gzip ─────────────────────────────

@@ -301,10 +301,10 @@ pub fn parse_duration(flag: &str, v: &str) -> Result<f64, UsageError> {
     }
 }
 
-/// A satellite URL our client takes (export/http1.rs parses it), or a
+/// A satellite URL our client takes (url.rs parses it), or a
 /// message that says what is wrong with it.
 fn check_url(flag: &str, u: &str) -> Result<String, UsageError> {
-    use crate::export::http1::{BadUrl, Target};
+    use crate::url::{BadUrl, Target};
     let u = u.trim().trim_end_matches('/');
     let e = format!("e.g. {flag} http://levoai-satellite:9999");
     Target::parse(u).map(|_| u.to_string()).map_err(|why| {

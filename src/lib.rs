@@ -1,6 +1,6 @@
 //! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
 //!
-//! Data flows one way: capture → decode → flow → http → policy → view → export.
+//! Data flows one way: source → decode → flow → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 //!
 //! How `unsafe` is written, checked for the whole crate: every operation
@@ -17,7 +17,6 @@
 )]
 
 pub mod arch;
-pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod ecs;
@@ -25,10 +24,13 @@ pub mod export;
 pub mod flow;
 pub mod head;
 pub mod http;
+pub mod http2;
 pub mod json;
 pub mod log;
 pub mod policy;
 pub mod pool;
 pub mod sensor;
+pub mod source;
 pub mod stats;
+pub mod url;
 pub mod view;

@@ -1,26 +1,26 @@
-//! The capture loop: packets in, traces out, timers on an idle link, counters.
+//! The read loop: frames in from the sources, traces out, timers on an idle
+//! link, signals, counters.
 //!
-//! One thread. Live handles are non-blocking and polled with a short timeout,
-//! so idle flows expire, batches leave and counters print even when no packet
-//! arrives.
+//! One thread, one loop over every source. A capture file is read as fast as
+//! it goes, its clock the packets' time, until it ends. Live handles are
+//! non-blocking and polled with a short timeout, so idle flows expire,
+//! batches leave and counters print even when no packet arrives.
 
-use std::fs::File as FsFile;
 use std::io;
-use std::net::ToSocketAddrs;
+use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::capture::{self, File, Frame, Live};
 use crate::cli::{ApidumpArgs, VERSION};
 use crate::decode::{self, Skip};
 use crate::ecs::metadata;
-use crate::export::http1;
 use crate::export::otlp::{self, Exporter, Resource};
-use crate::export::{Local, Pipeline, har::Har, jsonl::JsonLines};
+use crate::export::{self, Pipeline, Stop};
 use crate::flow::{Limits, Tracker};
 use crate::log;
 use crate::policy::{Filters, RateLimit};
+use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};
 use crate::stats;
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -77,119 +77,31 @@ impl Run {
         }
     }
 
-    fn stats_line(&mut self, lives: &mut [Live], label: &str) {
-        let mut kd = 0;
-        let mut id = 0;
-        for l in lives.iter_mut() {
-            let (k, i) = l.drops();
-            kd += k;
-            id += i;
-        }
-        let st = &mut self.tracker.stats;
-        st.kernel_drops = kd;
-        st.if_drops = id;
-        st.peak_rss_kb = stats::peak_rss_kb();
-        let c = &self.sink.counters;
-        st.filtered = c.filtered;
-        st.rate_limited = c.rate_limited;
-        st.decode_errors = c.decode_errors;
-        if let Some(s) = &self.sink.satellite {
-            st.exported = s.counters.exported;
-            st.export_batches = s.counters.export_batches;
-            st.export_failures = s.counters.export_failures;
-            st.export_dropped = s.counters.export_dropped;
-            st.export_truncated = s.counters.export_truncated;
-        }
-        log::event("info", label, &st.fields());
-    }
-}
-
-/// The BPF filter to install: the user's, and the user's minus the sensor's
-/// own export traffic (the two are the same without a satellite).
-struct CaptureFilter {
-    user: Option<String>,
-    full: Option<String>,
-}
-
-impl CaptureFilter {
-    fn new(a: &ApidumpArgs) -> CaptureFilter {
-        let user = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
-        CaptureFilter {
-            user: user.map(str::to_string),
-            full: effective_filter(a, user),
-        }
-    }
-
-    /// Open an input through `open` with the full filter. Some link types
-    /// (NFLOG, e.g.) take no address filters: when the user's filter alone
-    /// compiles, what fails is leaving out our own export traffic. A file
-    /// holds none of that traffic, so it is read with the user's filter
-    /// (saying so); a live capture would trace its own exports, so it stops
-    /// with a message that says why. Returns the input and the filter in use.
-    fn open<T>(
-        &self,
-        file: bool,
-        open: impl Fn(Option<&str>) -> Result<T, capture::OpenError>,
-    ) -> Result<(T, Option<String>), capture::OpenError> {
-        let why = match open(self.full.as_deref()) {
-            Ok(t) => return Ok((t, self.full.clone())),
-            Err(capture::OpenError {
-                filter_why: Some(why),
-                ..
-            }) if self.full != self.user => why,
-            Err(e) => return Err(e),
-        };
-        let t = open(self.user.as_deref())?;
-        let full = self.full.as_deref().unwrap_or("");
-        if !file {
-            return Err(capture::OpenError {
-                msg: format!(
-                    "libpcap cannot apply '{full}' on this link type ({why}), so the sensor's own export traffic to the satellite cannot be left out of the capture; capture on another interface"
-                ),
-                filter_why: None,
-            });
-        }
-        log::warn(&format!(
-            "libpcap cannot apply '{full}' on this file's link type ({why}); reading it without leaving out traffic to the satellite"
-        ));
-        Ok((t, self.user.clone()))
-    }
-}
-
-/// The user's BPF filter (`user`) minus the sensor's own export traffic.
-fn effective_filter(a: &ApidumpArgs, user: Option<&str>) -> Option<String> {
-    // The URL as the exporter's client reads it (the argument parser
-    // checked that it does).
-    let Some(t) = a
-        .satellite_url
-        .as_deref()
-        .and_then(|u| http1::Target::parse(u).ok())
-    else {
-        return user.map(str::to_string);
-    };
-    let (host, port) = (t.host.as_str(), t.port);
-    let own = match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let mut ips: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
-            ips.sort();
-            ips.dedup();
-            if ips.is_empty() {
-                format!("tcp port {port}")
-            } else {
-                format!("host ({}) and tcp port {port}", ips.join(" or "))
+    /// One frame from a source, unless the outputs have said stop (then the
+    /// rest of a batch is left). A recording's clock is its frames' time:
+    /// with `replay`, idle flows are swept by it.
+    fn take(&mut self, f: &Frame, replay: bool) {
+        if self.sink.next().is_continue() {
+            self.frame(f);
+            if replay {
+                self.sweep(f.ts_us);
             }
         }
-        Err(e) => {
-            log::warn(&format!(
-                "cannot resolve the satellite host '{host}' now ({e}); excluding all of tcp port {port} from capture"
-            ));
-            format!("tcp port {port}")
+    }
+
+    fn stats_line(&mut self, sources: &mut [Box<dyn Source>], label: &str) {
+        let st = &mut self.tracker.stats;
+        st.kernel_drops = 0;
+        st.if_drops = 0;
+        for s in sources.iter_mut() {
+            let d = s.drops();
+            st.kernel_drops += d.kernel;
+            st.if_drops += d.interface;
         }
-    };
-    Some(match user {
-        Some(u) => format!("({u}) and not ({own})"),
-        None => format!("not ({own})"),
-    })
+        st.peak_rss_kb = stats::peak_rss_kb();
+        self.sink.report(st);
+        log::event("info", label, &st.fields());
+    }
 }
 
 fn resource(a: &ApidumpArgs) -> Resource {
@@ -239,16 +151,29 @@ fn resource(a: &ApidumpArgs) -> Resource {
     Resource { attrs }
 }
 
-fn open_local(out: &str) -> io::Result<Local> {
-    if out == "-" {
-        return Ok(Local::Lines(JsonLines::new(Box::new(io::stdout()), true)));
+/// What the loop reads: one recording, or live handles.
+type Sources = Vec<Box<dyn Source>>;
+
+/// The file (`-r`) or every interface (`-i`), and the filter in use.
+fn open_sources(a: &ApidumpArgs) -> Result<(Sources, Option<String>), OpenError> {
+    let filters = CaptureFilter::new(a.filter.as_deref(), a.satellite_url.as_deref());
+    if let Some(path) = &a.read_file {
+        let (f, used) = filters.open(true, |f| File::open(path, f))?;
+        if !decode::dlt::supported(f.linktype()) {
+            log::warn(&format!(
+                "'{}' has link type {} which is not supported; its packets are counted, not decoded",
+                path.display(),
+                f.linktype()
+            ));
+        }
+        return Ok((vec![Box::new(f)], used));
     }
-    let f = Box::new(FsFile::create(out)?);
-    if out.to_ascii_lowercase().ends_with(".har") {
-        Ok(Local::Har(Har::new(f)?))
-    } else {
-        Ok(Local::Lines(JsonLines::new(f, false)))
+    let mut lives: Sources = Vec::new();
+    for name in &a.interfaces {
+        let (l, _) = filters.open(false, |f| Live::open(name, f, a.snaplen, a.pcap_buffer_mb))?;
+        lives.push(Box::new(l));
     }
+    Ok((lives, filters.full().map(str::to_string)))
 }
 
 pub fn apidump(a: &ApidumpArgs) -> ExitCode {
@@ -262,7 +187,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     if !a.redact {
         log::warn("--no-redact: credentials, cookies and tokens are kept in traces as captured");
     }
-    let local = match a.out.as_deref().map(open_local).transpose() {
+    let local = match a.out.as_deref().map(export::local).transpose() {
         Ok(l) => l,
         Err(e) => {
             log::error(&format!(
@@ -272,39 +197,14 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filters = CaptureFilter::new(a);
-    let mut filter = filters.full.clone();
-
     // Open the input before reserving memory, so a bad interface fails fast.
-    let mut lives = Vec::new();
-    let mut file = None;
-    let fail = |e: capture::OpenError| {
-        log::error(&e.msg);
-        ExitCode::from(if e.usage() { 2 } else { 1 })
+    let (mut sources, filter) = match open_sources(a) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(&e.msg);
+            return ExitCode::from(if e.usage() { 2 } else { 1 });
+        }
     };
-    if let Some(path) = &a.read_file {
-        match filters.open(true, |f| File::open(path, f)) {
-            Ok((f, used)) => {
-                filter = used;
-                if !decode::dlt::supported(f.linktype()) {
-                    log::warn(&format!(
-                        "'{}' has link type {} which is not supported; its packets are counted, not decoded",
-                        path.display(),
-                        f.linktype()
-                    ));
-                }
-                file = Some(f)
-            }
-            Err(e) => return fail(e),
-        }
-    } else {
-        for name in &a.interfaces {
-            match filters.open(false, |f| Live::open(name, f, a.snaplen, a.pcap_buffer_mb)) {
-                Ok((l, _)) => lives.push(l),
-                Err(e) => return fail(e),
-            }
-        }
-    }
 
     let satellite = a.satellite_url.as_deref().map(|url| {
         Exporter::new(
@@ -323,6 +223,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Written in this order: the local file first, then the satellite.
+    let outputs = local
+        .into_iter()
+        .chain(satellite.map(|s| Box::new(s) as Box<dyn export::Output>))
+        .collect();
     let sink = Pipeline::new(
         Filters::new(
             &a.host_allow,
@@ -332,8 +237,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         ),
         RateLimit::new(a.effective_rate_limit()),
         a.redact,
-        local,
-        satellite,
+        outputs,
         a.max_http_length as usize,
         a.count,
     );
@@ -343,6 +247,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         timeout_us: (a.stream_timeout * 1e6) as u64,
         max_body: a.max_http_length as u64,
     });
+    let lives: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.pace().fd().is_some())
+        .map(|s| s.name())
+        .collect();
     let kernel = (lives.len() * a.pcap_buffer_mb as usize) << 20;
     let ceiling = tracker.reserved() + sink.reserved() + kernel;
     log::info(&format!(
@@ -359,28 +268,28 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         last_sweep: 0,
     };
 
-    let result = match file.as_mut() {
-        Some(f) => read_file(&mut run, f),
-        None => {
-            let names: Vec<&str> = lives.iter().map(|l| l.name.as_str()).collect();
-            log::info(&format!(
-                "capturing on {} (filter: {})",
-                names.join(","),
-                filter.as_deref().unwrap_or("none")
-            ));
-            read_live(&mut run, &mut lives, a)
-        }
-    };
+    if !lives.is_empty() {
+        log::info(&format!(
+            "capturing on {} (filter: {})",
+            lives.join(","),
+            filter.as_deref().unwrap_or("none")
+        ));
+    }
+    let result = read(&mut run, &mut sources, a);
 
     // Whatever happened, report every exchange we hold, then deliver.
     run.tracker.close_all(&mut run.sink);
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
-    run.stats_line(&mut lives, "final stats");
+    run.stats_line(&mut sources, "final stats");
     if let Some(advice) = run.tracker.stats.advice() {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
-    if let Some(e) = run.sink.take_error().or(flushed.err())
+    let failed = match run.sink.take_stop() {
+        Some(Stop::Failed(e)) => Some(e),
+        _ => None,
+    };
+    if let Some(e) = failed.or(flushed.err())
         && e.kind() != io::ErrorKind::BrokenPipe
     {
         log::error(&format!("writing traces failed: {e}"));
@@ -395,87 +304,92 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     }
 }
 
-fn read_file(run: &mut Run, f: &mut File) -> Result<(), String> {
+/// Frames per dispatch: a recording's, and each live handle's (bounded, so
+/// that every interface and the timers are served).
+const REPLAY_BATCH: usize = 1024;
+const LIVE_BATCH: usize = 512;
+
+/// The read loop, over one recording or a set of live handles. It ends when
+/// a source ends (a file read to its end), when the outputs say stop
+/// (`--count` reached, an output failed), or on SIGINT/SIGTERM; live capture
+/// also ends at `--duration`, and then reads what the kernel already holds.
+/// Wall-clock timers (sweeps of idle flows, `--stats-interval`) are for live
+/// capture; a recording sweeps by its frames' time.
+fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Result<(), String> {
+    let fds: Vec<RawFd> = sources.iter().filter_map(|s| s.pace().fd()).collect();
+    let live = !fds.is_empty();
+    let batch = if live { LIVE_BATCH } else { REPLAY_BATCH };
+    let start = Instant::now();
+    let end = a
+        .duration
+        .filter(|_| live)
+        .map(|d| start + Duration::from_secs_f64(d));
+    let stats_every =
+        (live && a.stats_interval > 0.0).then(|| Duration::from_secs_f64(a.stats_interval));
+    let mut next_stats = stats_every.map(|d| start + d);
     loop {
-        if STOP.load(Ordering::Relaxed) || run.sink.full() || run.sink.has_failed() {
+        if run.sink.next().is_break() {
             return Ok(());
         }
-        let n = f.dispatch(1024, &mut |fr| {
-            // --count reached, or the output failed: the rest of the batch is skipped.
-            if !run.sink.full() && !run.sink.has_failed() {
-                run.frame(fr);
-                run.sweep(fr.ts_us);
+        let now = Instant::now();
+        if STOP.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
+            return drain(run, sources, &fds);
+        }
+        let mut got = 0;
+        for s in sources.iter_mut() {
+            match s.dispatch(batch, &mut |fr| run.take(fr, !live))? {
+                Batch::Frames(n) => got += n,
+                Batch::End => return Ok(()),
             }
-        })?;
-        if n == 0 {
-            return Ok(());
         }
-        run.sink.tick(Instant::now());
+        if live {
+            run.sweep(wall_us());
+        }
+        run.sink.tick(now);
+        if let (Some(n), Some(every)) = (next_stats, stats_every)
+            && now >= n
+        {
+            run.stats_line(sources, "stats");
+            next_stats = Some(now + every);
+        }
+        if got == 0 && live {
+            let mut wait = Duration::from_millis(100);
+            for t in [end, run.sink.due()].into_iter().flatten() {
+                wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
+            }
+            source::wait(&fds, wait.as_millis() as i32);
+        }
     }
 }
 
 /// Read what the kernel already captured before stopping: libpcap hands
 /// packets over in blocks that are released at the read timeout (100 ms), so
-/// keep reading until the handles stay quiet for longer than that.
-fn drain(run: &mut Run, lives: &mut [Live], fds: &[i32]) -> Result<(), String> {
+/// keep reading until the handles stay quiet for longer than that. A
+/// recording (no descriptor to poll) has nothing held back.
+fn drain(run: &mut Run, sources: &mut [Box<dyn Source>], fds: &[RawFd]) -> Result<(), String> {
     const QUIET: Duration = Duration::from_millis(250);
     const MAX: Duration = Duration::from_secs(2);
+    if fds.is_empty() {
+        return Ok(());
+    }
     let start = Instant::now();
     let mut last = start;
-    while last.elapsed() < QUIET && start.elapsed() < MAX && !run.sink.full() {
+    while last.elapsed() < QUIET && start.elapsed() < MAX && run.sink.next().is_continue() {
         let mut got = 0;
-        for l in lives.iter_mut() {
+        for s in sources.iter_mut() {
             // Bounded by MAX too: traffic may keep arriving as fast as it is read.
             while start.elapsed() < MAX {
-                let n = l.dispatch(512, &mut |fr| run.frame(fr))?;
-                got += n;
-                if n == 0 {
-                    break;
+                match s.dispatch(LIVE_BATCH, &mut |fr| run.take(fr, false))? {
+                    Batch::Frames(0) | Batch::End => break,
+                    Batch::Frames(n) => got += n,
                 }
             }
         }
         if got > 0 {
             last = Instant::now();
         } else {
-            capture::wait(fds, 50);
+            source::wait(fds, 50);
         }
     }
     Ok(())
-}
-
-fn read_live(run: &mut Run, lives: &mut [Live], a: &ApidumpArgs) -> Result<(), String> {
-    let start = Instant::now();
-    let end = a.duration.map(|d| start + Duration::from_secs_f64(d));
-    let stats_every = (a.stats_interval > 0.0).then(|| Duration::from_secs_f64(a.stats_interval));
-    let mut next_stats = stats_every.map(|d| start + d);
-    let fds: Vec<i32> = lives.iter().map(|l| l.fd()).collect();
-    loop {
-        if run.sink.full() || run.sink.has_failed() {
-            return Ok(());
-        }
-        let now = Instant::now();
-        if STOP.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
-            return drain(run, lives, &fds);
-        }
-        let mut got = 0;
-        for l in lives.iter_mut() {
-            // Bounded batches keep every interface and the timers served.
-            got += l.dispatch(512, &mut |fr| run.frame(fr))?;
-        }
-        run.sweep(wall_us());
-        run.sink.tick(now);
-        if let (Some(n), Some(every)) = (next_stats, stats_every)
-            && now >= n
-        {
-            run.stats_line(lives, "stats");
-            next_stats = Some(now + every);
-        }
-        if got == 0 {
-            let mut wait = Duration::from_millis(100);
-            for t in [end, run.sink.due()].into_iter().flatten() {
-                wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
-            }
-            capture::wait(&fds, wait.as_millis() as i32);
-        }
-    }
 }

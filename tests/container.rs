@@ -2,110 +2,43 @@
 //! - the static musl binary (`$PCAP_SENSOR_STATIC`, built by `./build.sh`) has no dynamic
 //!   dependencies and works in an empty root (chroot holding only the binary and a pcap):
 //!   reading a pcap, and capturing live on the host's loopback;
-//! - the FROM-scratch image (`$PCAP_SENSOR_IMAGE`, the OCI archive `./build.sh image` saves)
-//!   holds nothing but `/bin/init`, and runs under podman + runc with the reference
-//!   entrypoint shape `./bin/init apidump ... --out -`, capturing traffic on the container's
-//!   own network namespace.
+//! - the FROM-scratch image (`$PCAP_SENSOR_IMAGE`, the OCI archive `./build.sh image` saves:
+//!   an image index, of which these tests take the linux/amd64 image; tests/image_index.rs
+//!   checks both platforms) holds nothing but `/bin/init`, and runs under podman + runc with
+//!   the reference entrypoint shape `./bin/init apidump ... --out -`, capturing traffic on
+//!   the container's own network namespace.
 //!
-//! `./build.sh test` builds both and sets the variables. Without them these tests fail when
-//! `CI=true` and otherwise print "skipped: run via ./build.sh test" (plain `cargo test`).
-//! They need root (chroot, packet capture, podman, nsenter), curl, python3 and podman/runc.
+//! `./build.sh test` builds both and sets the variables; without them these tests fail, saying
+//! to run it. They need root (chroot, packet capture, podman, nsenter), curl, python3 and
+//! podman/runc, and fail naming whichever is missing (tests/support/require.rs).
 //! The capture file is `$PCAP_CORPUS/corpus/zeek/http__get.pcap`, PCAP_CORPUS defaulting to
 //! `../shared/pcaps` beside the repository.
 
+mod support;
+
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::process::{TempDir, line_channel, read_json, remaining, send_signal};
+use support::require::{corpus, image_archive, require_root, require_tool, static_binary};
 
 /// How long any one step may take (start-up, a trace to appear, a clean exit).
 const STEP: Duration = Duration::from_secs(20);
 /// The limit for the image.
 const IMAGE_LIMIT: u64 = 4 * 1024 * 1024;
 /// The corpus file every test reads: one GET with a 200 answer.
-const GET_PCAP: &str = "corpus/zeek/http__get.pcap";
+const GET_PCAP: &str = "zeek/http__get.pcap";
 const GET_PATH: &str = "/download/CHANGES.bro-aux.txt";
 
 // ---------------------------------------------------------------------------------------
-// Inputs
-
-/// The artefact named by `var`, or None (after saying so) when the test should be skipped.
-fn artefact(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            assert!(p.is_file(), "${var} = {} is not a file", p.display());
-            Some(p)
-        }
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("${var} is not set under CI=true: run the tests via ./build.sh test")
-        }
-        None => {
-            eprintln!("skipped: run via ./build.sh test (${var} is not set)");
-            None
-        }
-    }
-}
-
-fn static_binary() -> Option<PathBuf> {
-    artefact("PCAP_SENSOR_STATIC")
-}
-
-fn image_archive() -> Option<PathBuf> {
-    artefact("PCAP_SENSOR_IMAGE")
-}
-
-fn get_pcap() -> PathBuf {
-    let root = match std::env::var_os("PCAP_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"),
-    };
-    let p = root.join(GET_PCAP);
-    assert!(
-        p.is_file(),
-        "{} not found: put the capture corpus at ../shared/pcaps or set PCAP_CORPUS",
-        p.display()
-    );
-    p
-}
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root (chroot, packet capture, podman)"
-    );
-}
-
-// ---------------------------------------------------------------------------------------
 // Processes and files
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("pcap-sensor-{what}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The lines a child writes to one of its pipes, read by a thread.
 struct Lines {
@@ -116,21 +49,8 @@ struct Lines {
 
 impl Lines {
     fn new<R: Read + Send + 'static>(r: R) -> Lines {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(r).lines() {
-                match line {
-                    Ok(l) => {
-                        if tx.send(l).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        });
         Lines {
-            rx,
+            rx: line_channel(r),
             seen: Vec::new(),
             closed: false,
         }
@@ -141,8 +61,7 @@ impl Lines {
         if self.closed {
             return None;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match self.rx.recv_timeout(left) {
+        match self.rx.recv_timeout(remaining(deadline)) {
             Ok(l) => {
                 self.seen.push(l.clone());
                 Some(l)
@@ -204,8 +123,8 @@ impl Running {
         }
     }
 
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for the child to exit (polling until STEP); its exit code.
@@ -289,10 +208,8 @@ fn curl(prefix: &[&str], url: &str) -> String {
     run_ok(Command::new(argv[0]).args(&argv[1..]))
 }
 
-fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill has no memory preconditions; pid is our own child.
-    let rc = unsafe { libc::kill(pid, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+fn kill(pid: u32, sig: i32) {
+    assert!(send_signal(pid, sig), "kill({pid}, {sig}) failed");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -343,7 +260,10 @@ fn assert_clean_exit(sensor: &mut Running, traces: usize) {
 
 #[test]
 fn static_binary_has_no_dynamic_dependencies() {
-    let Some(bin) = static_binary() else { return };
+    let bin = static_binary();
+    require_tool("ldd", "libc-bin");
+    require_tool("file", "file");
+    require_tool("readelf", "binutils");
     let ldd = run(Command::new("ldd").arg(&bin));
     let said = format!(
         "{}{}",
@@ -391,9 +311,9 @@ fn empty_root(bin: &Path, files: &[(&Path, &str)]) -> TempDir {
 
 #[test]
 fn static_binary_reads_a_pcap_in_an_empty_root() {
-    let Some(bin) = static_binary() else { return };
-    require_root();
-    let root = empty_root(&bin, &[(&get_pcap(), "get.pcap")]);
+    let bin = static_binary();
+    require_root("chroot");
+    let root = empty_root(&bin, &[(&corpus(GET_PCAP), "get.pcap")]);
     let out = run_ok(Command::new("chroot").arg(&root.0).args([
         "/pcap-sensor",
         "apidump",
@@ -422,8 +342,10 @@ fn static_binary_reads_a_pcap_in_an_empty_root() {
 
 #[test]
 fn static_binary_captures_loopback_in_an_empty_root() {
-    let Some(bin) = static_binary() else { return };
-    require_root();
+    let bin = static_binary();
+    require_root("chroot, packet capture");
+    require_tool("python3", "python3");
+    require_tool("curl", "curl");
     let root = empty_root(&bin, &[]);
     let site = TempDir::new("site");
     fs::write(site.0.join("hello.txt"), "hello from the host\n").unwrap();
@@ -476,9 +398,8 @@ fn blob(dir: &Path, digest: &str) -> PathBuf {
     dir.join("blobs/sha256").join(hex)
 }
 
-fn read_json(p: &Path) -> Value {
-    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
-}
+/// The architecture of the image these tests run: this machine's (the tests run on amd64).
+const ARCH: &str = "amd64";
 
 fn unpack(archive: &Path) -> OciImage {
     let dir = TempDir::new("oci");
@@ -489,12 +410,25 @@ fn unpack(archive: &Path) -> OciImage {
             .arg("-xf")
             .arg(archive),
     );
-    let index = read_json(&dir.0.join("index.json"));
+    // index.json names one image index (linux/amd64 + linux/arm64, see tests/image_index.rs);
+    // these tests take this machine's platform from it.
+    let top = read_json(&dir.0.join("index.json"));
+    let entries = top["manifests"].as_array().expect("index.json: manifests");
+    assert_eq!(entries.len(), 1, "{top}");
+    assert_eq!(
+        entries[0]["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{top}"
+    );
+    let index = read_json(&blob(&dir.0, entries[0]["digest"].as_str().unwrap()));
     let manifests = index["manifests"]
         .as_array()
-        .expect("index.json: manifests");
-    assert_eq!(manifests.len(), 1, "{index}");
-    let manifest = read_json(&blob(&dir.0, manifests[0]["digest"].as_str().unwrap()));
+        .expect("image index: manifests");
+    let mine: Vec<&Value> = manifests
+        .iter()
+        .filter(|m| m["platform"]["architecture"] == ARCH && m["platform"]["os"] == "linux")
+        .collect();
+    assert_eq!(mine.len(), 1, "one linux/{ARCH} image expected: {index}");
+    let manifest = read_json(&blob(&dir.0, mine[0]["digest"].as_str().unwrap()));
     let layers = manifest["layers"].as_array().expect("manifest: layers");
     assert_eq!(
         layers.len(),
@@ -516,12 +450,9 @@ fn unpack(archive: &Path) -> OciImage {
 
 #[test]
 fn image_holds_only_the_static_binary() {
-    let Some(archive) = image_archive() else {
-        return;
-    };
-    let Some(bin) = static_binary() else { return };
-    let size = fs::metadata(&archive).unwrap().len();
-    assert!(size <= IMAGE_LIMIT, "{} is {size} bytes", archive.display());
+    let archive = image_archive();
+    let bin = static_binary();
+    require_tool("tar", "tar");
     let img = unpack(&archive);
     assert!(
         img.layer_size <= IMAGE_LIMIT,
@@ -537,7 +468,7 @@ fn image_holds_only_the_static_binary() {
     );
     assert_eq!(cfg["Cmd"], serde_json::json!(["help"]), "{cfg}");
     assert_eq!(cfg["WorkingDir"], "/", "{cfg}");
-    assert_eq!(img.config["architecture"], "amd64");
+    assert_eq!(img.config["architecture"], ARCH);
     assert_eq!(img.config["os"], "linux");
     let labels = &cfg["Labels"];
     assert_eq!(
@@ -646,10 +577,10 @@ impl Drop for Container {
 
 #[test]
 fn image_prints_help_by_default() {
-    let Some(archive) = image_archive() else {
-        return;
-    };
-    require_root();
+    let archive = image_archive();
+    require_root("podman");
+    require_tool("podman", "podman");
+    require_tool("runc", "runc");
     let id = podman_load(&archive);
     let name = Container::new("help");
     let out = run(Command::new("podman")
@@ -667,10 +598,13 @@ fn image_prints_help_by_default() {
 
 #[test]
 fn image_captures_traffic_on_its_own_network() {
-    let Some(archive) = image_archive() else {
-        return;
-    };
-    require_root();
+    let archive = image_archive();
+    require_root("podman, packet capture, nsenter");
+    require_tool("podman", "podman");
+    require_tool("runc", "runc");
+    require_tool("nsenter", "util-linux");
+    require_tool("python3", "python3");
+    require_tool("curl", "curl");
     let id = podman_load(&archive);
     let name = Container::new("capture");
     const PORT: u16 = 8080; // free: the container has a network namespace of its own

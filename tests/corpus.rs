@@ -32,6 +32,8 @@
 //! capture whose path contains this text, any tier). A per-file report is written to
 //! target/tmp/corpus-report.tsv.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::{Read, Write as _};
@@ -40,6 +42,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
+use support::process::{SENSOR, repo};
+use support::require::corpus_dir;
 
 /// (method, target, status); status is None when the request got no response.
 type Tuple = (String, String, Option<u16>);
@@ -71,25 +75,6 @@ struct Capture {
     groundtruth: Vec<String>,
     /// false for a file found under corpus/ that MANIFEST.tsv does not list.
     listed: bool,
-}
-
-fn corpus_dir() -> PathBuf {
-    let (dir, origin) = match std::env::var_os("PCAP_CORPUS") {
-        Some(d) => (PathBuf::from(d), "$PCAP_CORPUS"),
-        None => (
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"),
-            "CARGO_MANIFEST_DIR/../shared/pcaps",
-        ),
-    };
-    if !dir.join("MANIFEST.tsv").is_file() || !dir.join("corpus").is_dir() {
-        panic!(
-            "capture corpus not found: {} ({origin}) has no MANIFEST.tsv and corpus/. \
-             Put the shared capture corpus beside the repository (../shared/pcaps) or set \
-             PCAP_CORPUS to its directory.",
-            dir.display()
-        );
-    }
-    dir
 }
 
 /// Splits a TSV file (first line: column names) into a column map and rows.
@@ -522,7 +507,7 @@ fn run_sensor(
     extra: &[&str],
     timeout: Duration,
 ) -> Result<(ExitStatus, Vec<u8>, Vec<u8>), String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pcap-sensor"))
+    let mut child = Command::new(SENSOR)
         .arg("apidump")
         .arg("-r")
         .arg(file)
@@ -818,7 +803,7 @@ impl Exception {
 const ANY: &str = "(any)";
 
 fn read_exceptions() -> Vec<Exception> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXCEPTIONS);
+    let path = repo(EXCEPTIONS);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out: Vec<Exception> = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -877,7 +862,7 @@ fn read_exceptions() -> Vec<Exception> {
 }
 
 fn read_floor() -> (f64, f64) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FLOOR);
+    let path = repo(FLOOR);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (mut core, mut all) = (None, None);
     for line in text.lines() {

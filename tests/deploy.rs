@@ -15,24 +15,23 @@
 //! - each profile's flags keep the sensor's peak RSS within half of the
 //!   profile's memory limit under load (live capture on loopback, as root).
 //!
-//! `./build.sh test` creates the two venvs and sets both variables. Without
-//! them a test prints "skipped: run via ./build.sh test", or fails when CI is set.
+//! `./build.sh test` creates the two venvs and sets both variables (else the
+//! venvs are looked for under .cache/); the reference page is
+//! ../shared/docs/reference-product.txt (or `PCAP_SENSOR_REFERENCE_DOC`).
+//! Without them the tests that need them fail, saying so (tests/support/require.rs).
 
-mod common;
+mod support;
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::{
-    Flood, SENSOR, START_DEADLINE, STOP_DEADLINE, Server, line_channel, need_root, parse_stats,
-    run_with_deadline, support,
-};
 use serde_json::Value;
+use support::live::{Flood, Server};
+use support::process::{SENSOR, STOP_DEADLINE, TempDir, repo, run_with_deadline, script};
+use support::require::{checkov_python, python3, reference_page, require_root, terraform_python};
+use support::sat::{Mode, SatOpts, SatSensor, Satellite};
 
 /// Fields of ECS's `ContainerDefinition` (the elements of RegisterTaskDefinition's
 /// `containerDefinitions`), from the Amazon ECS API model, API version
@@ -90,8 +89,7 @@ const LOG_CONFIGURATION_FIELDS: &[&str] = &["logDriver", "options", "secretOptio
 const KEY_VALUE_PAIR_FIELDS: &[&str] = &["name", "value"];
 
 /// The reference page's placeholders (its "Install using JSON" definition).
-/// `reference_page_placeholders_and_flags` reads them from the page itself
-/// too, when the page is there.
+/// `reference_page_placeholders_and_flags` checks them against the page itself.
 const REFERENCE_PLACEHOLDERS: &[&str] = &[
     "< INSERT SATELLITE URL (http(s)://hostname|IP:port) >",
     "<INSERT APPLICATION ENVIRONMENT (staging, production etc.)>",
@@ -107,13 +105,8 @@ const LOW_JSON: &str = "deploy/ecs/pcap-sensor-low-resource.json";
 /// (file, arguments of `ecs container-definition` that make it)
 const PROFILES: &[(&str, &[&str])] = &[(STANDARD_JSON, &[]), (LOW_JSON, &["--low-resource"])];
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn read_json(rel: &str) -> Value {
-    let text = std::fs::read_to_string(repo(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+    support::process::read_json(&repo(rel))
 }
 
 /// `pcap-sensor ecs container-definition ARGS`: (exit code, stdout, stderr).
@@ -137,50 +130,6 @@ fn container_definition_json(args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-/// The path in an environment variable that ./build.sh test sets. None (and
-/// "skipped") when it is missing outside CI; a failure under CI.
-fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            assert!(p.exists(), "{var}={} does not exist", p.display());
-            Some(p)
-        }
-        None if std::env::var_os("CI").is_some() => {
-            panic!(
-                "{var} is not set (CI is set, so not skipping): run the tests via ./build.sh test"
-            )
-        }
-        None => {
-            eprintln!("skipped: run via ./build.sh test ({var} is not set)");
-            None
-        }
-    }
-}
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "pcap-sensor-deploy-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Terraform through tests/support/deploy_tf.py, in `dir`, with a private
 /// data dir (nothing is written into the repository) and no CLI config.
 struct Terraform {
@@ -198,7 +147,7 @@ impl Terraform {
     fn run(&self, dir: &Path, args: &[&str]) -> Output {
         run_with_deadline(
             Command::new(&self.py)
-                .arg(support("deploy_tf.py"))
+                .arg(script("deploy_tf.py"))
                 .arg(dir)
                 .args(args)
                 .env("TF_CLI_CONFIG_FILE", self.scratch.0.join("terraformrc"))
@@ -344,31 +293,30 @@ fn container_definitions_use_only_ecs_fields() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    // The AWS model that checkov's botocore ships, when its venv is there.
-    if let Some(py) = std::env::var_os("PCAP_SENSOR_CHECKOV").filter(|v| !v.is_empty()) {
-        let out = run_with_deadline(
-            Command::new(py).args([
-                "-c",
-                "import json, botocore.session as s; \
-                 m = s.get_session().get_service_model('ecs'); \
-                 op = m.operation_model('RegisterTaskDefinition').input_shape; \
-                 print(json.dumps(sorted(op.members['containerDefinitions'].member.members)))",
-            ]),
-            Duration::from_secs(60),
-        );
-        assert!(
-            out.status.success(),
-            "botocore: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let model: BTreeSet<String> = serde_json::from_slice(&out.stdout).unwrap();
-        let missing: Vec<_> = fields.difference(&model).collect();
-        assert!(
-            missing.is_empty(),
-            "not in botocore's ECS model: {missing:?}"
-        );
-        fields = fields.intersection(&model).cloned().collect();
-    }
+    // The AWS model that checkov's botocore ships.
+    let py = checkov_python();
+    let out = run_with_deadline(
+        Command::new(py).args([
+            "-c",
+            "import json, botocore.session as s; \
+             m = s.get_session().get_service_model('ecs'); \
+             op = m.operation_model('RegisterTaskDefinition').input_shape; \
+             print(json.dumps(sorted(op.members['containerDefinitions'].member.members)))",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "botocore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model: BTreeSet<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let missing: Vec<_> = fields.difference(&model).collect();
+    assert!(
+        missing.is_empty(),
+        "not in botocore's ECS model: {missing:?}"
+    );
+    fields = fields.intersection(&model).cloned().collect();
     for (file, _) in PROFILES {
         check_container_definition(file, &read_json(file), &fields);
     }
@@ -399,25 +347,6 @@ fn container_definitions_use_only_ecs_fields() {
     check_container_definition("the command's output", &c, &fields);
 }
 
-fn reference_page() -> Option<String> {
-    let p = std::env::var_os("PCAP_SENSOR_REFERENCE_DOC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo("../shared/docs/reference-product.txt"));
-    match std::fs::read_to_string(&p) {
-        Ok(t) => Some(t),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!(
-                "reference page {} not readable ({e}); CI is set",
-                p.display()
-            )
-        }
-        Err(_) => {
-            eprintln!("skipped: reference page {} not found", p.display());
-            None
-        }
-    }
-}
-
 #[test]
 fn reference_page_placeholders_and_flags() {
     let standard = read_json(STANDARD_JSON);
@@ -433,20 +362,18 @@ fn reference_page_placeholders_and_flags() {
         .map(|s| s.to_string())
         .collect();
     let page = reference_page();
-    if let Some(page) = &page {
-        let mut from_page = BTreeSet::new();
-        for line in page.lines() {
-            let mut rest = line;
-            while let Some(i) = rest.find("\"<") {
-                let tail = &rest[i + 1..];
-                let end = tail.find(">\"").expect("placeholder ends with >\"");
-                from_page.insert(tail[..=end].to_string());
-                rest = &tail[end + 2..];
-            }
+    let mut from_page = BTreeSet::new();
+    for line in page.lines() {
+        let mut rest = line;
+        while let Some(i) = rest.find("\"<") {
+            let tail = &rest[i + 1..];
+            let end = tail.find(">\"").expect("placeholder ends with >\"");
+            from_page.insert(tail[..=end].to_string());
+            rest = &tail[end + 2..];
         }
-        let known: BTreeSet<String> = placeholders.iter().cloned().collect();
-        assert_eq!(from_page, known, "the reference page's placeholders");
     }
+    let known: BTreeSet<String> = placeholders.iter().cloned().collect();
+    assert_eq!(from_page, known, "the reference page's placeholders");
     for p in &placeholders {
         assert!(std_strings.contains(p), "{STANDARD_JSON} lacks {p:?}");
     }
@@ -458,54 +385,28 @@ fn reference_page_placeholders_and_flags() {
     assert_eq!(entry_point(&low)[9], "100");
 
     // The page's entry point flags, in its order, then the flags it says can be added.
-    let (entry_flags, extra_flags): (Vec<String>, Vec<String>) = match &page {
-        Some(page) => {
-            let mut entry = Vec::new();
-            let mut extra = Vec::new();
-            let mut in_extra = false;
-            for line in page.lines() {
-                let t = line.trim();
-                if t.starts_with("Specify additional flags") {
-                    in_extra = true;
-                } else if t.starts_with("3. ") {
-                    in_extra = false;
-                }
-                if let Some(f) = t.strip_prefix("\"--") {
-                    entry.push(format!(
-                        "--{}",
-                        f.trim_end_matches(',').trim_end_matches('"')
-                    ));
-                } else if in_extra
-                    && t.starts_with("--")
-                    && t[2..].starts_with(|c: char| c.is_ascii_lowercase())
-                {
-                    extra.push(t.split_whitespace().next().unwrap().to_string());
-                }
-            }
-            (entry, extra)
+    let mut entry_flags = Vec::new();
+    let mut extra_flags = Vec::new();
+    let mut in_extra = false;
+    for line in page.lines() {
+        let t = line.trim();
+        if t.starts_with("Specify additional flags") {
+            in_extra = true;
+        } else if t.starts_with("3. ") {
+            in_extra = false;
         }
-        None => (
-            [
-                "--satellite-url",
-                "--levo-env",
-                "--levoai-org-id",
-                "--rate-limit",
-            ]
-            .map(String::from)
-            .to_vec(),
-            [
-                "--trace-export-interval",
-                "--rate-limit",
-                "--filter",
-                "--host-allow",
-                "--path-allow",
-                "--host-exclusions",
-                "--path-exclusions",
-            ]
-            .map(String::from)
-            .to_vec(),
-        ),
-    };
+        if let Some(f) = t.strip_prefix("\"--") {
+            entry_flags.push(format!(
+                "--{}",
+                f.trim_end_matches(',').trim_end_matches('"')
+            ));
+        } else if in_extra
+            && t.starts_with("--")
+            && t[2..].starts_with(|c: char| c.is_ascii_lowercase())
+        {
+            extra_flags.push(t.split_whitespace().next().unwrap().to_string());
+        }
+    }
     assert_eq!(entry_flags.len(), 4, "{entry_flags:?}");
     assert!(extra_flags.len() >= 7, "{extra_flags:?}");
     for c in [&standard, &low] {
@@ -579,9 +480,7 @@ fn command_usage_errors_name_the_flag() {
 
 #[test]
 fn terraform_fmt_and_submodule_tests() {
-    let Some(py) = tool("PCAP_SENSOR_TF_PY") else {
-        return;
-    };
+    let py = terraform_python();
     let tf = Terraform::new(py);
     let root = repo("deploy/terraform");
     tf.ok(
@@ -621,9 +520,7 @@ fn terraform_fmt_and_submodule_tests() {
 
 #[test]
 fn terraform_loads_the_root_module() {
-    let Some(py) = tool("PCAP_SENSOR_TF_PY") else {
-        return;
-    };
+    let py = terraform_python();
     // `get` installs the (local) submodule and `providers` loads the whole
     // configuration tree: Terraform's own parser and configuration checks,
     // as far as they go without the AWS provider (which cannot be downloaded
@@ -653,7 +550,7 @@ fn terraform_loads_the_root_module() {
 /// The root module parsed with python-hcl2 (checkov's parser).
 fn parse_hcl(py: &Path, dir: &Path) -> Value {
     let out = run_with_deadline(
-        Command::new(py).arg(support("deploy_hcl.py")).arg(dir),
+        Command::new(py).arg(script("deploy_hcl.py")).arg(dir),
         Duration::from_secs(60),
     );
     assert!(
@@ -667,9 +564,7 @@ fn parse_hcl(py: &Path, dir: &Path) -> Value {
 
 #[test]
 fn root_module_keeps_the_reference_variables_and_every_task_setting() {
-    let Some(py) = tool("PCAP_SENSOR_CHECKOV") else {
-        return;
-    };
+    let py = checkov_python();
     let root = repo("deploy/terraform");
     let files = parse_hcl(&py, &root);
     for f in ["versions.tf", "variables.tf", "main.tf", "outputs.tf"] {
@@ -840,9 +735,7 @@ fn checks<'a>(reports: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 #[test]
 fn checkov_finds_nothing() {
-    let Some(py) = tool("PCAP_SENSOR_CHECKOV") else {
-        return;
-    };
+    let py = checkov_python();
     let reports = checkov(&py, &repo("deploy/terraform"));
     let failed = checks(&reports, "failed_checks");
     assert!(
@@ -932,9 +825,7 @@ struct Case {
 
 #[test]
 fn terraform_builds_the_same_sidecar_as_the_command() {
-    let Some(py) = tool("PCAP_SENSOR_TF_PY") else {
-        return;
-    };
+    let py = terraform_python();
     let null = || "null".to_string();
     let all_null = || {
         vec![
@@ -1146,86 +1037,9 @@ fn local_args(entry: &[String], satellite: &str, filter: &str) -> Vec<String> {
     a
 }
 
-/// A sensor started with these apidump arguments, once it says it captures.
-struct Running {
-    child: std::process::Child,
-    stderr: std::sync::mpsc::Receiver<String>,
-    lines: Vec<String>,
-}
-
-impl Running {
-    fn start(bin: &Path, args: &[String]) -> Running {
-        let mut child = Command::new(bin)
-            .arg("apidump")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stderr = line_channel(child.stderr.take().unwrap());
-        let mut r = Running {
-            child,
-            stderr,
-            lines: Vec::new(),
-        };
-        let deadline = Instant::now() + START_DEADLINE;
-        while !r.lines.iter().any(|l| l.contains("capturing on")) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match r.stderr.recv_timeout(left) {
-                Ok(l) => r.lines.push(l),
-                Err(e) => panic!("no 'capturing on' line ({e}):\n{}", r.lines.join("\n")),
-            }
-        }
-        r
-    }
-
-    /// SIGTERM, then the final stats once the sensor has exited.
-    fn stop(mut self) -> BTreeMap<String, u64> {
-        // SAFETY: kill(2) on the child we spawned.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + STOP_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(l) => self.lines.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "sensor did not exit after SIGTERM:\n{}",
-                        self.lines.join("\n")
-                    );
-                }
-            }
-        }
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "sensor exit {status}:\n{}",
-            self.lines.join("\n")
-        );
-        let line = self
-            .lines
-            .iter()
-            .find(|l| l.contains("final stats"))
-            .unwrap_or_else(|| panic!("no final stats:\n{}", self.lines.join("\n")));
-        parse_stats(line)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn profiles_fit_their_memory_limit_under_load() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     // The shipped static binary when ./build.sh made it (its RSS is what a
     // task sees), else the test build.
     let bin = std::env::var_os("PCAP_SENSOR_STATIC")
@@ -1236,39 +1050,23 @@ fn profiles_fit_their_memory_limit_under_load() {
         let c = read_json(file);
         let limit_kb = c["memory"].as_u64().unwrap() * 1024;
         let server = Server::start("127.0.0.1");
-        let record = std::env::temp_dir().join(format!(
-            "pcap-sensor-deploy-sat-{}.jsonl",
-            std::process::id()
-        ));
         // A satellite that binds a port and refuses connections.
-        let mut sat = Command::new("python3")
-            .arg("-u")
-            .arg(support("sat_server.py"))
-            .args(["--down", "--bind", "127.0.0.1", "--record"])
-            .arg(&record)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sat_server.py");
-        let sat_port = {
-            let rx = line_channel(sat.stdout.take().unwrap());
-            let line = rx
-                .recv_timeout(Duration::from_secs(20))
-                .expect("sat_server.py says listening");
-            line.strip_prefix("listening ").unwrap().trim().to_string()
-        };
-        let args = local_args(
-            &entry_point(&c),
-            &format!("http://127.0.0.1:{sat_port}"),
-            &server.filter(),
-        );
-        let sensor = Running::start(&bin, &args);
+        let sat = Satellite::start(SatOpts {
+            mode: Mode::Ok,
+            down: true,
+            tls: None,
+        });
+        let args = local_args(&entry_point(&c), &sat.url(), &server.filter());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let sensor = SatSensor::start_live_bin(&bin, &args, &[]);
         let flood = Flood::open("127.0.0.1", server.port, 300);
         let load = run_with_deadline(
-            Command::new("python3")
-                .arg(support("deploy_load.py"))
-                .args(["127.0.0.1", &server.port.to_string(), "8", "6"]),
+            Command::new(python3()).arg(script("deploy_load.py")).args([
+                "127.0.0.1",
+                &server.port.to_string(),
+                "8",
+                "6",
+            ]),
             Duration::from_secs(90),
         );
         assert!(
@@ -1278,15 +1076,9 @@ fn profiles_fit_their_memory_limit_under_load() {
         );
         let load: Value = serde_json::from_slice(&load.stdout).unwrap();
         flood.close();
-        let stats = sensor.stop();
-        let stat = |k: &str| {
-            *stats
-                .get(k)
-                .unwrap_or_else(|| panic!("final stats lack {k}: {stats:?}"))
-        };
-        let _ = sat.kill();
-        let _ = sat.wait();
-        let _ = std::fs::remove_file(&record);
+        let fin = sensor.stop(libc::SIGTERM, STOP_DEADLINE);
+        fin.assert_exit_0();
+        let stat = |k: &str| fin.stat(k);
         let peak = stat("peak_rss_kb");
         eprintln!(
             "{file} ({}): peak_rss_kb={peak} (limit {limit_kb} KiB), packets={} traces={} \

@@ -5,8 +5,8 @@
 //!   a Fargate service, with moto's signature and IAM checking switched on,
 //!   dry-run, and the refusals. State is read back with boto3
 //!   (tests/support/ecs_moto.py), not with our own client. Without the venv
-//!   these tests fail under `CI=true` and print "skipped: run via
-//!   ./build.sh test" otherwise.
+//!   (`$PCAP_SENSOR_MOTO`, else .cache/venv-moto) these tests fail, saying
+//!   to run ./build.sh test.
 //! - a fixture server (tests/support/ecs_fixture.py, plain python3) for what
 //!   moto does not model: pagination with nextToken, deployments and rollout
 //!   states (`--wait`), JSON error shapes, throttling, 5xx and dropped
@@ -16,17 +16,19 @@
 //! (tests/support/ecs_pty.py). Every wait has a deadline; servers are stopped
 //! by PID.
 
+mod support;
+
+use pcap_sensor::ecs::add::{TAG_KEY, TAG_TIME_KEY};
 use pcap_sensor::ecs::container_def::{self, SidecarOptions};
-use pcap_sensor::ecs::installer::{TAG_KEY, TAG_TIME_KEY};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::process::{SENSOR, TempDir, free_port, run_with_deadline, script, send_signal};
+use support::require::{moto_server, python3};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pcap-sensor");
 /// Bound on one run of the command (retries with backoff included).
 const RUN_DEADLINE: Duration = Duration::from_secs(90);
 /// Bound on a server's start.
@@ -37,42 +39,12 @@ const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pcap-sensor:0.
 const KEY_ID: &str = "AKIAFIXTUREKEY000001";
 const SECRET: &str = "fixture/secret/KEY+abcdefghijklmnopqrstu";
 
-fn support(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-}
-
-/// A scratch folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "pcap-sensor-ecs-{}-{tag}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// SIGTERM by PID, then SIGKILL if it does not exit in time.
 fn stop(child: &mut Child) {
     if child.try_wait().ok().flatten().is_some() {
         return;
     }
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
+    send_signal(child.id(), libc::SIGTERM);
     let deadline = Instant::now() + STOP_DEADLINE;
     while Instant::now() < deadline {
         if child.try_wait().ok().flatten().is_some() {
@@ -92,38 +64,19 @@ struct Run {
 }
 
 /// Run to the end with a deadline (killed and failed after it).
-fn run(mut cmd: Command, what: &str) -> Run {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(RUN_DEADLINE) {
-        Ok(Ok(o)) => Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        },
-        Ok(Err(e)) => panic!("{what}: {e}"),
-        Err(_) => {
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-            panic!("{what}: still running after {RUN_DEADLINE:?}")
-        }
+fn run(mut cmd: Command) -> Run {
+    let o = run_with_deadline(&mut cmd, RUN_DEADLINE);
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
 
 /// `pcap-sensor ecs add --endpoint-url URL ARGS` in a clean environment:
 /// an empty HOME (no ~/.aws), no terminal, and `env`.
 fn add(endpoint: &str, env: &[(&str, &str)], args: &[&str], home: &Path) -> Run {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(SENSOR);
     cmd.args(["ecs", "add", "--endpoint-url", endpoint])
         .args(args)
         .env_clear()
@@ -132,7 +85,7 @@ fn add(endpoint: &str, env: &[(&str, &str)], args: &[&str], home: &Path) -> Run 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let r = run(cmd, "pcap-sensor ecs add");
+    let r = run(cmd);
     eprintln!(
         "--- ecs add {} → exit {}\n{}",
         args.join(" "),
@@ -231,36 +184,6 @@ struct Moto {
     _dir: TempDir,
 }
 
-/// moto's server from the venv, or None (after saying so) outside CI.
-fn moto_server() -> Option<PathBuf> {
-    let p = match std::env::var_os("PCAP_SENSOR_MOTO") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv-moto/bin/moto_server"),
-    };
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "no moto_server at {} under CI=true: run the tests via ./build.sh test",
-            p.display()
-        );
-    }
-    eprintln!(
-        "skipped: run via ./build.sh test (no moto_server at {})",
-        p.display()
-    );
-    None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn post(url: &str, body: &str) -> Result<u16, String> {
     minreq::post(url)
         .with_header("Content-Type", "text/plain")
@@ -272,8 +195,8 @@ fn post(url: &str, body: &str) -> Result<u16, String> {
 }
 
 impl Moto {
-    fn start() -> Option<Moto> {
-        let server = moto_server()?;
+    fn start() -> Moto {
+        let server = moto_server();
         let python = server.with_file_name("python");
         let dir = TempDir::new("moto");
         // A port found free can be taken before moto binds it: try again.
@@ -294,12 +217,12 @@ impl Moto {
                     break; // exited (port taken?): next port
                 }
                 if post(&format!("{url}/moto-api/reset"), "") == Ok(200) {
-                    return Some(Moto {
+                    return Moto {
                         child,
                         url,
                         python,
                         _dir: dir,
-                    });
+                    };
                 }
                 if Instant::now() > deadline {
                     stop(&mut child);
@@ -334,7 +257,7 @@ impl Moto {
     /// tests/support/ecs_moto.py with these credentials; its JSON answer.
     fn py(&self, args: &[&str], key: (&str, &str)) -> Value {
         let mut cmd = Command::new(&self.python);
-        cmd.arg(support("ecs_moto.py"))
+        cmd.arg(script("ecs_moto.py"))
             .arg(args[0])
             .arg(&self.url)
             .args(&args[1..])
@@ -342,7 +265,7 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", key.1)
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
-        let r = run(cmd, "ecs_moto.py");
+        let r = run(cmd);
         assert_eq!(r.code, 0, "ecs_moto.py {args:?}: {}", r.stderr);
         serde_json::from_str(&r.stdout).unwrap()
     }
@@ -415,7 +338,7 @@ fn assert_sidecar_added(state: &Value, family: &str) {
 
 #[test]
 fn moto_fargate_service_gets_the_sidecar() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let made = moto.py(&["setup", "fargate"], TESTING);
     assert_eq!(made["service"], "web-svc");
     let home = TempDir::new("home");
@@ -442,7 +365,7 @@ fn moto_fargate_service_gets_the_sidecar() {
 
 #[test]
 fn moto_with_signature_checking() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     moto.py(&["setup", "fargate"], TESTING);
     // The installer's user has exactly the permissions of the reference
     // table; state is read back by another user.
@@ -513,7 +436,7 @@ fn moto_with_signature_checking() {
 
 #[test]
 fn moto_dry_run_and_refusals() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     moto.py(&["setup", "both"], TESTING);
     let home = TempDir::new("home");
     let env = env_key(TESTING);
@@ -614,8 +537,8 @@ impl Fixture {
         let dir = TempDir::new("fixture");
         let file = dir.0.join("scenario.json");
         std::fs::write(&file, scenario.to_string()).unwrap();
-        let mut child = Command::new("python3")
-            .arg(support("ecs_fixture.py"))
+        let mut child = Command::new(python3())
+            .arg(script("ecs_fixture.py"))
             .arg(&file)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -882,6 +805,10 @@ fn fixture_rollout_failed_and_wait_timeout() {
         "{}",
         r.stderr
     );
+    // A deadline on behaviour (--wait-timeout 0.5 is honoured), not a speed
+    // figure: without it the command would poll the never-ending rollout
+    // until RUN_DEADLINE; 30 s is slack for registering the task definition
+    // and updating the service on a loaded machine.
     assert!(start.elapsed() < Duration::from_secs(30));
     assert!(fx.calls("DescribeServices").len() > 4, "polled");
 }
@@ -1220,18 +1147,18 @@ fn interactive_menus_through_a_pty() {
     let dir = TempDir::new("pty");
     let steps_file = dir.0.join("steps.json");
     std::fs::write(&steps_file, steps.to_string()).unwrap();
-    let mut cmd = Command::new("python3");
-    cmd.arg(support("ecs_pty.py"))
+    let mut cmd = Command::new(python3());
+    cmd.arg(script("ecs_pty.py"))
         .arg(&steps_file)
         .arg("--")
-        .args([BIN, "ecs", "add", "--endpoint-url", &fx.url])
+        .args([SENSOR, "ecs", "add", "--endpoint-url", &fx.url])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &home.0)
         .env("TERM", "dumb")
         .env("AWS_ACCESS_KEY_ID", KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", SECRET);
-    let r = run(cmd, "ecs_pty.py");
+    let r = run(cmd);
     let out: Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("{e}: {} {}", r.stdout, r.stderr));
     let transcript = out["transcript"].as_str().unwrap().replace('\r', "");

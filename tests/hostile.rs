@@ -4,35 +4,32 @@
 //! good exchanges on other connections, and checks that
 //! - the process stays inside the memory ceiling it announces at start
 //!   ("memory ceiling N bytes") plus RSS_ALLOWANCE_BYTES,
-//! - it does not stall: a capture file is read within a time bound, live
-//!   traces come out within a deadline, and CPU time stays proportionate,
+//! - it does not stall: a capture file is read, and live traces come out,
+//!   within a deadline, and an idle sensor does not spin the CPU,
 //! - the counters of the final stats line say what was dropped
 //!   (flows_evicted, flows_timed_out, parse_errors, truncated_bodies, ...),
 //! - the good exchanges still come out, whole, and nothing is invented.
+//!
+//! How fast is not asserted here: the bench (bench/run.sh, "Hostile input"
+//! in bench/results.md) reports the time to read the 100k-flow flood and the
+//! sensor's CPU for the header bombs. The deadlines below are generous (a
+//! test on a shared 2-core machine must still end), each with its slack
+//! explained.
 //!
 //! Captures (100k flows, sequence wrap-around) are written by the test
 //! itself as classic pcap files; live abuse runs on loopback with the python
 //! peers of tests/support/hostile_peer.py against tests/support/live_server.py
 //! (live tests need root, like tests/live.rs).
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-/// Peak RSS allowed on top of the announced memory ceiling. The ceiling
-/// covers what the flags size (flow table, buffer pool, view buffers, the
-/// kernel packet ring); the allowance covers what no flag sizes: the touched
-/// pages of the (unoptimised, debug-info-laden) test binary, libc's and
-/// libpcap's own heap, stack and stdio buffers, and the per-trace header
-/// lists. Measured idle: about 6 MiB above the ceiling's untouched part. The
-/// abuse in these tests is many times larger than ceiling + allowance, so
-/// buffering any of it would show.
-const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
+use support::live::*;
+use support::offline::{apidump_args, run_sensor_within};
+use support::process::{TempFile, cpu_time};
+use support::require::require_root;
+use support::trace::{body_bytes, final_stats, parse_memory_ceiling, summarize};
 
 /// How long live traces may take to come out once their traffic ended.
 const TRACE_DEADLINE: Duration = Duration::from_secs(20);
@@ -219,56 +216,25 @@ impl FileRun {
 /// than `bound`.
 fn read_file(path: &std::path::Path, extra: &[&str], bound: Duration) -> FileRun {
     let t0 = Instant::now();
-    let out = run_with_deadline(
-        Command::new(SENSOR)
-            .arg("apidump")
-            .arg("-r")
-            .arg(path)
-            .args(["--out", "-"])
-            .args(extra),
-        bound,
-    );
+    let mut args = apidump_args(path, &["--out", "-"]);
+    args.extend_from_slice(extra);
+    let run = run_sensor_within(&args, &[], bound);
     let elapsed = t0.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "sensor exit status {}\n{stderr}",
-        out.status
-    );
-    let traces = String::from_utf8_lossy(&out.stdout)
+    assert!(run.status.success(), "{}", run.describe());
+    let stats = final_stats(run.stderr.lines())
+        .unwrap_or_else(|| panic!("no final stats line\n{}", run.stderr));
+    let ceiling = run
+        .stderr
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("trace is not JSON ({e}): {l}")))
-        .collect();
-    let final_line = stderr
-        .lines()
-        .find(|l| l.contains("final stats"))
-        .unwrap_or_else(|| panic!("no final stats line\n{stderr}"));
-    let ceiling = stderr
-        .lines()
-        .find_map(|l| l.split("memory ceiling ").nth(1))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no 'memory ceiling N bytes' line\n{stderr}"));
+        .find_map(parse_memory_ceiling)
+        .unwrap_or_else(|| panic!("no 'memory ceiling N bytes' line\n{}", run.stderr));
     FileRun {
-        traces,
-        stats: parse_stats(final_line),
-        stderr,
+        traces: run.traces(),
+        stats,
+        stderr: run.stderr,
         ceiling,
         elapsed,
     }
-}
-
-fn assert_peak_under_ceiling(peak_rss_kb: u64, ceiling: u64, what: &str) {
-    let limit = ceiling + RSS_ALLOWANCE_BYTES;
-    eprintln!(
-        "{what}: peak RSS {peak_rss_kb} KiB, ceiling {ceiling} B, limit {limit} B ({} KiB)",
-        limit / 1024
-    );
-    assert!(
-        peak_rss_kb * 1024 <= limit,
-        "{what}: peak RSS {peak_rss_kb} KiB is over the memory ceiling {ceiling} B + allowance \
-         {RSS_ALLOWANCE_BYTES} B"
-    );
 }
 
 fn targets(traces: &[Value]) -> Vec<String> {
@@ -284,10 +250,10 @@ fn targets(traces: &[Value]) -> Vec<String> {
 
 /// A SYN flood of 100,000 distinct connections (half of them also send the
 /// start of a request head that never ends) with three good exchanges among
-/// them, at default settings (--max-flows 4096). The file is read in bounded
-/// time, the flow table evicts and says so, the windows the partial heads want
-/// run out and that is counted, memory stays under the ceiling, and the three
-/// good exchanges come out whole.
+/// them, at default settings (--max-flows 4096). The file is read (the
+/// bench reports how fast), the flow table evicts and says so, the windows
+/// the partial heads want run out and that is counted, memory stays under the
+/// ceiling, and the three good exchanges come out whole.
 #[test]
 fn hundred_thousand_flows_syn_flood() {
     const FLOWS: u32 = 100_000;
@@ -343,14 +309,12 @@ fn hundred_thousand_flows_syn_flood() {
     let file = p.write("flows");
     eprintln!("capture: {} packets, {} bytes", p.packets, p.buf.len());
 
+    // A deadline, not a speed figure: a release build reads this file in
+    // well under a second (the bench's "Hostile input" row); 120 s leaves
+    // room for the debug build on a loaded machine and still ends the test
+    // if the sensor stalls.
     let run = read_file(&file.0, &[], Duration::from_secs(120));
     eprintln!("read in {:?}\n{}", run.elapsed, run.stderr);
-    assert!(
-        run.elapsed < Duration::from_secs(60),
-        "reading {} packets took {:?}",
-        p.packets,
-        run.elapsed
-    );
     assert_eq!(
         targets(&run.traces),
         ["/good/0", "/good/1", "/good/2"],
@@ -552,85 +516,6 @@ fn late_ack_after_reset_of_a_connection_holding_a_segment() {
 
 // ───────────────────────────── live peers ─────────────────────────────
 
-/// A running tests/support/hostile_peer.py.
-struct Peer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<String>,
-    what: String,
-}
-
-impl Peer {
-    fn start(args: &[&str]) -> Peer {
-        let mut child = Command::new("python3")
-            .arg("-u")
-            .arg(support("hostile_peer.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start hostile_peer.py");
-        let stdin = child.stdin.take();
-        let rx = line_channel(child.stdout.take().unwrap());
-        Peer {
-            child,
-            stdin,
-            rx,
-            what: args.join(" "),
-        }
-    }
-
-    /// Waits for the line starting with `word`; returns the rest of it.
-    fn expect(&mut self, word: &str, timeout: Duration) -> String {
-        match self.rx.recv_timeout(timeout) {
-            Ok(l) if l.split_whitespace().next() == Some(word) => {
-                l[word.len()..].trim().to_string()
-            }
-            other => panic!(
-                "hostile_peer.py {}: expected '{word} ...' within {timeout:?}, got {other:?}",
-                self.what
-            ),
-        }
-    }
-
-    /// Lets a mode that holds its connections go on (to close them).
-    fn release(&mut self) {
-        if let Some(mut s) = self.stdin.take() {
-            let _ = s.write_all(b"go\n");
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// CPU time (user + system) the process has used so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // Fields after the command name (which may contain spaces) in parentheses.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / hz)
-}
-
-fn assert_clean_exit(fin: &Finished) {
-    assert!(
-        fin.status.success(),
-        "sensor exit status {}, want 0\n{}",
-        fin.status,
-        fin.stderr.join("\n")
-    );
-}
-
 /// A good exchange on its own connection, and its trace.
 fn good_exchange(sensor: &mut Sensor, server: &Server, word: &str) {
     let path = format!("/text/{word}");
@@ -648,13 +533,12 @@ fn good_exchange(sensor: &mut Sensor, server: &Server, word: &str) {
 /// parsed (more headers than the parser takes; a head larger than a window):
 /// they are counted as parse errors and nothing is invented from them. The
 /// trickled head is legal and is traced, without buffering more than one
-/// window and without quadratic re-parsing (CPU time is bounded). A good
+/// window (its CPU time is printed; the bench reports it, quadratic
+/// re-parsing would show there as seconds instead of milliseconds). A good
 /// exchange afterwards is traced.
 #[test]
 fn header_bomb_many_headers_huge_line_and_trickled_head() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -662,16 +546,16 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
     let port = server.port.to_string();
     let cpu0 = cpu_time(sensor.pid);
 
-    let mut p = Peer::start(&["headers", "127.0.0.1", &port, "5000"]);
+    let mut p = HostilePeer::start(&["headers", "127.0.0.1", &port, "5000"]);
     p.expect("ready", Duration::from_secs(20));
     let st = p.expect("done", Duration::from_secs(30));
     eprintln!("5000 headers: server answered {st:?}");
-    let mut p = Peer::start(&["longline", "127.0.0.1", &port, &(1 << 20).to_string()]);
+    let mut p = HostilePeer::start(&["longline", "127.0.0.1", &port, &(1 << 20).to_string()]);
     p.expect("ready", Duration::from_secs(20));
     let st = p.expect("done", Duration::from_secs(30));
     eprintln!("1 MiB line: server answered {st:?}");
     let t0 = Instant::now();
-    let mut p = Peer::start(&["trickle", "127.0.0.1", &port, "60000"]);
+    let mut p = HostilePeer::start(&["trickle", "127.0.0.1", &port, "60000"]);
     p.expect("ready", Duration::from_secs(20));
     let st = p.expect("done", Duration::from_secs(60));
     eprintln!(
@@ -688,7 +572,7 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
     let cpu = cpu_time(sensor.pid).saturating_sub(cpu0);
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!(
         "sensor CPU for the bombs: {cpu:?}\n{}",
         fin.stderr.join("\n")
@@ -702,12 +586,6 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
     assert!(
         fin.stat("parse_errors") >= 2,
         "the two unparseable heads are counted as parse errors"
-    );
-    // 60,000 one-byte segments plus ~1.2 MB of bombs; quadratic re-parsing
-    // of the trickled head alone would be ~1.8e9 byte comparisons.
-    assert!(
-        cpu < Duration::from_secs(10),
-        "the sensor used {cpu:?} of CPU for the header bombs"
     );
     assert_peak_under_ceiling(hwm_kb, ceiling, "header bomb");
     assert_peak_under_ceiling(
@@ -724,9 +602,7 @@ fn header_bomb_many_headers_huge_line_and_trickled_head() {
 /// exchange in the middle is traced at once.
 #[test]
 fn slowloris_trickles_past_the_stream_timeout() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&[
@@ -741,8 +617,8 @@ fn slowloris_trickles_past_the_stream_timeout() {
     let port = server.port.to_string();
     let cpu0 = cpu_time(sensor.pid);
     let t0 = Instant::now();
-    let mut slow = Peer::start(&["slowloris", "127.0.0.1", &port, "20", "1.5", "6"]);
-    let mut quick = Peer::start(&["slowloris", "127.0.0.1", &port, "5", "0.3", "6"]);
+    let mut slow = HostilePeer::start(&["slowloris", "127.0.0.1", &port, "20", "1.5", "6"]);
+    let mut quick = HostilePeer::start(&["slowloris", "127.0.0.1", &port, "5", "0.3", "6"]);
     slow.expect("ready", Duration::from_secs(20));
     quick.expect("ready", Duration::from_secs(20));
     let t_good = Instant::now();
@@ -759,7 +635,7 @@ fn slowloris_trickles_past_the_stream_timeout() {
     quick.release();
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!(
         "slowloris: {wall:?} wall, sensor CPU {cpu:?}\n{}",
         fin.stderr.join("\n")
@@ -770,6 +646,10 @@ fn slowloris_trickles_past_the_stream_timeout() {
         "20 connections idle longer than the stream timeout: flows_timed_out={}",
         fin.stat("flows_timed_out")
     );
+    // A busy-loop check, not a speed figure: 25 connections send a byte
+    // every 0.3-1.5 s, so the sensor is idle almost all of the ~6 s; a
+    // spinning loop would use about the whole wall time. A quarter leaves
+    // room for the good exchange, the timeout sweeps and a debug build.
     assert!(
         cpu < wall / 4,
         "the sensor used {cpu:?} of CPU in {wall:?} of trickling: a busy loop?"
@@ -783,9 +663,7 @@ fn slowloris_trickles_past_the_stream_timeout() {
 /// the whole de-chunked size counted and the body marked truncated.
 #[test]
 fn endless_chunked_request_body() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&[
@@ -800,7 +678,7 @@ fn endless_chunked_request_body() {
     ]);
     let ceiling = sensor.memory_ceiling();
     let port = server.port.to_string();
-    let mut p = Peer::start(&["endless", "127.0.0.1", &port, "3", "8000000"]);
+    let mut p = HostilePeer::start(&["endless", "127.0.0.1", &port, "3", "8000000"]);
     p.expect("ready", Duration::from_secs(20));
     good_exchange(&mut sensor, &server, "during-endless");
     let sent: u64 = p.expect("done", Duration::from_secs(30)).parse().unwrap();
@@ -808,7 +686,7 @@ fn endless_chunked_request_body() {
     let t = sensor.wait_target("/endless", TRACE_DEADLINE);
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!("{}", fin.stderr.join("\n"));
     let req = &t["request"];
     assert_eq!(req["method"], "POST");
@@ -836,10 +714,8 @@ fn endless_chunked_request_body() {
 /// counted and the body marked truncated, and the flow is counted as timed out.
 #[test]
 fn gigabyte_content_length_that_never_arrives() {
-    if !need_root() {
-        return;
-    }
-    let mut giga = Peer::start(&["gigabyte", "127.0.0.1"]);
+    require_root("live capture");
+    let mut giga = HostilePeer::start(&["gigabyte", "127.0.0.1"]);
     let port = giga.expect("ready", Duration::from_secs(20));
     let server = Server::start("127.0.0.1");
     let filter = format!("tcp port {port} or tcp port {}", server.port);
@@ -852,7 +728,7 @@ fn gigabyte_content_length_that_never_arrives() {
         "1",
     ]);
     let ceiling = sensor.memory_ceiling();
-    let mut client = Peer::start(&["hold", "127.0.0.1", &port]);
+    let mut client = HostilePeer::start(&["hold", "127.0.0.1", &port]);
     let got: u64 = client
         .expect("ready", Duration::from_secs(20))
         .parse()
@@ -862,6 +738,10 @@ fn gigabyte_content_length_that_never_arrives() {
     let t = sensor.wait_target("/gigabyte", Duration::from_secs(10));
     let after = stalled.elapsed();
     eprintln!("trace of the stalled exchange came {after:?} after the stall");
+    // A deadline on behaviour (the stream timeout fires), not a speed
+    // figure: 1 s of timeout plus at most one idle wait of the capture loop
+    // (100 ms) before the sweep; the other ~5 s are scheduling slack on a
+    // shared machine. Without the timeout the trace would never come.
     assert!(
         after < Duration::from_secs(6),
         "the stalled exchange must come out after the 1 s stream timeout, took {after:?}"
@@ -875,7 +755,7 @@ fn gigabyte_content_length_that_never_arrives() {
     giga.release();
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert!(fin.stat("flows_timed_out") >= 1);
     assert!(fin.stat("truncated_bodies") >= 1);
     assert_peak_under_ceiling(hwm_kb, ceiling, "1 GiB Content-Length");
@@ -887,22 +767,20 @@ fn gigabyte_content_length_that_never_arrives() {
 /// before and after are traced.
 #[test]
 fn garbage_on_an_http_port() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
     let ceiling = sensor.memory_ceiling();
     good_exchange(&mut sensor, &server, "before-garbage");
     let port = server.port.to_string();
-    let mut p = Peer::start(&["garbage", "127.0.0.1", &port, "8", "300000", "7"]);
+    let mut p = HostilePeer::start(&["garbage", "127.0.0.1", &port, "8", "300000", "7"]);
     p.expect("ready", Duration::from_secs(60));
     p.expect("done", Duration::from_secs(10));
     good_exchange(&mut sensor, &server, "after-garbage");
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!("{}", fin.stderr.join("\n"));
     assert_eq!(
         targets(&fin.traces),

@@ -9,39 +9,18 @@
 //!
 //! Needs root (live capture, network namespaces), python3, curl, iproute2.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime};
+use support::live::*;
+use support::process::TempFile;
+use support::require::require_root;
+use support::text::{is_rfc3339_micros, rfc3339_micros};
+use support::trace::{body_bytes, header, header_pairs, summarize};
 
 /// How long the sensor gets to print the traces of traffic that has ended.
 const TRACE_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Peak RSS allowed on top of the "memory ceiling N bytes" the sensor
-/// announces at start. The ceiling covers what the sensor sizes from its
-/// flags: flow table, buffer pool and libpcap's packet ring (its start line
-/// says "capture buffers ..."). The allowance covers the rest, which no flag
-/// sizes: the touched pages of the binary (the tests run the unoptimised
-/// debug build, whose text and debug sections are several MiB), libc's and
-/// libpcap's own heap (interface list, compiled BPF program), the stack and
-/// stdio buffers. Measured idle: about 6 MiB above the ceiling's untouched
-/// part; 8 MiB leaves room without hiding any buffering of a body (the
-/// endless body test sends several times ceiling + allowance).
-const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
-
-fn rss_limit_bytes(ceiling: u64) -> u64 {
-    ceiling + RSS_ALLOWANCE_BYTES
-}
-
-fn assert_clean_exit(fin: &Finished) {
-    assert!(
-        fin.status.success(),
-        "sensor exit status {} after the signal, want 0\nstderr:\n{}",
-        fin.status,
-        fin.stderr.join("\n")
-    );
-}
 
 /// A trace's request target, for messages and lookups.
 fn target(t: &Value) -> &str {
@@ -114,9 +93,7 @@ fn assert_body(msg: &Value, full: &[u8], max_kept: usize, what: &str) {
 /// each with the right method, target, status and body.
 #[test]
 fn keep_alive_twenty_requests_on_one_connection() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -153,7 +130,7 @@ fn keep_alive_twenty_requests_on_one_connection() {
 
     sensor.wait_traces(20, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGINT);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(
         fin.traces.len(),
         20,
@@ -185,9 +162,7 @@ fn keep_alive_twenty_requests_on_one_connection() {
 /// each response paired with its own request.
 #[test]
 fn three_pipelined_requests_in_one_send() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -218,7 +193,7 @@ fn three_pipelined_requests_in_one_send() {
 
     sensor.wait_traces(3, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.traces.len(), 3, "{:#?}", fin.traces);
     for (i, (req, b)) in requests
         .as_array()
@@ -307,9 +282,7 @@ fn big_body_exchanges(server: &Server) -> Vec<(String, Vec<u8>, Vec<u8>)> {
 /// all of them: every body is kept whole, byte for byte, de-chunked.
 #[test]
 fn chunked_and_megabyte_bodies_kept_whole() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     const MAX: usize = 4 << 20;
@@ -329,7 +302,7 @@ fn chunked_and_megabyte_bodies_kept_whole() {
     let done = big_body_exchanges(&server);
     sensor.wait_traces(done.len(), TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(
         fin.traces.len(),
         done.len(),
@@ -370,9 +343,7 @@ fn chunked_and_megabyte_bodies_kept_whole() {
 /// whole decoded size, and framing stays right.
 #[test]
 fn megabyte_bodies_beyond_max_http_length_are_truncated() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     const MAX: usize = 65536;
@@ -390,7 +361,7 @@ fn megabyte_bodies_beyond_max_http_length_are_truncated() {
     let done = big_body_exchanges(&server);
     sensor.wait_traces(done.len(), TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.traces.len(), done.len());
     let mut truncated = 0;
     for (want, req_body, resp_body) in &done {
@@ -418,9 +389,7 @@ fn megabyte_bodies_beyond_max_http_length_are_truncated() {
 /// each: nothing is swallowed, the 100 is not a trace.
 #[test]
 fn head_204_304_and_100_continue_on_one_connection() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -462,7 +431,7 @@ fn head_204_304_and_100_continue_on_one_connection() {
 
     sensor.wait_traces(6, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGINT);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     let tr = &fin.traces;
     let all: Vec<String> = tr.iter().map(summarize).collect();
     assert_eq!(tr.len(), 6, "one trace per final response: {all:#?}");
@@ -558,9 +527,7 @@ fn dumped_headers(dump: &str) -> (String, Vec<(String, String)>) {
 /// duration, addresses; binary bodies come as base64.
 #[test]
 fn trace_fields_match_what_curl_sent_and_received() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
@@ -600,7 +567,7 @@ fn trace_fields_match_what_curl_sent_and_received() {
     sensor.wait_traces(2, TRACE_DEADLINE);
     let after = SystemTime::now();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.traces.len(), 2);
 
     let t = by_target(&fin.traces, "/echo?a=1");
@@ -671,9 +638,7 @@ fn trace_fields_match_what_curl_sent_and_received() {
 /// (MTU 1500, real segmentation): addresses and bodies right.
 #[test]
 fn server_in_network_namespace_over_veth() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let ns = NetNs::create(0);
     let server = Server::start_in_netns(&ns.name, &ns.ns_ip);
     let filter = server.filter();
@@ -704,7 +669,7 @@ fn server_in_network_namespace_over_veth() {
 
     sensor.wait_traces(4, TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(
         fin.traces.len(),
         4,
@@ -737,9 +702,7 @@ fn server_in_network_namespace_over_veth() {
 /// temporarily unavailable" before the first exchange).
 #[test]
 fn nflog_group_in_a_network_namespace() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let ns = NetNs::create(1);
     let server = Server::start_in_netns(&ns.name, "127.0.0.1");
     let rule = format!(
@@ -767,7 +730,7 @@ fn nflog_group_in_a_network_namespace() {
     assert_eq!(t["server"]["port"], server.port);
     assert_body(&t["response"], &pattern(3000), 1 << 20, "over NFLOG");
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     assert_eq!(fin.stat("traces"), 1);
 }
 
@@ -775,9 +738,7 @@ fn nflog_group_in_a_network_namespace() {
 /// trace per exchange.
 #[test]
 fn any_interface_loopback_packets_not_duplicated() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&["-i", "any", "--filter", &filter]);
@@ -814,7 +775,7 @@ fn any_interface_loopback_packets_not_duplicated() {
 
     sensor.wait_target("/text/marker", TRACE_DEADLINE);
     let fin = sensor.stop(libc::SIGINT);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     let all: Vec<String> = fin.traces.iter().map(summarize).collect();
     assert_eq!(
         fin.traces.len(),
@@ -843,9 +804,7 @@ fn any_interface_loopback_packets_not_duplicated() {
 /// ceiling, and good exchanges during and after the flood are still traced.
 #[test]
 fn more_flows_than_max_flows() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     let mut sensor = Sensor::start(&[
@@ -891,7 +850,7 @@ fn more_flows_than_max_flows() {
     let hwm_kb = sensor.vm_hwm_kb();
 
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
     eprintln!("{}", fin.stderr.join("\n"));
     let limit = rss_limit_bytes(ceiling);
     assert!(
@@ -925,9 +884,7 @@ fn more_flows_than_max_flows() {
 /// marked truncated.
 #[test]
 fn endless_chunked_body_stays_under_memory_ceiling() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let server = Server::start("127.0.0.1");
     let filter = server.filter();
     // The packet ring is 8 MiB (inside the ceiling) so that the stream is
@@ -966,7 +923,7 @@ fn endless_chunked_body_stays_under_memory_ceiling() {
     let t = sensor.wait_target(&target, TRACE_DEADLINE);
     let hwm_kb = sensor.vm_hwm_kb();
     let fin = sensor.stop(libc::SIGTERM);
-    assert_clean_exit(&fin);
+    fin.assert_exit_0();
 
     let resp = &t["response"];
     assert_eq!(resp["status"], 200);

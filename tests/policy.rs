@@ -14,16 +14,18 @@
 //! Needs python3 (stdlib) and the test venv (.cache/venv, or PCAP_SENSOR_PY)
 //! with haralyzer and opentelemetry-proto. No root needed.
 
-mod common;
-mod policy_common;
-mod sat_common;
+mod support;
 
-use common::{base64_decode, body_bytes, header, header_pairs};
-use policy_common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
+use support::offline::{Run, apidump_args, run_sensor};
+use support::policy::*;
+use support::process::{TempDir, free_port, run_with_deadline, script};
+use support::require::venv_python;
+use support::text::{base64_decode, hex, query_pairs};
+use support::trace::{body_bytes, header, header_pairs};
 
 const REDACTED: &str = "[REDACTED]";
 
@@ -1045,7 +1047,8 @@ fn content_encoding_gzip_and_deflate_are_decoded_then_redacted() {
         // Corrupt: kept raw (base64), flagged.
         let r = &by_path(&traces, "/corrupt")?["response"];
         let raw = corrupt_gzip();
-        if r["body_encoding"] != "base64" || base64_decode(r["body"].as_str().unwrap_or("")) != raw
+        if r["body_encoding"] != "base64"
+            || base64_decode(r["body"].as_str().unwrap_or("")) != Some(raw.clone())
         {
             errors.push(format!(
                 "/corrupt: want the raw bytes in base64, got encoding {} body {}",
@@ -1235,9 +1238,9 @@ fn har_output_loads_in_haralyzer_with_the_right_entries() {
     for s in HAR_SECRETS {
         assert!(!text.contains(s), "secret {s} in the HAR file:\n{text}");
     }
-    let out = common::run_with_deadline(
+    let out = run_with_deadline(
         std::process::Command::new(venv_python())
-            .arg(common::support("policy_har.py"))
+            .arg(script("policy_har.py"))
             .arg(&har),
         Duration::from_secs(60),
     );
@@ -1598,7 +1601,7 @@ fn ecs_service_name_flag_wins_over_the_task_family() {
 
 #[test]
 fn ecs_metadata_failure_is_a_warning_and_traces_still_go_out() {
-    let refused = format!("http://127.0.0.1:{}/v4/gone", refused_port());
+    let refused = format!("http://127.0.0.1:{}/v4/gone", free_port());
     let failing = EcsFixture::start("error500");
     let failing_uri = failing.uri();
     let mut failures = Vec::new();

@@ -29,6 +29,8 @@
 //! `REASM_SEED=0x...` runs only that seed in every property test; `REASM_CASES=N` changes how many
 //! cases run (defaults keep the whole file under ~20 s in a debug build).
 
+mod support;
+
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -40,10 +42,12 @@ use pcap_sensor::decode::{self, ACK, FIN, RST, SYN, Segment, dlt};
 use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::flow::{Limits, Tracker};
 use pcap_sensor::http::{Emit, Ends, Exchange};
-use pcap_sensor::json::write_rfc3339;
 use pcap_sensor::pool::Store;
 use pcap_sensor::view::{self, Scratch};
 use serde_json::{Value, json};
+use support::text::{
+    base64_decode as b64_decode, base64_encode as b64, rfc3339_from_micros as rfc3339,
+};
 
 // ───────────────────────────── deterministic randomness ─────────────────────────────
 
@@ -1143,48 +1147,6 @@ fn run(spec: &ConvSpec, pkts: &[Pkt], lim: &Limits) -> Result<Outcome, String> {
 
 // ───────────────────────────── expectations ─────────────────────────────
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn b64(data: &[u8]) -> String {
-    let mut s = String::new();
-    for g in data.chunks(3) {
-        let v = (g[0] as u32) << 16
-            | (*g.get(1).unwrap_or(&0) as u32) << 8
-            | *g.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= g.len() {
-                s.push(B64[(v >> (18 - 6 * k)) as usize & 63] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
-}
-
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    for q in b.chunks(4) {
-        let mut v = 0u32;
-        let mut pad = 0;
-        for &c in q {
-            v <<= 6;
-            if c == b'=' {
-                pad += 1;
-            } else {
-                v |= B64.iter().position(|&x| x == c)? as u32;
-            }
-        }
-        let bytes = v.to_be_bytes();
-        out.extend_from_slice(&bytes[1..4 - pad]);
-    }
-    Some(out)
-}
-
 fn body_json(body: &[u8]) -> (Value, &'static str) {
     match std::str::from_utf8(body) {
         Ok(s) => (json!(s), "utf8"),
@@ -1313,12 +1275,6 @@ fn summaries(vs: &[Value]) -> String {
         .enumerate()
         .map(|(i, v)| format!("\n    [{i}] {}", summary(v)))
         .collect()
-}
-
-fn rfc3339(us: u64) -> String {
-    let mut v = Vec::new();
-    write_rfc3339(&mut v, us);
-    String::from_utf8(v).unwrap()
 }
 
 /// ts of the first packet (in capture order) carrying stream byte `off` of `dir`.

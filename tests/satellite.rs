@@ -14,23 +14,21 @@
 //! Time bounds on exit after SIGTERM: --shutdown-timeout + one export
 //! attempt in flight (3 s connect/read timeout) + 2 s slack.
 
-mod common;
-mod sat_common;
+mod support;
 
-use common::*;
-use sat_common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::live::*;
+use support::process::{SENSOR, run_with_deadline};
+use support::require::corpus;
+use support::require::require_root;
+use support::sat::*;
 
 /// How long the satellite may wait for traces of traffic that has ended.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
-/// Peak RSS allowed on top of the announced memory ceiling (which counts
-/// the export queue and the capture buffers): binary pages, libc/libpcap
-/// heap, stacks, the HTTP/TLS client's buffers — as in live.rs.
-const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
 /// --pcap-buffer-mb for the memory tests.
 const PCAP_BUFFER_MB: u64 = 2;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -109,7 +107,7 @@ fn assert_same_set(got: &[String], want: &[String], what: &str, otlp: &Otlp) {
 /// The sensor's own peak_rss_kb (final stats) and the VmHWM the test read
 /// from /proc just before the signal both stay under ceiling + allowance.
 fn assert_rss_bounded(fin: &SatFinished, ceiling: u64, vm_hwm_kb: u64) {
-    let limit = ceiling + RSS_ALLOWANCE_BYTES;
+    let limit = rss_limit_bytes(ceiling);
     assert!(
         vm_hwm_kb * 1024 <= limit,
         "VmHWM {vm_hwm_kb} KiB is over the ceiling {ceiling} + allowance = {limit} bytes"
@@ -180,9 +178,7 @@ fn assert_resource_and_scope(span: &Value, want: &Value) {
 /// as three SERVER spans whose attributes match what curl did.
 #[test]
 fn live_capture_reaches_the_satellite_as_otlp() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
     let (url, filter) = (sat.url(), app.filter());
@@ -528,9 +524,7 @@ fn pcap_file_reaches_the_satellite_as_otlp() {
 /// capture filter that matches the satellite's port.
 #[test]
 fn own_export_traffic_is_not_captured() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
     let url = sat.url();
@@ -698,9 +692,7 @@ fn run_entrypoint(app: &Server, by_env: bool) -> ((Vec<Value>, Value), SatFinish
 /// same settings given only by environment variables give the same result.
 #[test]
 fn reference_entrypoint_by_flags_and_by_env_vars() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let (by_flags, fin_flags) = run_entrypoint(&app, false);
     let (by_env, fin_env) = run_entrypoint(&app, true);
@@ -768,9 +760,7 @@ fn flags_win_over_env_vars() {
 /// once it listens, every trace arrives.
 #[test]
 fn satellite_down_at_start_then_up_gets_every_trace() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts {
         mode: Mode::Ok,
@@ -819,9 +809,7 @@ fn satellite_down_at_start_then_up_gets_every_trace() {
 /// and exits 0 on SIGTERM within the bound.
 #[test]
 fn satellite_answering_500_no_crash_bounded_memory_drops_counted() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Fail500));
     let (url, filter) = (sat.url(), app.filter());
@@ -891,9 +879,7 @@ fn satellite_answering_500_no_crash_bounded_memory_drops_counted() {
 /// SIGTERM still ends the sensor with exit 0 within the bound.
 #[test]
 fn satellite_never_answering_does_not_stop_capture() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Hang));
     let (url, filter) = (sat.url(), app.filter());
@@ -949,9 +935,7 @@ fn satellite_never_answering_does_not_stop_capture() {
 /// 429 twice, then 200: the batch is kept and retried, and arrives once.
 #[test]
 fn satellite_429_then_200_gets_every_trace() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::TooManyThenOk(2)));
     let (url, filter) = (sat.url(), app.filter());
@@ -995,9 +979,7 @@ fn mentions_400(line: &str) -> bool {
 /// gives the status and the start of the satellite's answer.
 #[test]
 fn satellite_400_drops_the_batch_and_says_so_once() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Reject400));
     let (url, filter) = (sat.url(), app.filter());
@@ -1089,9 +1071,7 @@ fn ca_cert_without_a_certificate_is_reported_at_start() {
 /// counted).
 #[test]
 fn https_satellite_with_a_test_ca() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let ca = TestCa::create();
     let mut sat = Satellite::start(SatOpts {
         mode: Mode::Ok,
@@ -1174,9 +1154,7 @@ fn https_satellite_with_a_test_ca() {
 /// interval: the final flush delivers all 20, exit 0 within the bound.
 #[test]
 fn sigterm_right_after_traffic_delivers_every_exchange() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
     let (url, filter) = (sat.url(), app.filter());
@@ -1212,9 +1190,7 @@ fn sigterm_right_after_traffic_delivers_every_exchange() {
 /// delivered twice or invented, exit 0 within the bound.
 #[test]
 fn sigterm_during_traffic_delivers_every_complete_exchange() {
-    if !need_root() {
-        return;
-    }
+    require_root("live capture");
     let app = Server::start("127.0.0.1");
     let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
     let (url, filter) = (sat.url(), app.filter());

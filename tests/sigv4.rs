@@ -3,12 +3,15 @@
 //! case, the canonical request, the string to sign, the signature and the
 //! `Authorization` header must be exactly the suite's.
 
+mod support;
+
 use pcap_sensor::ecs::sigv4::{self, Credentials, Options};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use support::process::repo;
 
 fn suite() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigv4/v4")
+    repo("tests/data/sigv4/v4")
 }
 
 fn read(case: &Path, file: &str) -> Option<String> {

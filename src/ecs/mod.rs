@@ -1,10 +1,10 @@
 //! Amazon ECS: where the sensor runs (task metadata) and how it is added to a
 //! task (`pcap-sensor ecs ...`).
 
+pub mod add;
 pub mod aws;
 pub mod container_def;
 pub mod creds;
-pub mod installer;
 pub mod metadata;
 pub mod sigv4;
 
@@ -30,7 +30,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("container-definition") => container_def::main(&args[1..]),
-        Some("add") => installer::main(&args[1..]),
+        Some("add") => add::main(&args[1..]),
         Some(other) => {
             eprintln!(
                 "pcap-sensor: unknown ecs command '{other}' (commands: container-definition, add)"

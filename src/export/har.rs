@@ -2,7 +2,9 @@
 //! come, closed when the sensor stops. Opens in browser dev tools and Postman.
 
 use std::io::{self, Write};
+use std::time::Instant;
 
+use super::{Next, Output, next};
 use crate::json::{json_str, write_rfc3339};
 use crate::view::{Body, Header, View, body_str};
 
@@ -26,19 +28,21 @@ impl Har {
             entries: 0,
         })
     }
+}
 
-    pub fn reserved(&self) -> usize {
-        self.out.capacity() + self.entry.capacity()
-    }
-
-    pub fn write(&mut self, v: &View) -> io::Result<()> {
+impl Output for Har {
+    fn write(&mut self, v: &View) -> Next {
         self.entry.clear();
         entry(&mut self.entry, v, self.entries > 0);
         self.entries += 1;
-        self.out.write_all(&self.entry)
+        next(self.out.write_all(&self.entry))
     }
 
-    pub fn finish(&mut self) -> io::Result<()> {
+    fn reserved(&self) -> usize {
+        self.out.capacity() + self.entry.capacity()
+    }
+
+    fn finish(&mut self, _deadline: Instant) -> io::Result<()> {
         self.out.write_all(b"\n]}}\n")?;
         self.out.flush()
     }

@@ -1,7 +1,9 @@
 //! JSON Lines sink: one trace per line, to stdout or a file.
 
 use std::io::{self, Write};
+use std::time::Instant;
 
+use super::{Next, Output, next};
 use crate::view::View;
 
 mod format;
@@ -28,11 +30,7 @@ impl JsonLines {
         }
     }
 
-    pub fn reserved(&self) -> usize {
-        self.buf.capacity()
-    }
-
-    pub fn write(&mut self, v: &View) -> io::Result<()> {
+    fn line(&mut self, v: &View) -> io::Result<()> {
         write_json(&mut self.buf, v);
         if self.flush_each || self.buf.len() >= BATCH {
             self.drain()?;
@@ -49,8 +47,18 @@ impl JsonLines {
         self.buf.clear();
         r
     }
+}
 
-    pub fn finish(&mut self) -> io::Result<()> {
+impl Output for JsonLines {
+    fn write(&mut self, v: &View) -> Next {
+        next(self.line(v))
+    }
+
+    fn reserved(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    fn finish(&mut self, _deadline: Instant) -> io::Result<()> {
         self.drain()?;
         self.out.flush()
     }

@@ -1,47 +1,110 @@
 //! Where traces go. The pipeline decides what is kept (filters and rate
 //! limit, at the request), builds each kept exchange's view once (decoded,
-//! redacted), and hands it to every sink: JSON Lines, HAR, the satellite.
+//! redacted), and hands it to every output: JSON Lines, HAR, the satellite.
+//!
+//! Each output answers every trace with what the capture loop must do next:
+//! go on, or stop and why. The pipeline folds the answers (and `--count`)
+//! into one, which the loop reads between frames.
 
+pub mod client;
 pub mod har;
-pub mod http1;
 pub mod jsonl;
 pub mod otlp;
-pub mod queue;
 
+use std::fs::File;
 use std::io;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crate::http::{Emit, Ends, Exchange, ReqInfo};
 use crate::policy::{Filters, RateLimit, host_without_port};
 use crate::pool::Store;
-use crate::view::{self, Scratch};
+use crate::stats::Stats;
+use crate::view::{self, Scratch, View};
+
+/// Why the capture loop must stop taking frames.
+#[derive(Debug)]
+pub enum Stop {
+    /// `--count` traces were written.
+    Count,
+    /// An output could not be written. A broken pipe is a reader that went
+    /// away (`| head`): the sensor stops without calling it an error.
+    Failed(io::Error),
+}
+
+/// What the loop must do after an output took a trace.
+pub type Next = ControlFlow<Stop>;
+
+/// Go on when `r` is Ok, else stop with its error.
+pub fn next(r: io::Result<()>) -> Next {
+    match r {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => ControlFlow::Break(Stop::Failed(e)),
+    }
+}
+
+/// Something traces are written to.
+pub trait Output {
+    /// Take one trace; say whether the loop may go on.
+    fn write(&mut self, v: &View) -> Next;
+
+    /// Bytes reserved at start-up (for the memory ceiling).
+    fn reserved(&self) -> usize;
+
+    /// Do what is due at `now` (an output that works on a timer: send batches).
+    fn tick(&mut self, _now: Instant) {}
+
+    /// When this output next wants a `tick` (the loop sleeps no longer).
+    fn due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Close the output, delivering what it holds, giving up at `deadline`.
+    fn finish(&mut self, deadline: Instant) -> io::Result<()>;
+
+    /// Put this output's counters in the stats line.
+    fn report(&self, _stats: &mut Stats) {}
+}
+
+/// The local output `--out` names: `-` (JSON Lines on stdout), a `.har`
+/// file, or any other file (JSON Lines).
+pub fn local(out: &str) -> io::Result<Box<dyn Output>> {
+    if out == "-" {
+        return Ok(Box::new(jsonl::JsonLines::new(
+            Box::new(io::stdout()),
+            true,
+        )));
+    }
+    let f = Box::new(File::create(out)?);
+    if out.to_ascii_lowercase().ends_with(".har") {
+        Ok(Box::new(har::Har::new(f)?))
+    } else {
+        Ok(Box::new(jsonl::JsonLines::new(f, false)))
+    }
+}
 
 /// Counters kept by the pipeline.
 #[derive(Default, Debug, Clone)]
-pub struct Counters {
-    pub filtered: u64,
-    pub rate_limited: u64,
-    pub decode_errors: u64,
-    pub written: u64,
-}
-
-pub enum Local {
-    Lines(jsonl::JsonLines),
-    Har(har::Har),
+struct Counters {
+    filtered: u64,
+    rate_limited: u64,
+    decode_errors: u64,
+    written: u64,
 }
 
 pub struct Pipeline {
-    pub filters: Filters,
-    pub rate: RateLimit,
-    pub redact: bool,
-    pub local: Option<Local>,
-    pub satellite: Option<otlp::Exporter>,
+    filters: Filters,
+    rate: RateLimit,
+    redact: bool,
+    /// Written in this order, finished in this order.
+    outputs: Vec<Box<dyn Output>>,
     scratch: Scratch,
     host: String,
-    pub counters: Counters,
+    counters: Counters,
     /// Stop after this many traces (`--count`).
-    pub limit: Option<u64>,
-    error: Option<io::Error>,
+    limit: Option<u64>,
+    /// Set once, by the first trace after which the loop must stop.
+    stop: Option<Stop>,
 }
 
 impl Pipeline {
@@ -49,8 +112,7 @@ impl Pipeline {
         filters: Filters,
         rate: RateLimit,
         redact: bool,
-        local: Option<Local>,
-        satellite: Option<otlp::Exporter>,
+        outputs: Vec<Box<dyn Output>>,
         max_body: usize,
         limit: Option<u64>,
     ) -> Pipeline {
@@ -58,82 +120,64 @@ impl Pipeline {
             filters,
             rate,
             redact,
-            local,
-            satellite,
+            outputs,
             scratch: Scratch::new(max_body),
             host: String::with_capacity(256),
             counters: Counters::default(),
             limit,
-            error: None,
+            stop: (limit == Some(0)).then_some(Stop::Count),
         }
     }
 
     pub fn reserved(&self) -> usize {
-        self.scratch.reserved()
-            + match &self.local {
-                Some(Local::Lines(l)) => l.reserved(),
-                Some(Local::Har(h)) => h.reserved(),
-                None => 0,
-            }
-            + self.satellite.as_ref().map_or(0, |s| s.reserved())
+        self.scratch.reserved() + self.outputs.iter().map(|o| o.reserved()).sum::<usize>()
     }
 
-    /// The `--count` limit is reached.
-    pub fn full(&self) -> bool {
-        self.limit.is_some_and(|l| self.counters.written >= l)
+    /// What the loop must do next, from every trace written so far.
+    pub fn next(&self) -> ControlFlow<&Stop> {
+        match &self.stop {
+            None => ControlFlow::Continue(()),
+            Some(s) => ControlFlow::Break(s),
+        }
     }
 
-    pub fn has_failed(&self) -> bool {
-        self.error.is_some()
+    /// Why the loop stopped (None: its input ended, or a signal), taken.
+    pub fn take_stop(&mut self) -> Option<Stop> {
+        self.stop.take()
     }
 
-    pub fn take_error(&mut self) -> Option<io::Error> {
-        self.error.take()
-    }
-
-    /// Send whatever batches are due.
+    /// Let timed outputs do what is due.
     pub fn tick(&mut self, now: Instant) {
-        if let Some(s) = &mut self.satellite {
-            s.tick(now, false);
+        for o in &mut self.outputs {
+            o.tick(now);
         }
     }
 
-    /// When the exporter next wants to run.
+    /// When an output next wants a tick.
     pub fn due(&self) -> Option<Instant> {
-        self.satellite.as_ref().and_then(|s| s.due())
+        self.outputs.iter().filter_map(|o| o.due()).min()
     }
 
-    /// Close local outputs and deliver queued traces, giving up at `deadline`.
+    /// Close every output, giving up at `deadline`; the first error.
     pub fn finish(&mut self, deadline: Instant) -> io::Result<()> {
-        if let Some(s) = &mut self.satellite {
-            while s.queued() > 0 && Instant::now() < deadline {
-                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
-                if left == 0 {
-                    break; // not even a second left for one more attempt
-                }
-                s.attempt_timeout = left.min(3);
-                let before = s.queued();
-                s.tick(Instant::now(), true);
-                if s.queued() == before {
-                    // Not delivered: wait for the backoff, within the deadline.
-                    let wait = deadline
-                        .saturating_duration_since(Instant::now())
-                        .min(std::time::Duration::from_millis(200));
-                    std::thread::sleep(wait);
-                }
-            }
-            if s.queued() > 0 {
-                s.counters.export_dropped += s.queued() as u64;
-                crate::log::warn(&format!(
-                    "shutdown: {} traces could not be delivered in time and are dropped",
-                    s.queued()
-                ));
+        let mut first = Ok(());
+        for o in &mut self.outputs {
+            let r = o.finish(deadline);
+            if first.is_ok() {
+                first = r;
             }
         }
-        match &mut self.local {
-            Some(Local::Lines(l)) => l.finish(),
-            Some(Local::Har(h)) => h.finish(),
-            None => Ok(()),
+        first
+    }
+
+    /// Put the pipeline's and the outputs' counters in the stats line.
+    pub fn report(&self, st: &mut Stats) {
+        let c = &self.counters;
+        st.filtered = c.filtered;
+        st.rate_limited = c.rate_limited;
+        st.decode_errors = c.decode_errors;
+        for o in &self.outputs {
+            o.report(st);
         }
     }
 }
@@ -161,7 +205,7 @@ impl Emit for Pipeline {
     }
 
     fn emit(&mut self, ex: &Exchange, ends: &Ends, store: &Store) {
-        if self.full() || self.error.is_some() {
+        if self.stop.is_some() {
             return;
         }
         let mut slots = view::HeaderSlots::default();
@@ -169,17 +213,15 @@ impl Emit for Pipeline {
         if v.req.body.decode_error || v.resp.as_ref().is_some_and(|r| r.body.decode_error) {
             self.counters.decode_errors += 1;
         }
-        let r = match &mut self.local {
-            Some(Local::Lines(l)) => l.write(&v),
-            Some(Local::Har(h)) => h.write(&v),
-            None => Ok(()),
-        };
-        if let Err(e) = r {
-            self.error = Some(e);
-        }
-        if let Some(s) = &mut self.satellite {
-            s.push(&v);
+        // Every output takes the trace; the first that says stop decides why.
+        for o in &mut self.outputs {
+            if let ControlFlow::Break(why) = o.write(&v) {
+                self.stop.get_or_insert(why);
+            }
         }
         self.counters.written += 1;
+        if self.limit.is_some_and(|l| self.counters.written >= l) {
+            self.stop.get_or_insert(Stop::Count);
+        }
     }
 }

@@ -1,57 +1,18 @@
-//! Helpers for tests/policy.rs: crafted pcaps (tests/support/policy_mkpcap.py),
-//! offline sensor runs with a deadline, the recording satellite (sat_server.py,
-//! through tests/sat_common), the ECS metadata fixture (policy_ecs.py), OTLP
-//! JSON access.
+//! The policy helpers (tests/policy.rs): crafted pcaps
+//! (tests/support/policy_mkpcap.py), the recording satellite (sat_server.py,
+//! through `sat`), the ECS metadata fixture (policy_ecs.py), OTLP JSON access.
 //!
 //! Every wait has a deadline; nothing sleeps to synchronise.
 
-#![allow(dead_code)]
-
-pub use crate::common::{SENSOR, venv_python};
-use crate::common::{line_channel, parse_stats, run_with_deadline, support};
-use crate::sat_common;
+use super::process::{TempDir, run_with_deadline, script, spawn_listening};
+use super::require::python3;
+use super::sat;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-/// How long one offline sensor run may take (it reads a small pcap, and at
-/// most flushes one batch to a local satellite).
-pub const RUN_DEADLINE: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------
-// Temporary directory
-
-/// A directory under the system temp dir, removed on drop (unless env
-/// POLICY_KEEP_TMP is set).
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("pcap-sensor-policy-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // POLICY_KEEP_TMP=1 keeps the pcaps and outputs for a look by hand.
-        if std::env::var_os("POLICY_KEEP_TMP").is_some() {
-            eprintln!("kept {}", self.0.display());
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Crafted pcaps
@@ -124,8 +85,8 @@ pub fn write_pcap(dir: &TempDir, name: &str, conns: &[Conn]) -> (PathBuf, Vec<Ti
     std::fs::write(&spec_path, spec.to_string()).expect("write pcap spec");
     let out_path = dir.path(name);
     let out = run_with_deadline(
-        Command::new("python3")
-            .arg(support("policy_mkpcap.py"))
+        Command::new(python3())
+            .arg(script("policy_mkpcap.py"))
             .arg(&out_path)
             .arg(&spec_path),
         Duration::from_secs(30),
@@ -147,145 +108,13 @@ pub fn write_pcap(dir: &TempDir, name: &str, conns: &[Conn]) -> (PathBuf, Vec<Ti
 }
 
 // ---------------------------------------------------------------------------
-// Offline sensor runs
-
-/// Environment variables the sensor reads; removed from every run so the
-/// test's own environment cannot change a result.
-const SENSOR_ENV: &[&str] = &[
-    "ECS_CONTAINER_METADATA_URI_V4",
-    "ECS_CONTAINER_METADATA_URI",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-];
-
-/// A finished `pcap-sensor apidump ...` run.
-pub struct Run {
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// The stderr lines (empty ones left out).
-    pub fn stderr_lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
-    }
-
-    /// JSON Lines on stdout (panics on a line that is not JSON).
-    pub fn traces(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| {
-                    panic!("stdout line is not JSON ({e}): {l:?}\n{}", self.describe())
-                })
-            })
-            .collect()
-    }
-
-    /// key=value pairs of the `final stats` line (empty map when absent).
-    pub fn final_stats(&self) -> BTreeMap<String, u64> {
-        self.stderr
-            .lines()
-            .find(|l| l.contains("final stats"))
-            .map(parse_stats)
-            .unwrap_or_default()
-    }
-
-    /// Counter `key` of the final stats line; Err(description) when missing.
-    pub fn stat(&self, key: &str) -> Result<u64, String> {
-        self.final_stats()
-            .get(key)
-            .copied()
-            .ok_or_else(|| format!("final stats has no '{key}'"))
-    }
-
-    /// The command line, environment, exit status and stderr, for messages.
-    pub fn describe(&self) -> String {
-        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!(
-            "run: {} pcap-sensor {}\nexit: {}\nstderr:\n{}",
-            env.join(" "),
-            self.args.join(" "),
-            self.status,
-            self.stderr
-        )
-    }
-}
-
-/// Runs `pcap-sensor ARGS` (ARGS start with the subcommand) with a deadline
-/// and only `env` among the variables the sensor reads.
-pub fn run_sensor(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(SENSOR);
-    cmd.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("LEVO_") {
-            cmd.env_remove(&k);
-        }
-    }
-    for k in SENSOR_ENV {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = run_with_deadline(&mut cmd, RUN_DEADLINE);
-    Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// `apidump -r PCAP EXTRA...` as one argument list.
-pub fn apidump_args<'a>(pcap: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["apidump", "-r", pcap.to_str().unwrap()];
-    v.extend_from_slice(extra);
-    v
-}
-
-// ---------------------------------------------------------------------------
-// Python helper processes that print "listening PORT" first
-
-fn spawn_listening(mut cmd: Command, what: &str) -> (Child, Receiver<String>, u16) {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let rx = line_channel(child.stdout.take().unwrap());
-    let line = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not say 'listening PORT' ({e})");
-        }
-    };
-    let port = line
-        .strip_prefix("listening ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line from {what}: {line:?}"));
-    (child, rx, port)
-}
+// Python helper processes
 
 /// The test satellite (tests/support/sat_server.py, the one the satellite
 /// and fault tests use), answering 200 to every post; what it recorded is
 /// read back from its record file.
 pub struct Satellite {
-    inner: sat_common::Satellite,
+    inner: sat::Satellite,
     pub port: u16,
     /// Every request recorded so far (sat_server.py's record lines).
     pub records: Vec<Value>,
@@ -293,7 +122,7 @@ pub struct Satellite {
 
 impl Satellite {
     pub fn start() -> Satellite {
-        let inner = sat_common::Satellite::start(sat_common::SatOpts::mode(sat_common::Mode::Ok));
+        let inner = sat::Satellite::start(sat::SatOpts::mode(sat::Mode::Ok));
         Satellite {
             port: inner.port,
             inner,
@@ -382,11 +211,12 @@ impl EcsFixture {
     /// MODE: fargate, ec2 or error500.
     pub fn start(mode: &str) -> EcsFixture {
         let id = "e9028f8d5d8e4f258373e7b93ce9a3c3-2495160603".to_string();
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python3());
         cmd.arg("-u")
-            .arg(support("policy_ecs.py"))
-            .args([mode, &id]);
-        let (child, rx, port) = spawn_listening(cmd, "policy_ecs.py");
+            .arg(script("policy_ecs.py"))
+            .args([mode, &id])
+            .stdin(Stdio::null());
+        let (child, rx, port) = spawn_listening(&mut cmd, "policy_ecs.py");
         EcsFixture {
             child,
             rx,
@@ -421,12 +251,6 @@ impl Drop for EcsFixture {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A 127.0.0.1 port nothing listens on (bound, then closed).
-pub fn refused_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().unwrap().port()
 }
 
 // ---------------------------------------------------------------------------
@@ -465,51 +289,4 @@ pub fn resource_attrs(bodies: &[Value]) -> Vec<BTreeMap<String, Value>> {
 /// The stringValue of attribute `key`, if it is a string attribute.
 pub fn str_attr<'a>(m: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
     m.get(key)?.get("stringValue")?.as_str()
-}
-
-// ---------------------------------------------------------------------------
-// Small text helpers
-
-/// Decodes %XX escapes (and '+' as a space) of a query component.
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let v = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match v {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `a=1&b=2` → [(a, 1), (b, 2)], names and values percent-decoded.
-pub fn query_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,58 +1,10 @@
-//! OTLP/HTTP JSON export to the satellite: spans queued in a bounded byte
-//! buffer, sent in batches with a blocking client, retried with backoff.
+//! One trace as one OTLP span: ids (or the request's `traceparent`), name,
+//! times, and the attributes of the HTTP semantic conventions, written as
+//! JSON straight into the caller's buffer.
 
-use std::io::{self, Write};
-use std::time::{Duration, Instant};
-
-use super::http1;
-use super::queue::SpanQueue;
+use super::Rng;
 use crate::json::{IpText, json_str, json_str_parts, put_u64};
-use crate::log;
 use crate::view::{Header, View, body_str};
-
-/// A resource attribute value.
-pub enum Value {
-    Str(String),
-    Int(i64),
-}
-
-/// What describes the sensor and its task, sent with every batch.
-pub struct Resource {
-    pub attrs: Vec<(&'static str, Value)>,
-}
-
-/// Counters of the delivery path.
-#[derive(Default, Debug, Clone)]
-pub struct Counters {
-    pub exported: u64,
-    pub export_batches: u64,
-    pub export_failures: u64,
-    pub export_dropped: u64,
-    /// Spans whose bodies were cut to fit in a batch.
-    pub export_truncated: u64,
-}
-
-/// A tiny PRNG for ids and jitter (not for secrets).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn seeded() -> Rng {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        Rng(t ^ ((std::process::id() as u64) << 32) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        // xorshift64*
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 /// The start of an attribute whose key is one of ours, as one constant:
 /// `{"key":"<name>","value":{"<kind>":` (OpenTelemetry names have nothing
@@ -64,14 +16,14 @@ macro_rules! key {
 }
 
 /// An attribute with a string value; `key` from `key!(…, "stringValue")`.
-fn attr_str(out: &mut Vec<u8>, key: &[u8], v: &[u8]) {
+pub(super) fn attr_str(out: &mut Vec<u8>, key: &[u8], v: &[u8]) {
     out.extend_from_slice(key);
     json_str(out, v);
     out.extend_from_slice(b"}},");
 }
 
 /// An attribute with an integer value; `key` from `key!(…, "intValue")`.
-fn attr_int(out: &mut Vec<u8>, key: &[u8], v: i64) {
+pub(super) fn attr_int(out: &mut Vec<u8>, key: &[u8], v: i64) {
     out.extend_from_slice(key);
     out.push(b'"');
     if v < 0 {
@@ -106,7 +58,7 @@ const REQUEST_BODY: BodyKeys = body_keys!("http.request.body");
 const RESPONSE_BODY: BodyKeys = body_keys!("http.response.body");
 
 /// Printable ASCII without quote or backslash: as it is inside a JSON string.
-fn plain(s: &[u8]) -> bool {
+pub(super) fn plain(s: &[u8]) -> bool {
     !s.iter().any(|&c| needs_look(c))
 }
 
@@ -313,275 +265,6 @@ fn body_attrs(out: &mut Vec<u8>, keys: &BodyKeys, b: &crate::view::Body, limit: 
     text
 }
 
-/// The start and end of every request body around the spans.
-fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
-    let mut p = Vec::with_capacity(1024);
-    p.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
-    for (k, v) in &res.attrs {
-        debug_assert!(plain(k.as_bytes()), "{k}");
-        let key = |kind: &str| format!("{{\"key\":\"{k}\",\"value\":{{\"{kind}\":");
-        match v {
-            Value::Str(s) => attr_str(&mut p, key("stringValue").as_bytes(), s.as_bytes()),
-            Value::Int(i) => attr_int(&mut p, key("intValue").as_bytes(), *i),
-        }
-    }
-    if p.last() == Some(&b',') {
-        p.pop();
-    }
-    let _ = write!(
-        p,
-        "]}},\"scopeSpans\":[{{\"scope\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"spans\":[",
-        crate::cli::VERSION
-    );
-    (p, b"]}]}]}".to_vec())
-}
-
-/// Why a send failed, for logging once per condition.
-#[derive(PartialEq, Clone, Debug)]
-enum Failure {
-    Unreachable,
-    Status(i32),
-}
-
-pub struct Exporter {
-    url: String,
-    /// Our client (http1.rs), for `http://` and `https://`.
-    client: http1::Client,
-    prefix: Vec<u8>,
-    suffix: Vec<u8>,
-    /// Spans, each followed by a comma, oldest first.
-    queue: SpanQueue,
-    batch_cap: usize,
-    interval: Duration,
-    next_send: Instant,
-    retry_at: Option<Instant>,
-    backoff: Duration,
-    failing: Option<Failure>,
-    pub counters: Counters,
-    pub rng: Rng,
-    span: Vec<u8>,
-    /// Seconds one POST may take (lowered near a shutdown deadline).
-    pub attempt_timeout: u64,
-}
-
-/// Time allowed for one POST.
-const SEND_TIMEOUT_S: u64 = 3;
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-impl Exporter {
-    pub fn new(
-        satellite: &str,
-        res: &Resource,
-        interval: f64,
-        queue_bytes: usize,
-        batch_bytes: usize,
-    ) -> Result<Exporter, String> {
-        let (prefix, suffix) = envelope(res);
-        let interval = Duration::from_secs_f64(interval);
-        let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
-        let target = http1::Target::parse(&url).map_err(|_| {
-            format!("'{satellite}' is not an http:// or https:// URL the sensor can send to")
-        })?;
-        Ok(Exporter {
-            url,
-            client: http1::Client::new(target),
-            prefix,
-            suffix,
-            queue: SpanQueue::new(queue_bytes, queue_bytes / 256 + 16),
-            batch_cap: batch_bytes.min(queue_bytes),
-            interval,
-            next_send: Instant::now() + interval,
-            retry_at: None,
-            backoff: Duration::from_secs(1),
-            failing: None,
-            counters: Counters::default(),
-            rng: Rng::seeded(),
-            span: Vec::with_capacity(64 * 1024),
-            attempt_timeout: SEND_TIMEOUT_S,
-        })
-    }
-
-    pub fn reserved(&self) -> usize {
-        self.queue.reserved() + self.span.capacity() + self.client.reserved()
-    }
-
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Queue the span of `v`; the oldest spans make room when the queue is
-    /// full. A full batch goes out at once (unless sending is held back by a
-    /// failure): the queue then holds little more than one batch, and what a
-    /// send leaves behind is small to move.
-    pub fn push(&mut self, v: &View) {
-        let mut span = std::mem::take(&mut self.span);
-        span.clear();
-        let mut text = write_span(&mut span, v, &mut self.rng, usize::MAX);
-        if span.len() > self.batch_cap && text > 0 {
-            // Larger than a batch may be: the bodies are cut (and marked
-            // truncated) until it fits, the trace is not lost. Each try
-            // shrinks the longest body by what the text has to lose.
-            let longest = |b: &crate::view::Body| b.bytes.len();
-            let mut limit =
-                longest(&v.req.body).max(v.resp.as_ref().map_or(0, |p| longest(&p.body)));
-            for _ in 0..8 {
-                let rest = span.len() - text;
-                if span.len() <= self.batch_cap || rest >= self.batch_cap || limit == 0 {
-                    break;
-                }
-                let room = (self.batch_cap - rest) as u64;
-                limit = (limit as u64 * room * 9 / 10 / text as u64) as usize;
-                span.clear();
-                text = write_span(&mut span, v, &mut self.rng, limit);
-            }
-            if span.len() <= self.batch_cap {
-                self.counters.export_truncated += 1;
-            }
-        }
-        if span.len() > self.batch_cap {
-            // Still larger than a batch (its heads alone): it can never be sent.
-            self.counters.export_dropped += 1;
-        } else {
-            self.counters.export_dropped += self.queue.push(&span) as u64;
-        }
-        self.span = span;
-        if self.queue.bytes() >= self.batch_cap {
-            self.tick(Instant::now(), false);
-        }
-    }
-
-    /// Send what is due. `force`: ignore the interval (shutdown).
-    pub fn tick(&mut self, now: Instant, force: bool) {
-        for _ in 0..4 {
-            if self.queue.is_empty() {
-                self.next_send = now + self.interval;
-                return;
-            }
-            if let Some(r) = self.retry_at
-                && now < r
-                && !force
-            {
-                return;
-            }
-            let full = self.queue.bytes() >= self.batch_cap;
-            if !(force || full || now >= self.next_send) {
-                return;
-            }
-            if !self.send_one() {
-                return;
-            }
-            if !full && !force {
-                self.next_send = now + self.interval;
-                return;
-            }
-        }
-    }
-
-    /// When the next send could happen (for the capture loop's poll timeout).
-    pub fn due(&self) -> Option<Instant> {
-        if self.queue.is_empty() {
-            return None;
-        }
-        Some(self.retry_at.unwrap_or(self.next_send))
-    }
-
-    /// POST one batch. True when it was delivered (or dropped for good).
-    fn send_one(&mut self) -> bool {
-        let (n, spans) = self.queue.front(self.batch_cap);
-        // The request body, in place: the envelope around the oldest spans
-        // (without the last comma).
-        let parts = [
-            &self.prefix[..],
-            &spans[..spans.len() - 1],
-            &self.suffix[..],
-        ];
-        let timeout = Duration::from_secs(self.attempt_timeout.max(1));
-        // (status, the start of the answer's body when it is not a success)
-        let answer = |status: i32, body: &[u8]| {
-            let ok = (200..300).contains(&status);
-            (status, if ok { String::new() } else { snippet(body) })
-        };
-        let r = self
-            .client
-            .post(HEADERS, &parts, Instant::now() + timeout)
-            .map(|a| answer(a.status as i32, a.body))
-            .map_err(|e| e.to_string());
-        match r {
-            Ok((status, _)) if (200..300).contains(&status) => {
-                self.counters.exported += n as u64;
-                self.counters.export_batches += 1;
-                self.queue.pop(n);
-                self.retry_at = None;
-                self.backoff = Duration::from_secs(1);
-                if self.failing.take().is_some() {
-                    log::info(&format!("satellite {} accepts traces again", self.url));
-                }
-                true
-            }
-            Ok((status, body)) if status == 429 || status >= 500 => {
-                self.fail(Failure::Status(status), &format!("HTTP {status}: {body}"));
-                false
-            }
-            Ok((status, body)) => {
-                // The satellite will never take this batch: drop it, say so once.
-                self.counters.export_failures += 1;
-                self.counters.export_dropped += n as u64;
-                let f = Failure::Status(status);
-                if self.failing.as_ref() != Some(&f) {
-                    log::error(&format!(
-                        "satellite {} rejected a batch of {n} traces with HTTP {status}: {body} (batch dropped)",
-                        self.url,
-                    ));
-                    self.failing = Some(f);
-                }
-                self.queue.pop(n);
-                true
-            }
-            Err(e) => {
-                self.fail(Failure::Unreachable, &e);
-                false
-            }
-        }
-    }
-
-    fn fail(&mut self, f: Failure, detail: &str) {
-        self.counters.export_failures += 1;
-        // Once per outage, whatever mix of errors it shows.
-        if self.failing.is_none() {
-            log::warn(&format!(
-                "cannot deliver traces to {}: {detail} (retrying with backoff; {} traces queued, oldest dropped past --export-queue-mb)",
-                self.url,
-                self.queue.len()
-            ));
-            self.failing = Some(f);
-        }
-        let jitter = 0.8 + (self.rng.next_u64() % 400) as f64 / 1000.0;
-        self.retry_at = Some(Instant::now() + self.backoff.mul_f64(jitter));
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-/// Header lines of every request (besides Host and Content-Length).
-const HEADERS: &str = concat!(
-    "Content-Type: application/json\r\nUser-Agent: pcap-sensor/",
-    env!("CARGO_PKG_VERSION"),
-    "\r\n"
-);
-
-/// The start of an answer's body, on one line, for a log message.
-fn snippet(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&b[..b.len().min(200)]);
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Write a whole request body for `spans` (tests and tools).
-pub fn request_body(res: &Resource, spans: &[u8]) -> io::Result<Vec<u8>> {
-    let (mut p, s) = envelope(res);
-    p.extend_from_slice(spans.strip_suffix(b",").unwrap_or(spans));
-    p.extend_from_slice(&s);
-    Ok(p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,21 +439,5 @@ mod tests {
                 "{limit}"
             );
         }
-    }
-
-    #[test]
-    fn envelope_is_json() {
-        let res = Resource {
-            attrs: vec![
-                ("service.name", Value::Str("svc".into())),
-                ("x", Value::Int(3)),
-            ],
-        };
-        let body = request_body(&res, b"").unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            v["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
-            "svc"
-        );
     }
 }

@@ -1,54 +1,34 @@
-//! Helpers for the satellite tests (tests/satellite.rs): the test satellite
+//! The satellite helpers (tests/satellite.rs, tests/faults.rs, and through
+//! `policy::Satellite` tests/policy.rs): the test satellite
 //! (tests/support/sat_server.py), the OTLP checker
 //! (tests/support/sat_otlp_check.py, run with the venv python that has
-//! PyPI opentelemetry-proto), and a sensor runner that exports to a
-//! satellite (no `--out`, chosen environment, measured stop time, periodic
-//! stats lines).
+//! PyPI opentelemetry-proto), a sensor runner that exports to a satellite
+//! (no `--out`, chosen environment, measured stop time, periodic stats
+//! lines), and a test CA for HTTPS.
 //!
-//! Like tests/common, nothing here sleeps to synchronise: every wait reads a
-//! pipe through a channel with a deadline.
+//! Nothing here sleeps to synchronise: every wait reads a pipe through a
+//! channel with a deadline.
 
-#![allow(dead_code)]
-
-use crate::common::{
-    SENSOR, line_channel, parse_stats, remaining, run_with_deadline, support, venv_python,
+use super::offline::sensor_command;
+use super::process::{
+    SENSOR, START_DEADLINE, line_channel, remaining, run_with_deadline, script, send_signal,
+    spawn_listening, unique, vm_hwm_kb,
 };
+use super::require::{python3, require_tool, venv_python};
+use super::trace::{final_stats, parse_memory_ceiling, parse_stats, stat};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// How long the sensor gets to open its capture and say so.
-pub const START_DEADLINE: Duration = Duration::from_secs(20);
 /// Time per export attempt the sensor may spend (its connect/read timeout).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Slack on top of every time bound (process exit, scheduling on a busy CI
 /// machine with tests running in parallel).
 pub const MARGIN: Duration = Duration::from_secs(2);
-
-fn unique(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The pcap corpus: $PCAP_CORPUS, else ../shared/pcaps next to the repo.
-pub fn corpus(rel: &str) -> PathBuf {
-    let root = match std::env::var_os("PCAP_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"),
-    };
-    let p = root.join("corpus").join(rel);
-    assert!(p.exists(), "corpus file {} not found", p.display());
-    p
-}
 
 // ---------------------------------------------------------------------------
 // The test satellite
@@ -110,9 +90,9 @@ impl Satellite {
     pub fn start(opts: SatOpts) -> Satellite {
         let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{}.jsonl", unique("rec")));
         let _ = std::fs::remove_file(&record);
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(python3());
         cmd.arg("-u")
-            .arg(support("sat_server.py"))
+            .arg(script("sat_server.py"))
             .arg("--record")
             .arg(&record);
         match opts.mode {
@@ -132,26 +112,9 @@ impl Satellite {
             }
             None => "http",
         };
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the test satellite: {e}"));
+        cmd.stdin(Stdio::piped());
+        let (mut child, rx, port) = spawn_listening(&mut cmd, "the test satellite");
         let stdin = child.stdin.take();
-        let rx = line_channel(child.stdout.take().unwrap());
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("test satellite did not say 'listening PORT' ({e})");
-            }
-        };
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the satellite: {line:?}"));
         Satellite {
             child,
             stdin,
@@ -268,7 +231,7 @@ impl Satellite {
         }
         let out = run_with_deadline(
             Command::new(venv_python())
-                .arg(support("sat_otlp_check.py"))
+                .arg(script("sat_otlp_check.py"))
                 .arg(&self.record),
             Duration::from_secs(60),
         );
@@ -387,13 +350,7 @@ pub struct SatFinished {
 
 impl SatFinished {
     pub fn stat(&self, key: &str) -> u64 {
-        match self.final_stats.get(key) {
-            Some(v) => *v,
-            None => panic!(
-                "final stats line has no '{key}'\nstderr:\n{}",
-                self.stderr.join("\n")
-            ),
-        }
+        stat(&self.final_stats, key, &self.stderr)
     }
 
     /// Asserts a final counter; the message carries the sensor's stderr.
@@ -430,29 +387,22 @@ impl SatFinished {
     }
 }
 
-/// The sensor command with an environment free of inherited LEVO_*, AWS_*
-/// and ECS_* variables, plus `env`.
-fn sensor_command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(SENSOR);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("LEVO_") || k.starts_with("AWS_") || k.starts_with("ECS_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("apidump").args(args).envs(env.iter().copied());
-    cmd
-}
-
 impl SatSensor {
     /// Starts the sensor; does not wait for anything.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> SatSensor {
-        let mut child = sensor_command(args, env)
+        Self::spawn_bin(Path::new(SENSOR), args, env)
+    }
+
+    /// `spawn` with another build of the sensor (e.g. the static binary).
+    pub fn spawn_bin(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> SatSensor {
+        let mut args_all = vec!["apidump"];
+        args_all.extend_from_slice(args);
+        let mut child = sensor_command(bin, &args_all, env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {SENSOR}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let out_rx = line_channel(child.stdout.take().unwrap());
         let err_rx = line_channel(child.stderr.take().unwrap());
         SatSensor {
@@ -469,7 +419,12 @@ impl SatSensor {
 
     /// Starts a live capture and waits for its "capturing on" line.
     pub fn start_live(args: &[&str], env: &[(&str, &str)]) -> SatSensor {
-        let mut s = Self::spawn(args, env);
+        Self::start_live_bin(Path::new(SENSOR), args, env)
+    }
+
+    /// `start_live` with another build of the sensor.
+    pub fn start_live_bin(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> SatSensor {
+        let mut s = Self::spawn_bin(bin, args, env);
         s.wait_stderr("capturing on", START_DEADLINE);
         s
     }
@@ -540,33 +495,21 @@ impl SatSensor {
     /// The N of "memory ceiling N bytes".
     pub fn memory_ceiling(&mut self) -> u64 {
         let line = self.wait_stderr("memory ceiling", START_DEADLINE);
-        let rest = line.split("memory ceiling").nth(1).unwrap().trim_start();
-        rest.split_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok())
+        parse_memory_ceiling(&line)
             .unwrap_or_else(|| panic!("cannot read the memory ceiling from {line:?}"))
     }
 
     /// Peak resident set size so far (VmHWM of /proc/PID/status), in KiB.
     pub fn vm_hwm_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .unwrap_or_else(|e| panic!("cannot read /proc/{}/status: {e}", self.pid));
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmHWM in /proc/PID/status")
+        vm_hwm_kb(self.pid)
     }
 
     /// Sends `sig`, waits up to `bound` (+ MARGIN) for the exit, and
     /// returns what the sensor printed; panics if it is still running.
     pub fn stop(self, sig: libc::c_int, bound: Duration) -> SatFinished {
         let t0 = Instant::now();
-        // SAFETY: kill(2) on the child we spawned (it has not been reaped).
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, sig);
-        }
+        // The child has not been reaped: the pid is still ours.
+        send_signal(self.pid, sig);
         self.finish(t0, bound + MARGIN, &format!("signal {sig}"))
     }
 
@@ -605,10 +548,8 @@ impl SatSensor {
             .map(|r| r.expect("wait"));
         let elapsed = t0.elapsed();
         let Some(status) = status else {
-            // SAFETY: the waiting thread has not reaped it (no status yet).
-            unsafe {
-                libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
-            }
+            // The waiting thread has not reaped it (no status yet).
+            send_signal(self.pid, libc::SIGKILL);
             self.drain();
             panic!(
                 "sensor did not exit within {timeout:?} of {after}\n{}",
@@ -616,8 +557,8 @@ impl SatSensor {
             );
         };
         self.drain();
-        let final_stats = match self.stderr.iter().find(|l| l.contains("final stats")) {
-            Some(l) => parse_stats(l),
+        let final_stats = match final_stats(self.stderr.iter().map(String::as_str)) {
+            Some(m) => m,
             None => panic!(
                 "no 'final stats' line on stderr (exit {status})\n{}",
                 self.diagnostics()
@@ -687,6 +628,7 @@ impl TestCa {
     /// A fresh CA (EC P-256) and a server certificate signed by it with
     /// subjectAltName IP:127.0.0.1 and DNS:localhost, valid for 2 days.
     pub fn create() -> TestCa {
+        require_tool("openssl", "openssl");
         let dir = std::env::temp_dir().join(format!("pcap-sensor-ca-{}", unique("ca")));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

@@ -1,100 +1,57 @@
-//! Shared helpers for the live capture tests: start the sensor and wait for
-//! its "capturing on" line, collect its JSON lines and its final stats, start
-//! the python test server (on loopback or inside a network namespace), run
-//! clients with hard deadlines.
+//! The live capture helpers: the sensor capturing with `--out -` (its
+//! "capturing on" line awaited, its JSON lines and final stats collected),
+//! the python test server (on loopback or inside a network namespace),
+//! clients (curl, tests/support/live_client.py) with hard deadlines, the
+//! hostile peers (tests/support/hostile_peer.py), a network namespace joined
+//! to the host by a veth pair, and the memory the sensor may hold over the
+//! ceiling it announces.
 //!
 //! Nothing here sleeps to synchronise: every wait reads a pipe through a
 //! channel with `recv_timeout` and a deadline.
 
-#![allow(dead_code)] // each test crate uses a different subset
-
+use super::process::{
+    SENSOR, START_DEADLINE, STOP_DEADLINE, line_channel, remaining, run_with_deadline, script,
+    send_signal, spawn_listening, vm_hwm_kb,
+};
+use super::require::{python3, require_tool};
+use super::trace::{final_stats, parse_memory_ceiling, stat, summarize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
-pub const SENSOR: &str = env!("CARGO_BIN_EXE_pcap-sensor");
+/// Peak RSS allowed on top of the "memory ceiling N bytes" the sensor
+/// announces at start. The ceiling covers what the sensor sizes from its
+/// flags: flow table, buffer pool, export queue and libpcap's packet ring
+/// (its start line says "capture buffers ..."). The allowance covers the
+/// rest, which no flag sizes: the touched pages of the binary (the tests run
+/// the unoptimised debug build, whose text and debug sections are several
+/// MiB), libc's and libpcap's own heap (interface list, compiled BPF
+/// program), the stack and stdio buffers, the HTTP/TLS client's buffers, the
+/// per-trace header lists. Measured idle: about 6 MiB above the ceiling's
+/// untouched part; 8 MiB leaves room without hiding any buffering of a body
+/// (the abuse in the tests is several times ceiling + allowance).
+pub const RSS_ALLOWANCE_BYTES: u64 = 8 << 20;
 
-/// How long the sensor gets to open its capture and say so.
-pub const START_DEADLINE: Duration = Duration::from_secs(20);
-/// How long the sensor gets to exit after SIGINT/SIGTERM.
-pub const STOP_DEADLINE: Duration = Duration::from_secs(15);
-
-/// Path of a file under tests/support/.
-pub fn support(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
+/// The most memory a sensor announcing `ceiling` may hold: ceiling + allowance.
+pub fn rss_limit_bytes(ceiling: u64) -> u64 {
+    ceiling + RSS_ALLOWANCE_BYTES
 }
 
-/// The test venv's python (PyPI opentelemetry-proto, haralyzer):
-/// $PCAP_SENSOR_PY, else the venv build.sh creates at .cache/venv.
-pub fn venv_python() -> PathBuf {
-    let p = match std::env::var_os("PCAP_SENSOR_PY") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"),
-    };
-    assert!(
-        p.exists(),
-        "no test venv python at {} (set PCAP_SENSOR_PY, or run ./build.sh test, \
-         which creates .cache/venv with opentelemetry-proto and haralyzer)",
-        p.display()
+/// Asserts a peak RSS (KiB) is under ceiling + allowance.
+pub fn assert_peak_under_ceiling(peak_rss_kb: u64, ceiling: u64, what: &str) {
+    let limit = rss_limit_bytes(ceiling);
+    eprintln!(
+        "{what}: peak RSS {peak_rss_kb} KiB, ceiling {ceiling} B, limit {limit} B ({} KiB)",
+        limit / 1024
     );
-    p
-}
-
-/// Live capture needs root. Under CI (env CI set) not being root is a test
-/// failure; on a developer machine the test prints "skipped: needs root".
-pub fn need_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("live capture tests need root (CI is set, so not skipping): run the tests as root");
-    }
-    eprintln!("skipped: needs root");
-    false
-}
-
-/// Reads a pipe line by line on a thread; lines (without the newline) arrive
-/// on the channel, which disconnects at EOF.
-pub fn line_channel<R: Read + Send + 'static>(r: R) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(r);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    while buf.last() == Some(&b'\n') || buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                    if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    rx
-}
-
-/// Time left before `deadline` (zero once it has passed).
-pub fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
-}
-
-fn send_signal(pid: u32, sig: libc::c_int) {
-    // SAFETY: kill(2) with a pid we spawned ourselves.
-    unsafe {
-        libc::kill(pid as libc::pid_t, sig);
-    }
+    assert!(
+        peak_rss_kb * 1024 <= limit,
+        "{what}: peak RSS {peak_rss_kb} KiB is over the memory ceiling {ceiling} B + allowance \
+         {RSS_ALLOWANCE_BYTES} B"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -124,14 +81,19 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// Counter `key` of the final stats line.
     pub fn stat(&self, key: &str) -> u64 {
-        match self.final_stats.get(key) {
-            Some(v) => *v,
-            None => panic!(
-                "final stats line has no '{key}'\nstderr:\n{}",
-                self.stderr.join("\n")
-            ),
-        }
+        stat(&self.final_stats, key, &self.stderr)
+    }
+
+    /// Asserts exit status 0 (after the signal); the message carries stderr.
+    pub fn assert_exit_0(&self) {
+        assert!(
+            self.status.success(),
+            "sensor exit status {} after the signal, want 0\nstderr:\n{}",
+            self.status,
+            self.stderr.join("\n")
+        );
     }
 }
 
@@ -211,10 +173,8 @@ impl Sensor {
     /// The N of "memory ceiling N bytes" (printed at start).
     pub fn memory_ceiling(&mut self) -> u64 {
         let line = self.wait_stderr("memory ceiling", START_DEADLINE);
-        let rest = line.split("memory ceiling").nth(1).unwrap().trim_start();
-        let n = rest.split_whitespace().next().unwrap_or("");
-        n.parse()
-            .unwrap_or_else(|_| panic!("cannot read the memory ceiling from {line:?}"))
+        parse_memory_ceiling(&line)
+            .unwrap_or_else(|| panic!("cannot read the memory ceiling from {line:?}"))
     }
 
     fn drain_stderr(&mut self) {
@@ -287,14 +247,7 @@ impl Sensor {
 
     /// Peak resident set size so far (VmHWM of /proc/PID/status), in KiB.
     pub fn vm_hwm_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .unwrap_or_else(|e| panic!("cannot read /proc/{}/status: {e}", self.pid));
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmHWM in /proc/PID/status")
+        vm_hwm_kb(self.pid)
     }
 
     /// Sends `sig` (SIGINT or SIGTERM), waits with a deadline for the sensor
@@ -325,9 +278,8 @@ impl Sensor {
         let mut child = self.child.take().unwrap();
         // Both pipes are closed, so the process is exiting.
         let status = child.wait().expect("wait for the sensor");
-        let final_line = self.stderr.iter().find(|l| l.contains("final stats"));
-        let final_stats = match final_line {
-            Some(l) => parse_stats(l),
+        let final_stats = match final_stats(self.stderr.iter().map(String::as_str)) {
+            Some(m) => m,
             None => panic!(
                 "no 'final stats' line on stderr (exit {status})\n{}",
                 self.diagnostics()
@@ -371,35 +323,6 @@ impl Drop for Sensor {
     }
 }
 
-/// Parses the `key=value` words of a stats line (values that are not
-/// integers are left out).
-pub fn parse_stats(line: &str) -> BTreeMap<String, u64> {
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .filter_map(|(k, v)| v.parse().ok().map(|v| (k.to_string(), v)))
-        .collect()
-}
-
-/// One line per trace: method target -> status, sizes, endpoints.
-pub fn summarize(t: &Value) -> String {
-    let req = &t["request"];
-    let resp = &t["response"];
-    format!(
-        "{} {} {} -> {} req_body_size={} resp_body_size={} resp_truncated={} client={}:{} server={}:{}",
-        t["ts"],
-        req["method"],
-        req["target"],
-        resp.get("status").unwrap_or(&Value::Null),
-        req["body_size"],
-        resp.get("body_size").unwrap_or(&Value::Null),
-        resp.get("body_truncated").unwrap_or(&Value::Null),
-        t["client"]["ip"],
-        t["client"]["port"],
-        t["server"]["ip"],
-        t["server"]["port"],
-    )
-}
-
 // ---------------------------------------------------------------------------
 // The python test server (tests/support/live_server.py)
 
@@ -412,39 +335,22 @@ pub struct Server {
 impl Server {
     /// Starts the server on `host` (e.g. 127.0.0.1) on a free port.
     pub fn start(host: &str) -> Server {
-        let mut cmd = Command::new("python3");
-        cmd.arg("-u").arg(support("live_server.py"));
+        let mut cmd = Command::new(python3());
+        cmd.arg("-u").arg(script("live_server.py"));
         Self::spawn(cmd, host)
     }
 
     /// Starts the server inside network namespace `ns`, bound to `host`.
     pub fn start_in_netns(ns: &str, host: &str) -> Server {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, "python3", "-u"])
-            .arg(support("live_server.py"));
+        cmd.args(["netns", "exec", ns, python3(), "-u"])
+            .arg(script("live_server.py"));
         Self::spawn(cmd, host)
     }
 
     fn spawn(mut cmd: Command, host: &str) -> Server {
-        let mut child = cmd
-            .args(["--bind", host])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the python3 test server: {e}"));
-        let rx = line_channel(child.stdout.take().unwrap());
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("test server did not say 'listening PORT' ({e})");
-            }
-        };
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line from the test server: {line:?}"));
+        cmd.args(["--bind", host]).stdin(Stdio::null());
+        let (child, _, port) = spawn_listening(&mut cmd, "the python3 test server");
         Server {
             child,
             host: host.to_string(),
@@ -485,30 +391,6 @@ pub fn pattern(n: usize) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Clients
 
-/// Runs a command to completion with a deadline (killed and a panic after
-/// it); returns its output.
-pub fn run_with_deadline(cmd: &mut Command, timeout: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("waiting for {cmd:?}: {e}"),
-        Err(_) => {
-            send_signal(pid, libc::SIGKILL);
-            panic!("{cmd:?} did not finish within {timeout:?}");
-        }
-    }
-}
-
 /// Runs curl (`-sS --noproxy '*' --max-time 60` added) and returns its
 /// stdout; panics with its stderr when it fails.
 pub fn curl(args: &[&str]) -> String {
@@ -517,6 +399,7 @@ pub fn curl(args: &[&str]) -> String {
 
 /// Like `curl`, and also returns curl's stderr (e.g. the `-v` lines).
 pub fn curl_full(args: &[&str]) -> (String, String) {
+    require_tool("curl", "curl");
     let out = run_with_deadline(
         Command::new("curl")
             .args(["-sS", "--noproxy", "*", "--max-time", "60"])
@@ -536,8 +419,8 @@ pub fn curl_full(args: &[&str]) -> (String, String) {
 /// Runs tests/support/live_client.py with these arguments; returns stdout.
 pub fn python_client(args: &[&str]) -> String {
     let out = run_with_deadline(
-        Command::new("python3")
-            .arg(support("live_client.py"))
+        Command::new(python3())
+            .arg(script("live_client.py"))
             .args(args),
         Duration::from_secs(60),
     );
@@ -559,9 +442,9 @@ pub struct Flood {
 impl Flood {
     /// Opens `n` connections and returns once all are open.
     pub fn open(host: &str, port: u16, n: usize) -> Flood {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python3())
             .arg("-u")
-            .arg(support("live_client.py"))
+            .arg(script("live_client.py"))
             .args(["flood", host, &port.to_string(), &n.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -599,26 +482,70 @@ impl Drop for Flood {
     }
 }
 
-/// A file removed on drop.
-pub struct TempFile(pub PathBuf);
+// ---------------------------------------------------------------------------
+// Hostile peers (tests/support/hostile_peer.py)
 
-impl TempFile {
-    pub fn new(tag: &str, contents: &[u8]) -> TempFile {
-        let p =
-            std::env::temp_dir().join(format!("pcap-sensor-live-{}-{tag}.bin", std::process::id()));
-        std::fs::write(&p, contents).expect("write temp file");
-        TempFile(p)
+/// A running tests/support/hostile_peer.py.
+pub struct HostilePeer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    rx: Receiver<String>,
+    what: String,
+}
+
+impl HostilePeer {
+    /// Starts `hostile_peer.py ARGS` (MODE first).
+    pub fn start(args: &[&str]) -> HostilePeer {
+        let mut child = Command::new(python3())
+            .arg("-u")
+            .arg(script("hostile_peer.py"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start hostile_peer.py");
+        let stdin = child.stdin.take();
+        let rx = line_channel(child.stdout.take().unwrap());
+        HostilePeer {
+            child,
+            stdin,
+            rx,
+            what: args.join(" "),
+        }
     }
 
-    /// `@PATH`, for curl --data-binary.
-    pub fn at(&self) -> String {
-        format!("@{}", self.0.display())
+    /// Waits for the line starting with `word`; returns the rest of it.
+    pub fn expect(&mut self, word: &str, timeout: Duration) -> String {
+        match self.rx.recv_timeout(timeout) {
+            Ok(l) if l.split_whitespace().next() == Some(word) => {
+                l[word.len()..].trim().to_string()
+            }
+            other => panic!(
+                "hostile_peer.py {}: expected '{word} ...' within {timeout:?}, got {other:?}",
+                self.what
+            ),
+        }
+    }
+
+    /// The next stdout line, waiting until `deadline`.
+    pub fn next_line(&self, deadline: Instant) -> Result<String, RecvTimeoutError> {
+        self.rx.recv_timeout(remaining(deadline))
+    }
+
+    /// Lets a mode that holds its connections go on (to close them).
+    pub fn release(&mut self) {
+        if let Some(mut s) = self.stdin.take() {
+            let _ = s.write_all(b"go\n");
+        }
     }
 }
 
-impl Drop for TempFile {
+impl Drop for HostilePeer {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -650,6 +577,7 @@ impl NetNs {
     /// of one test process apart; the process id keeps test runs apart.
     pub fn create(tag: u8) -> NetNs {
         assert!(tag < 64);
+        require_tool("ip", "iproute2");
         let pid = std::process::id();
         let third = pid % 250;
         let ns = NetNs {
@@ -718,105 +646,4 @@ impl Drop for NetNs {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-// ---------------------------------------------------------------------------
-// Trace helpers
-
-/// First value of header `name` (case-insensitive) in a `[[name, value]]` list.
-pub fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
-    headers.as_array()?.iter().find_map(|h| {
-        let (n, v) = (h.get(0)?.as_str()?, h.get(1)?.as_str()?);
-        n.eq_ignore_ascii_case(name).then_some(v)
-    })
-}
-
-/// The headers as (name, value) pairs, in order.
-pub fn header_pairs(headers: &Value) -> Vec<(String, String)> {
-    headers
-        .as_array()
-        .unwrap_or_else(|| panic!("headers is not a list: {headers}"))
-        .iter()
-        .map(|h| {
-            (
-                h[0].as_str().unwrap_or_default().to_string(),
-                h[1].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// The kept body bytes of a request or response object (utf8 or base64).
-pub fn body_bytes(msg: &Value) -> Vec<u8> {
-    let body = msg["body"].as_str().unwrap_or("");
-    match msg["body_encoding"].as_str() {
-        Some("base64") => base64_decode(body),
-        Some("utf8") | None => body.as_bytes().to_vec(),
-        Some(other) => panic!("unknown body_encoding {other:?}"),
-    }
-}
-
-/// Standard base64 (with padding) decoder.
-pub fn base64_decode(s: &str) -> Vec<u8> {
-    fn val(c: u8) -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a') as u32 + 26,
-            b'0'..=b'9' => (c - b'0') as u32 + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("bad base64 character {:?}", c as char),
-        }
-    }
-    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c) << (18 - 6 * i);
-        }
-        let n = chunk.len() * 6 / 8;
-        for i in 0..n {
-            out.push((acc >> (16 - 8 * i)) as u8);
-        }
-    }
-    out
-}
-
-/// A time as RFC 3339 UTC with microseconds: `2024-05-01T12:00:00.123456Z`.
-pub fn rfc3339_micros(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).expect("after 1970");
-    let secs = d.as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_micros()
-    )
-}
-
-/// True if `s` has the shape `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-pub fn is_rfc3339_micros(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 27
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            26 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
 }

@@ -1,0 +1,33 @@
+//! The integration tests' one support module: every helper shared by two
+//! test files lives here, once. Each test file says `mod support;` and uses
+//! what it needs:
+//!
+//! - `require`: what a test needs from outside the crate (root, tools, venvs,
+//!   the built artefacts, the shared corpus) and the suite's rule: a test
+//!   that cannot run fails, naming what to install or how to run it;
+//! - `process`: the sensor binary, the helper scripts next to this file,
+//!   pipes read with deadlines, commands with deadlines, CPU time and peak
+//!   memory of a process, temporary files and folders, free ports;
+//! - `text`: base64, RFC 3339, percent-decoding, hex (std only);
+//! - `trace`: stats lines, the memory ceiling line, JSON Lines traces;
+//! - `live`: the sensor capturing live, the python test server, clients,
+//!   hostile peers, network namespaces, the memory allowance over the
+//!   announced ceiling;
+//! - `offline`: the sensor run to completion (a capture file, a command)
+//!   with a deadline and a cleared environment;
+//! - `sat`: the test satellite, the OTLP checker, a sensor exporting to it,
+//!   a test CA;
+//! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access.
+//!
+//! The python helpers the tests start (`*.py`) sit next to this file.
+
+#![allow(dead_code)] // each test crate uses a different subset
+
+pub mod live;
+pub mod offline;
+pub mod policy;
+pub mod process;
+pub mod require;
+pub mod sat;
+pub mod text;
+pub mod trace;
