@@ -12,62 +12,60 @@
 pub mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
-use std::sync::atomic::{AtomicU8, Ordering};
+pub use levels::{avx2, avx512};
 
-/// 0 until detected, then 1 + the number of levels below that the CPU has.
+/// The x86_64 levels the routines of `x86_64` are built for.
 #[cfg(target_arch = "x86_64")]
-static LEVEL: AtomicU8 = AtomicU8::new(0);
+mod levels {
+    use std::sync::atomic::{AtomicU8, Ordering};
 
-#[cfg(target_arch = "x86_64")]
-const BASE: u8 = 1;
-#[cfg(target_arch = "x86_64")]
-const AVX2: u8 = 2;
-#[cfg(target_arch = "x86_64")]
-const AVX512: u8 = 3;
+    /// 0 until detected, then 1 + the number of levels below that the CPU has.
+    static LEVEL: AtomicU8 = AtomicU8::new(0);
 
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn level() -> u8 {
-    match LEVEL.load(Ordering::Relaxed) {
-        0 => detect(),
-        l => l,
+    const BASE: u8 = 1;
+    const AVX2: u8 = 2;
+    const AVX512: u8 = 3;
+
+    #[inline(always)]
+    fn level() -> u8 {
+        match LEVEL.load(Ordering::Relaxed) {
+            0 => detect(),
+            l => l,
+        }
     }
-}
 
-#[cfg(target_arch = "x86_64")]
-#[cold]
-fn detect() -> u8 {
-    use std::is_x86_feature_detected as has;
-    let l = if !(has!("avx2") && has!("popcnt")) {
-        BASE
-    } else if has!("avx512f")
-        && has!("avx512bw")
-        && has!("avx512vl")
-        && has!("avx512vbmi2")
-        && has!("bmi2")
-    {
-        AVX512
-    } else {
-        AVX2
-    };
-    LEVEL.store(l, Ordering::Relaxed);
-    l
-}
+    #[cold]
+    fn detect() -> u8 {
+        use std::is_x86_feature_detected as has;
+        let l = if !(has!("avx2") && has!("popcnt")) {
+            BASE
+        } else if has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512vl")
+            && has!("avx512vbmi2")
+            && has!("bmi2")
+        {
+            AVX512
+        } else {
+            AVX2
+        };
+        LEVEL.store(l, Ordering::Relaxed);
+        l
+    }
 
-/// AVX2 (32-byte vectors, byte shuffles) and POPCNT: every x86_64 server
-/// CPU of the last ten years (Haswell, Zen); older CPUs take the plain
-/// paths.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub fn avx2() -> bool {
-    level() >= AVX2
-}
+    /// AVX2 (32-byte vectors, byte shuffles) and POPCNT: every x86_64 server
+    /// CPU of the last ten years (Haswell, Zen); older CPUs take the plain
+    /// paths.
+    #[inline(always)]
+    pub fn avx2() -> bool {
+        level() >= AVX2
+    }
 
-/// AVX-512 with byte operations and byte expansion (BW, VL, VBMI2) and BMI2
-/// (pdep/pext): Ice Lake and Sapphire Rapids Xeons, Zen 4 and later. Implies
-/// `avx2`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub fn avx512() -> bool {
-    level() >= AVX512
+    /// AVX-512 with byte operations and byte expansion (BW, VL, VBMI2) and BMI2
+    /// (pdep/pext): Ice Lake and Sapphire Rapids Xeons, Zen 4 and later. Implies
+    /// `avx2`.
+    #[inline(always)]
+    pub fn avx512() -> bool {
+        level() >= AVX512
+    }
 }

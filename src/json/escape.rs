@@ -11,7 +11,10 @@
 //! mask, each plain run before a special stored with one sixteen-byte copy,
 //! the bytes past the run overwritten by what follows; the last bytes over a
 //! padded copy. Writes go straight into the spare capacity of `out`, which
-//! always keeps room for one step's worst case.
+//! always keeps room for one step's worst case. With AVX-512 one byte
+//! expansion does what the shuffles do. The general steps are here and run
+//! everywhere; the vector steps plug into them (`Wide`) from
+//! `arch::x86_64::escape`.
 
 /// For the two-byte escapes: the letter after the backslash.
 static ESC2: [u8; 256] = {
