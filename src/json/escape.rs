@@ -96,32 +96,44 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
         _ => ([c, 0, 0, 0, 0, 0], 1, 1),
     }
 }
+
 /// How `steps` takes what a vector step can: 32 bytes at a time, and the
 /// last bytes of a string, when their specials all take two-byte escapes.
 /// `Plain` takes none (general steps of sixteen only); the vector ways are
 /// in `arch::x86_64::escape` (byte shuffles with AVX2, one byte expansion
 /// with AVX-512), each compiled into an entry point built for its features.
+///
+/// Each step escapes the bytes it is given when their specials all take
+/// two-byte escapes and returns how many bytes that wrote; otherwise None,
+/// and nothing it wrote is to be relied on (the general step follows).
 pub trait Wide {
     /// Whether the steps below are tried at all.
     const VECTOR: bool;
 
-    /// Escape the 32 bytes at `src` into `dst` when their specials all take
-    /// two-byte escapes: how many bytes that wrote, or None (nothing to rely
-    /// on written) for the general step.
+    /// `last` takes fewer bytes than this; the last bytes of a string (under
+    /// 32) start with `step16` when there are this many. 16 or more where
+    /// `VECTOR`.
+    const LAST: usize;
+
+    /// The 32 bytes at `src`.
     ///
     /// # Safety
     /// `src` readable for 32 bytes, `dst` writable for `ROOM` bytes, and the
     /// CPU has the features of the implementation.
     unsafe fn step32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize>;
 
-    /// The last bytes of a string (fewer than 32), as far as the vector
-    /// steps take them: how many of `rest` were escaped (from its start)
-    /// and how many bytes that wrote at `dst`.
+    /// The sixteen bytes at `src`.
     ///
     /// # Safety
-    /// `dst` writable for `2 * ROOM` bytes, and the CPU has the features of
-    /// the implementation.
-    unsafe fn tail(rest: &[u8], latin1: bool, dst: *mut u8) -> (usize, usize);
+    /// As for `step32`, with sixteen readable bytes.
+    unsafe fn step16(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize>;
+
+    /// All of `rest` (fewer than `LAST` bytes), read without going past it.
+    ///
+    /// # Safety
+    /// `dst` writable for `ROOM` bytes, and the CPU has the features of the
+    /// implementation.
+    unsafe fn last(rest: &[u8], latin1: bool, dst: *mut u8) -> Option<usize>;
 }
 
 /// No vector steps: the portable escaping, for every machine.
@@ -129,6 +141,7 @@ pub struct Plain;
 
 impl Wide for Plain {
     const VECTOR: bool = false;
+    const LAST: usize = 0;
 
     #[inline(always)]
     unsafe fn step32(_: *const u8, _: bool, _: *mut u8) -> Option<usize> {
@@ -136,8 +149,13 @@ impl Wide for Plain {
     }
 
     #[inline(always)]
-    unsafe fn tail(_: &[u8], _: bool, _: *mut u8) -> (usize, usize) {
-        (0, 0)
+    unsafe fn step16(_: *const u8, _: bool, _: *mut u8) -> Option<usize> {
+        None
+    }
+
+    #[inline(always)]
+    unsafe fn last(_: &[u8], _: bool, _: *mut u8) -> Option<usize> {
+        None
     }
 }
 
@@ -179,20 +197,33 @@ pub fn steps<W: Wide>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     unsafe { out.set_len(at.len) };
     out.reserve(2 * ROOM);
     // Straight from `b` too where the vector steps take it (most header
-    // names and values).
+    // names and values): sixteen bytes first if `last` takes fewer than
+    // what is left, then the last ones.
     if W::VECTOR && at.j == at.i {
-        // SAFETY: 2 * ROOM bytes of capacity from `len` (reserved above);
-        // the caller has the features of `W`.
-        let (used, wrote) = unsafe { W::tail(&b[at.i..], latin1, out.as_mut_ptr().add(at.len)) };
-        at = Cursor {
-            i: at.i + used,
-            j: at.i + used,
-            len: at.len + wrote,
-        };
-        if at.i == n {
-            // SAFETY: written up to here.
-            unsafe { out.set_len(at.len) };
-            return;
+        let dst = out.as_mut_ptr();
+        if n - at.i >= W::LAST {
+            // SAFETY: sixteen bytes of `b` from `i` (LAST is 16 or more);
+            // the writes stay inside the first ROOM of the room reserved
+            // above; the caller has the features of `W`.
+            let w = unsafe { W::step16(b.as_ptr().add(at.i), latin1, dst.add(at.len)) };
+            if let Some(w) = w {
+                at = Cursor {
+                    i: at.i + 16,
+                    j: at.i + 16,
+                    len: at.len + w,
+                };
+            }
+        }
+        let rest = &b[at.i..];
+        if rest.len() < W::LAST {
+            // SAFETY: the writes stay inside the room reserved above (the
+            // sixteen-byte step wrote at most 32); the caller has the
+            // features of `W`.
+            if let Some(w) = unsafe { W::last(rest, latin1, dst.add(at.len)) } {
+                // SAFETY: written up to here.
+                unsafe { out.set_len(at.len + w) };
+                return;
+            }
         }
     }
     // Otherwise from a copy padded with plain bytes.

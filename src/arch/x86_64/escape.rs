@@ -75,6 +75,7 @@ pub struct Shuffle;
 
 impl Wide for Shuffle {
     const VECTOR: bool = true;
+    const LAST: usize = 16;
 
     #[inline(always)]
     unsafe fn step32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
@@ -90,35 +91,25 @@ impl Wide for Shuffle {
         }
     }
 
-    /// Sixteen bytes, then the last ones loaded without reading past `rest`.
     #[inline(always)]
-    unsafe fn tail(rest: &[u8], latin1: bool, dst: *mut u8) -> (usize, usize) {
-        let (mut used, mut wrote) = (0, 0);
-        if rest.len() >= 16 {
-            // SAFETY: sixteen bytes of `rest`; the writes stay inside the
-            // first ROOM bytes at `dst`; the caller has AVX2 and POPCNT.
-            let v = unsafe { std::arch::x86_64::_mm_loadu_si128(rest.as_ptr().cast()) };
-            // SAFETY: as above.
-            match unsafe { shuffled(v, 0xffff, latin1, dst) } {
-                Some(w) => (used, wrote) = (16, w),
-                None => return (0, 0),
-            }
-        }
-        let last = &rest[used..];
-        // SAFETY: the writes stay inside the second ROOM bytes at `dst`
-        // (the first step wrote at most 32); the caller has AVX2 and POPCNT.
-        let w = unsafe {
+    unsafe fn step16(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
+        // SAFETY: the caller's: sixteen readable bytes at `src`, room at
+        // `dst`, AVX2 and POPCNT.
+        unsafe {
             shuffled(
-                load_short(last),
-                (1 << last.len()) - 1,
+                std::arch::x86_64::_mm_loadu_si128(src.cast()),
+                0xffff,
                 latin1,
-                dst.add(wrote),
+                dst,
             )
-        };
-        match w {
-            Some(w) => (rest.len(), wrote + w),
-            None => (used, wrote),
         }
+    }
+
+    /// Under sixteen bytes, loaded without reading past `rest`.
+    #[inline(always)]
+    unsafe fn last(rest: &[u8], latin1: bool, dst: *mut u8) -> Option<usize> {
+        // SAFETY: the caller's: room at `dst`, AVX2 and POPCNT.
+        unsafe { shuffled(load_short(rest), (1 << rest.len()) - 1, latin1, dst) }
     }
 }
 
@@ -128,6 +119,7 @@ pub struct Expansion;
 
 impl Wide for Expansion {
     const VECTOR: bool = true;
+    const LAST: usize = 32;
 
     #[inline(always)]
     unsafe fn step32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
@@ -143,19 +135,21 @@ impl Wide for Expansion {
         }
     }
 
+    /// Never asked: `last` takes every rest (under 32 bytes).
+    #[inline(always)]
+    unsafe fn step16(_: *const u8, _: bool, _: *mut u8) -> Option<usize> {
+        None
+    }
+
     /// A masked load reads the rest and nothing past it: one step.
     #[inline(always)]
-    unsafe fn tail(rest: &[u8], latin1: bool, dst: *mut u8) -> (usize, usize) {
+    unsafe fn last(rest: &[u8], latin1: bool, dst: *mut u8) -> Option<usize> {
         let valid = (1u32 << rest.len()) - 1;
         // SAFETY: the masked load reads only the bytes of `rest`; the writes
         // stay inside the room at `dst`; the caller has the features above.
-        let w = unsafe {
+        unsafe {
             let v = std::arch::x86_64::_mm256_maskz_loadu_epi8(valid, rest.as_ptr().cast());
             expanded32(v, valid, latin1, dst)
-        };
-        match w {
-            Some(w) => (rest.len(), w),
-            None => (0, 0),
         }
     }
 }
