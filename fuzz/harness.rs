@@ -29,13 +29,14 @@ use std::rc::Rc;
 
 use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
+use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
 use pcap_sensor::http::{Emit, Exchange, Tracker};
+use pcap_sensor::json::{base64, json_str, put_u64, write_rfc3339};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
 use pcap_sensor::stats::Stats;
 use pcap_sensor::tcp::{Ends, Limits};
-use pcap_sensor::trace;
 use pcap_sensor::view::{self, Body, Scratch};
 use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::Value;
@@ -242,7 +243,7 @@ impl Emit for Sink {
             check_body(&r.body, self.redact, "response");
         }
         self.line.clear();
-        trace::write_json(&mut self.line, &v);
+        write_json(&mut self.line, &v);
         let val = parse_line(&self.line);
         if self.otlp {
             self.span.clear();
@@ -1093,7 +1094,7 @@ pub fn json(data: &[u8]) {
     let mut out = Vec::new();
     if all || sel == 0 {
         out.clear();
-        trace::json_str(&mut out, b);
+        json_str(&mut out, b);
         let s: String = serde_json::from_slice(&out).unwrap_or_else(|e| {
             panic!(
                 "json_str output is not a JSON string ({e}): {}",
@@ -1110,14 +1111,14 @@ pub fn json(data: &[u8]) {
     }
     if all || sel == 1 {
         out.clear();
-        trace::base64(&mut out, b);
+        base64(&mut out, b);
         let s = std::str::from_utf8(&out).expect("base64 is ASCII");
         assert_eq!(base64_decode(s).as_deref(), Some(b), "base64 round trip");
     }
     if all || sel == 2 {
         let us = Input(b).u64();
         out.clear();
-        trace::write_rfc3339(&mut out, us);
+        write_rfc3339(&mut out, us);
         let s = std::str::from_utf8(&out).unwrap();
         // Year 9999 ends at 253402300800 s; later times cannot be RFC 3339.
         if us < 253_402_300_800_000_000 {
@@ -1127,7 +1128,7 @@ pub fn json(data: &[u8]) {
     if all || sel == 3 {
         let n = Input(b).u64();
         out.clear();
-        trace::put_u64(&mut out, n);
+        put_u64(&mut out, n);
         assert_eq!(out, n.to_string().as_bytes());
     }
     if all || sel == 4 {

@@ -1,5 +1,5 @@
 //! Property and fault-injection tests of TCP reassembly and HTTP/1.x parsing, driven through the
-//! library API (`wire::decode` → `tcp::Tracker::segment` → `view::build` → `trace::write_json`).
+//! library API (`wire::decode` → `tcp::Tracker::segment` → `view::build` → `export::jsonl::write_json`).
 //!
 //! A seeded generator (splitmix64, no dependencies) builds realistic HTTP/1.1 conversations on
 //! one client→server connection: handshake, keep-alive, pipelined batches, Content-Length and
@@ -38,10 +38,10 @@ use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
+use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::http::{Emit, Exchange, Tracker};
 use pcap_sensor::pool::Store;
 use pcap_sensor::tcp::{Ends, Limits};
-use pcap_sensor::trace;
 use pcap_sensor::view::{self, Scratch};
 use pcap_sensor::wire::{self, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::{Value, json};
@@ -1046,7 +1046,7 @@ impl Emit for Sink {
         let mut buf = Vec::new();
         let mut slots = view::HeaderSlots::default();
         let v = view::build(&mut self.scratch, &mut slots, ex, ends, store, false);
-        trace::write_json(&mut buf, &v);
+        write_json(&mut buf, &v);
         assert_eq!(buf.last(), Some(&b'\n'), "a trace ends with a newline");
         assert_eq!(
             buf.iter().filter(|&&b| b == b'\n').count(),
