@@ -1,6 +1,7 @@
-//! HTTP/2 (RFC 9113): for now only its header compression, [`hpack`].
-//!
-//! The framing layer (frames, streams, header-block assembly) comes later and feeds every
-//! header block of a direction, in order, to that direction's [`hpack::Decoder`].
+//! HTTP/2 (RFC 9113) over cleartext TCP, as the byte-level pieces a connection layer drives,
+//! each in fixed memory the caller places:
+//! - [`preface`]: the client connection preface;
+//! - [`hpack`]: header blocks decoded against a dynamic table, mid-connection too.
 
 pub mod hpack;
+pub mod preface;
