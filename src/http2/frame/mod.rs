@@ -59,6 +59,7 @@ mod error;
 mod event;
 mod header;
 mod reader;
+mod sync;
 
 pub use codes::{error_code_name, settings};
 pub use error::FrameError;
@@ -68,6 +69,7 @@ pub use header::{
     MAX_FRAME_SIZE_LIMIT, PADDED, PRIORITY,
 };
 pub use reader::FrameReader;
+pub use sync::{Boundary, SYNC_RUN, SYNC_RUN_AT_END, find_boundary, sync_span};
 
 #[cfg(test)]
 mod tests;

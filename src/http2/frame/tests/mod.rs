@@ -4,6 +4,7 @@
 mod cases;
 mod errors;
 mod split;
+mod sync;
 
 use super::{
     END_HEADERS, END_STREAM, Event, FragmentOf, FrameError, FrameHeader, FrameReader, PADDED,
