@@ -3,8 +3,17 @@
 //! - [`preface`]: the client connection preface;
 //! - [`frame`]: frames read push style from one direction's bytes, and frame boundaries found
 //!   without the preface (mid-connection, after a gap);
+//! - [`BlockAssembler`] (in `block`): header block fragments joined into a caller's buffer;
 //! - [`hpack`]: header blocks decoded against a dynamic table, mid-connection too.
+//!
+//! Per direction: bytes → [`frame::FrameReader`] → fragments → [`BlockAssembler`] → blocks →
+//! [`hpack::Decoder`] (every block of the direction, in order); DATA pieces → the stream's
+//! body.
 
 pub mod frame;
 pub mod hpack;
 pub mod preface;
+
+mod block;
+
+pub use block::{Assembled, BlockAssembler, BlockOf};
