@@ -4,13 +4,15 @@
 //! - [`frame`]: frames read push style from one direction's bytes, and frame boundaries found
 //!   without the preface (mid-connection, after a gap);
 //! - [`BlockAssembler`] (in `block`): header block fragments joined into a caller's buffer;
-//! - [`hpack`]: header blocks decoded against a dynamic table, mid-connection too.
+//! - [`hpack`]: header blocks decoded against a dynamic table, mid-connection too;
+//! - [`grpc`]: gRPC's message framing, path, status and content type.
 //!
 //! Per direction: bytes → [`frame::FrameReader`] → fragments → [`BlockAssembler`] → blocks →
-//! [`hpack::Decoder`] (every block of the direction, in order); DATA pieces → the stream's
-//! body.
+//! [`hpack::Decoder`] (every block of the direction, in order), DATA pieces → the stream's
+//! body (and [`grpc::MessageCounter`]).
 
 pub mod frame;
+pub mod grpc;
 pub mod hpack;
 pub mod preface;
 
