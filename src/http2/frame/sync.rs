@@ -8,7 +8,10 @@
 //!   defined for the type (senders leave the others unset), the length is at most the
 //!   maximum frame size given;
 //! - the stream identifier is 0 for SETTINGS, PING and GOAWAY and not 0 for DATA, HEADERS,
-//!   PRIORITY, RST_STREAM, PUSH_PROMISE and CONTINUATION;
+//!   PRIORITY, RST_STREAM, PUSH_PROMISE and CONTINUATION; it is odd (client-initiated) for
+//!   DATA, HEADERS and CONTINUATION: only pushed responses use even streams, and without this
+//!   rule arrays of small big-endian integers (`00 00 01 1b 00 00 00 92 ...`) chain as DATA
+//!   frames;
 //! - the length is right for the type: RST_STREAM and WINDOW_UPDATE 4, PRIORITY 5, PING 8,
 //!   GOAWAY at least 8, SETTINGS a multiple of 6 (0 for an ACK); a DATA frame is not empty
 //!   unless it ends the stream; a HEADERS or PUSH_PROMISE frame has room for its pad length,
@@ -18,7 +21,12 @@
 //!   its own stream, reserved bits are clear;
 //! - in the chain: after a HEADERS or PUSH_PROMISE without END_HEADERS comes a CONTINUATION
 //!   of the same stream, and a CONTINUATION comes only there (or first, continuing a block
-//!   that started before the bytes offered).
+//!   that started before the bytes offered); an empty DATA frame does not start a chain (the
+//!   last 5 bytes of a header on stream 1 with flags 0, then 4 payload bytes such as a
+//!   WINDOW_UPDATE increment, read as one, and the chain then merges into the true one).
+//!
+//! What these rules cost: frames of pushed streams, and an empty DATA frame (END_STREAM only)
+//! right at the resynchronisation point, are passed over; the finder starts at a later frame.
 //!
 //! Position p is *found* when the headers at p, p + 9 + len₀, ... are plausible and chain
 //! [`SYNC_RUN`] times, or at least [`SYNC_RUN_AT_END`] times with the last frame ending
@@ -162,6 +170,11 @@ fn plausible_header(b: &[u8], max: u32, open: Option<u32>, first: bool) -> bool 
     if flags & !defined != 0 || !plausible_length(kind, flags, len) {
         return false;
     }
+    // No chain starts with an empty DATA frame: the end of a header on stream 1 with flags 0
+    // followed by 4 payload bytes (a WINDOW_UPDATE increment) reads as one.
+    if first && kind == FrameType::Data && len <= u32::from(flags & PADDED != 0) {
+        return false;
+    }
     let connection = matches!(
         kind,
         FrameType::Settings | FrameType::Ping | FrameType::GoAway
@@ -174,7 +187,13 @@ fn plausible_header(b: &[u8], max: u32, open: Option<u32>, first: bool) -> bool 
     };
     let stream = u32::from_be_bytes(stream);
     let any = matches!(kind, FrameType::WindowUpdate);
-    (connection || any || stream != 0) && open.is_none_or(|s| s == stream)
+    // Requests and responses travel on client-initiated (odd) streams; only pushed responses
+    // use even ones.
+    let odd = !matches!(
+        kind,
+        FrameType::Data | FrameType::Headers | FrameType::Continuation
+    ) || stream % 2 == 1;
+    (connection || any || stream != 0) && odd && open.is_none_or(|s| s == stream)
 }
 
 /// Length rules of a plausible frame (stricter than [`FrameHeader::check`]: no empty DATA

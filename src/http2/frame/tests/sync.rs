@@ -114,6 +114,11 @@ fn implausible_headers_break_the_chain() {
             "self dependency",
             frame(PRIORITY_FRAME, 0, 1, &[0, 0, 0, 1, 16]),
         ),
+        ("data on an even stream", frame(DATA, 0, 2, b"x")),
+        (
+            "headers on an even stream",
+            frame(HEADERS, END_HEADERS, 4, b"\x88"),
+        ),
     ];
     for (what, bad) in cases {
         let bytes = run(bad.clone());
@@ -121,6 +126,16 @@ fn implausible_headers_break_the_chain() {
         let after_bad = small_frames(2).len() + bad.len();
         assert_eq!(find(&bytes), Boundary::Found(after_bad), "{what}");
     }
+    // An empty DATA frame ending a stream chains, but does not open a chain.
+    let end = [frame(DATA, END_STREAM, 1, b""), small_frames(3)].concat();
+    assert_eq!(find(&end), Boundary::Found(9));
+    let end = [
+        small_frames(1),
+        frame(DATA, END_STREAM, 1, b""),
+        small_frames(2),
+    ]
+    .concat();
+    assert_eq!(find(&end), Boundary::Found(0));
     // A CONTINUATION after DATA breaks the chain from before it, but may open one.
     let bytes = run(frame(CONTINUATION, END_HEADERS, 1, b"x"));
     assert_eq!(find(&bytes), Boundary::Found(small_frames(2).len()));
