@@ -1,6 +1,6 @@
 //! [`MessageCounter`]: gRPC's length-prefixed messages (a 1-byte flag, a 4-byte big-endian
 //! length, the message) counted across the DATA pieces of one stream and direction, however
-//! the pieces cut them, in 16 bytes.
+//! the pieces cut them, in 20 bytes.
 
 /// Counts the messages of one direction of one stream. Offer it the stream's DATA pieces in
 /// order with [`feed`](Self::feed). Flag bit 0 marks a compressed message; a frame whose flag
@@ -152,6 +152,12 @@ mod tests {
         assert!(c.in_message());
         assert_eq!(c.messages(), 0);
         assert_eq!(c.feed(&[]), 0);
+    }
+
+    #[test]
+    fn state_is_small() {
+        let size = std::mem::size_of::<MessageCounter>();
+        assert!(size <= 20, "{size} bytes");
     }
 
     #[test]

@@ -279,3 +279,22 @@ fn state_is_small() {
     let size = std::mem::size_of::<FrameReader>();
     assert!(size <= 48, "{size} bytes");
 }
+
+#[test]
+fn frame_header_split_across_pieces() {
+    // 9 header bytes in 4 pieces (2 + 3 + 1 + 3), then the payload in 2.
+    let bytes = frame(HEADERS, END_HEADERS | END_STREAM, 11, b"\x82\x86\x84");
+    let (got, consumed) = read_cut(&bytes, &[2, 5, 6, 9, 10]);
+    assert_eq!(consumed, bytes.len());
+    let want = fragment(
+        11,
+        FragmentOf::Headers,
+        b"\x82\x86\x84",
+        END_HEADERS | END_STREAM,
+    );
+    assert_eq!(without_headers(got), [want]);
+    // Nothing comes out before the header is whole.
+    let mut r = FrameReader::new();
+    assert_eq!(r.feed(&bytes[..8], |e| panic!("{e:?}")), 8);
+    assert!(!r.at_boundary());
+}

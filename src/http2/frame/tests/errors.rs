@@ -246,3 +246,29 @@ fn random_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn mutated_conversations_keep_the_piece_contract() {
+    // Collect checks that pieces come in order with flags on the last, and read_with that
+    // the reader stops early only after an error.
+    let clean = conversation();
+    let mut rng = Rng(0xdead_beef_cafe_f00d);
+    for _ in 0..3000 {
+        let mut bytes = clean.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(bytes.len());
+            bytes[at] = rng.next() as u8;
+        }
+        let mut cuts: Vec<usize> = (0..rng.below(8)).map(|_| rng.below(bytes.len())).collect();
+        cuts.sort_unstable();
+        let mut reader = FrameReader::new();
+        if rng.below(2) == 0 {
+            reader.resume();
+        }
+        let (got, consumed) = read_with(&mut reader, &bytes, &cuts);
+        let errors = got.iter().filter(|g| matches!(g, Got::Error(_))).count();
+        assert!(errors <= 1);
+        assert_eq!(errors == 1, reader.is_lost());
+        assert!(reader.is_lost() || consumed == bytes.len());
+    }
+}
