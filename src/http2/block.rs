@@ -6,7 +6,9 @@
 //! no other frame between (the [`FrameReader`](super::frame::FrameReader) enforces it), so a
 //! direction has at most one block open and one assembler per direction is enough.
 //!
-//! A block longer than the buffer is not cut: its bytes past the buffer are counted and
+//! A block that arrives in one piece is lent from the input without a copy; only blocks split
+//! across segments or CONTINUATION frames are joined in the buffer, so the buffer can be
+//! small. A block longer than the buffer is not cut: its bytes past the buffer are counted and
 //! dropped, and at END_HEADERS the assembler reports [`Assembled::TooLarge`]. The caller then
 //! calls the direction's [`hpack::Decoder::forget`](super::hpack::Decoder::forget) (the block
 //! may have changed the encoder's table), counts it, and marks that message's headers
@@ -114,15 +116,30 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> BlockAssembler<B> {
     }
 
     /// Takes the next piece of the direction's header block fragments, as the frame reader
-    /// hands them out. A HEADERS or PUSH_PROMISE piece that starts a frame opens a new block
+    /// hands them out. A block that comes as a single piece (a whole HEADERS frame with
+    /// END_HEADERS in one segment) is handed out from the piece itself, whatever its length;
+    /// the buffer holds only blocks split across pieces or frames. A HEADERS or PUSH_PROMISE
+    /// piece that starts a frame opens a new block
     /// (forgetting any open one, which a valid sender never leaves); pieces outside a block
     /// (CONTINUATIONs seen mid-connection) or of another stream are ignored.
-    pub fn push(&mut self, piece: &Fragment<'_>) -> Assembled<'_> {
+    pub fn push<'a>(&'a mut self, piece: &Fragment<'a>) -> Assembled<'a> {
         let opening = match piece.of {
-            FragmentOf::Headers => Some(BlockOf::Headers { end_stream: false }),
+            FragmentOf::Headers => Some(BlockOf::Headers {
+                end_stream: piece.end_stream,
+            }),
             FragmentOf::PushPromise { promised } => Some(BlockOf::PushPromise { promised }),
             FragmentOf::Continuation => None,
         };
+        // A block in one piece (the usual case) is lent from the input: no copy, no limit.
+        if let (Some(of), true, true, true) = (opening, piece.first, piece.last, piece.end_headers)
+        {
+            self.reset();
+            return Assembled::Complete {
+                stream: piece.stream,
+                of,
+                block: piece.bytes,
+            };
+        }
         match (opening, piece.first) {
             (Some(of), true) => {
                 self.reset();
@@ -261,6 +278,22 @@ mod tests {
                 block: b"\x82\x87"
             }
         );
+    }
+
+    #[test]
+    fn a_block_in_one_piece_is_lent_whatever_its_length() {
+        let mut a = BlockAssembler::new([0u8; 4]);
+        let long = [0x82u8; 100];
+        let f = end(piece(H, 7, &long, true, true), false);
+        match a.push(&f) {
+            Assembled::Complete {
+                stream: 7, block, ..
+            } => {
+                assert!(std::ptr::eq(block, &long[..]), "lent, not copied");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!a.in_block());
     }
 
     #[test]

@@ -228,7 +228,10 @@ fn plausible_payload(h: &FrameHeader, p: &[u8]) -> bool {
             FrameType::PushPromise => 4,
             _ => 0,
         };
-        if u32::from(pad) > h.len - 1 - after {
+        if h.len
+            .checked_sub(1 + after)
+            .is_none_or(|room| u32::from(pad) > room)
+        {
             return false;
         }
     }
