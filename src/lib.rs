@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cpu;
 pub mod decode;
 pub mod ecs;
+pub mod endpoint;
 pub mod export;
 pub mod flow;
 pub mod head;

@@ -1,0 +1,7 @@
+//! Endpoints: what an API's traffic is made of, and tracing all of it
+//! under a rate limit (issue 19).
+//!
+//! An endpoint is (method, host, path template) (`template.rs` has the
+//! rules).
+
+pub mod template;
