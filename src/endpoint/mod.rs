@@ -4,4 +4,5 @@
 //! An endpoint is (method, host, path template) (`template.rs` has the
 //! rules).
 
+pub mod table;
 pub mod template;
