@@ -4,5 +4,7 @@
 //! An endpoint is (method, host, path template) (`template.rs` has the
 //! rules).
 
+pub mod inventory;
+pub mod sketch;
 pub mod table;
 pub mod template;
