@@ -5,6 +5,7 @@
 //! rules).
 
 pub mod inventory;
+pub mod sampler;
 pub mod sketch;
 pub mod table;
 pub mod template;
