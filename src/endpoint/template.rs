@@ -128,6 +128,16 @@ impl Out<'_> {
 
 /// Write one segment (templated or literal); false when it does not fit.
 fn segment(w: &mut Out, raw: &[u8]) -> bool {
+    // Most segments are words: every rule needs a digit or an `@` (a UUID
+    // could be letters only, but has 36 bytes), and escapes could hide one.
+    if raw.len() <= SEGMENT_MAX
+        && raw.len() != 36
+        && !raw
+            .iter()
+            .any(|&b| b.is_ascii_digit() || b == b'@' || b == b'%')
+    {
+        return w.put(raw);
+    }
     let mut buf = [0u8; SEGMENT_MAX];
     let Some(n) = decode(raw, &mut buf) else {
         return w.put(Kind::Token.placeholder().as_bytes());
