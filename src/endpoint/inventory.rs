@@ -68,6 +68,10 @@ impl Stats {
     }
 }
 
+// SAFETY: integers and a `Sketch` (an array of u16): all zeroes is
+// `Stats::default()`.
+unsafe impl super::Zeroed for Stats {}
+
 /// Put the slots in use in `order`, most seen first (ties by key, so the
 /// order is stable); returns how many.
 pub fn sort(order: &mut [u32], table: &Table, stats: &[Stats]) -> usize {

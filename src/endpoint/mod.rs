@@ -24,7 +24,9 @@
 //!    `finish(ticket, status, start_us, end_us, traced)` feeds the inventory.
 //! 4. **stats interval / exit** — `counters()`, `write_jsonl`, `write_table`.
 //!
-//! Nothing here allocates after `new`.
+//! Nothing here allocates after `new`. What `new` reserves is zeroed memory:
+//! it counts in the memory ceiling, but becomes resident only as endpoints
+//! appear (about 600 bytes each).
 
 pub mod inventory;
 pub mod sampler;
@@ -39,6 +41,23 @@ pub use sampler::{Late, Mode, Reason, Verdict};
 pub use table::{Key, Table};
 
 use sampler::Sampler;
+
+/// Types whose all-zero bytes are a valid value, equal to their `Default`.
+///
+/// # Safety
+///
+/// Implement only for types made of integers, arrays of them and field-less
+/// `#[repr(u8)]` enums whose variant 0 is the default.
+pub(crate) unsafe trait Zeroed: Default {}
+
+/// `n` default values from zeroed memory: the system maps its pages only
+/// when an endpoint first writes to them, so what is resident grows with
+/// the endpoints seen, up to what was reserved.
+pub(crate) fn zeroed<T: Zeroed>(n: usize) -> Box<[T]> {
+    let b = Box::<[T]>::new_zeroed_slice(n);
+    // SAFETY: `T: Zeroed`: all-zero bytes are a valid `T`.
+    unsafe { b.assume_init() }
+}
 
 /// `--max-endpoints` when not given: about 0.6 MiB (`Endpoints::bytes_for`).
 pub const DEFAULT_MAX_ENDPOINTS: usize = 1024;
@@ -134,7 +153,7 @@ impl Endpoints {
         Endpoints {
             table: Table::new(n),
             sampler: Sampler::new(c.per_minute, c.mode, n, c.head_gap_us),
-            stats: vec![Stats::default(); n].into_boxed_slice(),
+            stats: zeroed(n),
             order: vec![0; n].into_boxed_slice(),
             line: Vec::with_capacity(LINE_MAX),
         }
@@ -302,6 +321,49 @@ mod tests {
         e.finish(a, Some(200), T0, T0 + 5, true);
         assert_eq!(e.stats(&b).unwrap().status, [0; 7]);
         assert_eq!(e.stats(&b).unwrap().seen, 1);
+    }
+
+    #[test]
+    fn zeroed_stats_are_the_defaults() {
+        let s: Box<[Stats]> = zeroed(1);
+        assert_eq!(format!("{:?}", s[0]), format!("{:?}", Stats::default()));
+    }
+
+    /// Resident memory of this process, in KiB.
+    fn rss_kb() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn reserved_is_not_resident_until_used() {
+        // 64 Mi of reservations; other tests run meanwhile, so the bound is loose.
+        let n = 100_000;
+        let before = rss_kb();
+        let mut e = Endpoints::new(&Config {
+            max_endpoints: n,
+            per_minute: 10.0,
+            ..Config::default()
+        });
+        let reserved_kb = e.reserved() as u64 / 1024;
+        let idle = rss_kb().saturating_sub(before);
+        for i in 0..300 {
+            e.request(T0 + i, "GET", "h", &format!("/r{i}/x"));
+        }
+        let used = rss_kb().saturating_sub(before);
+        assert!(reserved_kb > 50_000, "{reserved_kb}");
+        assert!(
+            idle < reserved_kb / 4,
+            "resident {idle} KiB of {reserved_kb} KiB"
+        );
+        assert!(
+            used < reserved_kb / 4,
+            "resident {used} KiB of {reserved_kb} KiB"
+        );
     }
 
     #[test]

@@ -147,6 +147,9 @@ struct Share {
     flags: u8,
 }
 
+// SAFETY: integers only: all zeroes is `Share::default()`.
+unsafe impl super::Zeroed for Share {}
+
 /// Time over which the fair rate changes by a factor e.
 const ADAPT_US: f64 = 10e6;
 
@@ -180,7 +183,7 @@ impl Sampler {
             per_minute,
             reserve: per_minute / 4.0,
             head_gap_us,
-            share: vec![Share::default(); slots].into_boxed_slice(),
+            share: super::zeroed(slots),
             rate: 0.0,
             adapted: 0,
             t0: None,

@@ -21,6 +21,8 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use super::{Zeroed, zeroed};
+
 /// Bytes of a method kept (longer ones are cut).
 pub const METHOD_MAX: usize = 16;
 /// Bytes of a host kept (longer ones are cut at a character boundary).
@@ -103,6 +105,9 @@ impl Key {
     }
 }
 
+// SAFETY: byte arrays and bytes: all zeroes is the empty key, `Key::default()`.
+unsafe impl Zeroed for Key {}
+
 impl PartialEq for Key {
     fn eq(&self, o: &Key) -> bool {
         self.method() == o.method() && self.host() == o.host() && self.template() == o.template()
@@ -125,9 +130,10 @@ impl std::fmt::Debug for Key {
 
 /// Which list a slot is on.
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[repr(u8)]
 enum On {
     #[default]
-    Nothing,
+    Nothing = 0,
     Probation,
     Main,
 }
@@ -143,6 +149,10 @@ struct Meta {
     generation: u32,
     on: On,
 }
+
+// SAFETY: integers and `On`, whose zero is `Nothing` (`#[repr(u8)]`): all
+// zeroes is `Meta::default()`.
+unsafe impl Zeroed for Meta {}
 
 #[derive(Clone, Copy)]
 struct List {
@@ -173,7 +183,8 @@ pub struct Found {
 pub struct Table {
     keys: Box<[Key]>,
     meta: Box<[Meta]>,
-    /// Hash index: the first slot of each bucket's chain.
+    /// Hash index: the first slot of each bucket's chain, plus one (0:
+    /// none, so that the index starts as zeroed memory).
     buckets: Box<[u32]>,
     hasher: std::hash::RandomState,
     /// Slots used so far (0..used); once full, slots are reused.
@@ -191,9 +202,9 @@ impl Table {
         let cap = cap.clamp(1, NIL as usize - 1);
         let nb = (cap * 2).next_power_of_two();
         Table {
-            keys: vec![Key::default(); cap].into_boxed_slice(),
-            meta: vec![Meta::default(); cap].into_boxed_slice(),
-            buckets: vec![NIL; nb].into_boxed_slice(),
+            keys: zeroed(cap),
+            meta: zeroed(cap),
+            buckets: vec![0; nb].into_boxed_slice(),
             hasher: std::hash::RandomState::new(),
             used: 0,
             probation: EMPTY,
@@ -242,7 +253,7 @@ impl Table {
     pub fn find_or_insert(&mut self, key: &Key) -> Found {
         let hash = key.hash(&self.hasher);
         let b = hash as usize & (self.buckets.len() - 1);
-        let mut i = self.buckets[b];
+        let mut i = self.buckets[b].wrapping_sub(1);
         while i != NIL {
             let m = self.meta[i as usize];
             if m.hash == hash && self.keys[i as usize] == *key {
@@ -267,13 +278,13 @@ impl Table {
         let generation = self.meta[s].generation.wrapping_add(1);
         self.meta[s] = Meta {
             hash,
-            chain: self.buckets[b],
+            chain: self.buckets[b].wrapping_sub(1),
             prev: NIL,
             next: NIL,
             generation,
             on: On::Nothing,
         };
-        self.buckets[b] = slot;
+        self.buckets[b] = slot + 1;
         self.push_front(slot, On::Probation);
         Found {
             slot,
@@ -293,10 +304,10 @@ impl Table {
         self.unlink(victim);
         let m = self.meta[victim as usize];
         let b = m.hash as usize & (self.buckets.len() - 1);
-        if self.buckets[b] == victim {
-            self.buckets[b] = m.chain;
+        if self.buckets[b] == victim + 1 {
+            self.buckets[b] = m.chain.wrapping_add(1);
         } else {
-            let mut i = self.buckets[b];
+            let mut i = self.buckets[b] - 1;
             while self.meta[i as usize].chain != victim {
                 i = self.meta[i as usize].chain;
             }
@@ -310,7 +321,7 @@ impl Table {
     #[cfg(test)]
     fn find(&self, key: &Key) -> Option<u32> {
         let hash = key.hash(&self.hasher);
-        let mut i = self.buckets[hash as usize & (self.buckets.len() - 1)];
+        let mut i = self.buckets[hash as usize & (self.buckets.len() - 1)].wrapping_sub(1);
         while i != NIL {
             if self.meta[i as usize].hash == hash && self.keys[i as usize] == *key {
                 return Some(i);
@@ -497,6 +508,25 @@ mod tests {
             assert_eq!(f.slot, s);
             assert!(!f.new);
         }
+    }
+
+    #[test]
+    fn zeroed_slots_are_the_defaults() {
+        let k: Box<[Key]> = zeroed(1);
+        assert!(k[0] == Key::default() && k[0].template().is_empty());
+        let m: Box<[Meta]> = zeroed(1);
+        let d = Meta::default();
+        assert_eq!(
+            (
+                m[0].hash,
+                m[0].chain,
+                m[0].prev,
+                m[0].next,
+                m[0].generation,
+                m[0].on
+            ),
+            (d.hash, d.chain, d.prev, d.next, d.generation, d.on)
+        );
     }
 
     #[test]
