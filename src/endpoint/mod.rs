@@ -20,6 +20,13 @@
 //!    -> Late`: `Promote` turns a `Head` exchange into a trace (keep the
 //!    response; the trace says its request body was not kept), `Release`
 //!    lets go of a `Head` exchange's request head at once.
+//!
+//!    A `Head` costs, while its exchange waits for the response head, its
+//!    request head and head index in the buffer pool — one 2 KiB chunk for
+//!    a usual head — and at most one a `Config::head_gap_us` (10 ms) per
+//!    endpoint is given. It is best-effort: when the pool cannot take the
+//!    head, treat it as `Pass` (not as pool exhaustion); a `Head` exchange
+//!    with no response is not traced.
 //! 3. **exchange done** (emitted, or dropped: paired or given up) —
 //!    `finish(ticket, status, start_us, end_us, traced)` feeds the inventory.
 //! 4. **stats interval / exit** — `counters()`, `write_jsonl`, `write_table`.
@@ -321,6 +328,11 @@ mod tests {
         e.finish(a, Some(200), T0, T0 + 5, true);
         assert_eq!(e.stats(&b).unwrap().status, [0; 7]);
         assert_eq!(e.stats(&b).unwrap().seen, 1);
+    }
+
+    #[test]
+    fn a_ticket_is_small() {
+        assert!(size_of::<Ticket>() <= 12, "{}", size_of::<Ticket>());
     }
 
     #[test]
