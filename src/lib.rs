@@ -19,6 +19,7 @@
 pub mod arch;
 pub mod cli;
 pub mod ecs;
+pub mod endpoint;
 pub mod export;
 pub mod head;
 pub mod http;
