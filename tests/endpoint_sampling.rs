@@ -15,16 +15,14 @@
 //!
 //! Needs python3 (standard library only).
 
-#[path = "support/endpoints.rs"]
-mod endpoints;
 mod support;
 
-use endpoints::{Endpoint, Generated, coverage, error_class, generate};
 use pcap_sensor::endpoint::{Config, Endpoints, Late, Mode, Reason, Verdict};
 use pcap_sensor::policy::RateLimit;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::OnceLock;
+use support::endpoints::{Endpoint, Generated, coverage, error_class, generate};
 use support::process::TempDir;
 
 const SEED: u64 = 19;

@@ -5,7 +5,7 @@
 //!
 //! A test binary of its own, with a single test, so that nothing else allocates meanwhile.
 
-mod h2_support;
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -141,7 +141,7 @@ struct Tally {
 #[test]
 fn reading_http2_does_not_allocate() {
     // Everything is reserved here, before counting.
-    let dirs = h2_support::tcp_directions(&h2_support::data("grpc.pcap"));
+    let dirs = support::h2::tcp_directions(&support::h2::data("grpc.pcap"));
     let mut streams: Vec<Vec<u8>> = dirs.values().map(|d| d.runs[0].bytes()).collect();
     assert_eq!(streams.len(), 2);
     streams.sort_by_key(|s| preface::check(s) != preface::Preface::Complete);

@@ -3,16 +3,16 @@
 //! and frame boundary finding started at every byte offset of those byte streams (and of the
 //! cleartext HTTP/2 in the shared corpus, when present).
 
-mod h2_support;
+mod support;
 
 use std::collections::BTreeMap;
 
-use h2_support::{Run, data, reverse, tcp_directions};
 use pcap_sensor::http2::frame::{
     Boundary, Event, FrameReader, FrameType, HEADER_LEN, PADDED, PRIORITY, find_boundary,
 };
 use pcap_sensor::http2::hpack::{self, Decoder, Text, storage_len};
 use pcap_sensor::http2::{Assembled, BlockAssembler, BlockOf, grpc, preface};
+use support::h2::{Run, data, reverse, tcp_directions};
 
 /// A header field; None for a name or value HPACK could not know.
 type Field = (Option<Vec<u8>>, Option<Vec<u8>>);
@@ -387,11 +387,9 @@ fn valid_frames(bytes: &[u8], from: usize) -> (Vec<usize>, usize) {
 /// preface (with prior knowledge or after an Upgrade), both directions from their first
 /// frame, each up to its first gap or protocol error.
 fn resync_corpus(r: &mut Resync) -> usize {
-    let Some(root) = h2_support::corpus_dir() else {
-        return 0;
-    };
+    let root = support::h2::corpus_dir();
     let mut streams = 0;
-    for path in h2_support::captures(&root) {
+    for path in support::h2::captures(&root) {
         let dirs = tcp_directions(&path);
         for (key, dir) in &dirs {
             let Some(run) = dir.runs.first() else {

@@ -20,7 +20,7 @@ use std::io::{self, Write};
 
 use super::sketch::Sketch;
 use super::table::Table;
-use crate::trace::{json_str, put_u64, write_rfc3339};
+use crate::json::{json_str, put_u64, write_rfc3339};
 
 /// Status classes, in the order of `Stats::status`.
 pub const CLASSES: [&str; 7] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other", "none"];

@@ -10,8 +10,8 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
-use crate::support::process::{TempDir, run_with_deadline, script};
-use crate::support::require::python3;
+use super::process::{TempDir, run_with_deadline, script};
+use super::require::python3;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;

@@ -23,6 +23,8 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod endpoints;
+pub mod h2;
 pub mod live;
 pub mod offline;
 pub mod policy;

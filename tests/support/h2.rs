@@ -5,8 +5,6 @@
 //! retransmitted bytes are dropped, and a jump ahead (a gap, or reordering) starts a new run.
 //! Independent of the sensor's own decoding, so that the tests judge the HTTP/2 code alone.
 
-#![allow(dead_code)] // each test crate uses a different subset
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -210,14 +208,10 @@ pub fn data(name: &str) -> PathBuf {
 }
 
 /// The shared capture corpus's `corpus/` directory (`$PCAP_CORPUS`, else `../shared/pcaps`
-/// beside the repository, as tests/corpus.rs finds it), if present.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let base = match std::env::var_os("PCAP_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps"),
-    };
-    let dir = base.join("corpus");
-    dir.is_dir().then_some(dir)
+/// beside the repository); a test that needs it fails when it is missing, naming what to do.
+#[track_caller]
+pub fn corpus_dir() -> PathBuf {
+    super::require::corpus_dir().join("corpus")
 }
 
 /// Every capture file under `dir` (not compressed ones), sorted.
