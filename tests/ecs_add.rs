@@ -36,6 +36,8 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
 const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pcap-sensor:0.1.0";
+/// A digest to pin the image by (whose, `ecs add` cannot know).
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const KEY_ID: &str = "AKIAFIXTUREKEY000001";
 const SECRET: &str = "fixture/secret/KEY+abcdefghijklmnopqrstu";
 
@@ -352,6 +354,15 @@ fn moto_fargate_service_gets_the_sidecar() {
     let new_arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
     assert_eq!(r.stdout.trim(), new_arn);
     assert!(r.stderr.contains("registered web:2"), "{}", r.stderr);
+    // The task is ARM64 (runtimePlatform, which moto keeps): the plan says
+    // so; the image is a tag, so there is nothing to caution about.
+    assert!(
+        r.stderr
+            .contains("\n  platform   linux/arm64 (task runtimePlatform ARM64)\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pinned by digest"), "{}", r.stderr);
     // No secret in anything it printed.
     assert!(!r.stderr.contains("testing") && !r.stdout.contains("testing"));
 
@@ -470,6 +481,41 @@ fn moto_dry_run_and_refusals() {
     );
     assert_eq!(tag(&state["services"][0]["tags"], TAG_KEY), None);
 
+    // The image pinned by digest in this ARM64 task: the caution says which
+    // digest works here, once before the plan and once in it.
+    let pinned = format!("{}@{DIGEST}", IMAGE.rsplit_once(':').unwrap().0);
+    let r = add(
+        &moto.url,
+        &env,
+        &[
+            flags("web", "web-svc"),
+            vec!["--image", &pinned, "--dry-run"],
+        ]
+        .concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let caution = "the image is pinned by digest (sha256:0123456789ab...): it must be the image \
+                   index's digest";
+    assert_eq!(r.stderr.matches(caution).count(), 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("or the linux/arm64 image's (this task runs linux/arm64)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("  note: the image is pinned by digest"));
+    let req: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        req["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["image"],
+        pinned
+    );
+    assert_eq!(req["runtimePlatform"]["cpuArchitecture"], "ARM64");
+
     // Bridge network mode: refused with the reason and the way out.
     let r = add(
         &moto.url,
@@ -496,6 +542,14 @@ fn moto_dry_run_and_refusals() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("adding it anyway (--force)"));
+    // An EC2 task definition without runtimePlatform: ECS's default.
+    assert!(
+        r.stderr.contains(
+            "\n  platform   linux/amd64 (no runtimePlatform.cpuArchitecture: ECS's default, X86_64)\n"
+        ),
+        "{}",
+        r.stderr
+    );
 
     // Added once; a second time it is already there.
     let r = add(
@@ -668,6 +722,12 @@ fn fixture_pagination_and_rollout_completed() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let new_arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
     assert_eq!(r.stdout.trim(), new_arn);
+    assert!(
+        r.stderr
+            .contains("\n  platform   linux/amd64 (task runtimePlatform X86_64)\n"),
+        "{}",
+        r.stderr
+    );
 
     // ListServices: 21 pages, each after the first with the token of the one before.
     let pages = fx.calls("ListServices");
