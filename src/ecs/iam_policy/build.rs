@@ -200,6 +200,12 @@ fn notes(a: &PolicyArgs) -> Vec<String> {
     if !open.is_empty() {
         n.push(format!("wildcards left: {}", open.join(", ")));
     }
+    if let Some(c) = &a.cluster {
+        n.push(format!(
+            "run ecs add with --cluster {c}: without it, its cluster menu describes every \
+             cluster, which this policy does not allow"
+        ));
+    }
     if a.region.is_none() && a.partition.is_none() {
         n.push("the ARNs are in the aws partition; give --region for China or GovCloud".into());
     }

@@ -297,8 +297,14 @@ fn narrowed_by_every_flag() {
             "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
         ])
     );
-    // Nothing left open: only the note on what cannot be narrowed, and PassRole's.
-    assert_eq!(p.notes.len(), 2, "{:#?}", p.notes);
+    // Nothing left open: the notes on --cluster for ecs add, on what cannot
+    // be narrowed, and on PassRole.
+    assert_eq!(p.notes.len(), 3, "{:#?}", p.notes);
+    assert_eq!(
+        p.notes[0],
+        "run ecs add with --cluster prod: without it, its cluster menu describes every \
+         cluster, which this policy does not allow"
+    );
 }
 
 #[test]
