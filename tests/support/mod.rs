@@ -17,12 +17,15 @@
 //!   with a deadline and a cleared environment;
 //! - `sat`: the test satellite, the OTLP checker, a sensor exporting to it,
 //!   a test CA;
-//! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access.
+//! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access;
+//! - `iam`: just enough IAM policy evaluation to check a printed policy
+//!   against the requests `ecs add` made.
 //!
 //! The python helpers the tests start (`*.py`) sit next to this file.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod iam;
 pub mod live;
 pub mod offline;
 pub mod policy;
