@@ -17,7 +17,13 @@
 //!   with a deadline and a cleared environment;
 //! - `sat`: the test satellite, the OTLP checker, a sensor exporting to it,
 //!   a test CA;
-//! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access.
+//! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access;
+//! - `endpoints`: the generated hour of API traffic (endpoints_mkpcap.py)
+//!   and its truth;
+//! - `h2`: TCP payloads of a capture, per direction, read independently of
+//!   the sensor, for judging the HTTP/2 code alone;
+//! - `iam`: just enough IAM policy evaluation to check a printed policy
+//!   against the requests `ecs add` made.
 //!
 //! The python helpers the tests start (`*.py`) sit next to this file.
 
@@ -25,6 +31,7 @@
 
 pub mod endpoints;
 pub mod h2;
+pub mod iam;
 pub mod live;
 pub mod offline;
 pub mod policy;
