@@ -28,19 +28,20 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
-use pcap_sensor::decode::{self, ACK, Addr, FIN, RST, SYN, Segment, dlt};
 use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
+use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::flow::{Limits, Tracker};
-use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::http::{Emit, Exchange, Tracker};
+use pcap_sensor::json::{base64, json_str, put_u64, write_rfc3339};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
 use pcap_sensor::source::fault::{FaultInjector, Rate, Window};
 use pcap_sensor::source::{Batch, Frames, OwnedFrame, Source};
 use pcap_sensor::stats::Stats;
-use pcap_sensor::trace;
+use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::view::{self, Body, Scratch};
+use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::Value;
 // The tests' packet builder, text codecs and trace readers, shared with
 // tests/support/ (std and serde_json only).
@@ -52,6 +53,12 @@ mod text;
 mod traces;
 use text::base64_decode;
 use traces::body_bytes;
+
+/// TCP flag bits as the packet builders below write them.
+const FIN: u8 = TcpFlags::FIN.bits();
+const SYN: u8 = TcpFlags::SYN.bits();
+const RST: u8 = TcpFlags::RST.bits();
+const ACK: u8 = TcpFlags::ACK.bits();
 
 /// A fuzz target: panics when the sensor misbehaves on the input.
 pub type Target = fn(&[u8]);
@@ -246,7 +253,7 @@ impl Emit for Sink {
             check_body(&r.body, self.redact, "response");
         }
         self.line.clear();
-        trace::write_json(&mut self.line, &v);
+        write_json(&mut self.line, &v);
         let val = parse_line(&self.line);
         if self.otlp {
             self.span.clear();
@@ -349,9 +356,9 @@ pub fn segment(dir: usize, seq: u32, ack: Option<u32>, flags: u8, payload: &[u8]
         dst,
         sport,
         dport,
-        seq,
-        ack: ack.unwrap_or(0),
-        flags: flags | if ack.is_some() { ACK } else { 0 },
+        seq: SeqNumber(seq),
+        ack: SeqNumber(ack.unwrap_or(0)),
+        flags: TcpFlags::from_bits(flags | if ack.is_some() { ACK } else { 0 }),
         payload,
         missing: 0,
         md5: false,
@@ -377,8 +384,8 @@ pub fn check_pools(t: &Tracker) {
         "reassembly windows leaked"
     );
     assert_eq!(
-        t.pool.free_count(),
-        t.pool.count(),
+        t.shared.pool.free_count(),
+        t.shared.pool.count(),
         "message-store chunks leaked"
     );
 }
@@ -565,13 +572,13 @@ fn summary(traces: &[Value]) -> String {
 
 // ───────────────────────────── decode ─────────────────────────────
 
-/// `decode`: `[link-type selector u8][frame...]` → `decode::decode`.
+/// `decode`: `[link-type selector u8][frame...]` → `wire::decode`.
 /// A segment's payload must lie inside the frame.
 pub fn decode(data: &[u8]) {
     let mut inp = Input(data);
     let linktype = LINKTYPES[inp.u8() as usize % LINKTYPES.len()];
     let frame = inp.rest();
-    if let Ok(seg) = decode::decode(linktype, frame) {
+    if let Ok(seg) = wire::decode(linktype, frame) {
         let (f0, f1) = (
             frame.as_ptr() as usize,
             frame.as_ptr() as usize + frame.len(),
@@ -584,8 +591,8 @@ pub fn decode(data: &[u8]) {
     }
     if !dlt::supported(linktype) {
         assert_eq!(
-            decode::decode(linktype, frame).err(),
-            Some(decode::Skip::UnknownLink)
+            wire::decode(linktype, frame).err(),
+            Some(wire::Skip::UnknownLink)
         );
     }
 }
@@ -607,7 +614,7 @@ pub fn pipeline(data: &[u8]) {
         let linktype = LINKTYPES[inp.u8() as usize % LINKTYPES.len()];
         ts += inp.u8() as u64 * 100_000;
         let frame = inp.blob();
-        if let Ok(seg) = decode::decode(linktype, frame) {
+        if let Ok(seg) = wire::decode(linktype, frame) {
             t.segment(&seg, ts, &mut sink);
         }
         t.expire(ts, &mut sink);
@@ -916,7 +923,7 @@ fn read_capture(src: &mut dyn Source, max_body: u64) -> (Vec<Value>, Stats) {
     loop {
         let b = src
             .dispatch(64, &mut |fr| {
-                if let Ok(seg) = decode::decode(fr.linktype, fr.data) {
+                if let Ok(seg) = wire::decode(fr.linktype, fr.data) {
                     t.segment(&seg, fr.ts_us, &mut sink);
                 }
             })
@@ -1259,7 +1266,7 @@ pub fn json(data: &[u8]) {
     let mut out = Vec::new();
     if all || sel == 0 {
         out.clear();
-        trace::json_str(&mut out, b);
+        json_str(&mut out, b);
         let s: String = serde_json::from_slice(&out).unwrap_or_else(|e| {
             panic!(
                 "json_str output is not a JSON string ({e}): {}",
@@ -1276,14 +1283,14 @@ pub fn json(data: &[u8]) {
     }
     if all || sel == 1 {
         out.clear();
-        trace::base64(&mut out, b);
+        base64(&mut out, b);
         let s = std::str::from_utf8(&out).expect("base64 is ASCII");
         assert_eq!(base64_decode(s).as_deref(), Some(b), "base64 round trip");
     }
     if all || sel == 2 {
         let us = Input(b).u64();
         out.clear();
-        trace::write_rfc3339(&mut out, us);
+        write_rfc3339(&mut out, us);
         let s = std::str::from_utf8(&out).unwrap();
         // Year 9999 ends at 253402300800 s; later times cannot be RFC 3339.
         if us < 253_402_300_800_000_000 {
@@ -1301,7 +1308,7 @@ pub fn json(data: &[u8]) {
     if all || sel == 3 {
         let n = Input(b).u64();
         out.clear();
-        trace::put_u64(&mut out, n);
+        put_u64(&mut out, n);
         assert_eq!(out, n.to_string().as_bytes());
     }
     if all || sel == 4 {

@@ -9,8 +9,10 @@
 //! numbers only veto impossible pairings and help to re-pair after a loss.
 
 use crate::head;
-use crate::pool::{Chain, Store, WINDOW};
+use crate::pool::{Chain, NIL, Store, WINDOW};
 use crate::stats::Stats;
+use crate::tcp::{self, Ctx, Direction, Ends};
+use crate::wire::{Addr, SeqNumber};
 
 /// Most requests a connection may have outstanding (pipelined or unanswered).
 pub const MAX_PENDING: u32 = 32;
@@ -18,27 +20,6 @@ pub const MAX_PENDING: u32 = 32;
 const MAX_SCAN: u32 = 256 * 1024;
 /// Header slots handed to httparse.
 pub const MAX_HEADERS: usize = 256;
-
-const NIL: u32 = u32::MAX;
-
-#[inline]
-pub fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-
-/// What the packet that carried the bytes says.
-#[derive(Debug, Clone, Copy)]
-pub struct Ctx {
-    /// Capture time in microseconds since the epoch.
-    pub ts: u64,
-    /// Capture time of the packet that carried the first byte offered
-    /// (earlier than `ts` when the bytes waited in a window).
-    pub first_ts: u64,
-    /// Sequence number of the first byte offered.
-    pub seq: u32,
-    /// Acknowledgement number of that packet, if the ACK flag was set.
-    pub ack: Option<u32>,
-}
 
 /// One message's kept bytes and what is known of it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,14 +62,14 @@ pub struct Exchange {
     pub req: Msg,
     pub resp: Msg,
     pub has_resp: bool,
-    /// Which direction (0 or 1 of the flow) carried the request.
-    pub client_dir: u8,
+    /// Which direction of the connection carried the request.
+    pub client_dir: Direction,
     /// Refused by policy: tracked for pairing only.
     skip: bool,
     method: Method,
-    req_seq: u32,
+    req_seq: SeqNumber,
     /// What the client had acknowledged when it sent the request.
-    req_ack: Option<u32>,
+    req_ack: Option<SeqNumber>,
     generation: u32,
     next: u32,
 }
@@ -141,13 +122,6 @@ impl ExPool {
     }
 }
 
-/// Addresses of the connection, by direction: direction 0 is sent by `addr[0]`.
-#[derive(Debug, Clone, Copy)]
-pub struct Ends {
-    pub addr: [crate::decode::Addr; 2],
-    pub port: [u16; 2],
-}
-
 /// What is known of a request when its head has been read.
 pub struct ReqInfo<'a> {
     pub ts: u64,
@@ -155,7 +129,7 @@ pub struct ReqInfo<'a> {
     /// The request-target as sent.
     pub target: &'a str,
     pub host: Option<&'a [u8]>,
-    pub server: crate::decode::Addr,
+    pub server: Addr,
 }
 
 /// Where completed exchanges go.
@@ -169,7 +143,18 @@ pub trait Emit {
     fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store);
 }
 
-/// Shared, preallocated state every connection uses.
+/// What every connection's HTTP state shares, kept by the tracker: the
+/// message store, the exchange slots and the body limit.
+pub struct Shared {
+    pub pool: Store,
+    pub exs: ExPool,
+    pub max_body: u64,
+}
+
+/// The tracker of HTTP/1 connections.
+pub type Tracker = tcp::Tracker<Conn>;
+
+/// Shared, preallocated state every connection uses, borrowed for one call.
 pub struct Env<'a> {
     pub pool: &'a mut Store,
     pub exs: &'a mut ExPool,
@@ -282,7 +267,7 @@ pub struct Conn {
     /// The response direction lost bytes since its last response head.
     resp_gap: bool,
     /// Seen a SYN from this direction (a hint for who the client is).
-    syn_from: Option<u8>,
+    syn_from: Option<Direction>,
 }
 
 impl Default for Conn {
@@ -602,25 +587,25 @@ pub fn parser_config() -> httparse::ParserConfig {
 
 impl Conn {
     /// A SYN was seen from `dir`: that side is the client.
-    pub fn syn(&mut self, dir: usize) {
+    fn syn(&mut self, dir: Direction) {
         if self.syn_from.is_none() {
-            self.syn_from = Some(dir as u8);
+            self.syn_from = Some(dir);
         }
     }
 
     /// Nothing more will be parsed on this connection.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.kind == Kind::Done
     }
 
     /// Offer in-order bytes of `dir`. Returns how many were consumed; the
     /// rest (an incomplete head) must be offered again with what follows.
-    pub fn data(&mut self, dir: usize, data: &[u8], cx: &Ctx, ends: &Ends, env: &mut Env) -> usize {
+    fn data(&mut self, dir: Direction, data: &[u8], cx: &Ctx, ends: &Ends, env: &mut Env) -> usize {
         let mut pos = 0;
         while pos < data.len() {
             let rest = &data[pos..];
             let at = Ctx {
-                seq: cx.seq.wrapping_add(pos as u32),
+                seq: cx.seq + pos as u32,
                 // Bytes after the first message came with the latest packet at the earliest.
                 first_ts: if pos == 0 { cx.first_ts } else { cx.ts },
                 ..*cx
@@ -675,7 +660,7 @@ impl Conn {
     }
 
     /// `n` bytes of `dir` were lost (never captured).
-    pub fn gap(&mut self, dir: usize, n: u64, ts: u64, ends: &Ends, env: &mut Env) {
+    fn gap(&mut self, dir: Direction, n: u64, ts: u64, ends: &Ends, env: &mut Env) {
         env.stats.gaps += 1;
         self.dirs[dir].line_start = false;
         self.dirs[dir].head_scan = 0;
@@ -711,7 +696,7 @@ impl Conn {
     }
 
     /// `dir` sent FIN (all its bytes have been offered).
-    pub fn fin(&mut self, dir: usize, ts: u64, ends: &Ends, env: &mut Env) {
+    fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut Env) {
         if self.dirs[dir].state == State::UntilClose {
             self.end_message(dir, ts, ends, env);
             self.dirs[dir].state = State::Ignore;
@@ -719,11 +704,11 @@ impl Conn {
     }
 
     /// The connection is gone: finish what can be finished and emit everything.
-    pub fn close(&mut self, ends: &Ends, env: &mut Env) {
+    fn close(&mut self, ends: &Ends, env: &mut Env) {
         if self.kind == Kind::Done {
             return;
         }
-        for dir in 0..2 {
+        for dir in Direction::BOTH {
             let d = self.dirs[dir];
             match d.state {
                 State::UntilClose => {
@@ -741,7 +726,7 @@ impl Conn {
         self.kind = Kind::Done;
     }
 
-    fn cur_msg<'e>(&self, dir: usize, exs: &'e mut ExPool) -> Option<&'e mut Msg> {
+    fn cur_msg<'e>(&self, dir: Direction, exs: &'e mut ExPool) -> Option<&'e mut Msg> {
         let d = &self.dirs[dir];
         if d.discard || d.cur == NIL {
             return None;
@@ -758,7 +743,7 @@ impl Conn {
     }
 
     /// Keep body bytes of the current message (up to the cap).
-    fn body(&mut self, dir: usize, bytes: &[u8], ts: u64, env: &mut Env) {
+    fn body(&mut self, dir: Direction, bytes: &[u8], ts: u64, env: &mut Env) {
         let max = env.max_body;
         let Some(m) = self.cur_msg(dir, env.exs) else {
             return;
@@ -783,7 +768,7 @@ impl Conn {
     }
 
     /// `n` body bytes were lost: counted, not kept.
-    fn skip_body(&mut self, dir: usize, n: u64, env: &mut Env) {
+    fn skip_body(&mut self, dir: Direction, n: u64, env: &mut Env) {
         if let Some(m) = self.cur_msg(dir, env.exs) {
             m.body_size += n;
             m.truncated = true;
@@ -791,7 +776,7 @@ impl Conn {
     }
 
     /// The exchange `dir`'s current message belongs to, if it is still held.
-    fn cur_exchange<'e>(&self, dir: usize, exs: &'e mut ExPool) -> Option<&'e mut Exchange> {
+    fn cur_exchange<'e>(&self, dir: Direction, exs: &'e mut ExPool) -> Option<&'e mut Exchange> {
         let d = &self.dirs[dir];
         if d.cur == NIL {
             return None;
@@ -801,7 +786,7 @@ impl Conn {
     }
 
     /// The current message of `dir` ends abnormally (gap or close mid-message).
-    fn cut_message(&mut self, dir: usize, ends: &Ends, env: &mut Env) {
+    fn cut_message(&mut self, dir: Direction, ends: &Ends, env: &mut Env) {
         let is_resp = self.dirs[dir].role == Role::Response;
         if let Some(ex) = self.cur_exchange(dir, env.exs) {
             let m = if is_resp { &mut ex.resp } else { &mut ex.req };
@@ -812,7 +797,7 @@ impl Conn {
         self.dirs[dir].cur = NIL;
     }
 
-    fn end_message(&mut self, dir: usize, ts: u64, ends: &Ends, env: &mut Env) {
+    fn end_message(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut Env) {
         self.finish(dir, ts, true, ends, env);
         let d = &mut self.dirs[dir];
         d.cur = NIL;
@@ -822,7 +807,7 @@ impl Conn {
         }
     }
 
-    fn finish(&mut self, dir: usize, ts: u64, complete: bool, ends: &Ends, env: &mut Env) {
+    fn finish(&mut self, dir: Direction, ts: u64, complete: bool, ends: &Ends, env: &mut Env) {
         let is_resp = self.dirs[dir].role == Role::Response;
         let Some(ex) = self.cur_exchange(dir, env.exs) else {
             return;
@@ -871,7 +856,7 @@ impl Conn {
     }
 
     /// Look for the next message start; returns bytes to skip, or None to wait for more.
-    fn resync(&mut self, dir: usize, b: &[u8], env: &mut Env) -> Option<usize> {
+    fn resync(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<usize> {
         let role = self.dirs[dir].role;
         let mut line = 0;
         loop {
@@ -931,7 +916,7 @@ impl Conn {
     /// Parse a head at the start of `b`. None: incomplete, wait for more.
     fn head(
         &mut self,
-        dir: usize,
+        dir: Direction,
         b: &[u8],
         cx: &Ctx,
         ends: &Ends,
@@ -970,7 +955,7 @@ impl Conn {
                             .iter()
                             .find(|h| h.name.eq_ignore_ascii_case("host"))
                             .map(|h| h.value),
-                        server: ends.addr[1 - dir],
+                        server: ends.addr[dir.flip()],
                     };
                     let keep = env.sink.admit(&info);
                     let parts = head::Parts::Request(line, hs);
@@ -1034,7 +1019,7 @@ impl Conn {
 
     /// First bytes of a direction: decide what this connection is.
     /// Some(true): parse a head here; Some(false): not a message start (resync).
-    fn detect(&mut self, dir: usize, b: &[u8], env: &mut Env) -> Option<bool> {
+    fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
         if b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
             env.stats.tls_flows += 1;
             self.ignore_all();
@@ -1065,9 +1050,9 @@ impl Conn {
         Some(true)
     }
 
-    fn set_role(&mut self, dir: usize, role: Role) {
+    fn set_role(&mut self, dir: Direction, role: Role) {
         self.dirs[dir].role = role;
-        self.dirs[1 - dir].role = match role {
+        self.dirs[dir.flip()].role = match role {
             Role::Request => Role::Response,
             _ => Role::Request,
         };
@@ -1076,7 +1061,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     fn request_head(
         &mut self,
-        dir: usize,
+        dir: Direction,
         (head, parts): (&[u8], &head::Parts),
         f: Framing,
         method: Method,
@@ -1099,7 +1084,7 @@ impl Conn {
             return;
         };
         let ex = &mut env.exs.slots[i as usize];
-        ex.client_dir = dir as u8;
+        ex.client_dir = dir;
         ex.method = method;
         ex.req_seq = cx.seq;
         ex.req_ack = cx.ack;
@@ -1127,7 +1112,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     fn response_head(
         &mut self,
-        dir: usize,
+        dir: Direction,
         (head, parts): (&[u8], &head::Parts),
         f: Framing,
         status: u16,
@@ -1187,14 +1172,14 @@ impl Conn {
         // first of a batch can match).
         if i == self.first {
             let mut j = i;
-            let mut prev_ack: Option<u32> = None;
+            let mut prev_ack: Option<SeqNumber> = None;
             let mut cand = NIL;
             while j != NIL {
                 let ex = env.exs.slots[j as usize];
-                if ex.has_resp || !seq_lt(ex.req_seq, ack) {
+                if ex.has_resp || ex.req_seq >= ack {
                     break;
                 }
-                if ex.req_ack == Some(cx.seq) && matches!(prev_ack, Some(p) if seq_lt(p, cx.seq)) {
+                if ex.req_ack == Some(cx.seq) && matches!(prev_ack, Some(p) if p < cx.seq) {
                     cand = j;
                 }
                 prev_ack = ex.req_ack;
@@ -1219,8 +1204,8 @@ impl Conn {
                 }
                 let nx = env.exs.slots[ex.next as usize];
                 let answered_between =
-                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if seq_lt(a, b));
-                if nx.has_resp || !seq_lt(nx.req_seq, ack) || i != self.first || !answered_between {
+                    matches!((ex.req_ack, nx.req_ack), (Some(a), Some(b)) if a < b);
+                if nx.has_resp || nx.req_seq >= ack || i != self.first || !answered_between {
                     break;
                 }
                 // `i` will never get its response.
@@ -1230,7 +1215,7 @@ impl Conn {
         }
         // A server cannot answer a request it has not received.
         let ex = &env.exs.slots[i as usize];
-        if !seq_lt(ex.req_seq, ack) {
+        if ex.req_seq >= ack {
             return None;
         }
         Some(i)
@@ -1240,7 +1225,7 @@ impl Conn {
     #[allow(clippy::too_many_arguments)]
     fn after_head(
         &mut self,
-        dir: usize,
+        dir: Direction,
         f: &Framing,
         method: Method,
         status: u16,
@@ -1290,7 +1275,7 @@ impl Conn {
     /// Run the chunked decoder over `b`; returns bytes consumed.
     fn chunked(
         &mut self,
-        dir: usize,
+        dir: Direction,
         mut c: Chunk,
         b: &[u8],
         ts: u64,
@@ -1394,10 +1379,67 @@ impl Conn {
         }
     }
 
-    fn chunk_error(&mut self, dir: usize, used: usize, ends: &Ends, env: &mut Env) -> usize {
+    fn chunk_error(&mut self, dir: Direction, used: usize, ends: &Ends, env: &mut Env) -> usize {
         env.stats.parse_errors += 1;
         self.cut_message(dir, ends, env);
         self.dirs[dir].state = State::Resync;
         used
+    }
+}
+
+/// The HTTP/1 parser of a connection, as the TCP layer drives it: each call
+/// goes to the method of the same name with the HTTP view of the context.
+impl tcp::Parser for Conn {
+    type Shared = Shared;
+    type Sink = dyn Emit;
+
+    fn shared(l: &tcp::Limits, store: Store) -> Shared {
+        Shared {
+            pool: store,
+            exs: ExPool::new(l.max_flows.max(1) as usize * 2 + 64),
+            max_body: l.max_body,
+        }
+    }
+    fn reserved(s: &Shared) -> usize {
+        s.pool.reserved() + s.exs.reserved()
+    }
+
+    fn syn(&mut self, dir: Direction) {
+        Conn::syn(self, dir)
+    }
+    fn is_done(&self) -> bool {
+        Conn::is_done(self)
+    }
+    #[inline]
+    fn data(
+        &mut self,
+        dir: Direction,
+        bytes: &[u8],
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut tcp::Env<Self>,
+    ) -> usize {
+        Conn::data(self, dir, bytes, cx, ends, &mut http_env(env))
+    }
+    fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
+        Conn::gap(self, dir, lost, ts, ends, &mut http_env(env))
+    }
+    fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
+        Conn::fin(self, dir, ts, ends, &mut http_env(env))
+    }
+    fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
+        Conn::close(self, ends, &mut http_env(env))
+    }
+}
+
+/// What the tracker lends a call, as HTTP's `Env`.
+#[inline]
+fn http_env<'a>(e: &'a mut tcp::Env<'_, Conn>) -> Env<'a> {
+    Env {
+        pool: &mut e.shared.pool,
+        exs: &mut e.shared.exs,
+        stats: e.stats,
+        sink: e.sink,
+        max_body: e.shared.max_body,
     }
 }

@@ -15,7 +15,10 @@ pub const WINDOW: usize = 64 * 1024;
 /// Size of one message-store chunk.
 pub const CHUNK: usize = 2048;
 
-const NIL: u32 = u32::MAX;
+/// No slot: the index that ends a free list, a chain or a linked list, or
+/// stands for "no buffer" / "no entry". The one sentinel of the crate's
+/// u32 slot indexes (windows, chunks, flows, exchanges).
+pub const NIL: u32 = u32::MAX;
 
 /// Reassembly windows.
 pub struct Windows {

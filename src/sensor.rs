@@ -13,15 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{ApidumpArgs, VERSION};
-use crate::decode::{self, Skip};
 use crate::ecs::metadata;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
-use crate::flow::{Limits, Tracker};
+use crate::http::Tracker;
 use crate::log;
 use crate::policy::{Filters, RateLimit};
 use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};
 use crate::stats;
+use crate::tcp::Limits;
+use crate::wire::{self, Skip};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -62,7 +63,7 @@ impl Run {
         let st = &mut self.tracker.stats;
         st.packets += 1;
         st.bytes += f.data.len() as u64;
-        match decode::decode(f.linktype, f.data) {
+        match wire::decode(f.linktype, f.data) {
             Ok(seg) => self.tracker.segment(&seg, f.ts_us, &mut self.sink),
             Err(Skip::NotTcp) | Err(Skip::UnknownLink) => st.non_tcp += 1,
             Err(Skip::Fragment) => st.ip_fragments += 1,
@@ -159,7 +160,7 @@ fn open_sources(a: &ApidumpArgs) -> Result<(Sources, Option<String>), OpenError>
     let filters = CaptureFilter::new(a.filter.as_deref(), a.satellite_url.as_deref());
     if let Some(path) = &a.read_file {
         let (f, used) = filters.open(true, |f| File::open(path, f))?;
-        if !decode::dlt::supported(f.linktype()) {
+        if !wire::dlt::supported(f.linktype()) {
             log::warn(&format!(
                 "'{}' has link type {} which is not supported; its packets are counted, not decoded",
                 path.display(),
@@ -259,7 +260,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         ceiling,
         a.max_flows,
         tracker.windows.count(),
-        tracker.pool.count(),
+        tracker.shared.pool.count(),
         kernel
     ));
     let mut run = Run {

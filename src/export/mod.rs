@@ -16,10 +16,11 @@ use std::io;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use crate::http::{Emit, Ends, Exchange, ReqInfo};
+use crate::http::{Emit, Exchange, ReqInfo};
 use crate::policy::{Filters, RateLimit, host_without_port};
 use crate::pool::Store;
 use crate::stats::Stats;
+use crate::tcp::Ends;
 use crate::view::{self, Scratch, View};
 
 /// Why the capture loop must stop taking frames.

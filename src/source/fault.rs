@@ -28,7 +28,7 @@
 use std::collections::VecDeque;
 
 use super::{Batch, Drops, Frame, OwnedFrame, Pace, Source};
-use crate::decode::{self, ACK, Addr, SYN};
+use crate::wire::{self, Addr, SeqNumber, TcpFlags};
 
 /// A chance, `num` in `den`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,9 +258,9 @@ type End = (Addr, u16);
 struct Tcp {
     src: End,
     dst: End,
-    seq: u32,
+    seq: SeqNumber,
     /// The acknowledgement number, when the ACK flag is set.
-    ack: Option<u32>,
+    ack: Option<SeqNumber>,
     /// SYN without ACK: the opening of a connection.
     bare_syn: bool,
     /// Payload length (captured or not).
@@ -270,13 +270,13 @@ struct Tcp {
 /// The frame's TCP segment, if it has one (the one place the injector
 /// names the decoder).
 fn tcp_of(fr: &Frame) -> Option<Tcp> {
-    let s = decode::decode(fr.linktype, fr.data).ok()?;
+    let s = wire::decode(fr.linktype, fr.data).ok()?;
     Some(Tcp {
         src: (s.src, s.sport),
         dst: (s.dst, s.dport),
         seq: s.seq,
-        ack: (s.flags & ACK != 0).then_some(s.ack),
-        bare_syn: s.flags & (SYN | ACK) == SYN,
+        ack: s.flags.contains(TcpFlags::ACK).then_some(s.ack),
+        bare_syn: s.flags.contains(TcpFlags::SYN) && !s.flags.contains(TcpFlags::ACK),
         len: s.payload.len() as u32 + s.missing,
     })
 }
@@ -285,8 +285,10 @@ fn tcp_of(fr: &Frame) -> Option<Tcp> {
 fn must_precede(h: &Tcp, p: &Tcp, window_bytes: u32) -> bool {
     let from_peer = p.src == h.dst && p.dst == h.src;
     let same_way = p.src == h.src && p.dst == h.dst;
-    (from_peer && p.ack.is_some_and(|a| (a.wrapping_sub(h.seq) as i32) > 0))
-        || (same_way && p.seq.wrapping_add(p.len).wrapping_sub(h.seq) > window_bytes)
+    // How far `p` reaches past the start of `h` (negative: `p` is behind it).
+    let span = (p.seq + p.len) - h.seq;
+    (from_peer && p.ack.is_some_and(|a| a > h.seq))
+        || (same_way && (span < 0 || span as u32 > window_bytes))
 }
 
 /// A frame held back: a segment delayed, or a copy waiting for its turn.

@@ -7,7 +7,7 @@ use pcap::{Active, Capture};
 
 use super::pcap_sys::Pcap;
 use super::{Batch, Drops, Frame, OpenError, Pace, Source};
-use crate::decode::dlt;
+use crate::wire::dlt;
 
 pub struct Live {
     name: String,

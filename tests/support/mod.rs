@@ -18,6 +18,12 @@
 //! - `sat`: the test satellite, the OTLP checker, a sensor exporting to it,
 //!   a test CA;
 //! - `policy`: crafted pcaps, the ECS metadata fixture, OTLP JSON access;
+//! - `endpoints`: the generated hour of API traffic (endpoints_mkpcap.py)
+//!   and its truth;
+//! - `h2`: TCP payloads of a capture, per direction, read independently of
+//!   the sensor, for judging the HTTP/2 code alone;
+//! - `iam`: just enough IAM policy evaluation to check a printed policy
+//!   against the requests `ecs add` made;
 //! - `rng`: seeded randomness for generated cases (`REASM_SEED`, `REASM_CASES`);
 //! - `packet`: TCP, IP and link-layer headers as bytes, from the standards;
 //! - `pipeline`: the library driven in-process (a `Source` → decode → tracker → view → JSON
@@ -29,6 +35,9 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod endpoints;
+pub mod h2;
+pub mod iam;
 pub mod live;
 pub mod offline;
 pub mod packet;

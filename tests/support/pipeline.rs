@@ -2,22 +2,22 @@
 //! decode → the flow tracker → the view → one JSON line per exchange, parsed back; then
 //! `close_all` and the check that every pool window and chunk was given back.
 //!
-//! The one file of the support module that names the library's decode, flow, http, view and
-//! trace APIs: when they move, only this file changes. The rest speaks in frames (`Source`),
+//! The one file of the support module that names the library's wire, tcp, http, view and
+//! export::jsonl APIs: when they move, only this file changes. The rest speaks in frames (`Source`),
 //! `Outcome`s and JSON values.
 
-use pcap_sensor::decode;
-use pcap_sensor::flow::Tracker;
-use pcap_sensor::http::{Emit, Ends, Exchange};
+use pcap_sensor::export::jsonl::write_json;
+use pcap_sensor::http::{Emit, Exchange, Tracker};
 use pcap_sensor::pool::Store;
 use pcap_sensor::source::{Batch, Source};
-use pcap_sensor::trace;
+use pcap_sensor::tcp::Ends;
 use pcap_sensor::view::{self, Scratch};
+use pcap_sensor::wire;
 use serde_json::Value;
 
-pub use pcap_sensor::decode::Segment;
-pub use pcap_sensor::flow::Limits;
 pub use pcap_sensor::stats::Stats;
+pub use pcap_sensor::tcp::Limits;
+pub use pcap_sensor::wire::Segment;
 
 /// Every exchange the tracker emits, as the JSON line the sensor would write.
 pub struct Sink {
@@ -39,7 +39,7 @@ impl Emit for Sink {
         let mut buf = Vec::new();
         let mut slots = view::HeaderSlots::default();
         let v = view::build(&mut self.scratch, &mut slots, ex, ends, store, false);
-        trace::write_json(&mut buf, &v);
+        write_json(&mut buf, &v);
         assert_eq!(buf.last(), Some(&b'\n'), "a trace ends with a newline");
         assert_eq!(
             buf.iter().filter(|&&b| b == b'\n').count(),
@@ -80,7 +80,7 @@ pub fn run(src: &mut dyn Source, lim: &Limits, expire_every: usize) -> Result<Ou
             if err.is_some() {
                 return;
             }
-            match decode::decode(fr.linktype, fr.data) {
+            match wire::decode(fr.linktype, fr.data) {
                 Ok(s) => t.segment(&s, fr.ts_us, &mut sink),
                 Err(e) => err = Some(format!("frame {n}: decode failed: {e:?}")),
             }
@@ -124,12 +124,12 @@ pub struct TcpFields<'a> {
 
 /// The TCP fields of `frame`, a frame of link type `lt`.
 pub fn tcp_fields(lt: i32, frame: &[u8]) -> Result<TcpFields<'_>, String> {
-    let s = decode::decode(lt, frame).map_err(|e| format!("decode failed: {e:?}"))?;
+    let s = wire::decode(lt, frame).map_err(|e| format!("decode failed: {e:?}"))?;
     Ok(TcpFields {
         sport: s.sport,
-        seq: s.seq,
-        ack: s.ack,
-        flags: s.flags,
+        seq: s.seq.0,
+        ack: s.ack.0,
+        flags: s.flags.bits(),
         payload: s.payload,
         missing: s.missing,
     })
@@ -137,12 +137,12 @@ pub fn tcp_fields(lt: i32, frame: &[u8]) -> Result<TcpFields<'_>, String> {
 
 /// The segment in `frame`, a frame of link type `lt`; Err: why the sensor skips it.
 pub fn decode(lt: i32, frame: &[u8]) -> Result<Segment<'_>, String> {
-    decode::decode(lt, frame).map_err(|e| format!("{e:?}"))
+    wire::decode(lt, frame).map_err(|e| format!("{e:?}"))
 }
 
 /// Does the sensor decode link type `lt`?
 pub fn link_supported(lt: i32) -> bool {
-    decode::dlt::supported(lt)
+    wire::dlt::supported(lt)
 }
 
 /// After `close_all`: no flow left, every window and chunk back in its pool.
@@ -157,11 +157,11 @@ fn check_no_leak(t: &Tracker) -> Result<(), String> {
             t.windows.count()
         ));
     }
-    if t.pool.free_count() != t.pool.count() {
+    if t.shared.pool.free_count() != t.shared.pool.count() {
         return Err(format!(
             "chunk leak: {} of {} free after close_all",
-            t.pool.free_count(),
-            t.pool.count()
+            t.shared.pool.free_count(),
+            t.shared.pool.count()
         ));
     }
     Ok(())
@@ -193,7 +193,7 @@ fn parse_traces(lines: &[String]) -> Result<Vec<Value>, String> {
 
 /// Decode and check what any decoder result must satisfy; returns the segment.
 pub fn decode_checked(lt: i32, f: &[u8]) -> Option<Segment<'_>> {
-    let s = decode::decode(lt, f).ok()?;
+    let s = wire::decode(lt, f).ok()?;
     let (fp, pp) = (f.as_ptr() as usize, s.payload.as_ptr() as usize);
     assert!(
         pp >= fp && pp + s.payload.len() <= fp + f.len(),

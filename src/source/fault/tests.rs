@@ -2,8 +2,12 @@
 //! raw IPv4 TCP frames, and the reordering rules over many seeds.
 
 use super::*;
-use crate::decode::{FIN, dlt};
 use crate::source::Frames;
+use crate::wire::dlt;
+
+const FIN: u8 = TcpFlags::FIN.bits();
+const SYN: u8 = TcpFlags::SYN.bits();
+const ACK: u8 = TcpFlags::ACK.bits();
 
 const CLIENT: ([u8; 4], u16) = ([10, 0, 0, 1], 40000);
 const SERVER: ([u8; 4], u16) = ([10, 0, 0, 2], 80);
@@ -239,13 +243,12 @@ fn reordering_keeps_to_acks_and_the_window() {
                 }
                 passed += 1;
                 assert!(
-                    !(pt.src == ht.dst
-                        && pt.ack.is_some_and(|a| (a.wrapping_sub(ht.seq) as i32) > 0)),
-                    "seed {seed}: segment at seq {} handed on after an ACK of it",
+                    !(pt.src == ht.dst && pt.ack.is_some_and(|a| a > ht.seq)),
+                    "seed {seed}: segment at seq {:?} handed on after an ACK of it",
                     ht.seq
                 );
                 if pt.src == ht.src {
-                    span = span.max(pt.seq.wrapping_add(pt.len).wrapping_sub(ht.seq));
+                    span = span.max(((pt.seq + pt.len) - ht.seq) as u32);
                 }
             }
             assert!(
@@ -271,7 +274,7 @@ fn snaplen_cuts_longer_frames() {
     }
     assert_eq!(s.counts().cut, 4);
     // A cut segment still decodes, with the rest counted missing.
-    let seg = decode::decode(dlt::RAW, &got[3].data).unwrap();
+    let seg = wire::decode(dlt::RAW, &got[3].data).unwrap();
     assert_eq!((seg.payload.len(), seg.missing), (20, 80));
 }
 
