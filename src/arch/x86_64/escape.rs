@@ -10,11 +10,13 @@
 //! load that would go past them is masked, or made of smaller ones); it
 //! writes at most 64 bytes at `dst` (66 for `Ascii32::quoted`); it returns
 //! `Some(w)` when the escaped bytes are `dst[..w]`, else `None` with nothing
-//! written, when a byte needs a longer escape (a control, DEL, and from
-//! 0x80 every byte for Latin-1, the lead bytes 0xc2 and 0xe2 of U+0085 and
-//! U+2028/9 for UTF-8). Each is `#[inline(always)]`, so that it takes the
-//! features of the function it is compiled into: the caller's duty, said
-//! in each Safety section, is to be built for them.
+//! written (but the opening quote of `quoted`). `None` means a byte needs a
+//! longer escape (a control, DEL, and from 0x80 every byte for Latin-1, the
+//! lead bytes 0xc2 and 0xe2 of U+0085 and U+2028/9 for UTF-8), or, for the
+//! short-string paths, that the string is not one they take (each says
+//! which). Each is `#[inline(always)]`, so that it takes the features of
+//! the function it is compiled into: the caller's duty, said in each Safety
+//! section, is to be built for them.
 
 mod vector;
 
