@@ -25,7 +25,7 @@ pub struct ApidumpArgs {
     pub interfaces: Vec<String>,
     pub read_file: Option<PathBuf>,
     pub filter: Option<String>,
-    /// `--out`: `-` (stdout) or a file.
+    /// `--out`: `-` (stdout) or a file; `-` when neither it nor a satellite is given.
     pub out: Option<String>,
     /// `--format`; None: text when `--out -` is a terminal, else JSON Lines.
     pub format: Option<Format>,
@@ -163,8 +163,9 @@ commands:
   help       this text; 'pcap-sensor help apidump' for a command's flags
 
 examples:
-  pcap-sensor apidump -r capture.pcap --out -
-  pcap-sensor apidump -i any --filter 'tcp port 8080' --out -     (as root)
+  pcap-sensor apidump -r capture.pcap
+  pcap-sensor apidump -i any --filter 'tcp port 8080'             (as root)
+  pcap-sensor apidump -r capture.pcap | jq .request.target
 ";
 
 pub const APIDUMP_HELP: &str = "\
@@ -183,7 +184,8 @@ input:
 
 output:
       --out DEST              '-' for stdout, or a file path: JSON Lines, or HAR 1.2
-                              when the name ends in .har
+                              when the name ends in .har (default without a
+                              satellite: '-')
       --format json|text      JSON Lines, or one readable line per exchange
                               (default: text when --out - is a terminal, else json)
   -c, --count N               stop after N traces
@@ -356,12 +358,12 @@ fn parse_format(v: &str) -> Result<Format, UsageError> {
     }
 }
 
-/// That traces go somewhere, and what `--format` may apply to.
+/// Where traces go without `--out`, and what `--format` may apply to. With
+/// neither `--out` nor a satellite, traces go to stdout (as `tcpdump -r`
+/// prints packets).
 fn check_format(a: &mut ApidumpArgs) -> Result<(), UsageError> {
     if a.out.is_none() && a.satellite_url.is_none() {
-        return Err(UsageError(
-            "nowhere to send traces: add --satellite-url URL (or LEVO_SATELLITE_URL), or --out - to print them".into(),
-        ));
+        a.out = Some("-".into());
     }
     match (&a.out, a.format) {
         (_, None) => Ok(()),
@@ -731,16 +733,19 @@ mod tests {
         assert!(e.contains("--rate-limit"), "{e}");
         let e = parse_with_env(&["--out", "-", "--host-allow", "("], &[]).unwrap_err();
         assert!(e.contains("--host-allow"), "{e}");
-        let e = parse_with_env(&[], &[]).unwrap_err();
-        assert!(e.contains("--satellite-url") && e.contains("--out"), "{e}");
     }
 
     #[test]
-    fn format() {
-        let a = parse_with_env(&["-r", "x.pcap", "--out", "-"], &[]).unwrap();
+    fn stdout_by_default_and_format() {
+        // Neither --out nor a satellite: stdout, as tcpdump -r prints.
+        let a = parse_with_env(&["-r", "x.pcap"], &[]).unwrap();
+        assert_eq!(a.out.as_deref(), Some("-"));
         assert_eq!(a.format, None);
+        // A satellite alone: no local output.
+        let a = parse_with_env(&[], &[("LEVO_SATELLITE_URL", "http://s:1")]).unwrap();
+        assert_eq!(a.out, None);
         for (args, want) in [
-            (&["--format", "text", "--out", "-"][..], Format::Text),
+            (&["--format", "text"][..], Format::Text),
             (&["--format", "json", "--out", "-"][..], Format::Json),
             (&["--out", "t.txt", "--format", "text"][..], Format::Text),
         ] {
