@@ -203,7 +203,7 @@ pub fn write_line(out: &mut Vec<u8>, v: &View, st: &Style) {
     out.extend_from_slice(if st.utf8 { " → ".as_bytes() } else { b" -> " });
     address(out, v.server);
     out.push(b' ');
-    escaped(out, v.req.method.as_bytes(), Some(MAX_METHOD), st.utf8);
+    escaped(out, v.req.method.as_bytes(), MAX_METHOD, st.utf8);
     out.push(b' ');
     // The rest first, so that the target knows its room; moved after it below.
     let at = out.len();
@@ -238,7 +238,7 @@ pub fn write_line(out: &mut Vec<u8>, v: &View, st: &Style) {
         None => MAX_TARGET,
     };
     let rest = out.len();
-    escaped(out, v.req.target, Some(room), st.utf8);
+    escaped(out, v.req.target, room, st.utf8);
     let target_len = out.len() - rest;
     out[at..].rotate_right(target_len);
     out.push(b'\n');
@@ -400,16 +400,17 @@ fn escaped_width(b: u8) -> usize {
 
 /// Append `s` escaped (see the module's doc), cut at its end to `room`
 /// columns with an ellipsis when it is wider.
-fn escaped(out: &mut Vec<u8>, s: &[u8], room: Option<usize>, utf8: bool) {
+fn escaped(out: &mut Vec<u8>, s: &[u8], room: usize, utf8: bool) {
     let (ellipsis, ellipsis_cols): (&[u8], usize) = if utf8 {
         ("…".as_bytes(), 1)
     } else {
         (b"...", 3)
     };
     let full: usize = s.iter().map(|&b| escaped_width(b)).sum();
-    let budget = match room {
-        Some(r) if full > r => r.saturating_sub(ellipsis_cols),
-        _ => usize::MAX,
+    let budget = if full > room {
+        room.saturating_sub(ellipsis_cols)
+    } else {
+        usize::MAX
     };
     let mut used = 0;
     for &b in s {
