@@ -22,9 +22,9 @@ pub fn event(level: &str, msg: &str, fields: &[(&str, u64)]) {
     let mut line = Vec::with_capacity(256);
     if JSON.load(Ordering::Relaxed) {
         line.extend_from_slice(b"{\"ts\":\"");
-        crate::trace::write_rfc3339(&mut line, now_us());
+        crate::json::write_rfc3339(&mut line, now_us());
         let _ = write!(line, "\",\"level\":\"{level}\",\"msg\":");
-        crate::trace::json_str(&mut line, msg.as_bytes());
+        crate::json::json_str(&mut line, msg.as_bytes());
         for (k, v) in fields {
             let _ = write!(line, ",\"{k}\":{v}");
         }

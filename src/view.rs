@@ -278,36 +278,24 @@ fn prepare_body<'a>(
 /// AVX2: the body copy also answers `text`'s first question.
 fn extend_ascii(out: &mut Vec<u8>, s: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if crate::cpu::avx2() {
+    if crate::arch::avx2() {
         // SAFETY: the CPU has AVX2.
-        return unsafe { extend_ascii_avx2(out, s) };
+        return unsafe { crate::arch::x86_64::ascii::extend_ascii_avx2(out, s) };
     }
     out.extend_from_slice(s);
     s.is_ascii()
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn extend_ascii_avx2(out: &mut Vec<u8>, s: &[u8]) -> bool {
-    use std::arch::x86_64::*;
-    out.reserve(s.len());
-    let len = out.len();
-    let mut high = _mm256_setzero_si256();
-    let mut i = 0;
-    // SAFETY: reads of 32 bytes inside `s`, writes inside the capacity
-    // reserved above.
-    unsafe {
-        let dst = out.as_mut_ptr().add(len);
-        while s.len() - i >= 32 {
-            let v = _mm256_loadu_si256(s.as_ptr().add(i).cast());
-            _mm256_storeu_si256(dst.add(i).cast(), v);
-            high = _mm256_or_si256(high, v);
-            i += 32;
-        }
-        std::ptr::copy_nonoverlapping(s.as_ptr().add(i), dst.add(i), s.len() - i);
-        out.set_len(len + s.len());
+/// The body as a JSON string: text escaped, anything else base64 (every
+/// output shows bodies this way).
+pub fn body_str(out: &mut Vec<u8>, b: &Body) {
+    out.push(b'"');
+    if b.text {
+        crate::json::escape(out, b.bytes, false);
+    } else {
+        crate::json::base64(out, b.bytes);
     }
-    _mm256_movemask_epi8(high) == 0 && s[i..].is_ascii()
+    out.push(b'"');
 }
 
 /// Text (shown escaped) or not (shown as base64)? `ascii`: known ASCII.

@@ -21,11 +21,13 @@ mod support;
 use pcap_sensor::ecs::add::{TAG_KEY, TAG_TIME_KEY};
 use pcap_sensor::ecs::container_def::{self, SidecarOptions};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::iam::{self, Request};
 use support::process::{SENSOR, TempDir, free_port, run_with_deadline, script, send_signal};
 use support::require::{moto_server, python3};
 
@@ -36,6 +38,8 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
 const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/pcap-sensor:0.1.0";
+/// A digest to pin the image by (whose, `ecs add` cannot know).
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const KEY_ID: &str = "AKIAFIXTUREKEY000001";
 const SECRET: &str = "fixture/secret/KEY+abcdefghijklmnopqrstu";
 
@@ -172,6 +176,60 @@ fn tag<'a>(tags: &'a Value, key: &str) -> Option<&'a str> {
         .iter()
         .find(|t| t["key"] == key)
         .and_then(|t| t["value"].as_str())
+}
+
+// ---------------------------------------------------------------------------
+// the IAM policy (`pcap-sensor ecs iam-policy`)
+
+const ACCOUNT: &str = "123456789012";
+
+/// `pcap-sensor ecs iam-policy ARGS`: the policy document (stdout).
+fn iam_policy(args: &[&str]) -> Value {
+    let mut cmd = Command::new(SENSOR);
+    cmd.args(["ecs", "iam-policy"]).args(args);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("the policy is JSON")
+}
+
+/// The actions of a policy's statements but the iam:PassRole one.
+fn policy_actions(policy: &Value) -> BTreeSet<String> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .filter(|a| a != "iam:PassRole")
+        .collect()
+}
+
+/// The actions of the calls in a fixture log (`ec2:`/`ecs:` + operation).
+fn called_actions(log: &[Value]) -> BTreeSet<String> {
+    log.iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["service"].as_str().unwrap(),
+                e["op"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// The IAM requests behind every call in a fixture log.
+fn iam_requests(log: &[Value], new_task_definition: &str) -> Vec<Request> {
+    log.iter()
+        .flat_map(|e| {
+            iam::requests_of_call(
+                e["op"].as_str().unwrap(),
+                &e["body"],
+                e["region"].as_str().unwrap(),
+                ACCOUNT,
+                new_task_definition,
+            )
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -352,6 +410,15 @@ fn moto_fargate_service_gets_the_sidecar() {
     let new_arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
     assert_eq!(r.stdout.trim(), new_arn);
     assert!(r.stderr.contains("registered web:2"), "{}", r.stderr);
+    // The task is ARM64 (runtimePlatform, which moto keeps): the plan says
+    // so; the image is a tag, so there is nothing to caution about.
+    assert!(
+        r.stderr
+            .contains("\n  platform   linux/arm64 (task runtimePlatform ARM64)\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pinned by digest"), "{}", r.stderr);
     // No secret in anything it printed.
     assert!(!r.stderr.contains("testing") && !r.stdout.contains("testing"));
 
@@ -409,8 +476,70 @@ fn moto_with_signature_checking() {
         "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
     );
 
-    // Start again (POST /moto-api/reset) with a user whose policy denies
-    // ecs:UpdateService: the error names that permission.
+    // Start again (POST /moto-api/reset) with a user whose policy is the
+    // one 'ecs iam-policy' prints. moto checks it as a document (its IAM
+    // policy validator), and authorises by action only (every request's
+    // resource is "*" to moto, and it fills in no condition keys), so the
+    // user gets its actions on "*": the whole flow goes through with them.
+    moto.auth_after("inf");
+    moto.reset();
+    moto.py(&["setup", "fargate"], TESTING);
+    let dir = TempDir::new("policy");
+    for (name, words) in [
+        ("default", vec![]),
+        (
+            "narrowed",
+            vec![
+                "--region",
+                "us-east-1",
+                "--account",
+                "123456789012",
+                "--cluster",
+                "prod",
+                "--service",
+                "web-svc",
+                "--task-family",
+                "web",
+                "--execution-role",
+                "ecsTaskExecutionRole",
+                "--task-role",
+                "web-task",
+            ],
+        ),
+    ] {
+        let file = dir.0.join(format!("{name}.json"));
+        std::fs::write(&file, iam_policy(&words).to_string()).unwrap();
+        moto.py(
+            &[
+                "iam-user",
+                &format!("printed-{name}"),
+                &format!("policy:{}", file.display()),
+            ],
+            TESTING,
+        );
+    }
+    let printed = iam_policy(&[]);
+    let actions: Vec<String> = policy_actions(&printed).into_iter().collect();
+    let file = dir.0.join("actions.json");
+    std::fs::write(
+        &file,
+        json!({"Version": "2012-10-17",
+               "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let (id, secret) = key(moto.py(
+        &["iam-user", "printed", &format!("policy:{}", file.display())],
+        TESTING,
+    ));
+    let (aid, asecret) = key(moto.py(&["iam-user", "admin", "admin"], TESTING));
+    moto.auth_after("0");
+    let r = add(&moto.url, &env_key((&id, &secret)), &args, &home.0);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_sidecar_added(&moto.inspect("web", &["web-svc"], (&aid, &asecret)), "web");
+
+    // Start again with a user whose policy denies ecs:UpdateService: the
+    // error names that permission.
     moto.auth_after("inf");
     moto.reset();
     moto.py(&["setup", "fargate"], TESTING);
@@ -470,6 +599,41 @@ fn moto_dry_run_and_refusals() {
     );
     assert_eq!(tag(&state["services"][0]["tags"], TAG_KEY), None);
 
+    // The image pinned by digest in this ARM64 task: the caution says which
+    // digest works here, once before the plan and once in it.
+    let pinned = format!("{}@{DIGEST}", IMAGE.rsplit_once(':').unwrap().0);
+    let r = add(
+        &moto.url,
+        &env,
+        &[
+            flags("web", "web-svc"),
+            vec!["--image", &pinned, "--dry-run"],
+        ]
+        .concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let caution = "the image is pinned by digest (sha256:0123456789ab...): it must be the image \
+                   index's digest";
+    assert_eq!(r.stderr.matches(caution).count(), 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("or the linux/arm64 image's (this task runs linux/arm64)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("  note: the image is pinned by digest"));
+    let req: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        req["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["image"],
+        pinned
+    );
+    assert_eq!(req["runtimePlatform"]["cpuArchitecture"], "ARM64");
+
     // Bridge network mode: refused with the reason and the way out.
     let r = add(
         &moto.url,
@@ -496,6 +660,14 @@ fn moto_dry_run_and_refusals() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("adding it anyway (--force)"));
+    // An EC2 task definition without runtimePlatform: ECS's default.
+    assert!(
+        r.stderr.contains(
+            "\n  platform   linux/amd64 (no runtimePlatform.cpuArchitecture: ECS's default, X86_64)\n"
+        ),
+        "{}",
+        r.stderr
+    );
 
     // Added once; a second time it is already there.
     let r = add(
@@ -668,6 +840,12 @@ fn fixture_pagination_and_rollout_completed() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let new_arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
     assert_eq!(r.stdout.trim(), new_arn);
+    assert!(
+        r.stderr
+            .contains("\n  platform   linux/amd64 (task runtimePlatform X86_64)\n"),
+        "{}",
+        r.stderr
+    );
 
     // ListServices: 21 pages, each after the first with the token of the one before.
     let pages = fx.calls("ListServices");
@@ -758,6 +936,108 @@ fn fixture_pagination_and_rollout_completed() {
         "{}",
         r.stderr
     );
+}
+
+/// The policy 'ecs iam-policy' prints for this run's region, account,
+/// cluster, service and family allows every request 'ecs add --wait' made;
+/// narrowed to another cluster, service and family or account, it denies
+/// exactly the requests on the resources it no longer covers.
+#[test]
+fn fixture_a_narrowed_policy_allows_this_run_and_no_other() {
+    let fx = Fixture::start(&scenario());
+    let home = TempDir::new("home");
+    let r = add(
+        &fx.url,
+        &fixture_env(),
+        &[flags("web", "web-svc"), wait_flags()].concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let requests = iam_requests(&fx.log(), r.stdout.trim());
+    let policy = |cluster: &str, service: &str, family: &str, account: &str| {
+        iam_policy(&[
+            "--region",
+            "us-east-1",
+            "--account",
+            account,
+            "--cluster",
+            cluster,
+            "--service",
+            service,
+            "--task-family",
+            family,
+        ])
+    };
+    let denied = |p: &Value| -> BTreeSet<&str> {
+        requests
+            .iter()
+            .filter(|r| !iam::allowed(p, r))
+            .map(|r| r.action.as_str())
+            .collect()
+    };
+    assert_eq!(
+        denied(&policy("prod", "web-svc", "web", ACCOUNT)),
+        BTreeSet::new()
+    );
+    assert_eq!(denied(&iam_policy(&[])), BTreeSet::new());
+    let set = |l: &[&'static str]| l.iter().copied().collect::<BTreeSet<&str>>();
+    assert_eq!(
+        denied(&policy("staging", "web-svc", "web", ACCOUNT)),
+        set(&[
+            "ecs:DescribeClusters",
+            "ecs:DescribeServices",
+            "ecs:ListServices",
+            "ecs:TagResource",
+            "ecs:UpdateService"
+        ])
+    );
+    assert_eq!(
+        denied(&policy("prod", "api-svc", "api", ACCOUNT)),
+        set(&[
+            "ecs:RegisterTaskDefinition",
+            "ecs:TagResource",
+            "ecs:UpdateService"
+        ])
+    );
+    assert_eq!(
+        denied(&policy("prod", "web-svc", "web", "210987654321")),
+        set(&[
+            "ecs:DescribeClusters",
+            "ecs:DescribeServices",
+            "ecs:ListServices",
+            "ecs:RegisterTaskDefinition",
+            "ecs:TagResource",
+            "ecs:UpdateService"
+        ])
+    );
+    // Tags other than the marker's on a service: not allowed.
+    let foreign = Request::new(
+        "ecs:TagResource",
+        &format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/web-svc"),
+    )
+    .with("aws:TagKeys", vec!["owner".into()]);
+    assert!(!iam::allowed(
+        &policy("prod", "web-svc", "web", ACCOUNT),
+        &foreign
+    ));
+    // The globbing the check relies on.
+    for (pattern, text, want) in [
+        ("*", "*", true),
+        ("arn:aws:ecs:*:*:cluster/*", "*", false),
+        (
+            "arn:aws:ecs:*:*:cluster/prod",
+            "arn:aws:ecs:us-east-1:1:cluster/prod2",
+            false,
+        ),
+        (
+            "arn:aws:ecs:*:*:task-definition/web:*",
+            "arn:aws:ecs:r:1:task-definition/web:3",
+            true,
+        ),
+        ("a?c*", "abcdef", true),
+    ] {
+        assert_eq!(iam::glob(pattern, text), want, "{pattern} ~ {text}");
+    }
 }
 
 #[test]
@@ -1202,4 +1482,15 @@ fn interactive_menus_through_a_pty() {
         &expected_sidecar("web")
     );
     assert!(fx.calls("ListTaskDefinitionFamilies").len() >= 3, "paged");
+
+    // This run made every one of the ten calls: exactly the actions of the
+    // policy 'ecs iam-policy' prints, which allows each request made.
+    let log = fx.log();
+    let policy = iam_policy(&[]);
+    assert_eq!(called_actions(&log), policy_actions(&policy));
+    assert_eq!(policy_actions(&policy).len(), 10);
+    let new_td = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:3");
+    for r in iam_requests(&log, &new_td) {
+        assert!(iam::allowed(&policy, &r), "denied: {r:?}");
+    }
 }

@@ -205,11 +205,25 @@ impl AwsError {
     pub fn advice(&self) -> Option<String> {
         let code = self.code()?;
         if ACCESS_DENIED.contains(&code) {
+            // Registering a task definition that names roles also needs
+            // iam:PassRole on them; AWS's message names that action.
+            if let Problem::Api { message, .. } = self.problem.as_ref()
+                && message.contains("iam:PassRole")
+            {
+                return Some(
+                    "the credentials may not pass the task's roles (iam:PassRole), which \
+                     registering a task definition that names a task role or task execution role \
+                     needs: grant it on those roles ('pcap-sensor ecs iam-policy' prints the \
+                     statement)"
+                        .into(),
+                );
+            }
             let (perm, resource, why) =
                 permission(&self.action).unwrap_or((self.action.as_str(), "*", "this step"));
             return Some(format!(
                 "the credentials lack the IAM permission {perm} (resource: {resource}), needed to {why}: \
-                 grant it to the user or role, or attach the AmazonECS_FullAccess policy"
+                 grant it to the user or role ('pcap-sensor ecs iam-policy' prints the policy \
+                 ecs add needs)"
             ));
         }
         if BAD_SIGNATURE.contains(&code) {
@@ -875,6 +889,25 @@ mod tests {
         for (action, _, _) in PERMISSIONS {
             assert!(permission(action).is_some());
         }
+        assert!(s.ends_with("('pcap-sensor ecs iam-policy' prints the policy ecs add needs)"));
+        // Denied iam:PassRole while registering: that is what is said.
+        let e = AwsError {
+            action: "ecs:RegisterTaskDefinition".into(),
+            problem: Box::new(Problem::Api {
+                status: 400,
+                code: "AccessDeniedException".into(),
+                message: "User: arn:aws:iam::1:user/u is not authorized to perform: iam:PassRole \
+                          on resource: arn:aws:iam::1:role/ecsTaskExecutionRole"
+                    .into(),
+                request_id: None,
+            }),
+            ..e
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("; the credentials may not pass the task's roles (iam:PassRole)"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -308,7 +308,8 @@ pub fn check(o: &SidecarOptions) -> Result<(), UsageError> {
     cli::parse(words).map(|_| ())
 }
 
-fn valid_region(r: &str) -> bool {
+/// A region name as AWS spells them (`us-west-2`, `us-gov-east-1`).
+pub(crate) fn valid_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {

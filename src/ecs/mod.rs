@@ -5,6 +5,7 @@ pub mod add;
 pub mod aws;
 pub mod container_def;
 pub mod creds;
+pub mod iam_policy;
 pub mod metadata;
 pub mod sigv4;
 
@@ -19,6 +20,7 @@ usage: pcap-sensor ecs <COMMAND> [FLAGS]
 commands:
   container-definition   print the sidecar's container definition (JSON)
   add                    add the sidecar to a task definition and its services
+  iam-policy             print the least-privilege IAM policy for 'ecs add'
 ";
 
 /// `pcap-sensor ecs ...` (arguments after `ecs`).
@@ -31,9 +33,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
         Some("container-definition") => container_def::main(&args[1..]),
         Some("add") => add::main(&args[1..]),
+        Some("iam-policy") => iam_policy::main(&args[1..]),
         Some(other) => {
             eprintln!(
-                "pcap-sensor: unknown ecs command '{other}' (commands: container-definition, add)"
+                "pcap-sensor: unknown ecs command '{other}' (commands: container-definition, add, iam-policy)"
             );
             ExitCode::from(2)
         }

@@ -113,7 +113,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// `YYYYMMDDTHHMMSSZ` for a time given in seconds since the Unix epoch.
 pub fn amz_date(unix_secs: u64) -> String {
     let mut buf = Vec::with_capacity(32);
-    crate::trace::write_rfc3339(&mut buf, unix_secs * 1_000_000);
+    crate::json::write_rfc3339(&mut buf, unix_secs * 1_000_000);
     // "2015-08-30T12:36:00.000000Z" → "20150830T123600Z"
     let s = String::from_utf8_lossy(&buf);
     let digits: String = s[..19]

@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use std::time::Instant;
 
 use super::{Next, Output, next};
-use crate::trace::{body_str, json_str, write_rfc3339};
-use crate::view::{Body, Header, View};
+use crate::json::{json_str, write_rfc3339};
+use crate::view::{Body, Header, View, body_str};
 
 pub struct Har {
     out: io::BufWriter<Box<dyn Write>>,

@@ -4,8 +4,10 @@ use std::io::{self, Write};
 use std::time::Instant;
 
 use super::{Next, Output, next};
-use crate::trace;
 use crate::view::View;
+
+mod format;
+pub use format::write_json;
 
 pub struct JsonLines {
     out: Box<dyn Write>,
@@ -29,7 +31,7 @@ impl JsonLines {
     }
 
     fn line(&mut self, v: &View) -> io::Result<()> {
-        trace::write_json(&mut self.buf, v);
+        write_json(&mut self.buf, v);
         if self.flush_each || self.buf.len() >= BATCH {
             self.drain()?;
         }

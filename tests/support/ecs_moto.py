@@ -8,6 +8,7 @@ through our own client.
 usage:
   ecs_moto.py setup ENDPOINT SCENARIO        -> JSON: names and ARNs made
   ecs_moto.py iam-user ENDPOINT NAME KIND    -> JSON: AccessKeyId, SecretAccessKey
+                                               (KIND: see iam_user)
   ecs_moto.py inspect ENDPOINT CLUSTER FAMILY SERVICE...  -> JSON: state
 
 SCENARIO: fargate (a Fargate service whose task definition has a task role,
@@ -159,11 +160,15 @@ INSTALLER_ACTIONS = [
 
 
 def iam_user(endpoint, name, kind):
-    """kind: installer (the table's permissions), admin (ecs:*, ec2:*), or
-    deny:ACTION (the table's permissions but ACTION)."""
+    """kind: installer (the table's permissions), admin (ecs:*, ec2:*),
+    deny:ACTION (the table's permissions but ACTION), or policy:FILE (the
+    policy document in FILE)."""
     iam = client("iam", endpoint)
     iam.create_user(UserName=name)
-    if kind == "admin":
+    if kind.startswith("policy:"):
+        with open(kind[len("policy:"):]) as f:
+            statements = json.load(f)["Statement"]
+    elif kind == "admin":
         statements = [{"Effect": "Allow", "Action": ["ecs:*", "ec2:*"], "Resource": "*"}]
     else:
         statements = [{"Effect": "Allow", "Action": INSTALLER_ACTIONS, "Resource": "*"}]

@@ -118,7 +118,7 @@ fn now_unix() -> u64 {
 /// `2015-08-30T12:36:00Z`: RFC 3339 to the second, UTC.
 fn rfc3339_secs(unix: u64) -> String {
     let mut b = Vec::new();
-    crate::trace::write_rfc3339(&mut b, unix * 1_000_000);
+    crate::json::write_rfc3339(&mut b, unix * 1_000_000);
     let s = String::from_utf8_lossy(&b).into_owned();
     format!("{}Z", &s[..19])
 }

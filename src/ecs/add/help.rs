@@ -55,5 +55,6 @@ Everything after -- is appended to the sensor's apidump flags, e.g.
 IAM permissions used: ec2:DescribeRegions, ecs:ListClusters, ecs:DescribeClusters,
 ecs:ListTaskDefinitionFamilies, ecs:DescribeTaskDefinition, ecs:RegisterTaskDefinition,
 ecs:ListServices, ecs:DescribeServices, ecs:UpdateService, ecs:TagResource
-(the AmazonECS_FullAccess policy has them all).
+and iam:PassRole for the task's roles: 'pcap-sensor ecs iam-policy' prints a policy
+that grants just these.
 ";

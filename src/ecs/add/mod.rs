@@ -26,6 +26,7 @@ pub mod ask;
 mod help;
 pub mod model;
 pub mod plan;
+pub mod platform;
 pub mod prompt;
 pub mod read;
 pub mod refusal;

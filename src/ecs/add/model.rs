@@ -4,6 +4,7 @@
 //! is absent or of another type reads as `None` (counts as 0), as AWS's
 //! optional fields do; nothing else looks into the JSON.
 
+use super::platform::Platform;
 use serde_json::Value;
 
 /// Everything read before the plan (the AWS client aside).
@@ -83,6 +84,8 @@ pub struct TaskDef {
     /// The task's CPU units and memory (MiB), when set.
     pub cpu: Option<u64>,
     pub memory: Option<u64>,
+    /// `runtimePlatform`: what the sensor will run as.
+    pub platform: Platform,
     pub containers: Vec<Container>,
     /// The tags (`include: TAGS`), sent back as they came.
     pub tags: Vec<Value>,
@@ -109,6 +112,7 @@ impl TaskDef {
             execution_role: text(&td, "executionRoleArn"),
             cpu: num(td.get("cpu")),
             memory: num(td.get("memory")),
+            platform: Platform::from_task(&td),
             containers: td
                 .get("containerDefinitions")
                 .and_then(Value::as_array)
@@ -319,6 +323,11 @@ mod tests {
         assert_eq!(t.containers[1].image, None);
         assert_eq!(t.tags, vec![json!({"key": "team", "value": "a"})]);
         assert_eq!(t.raw["futureField"], 1);
+        assert_eq!(t.platform, Platform::default());
+        let t = TaskDef::from_answer(&json!({"taskDefinition": {
+            "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+        }}));
+        assert_eq!(t.platform.image_platform(), Some("linux/arm64"));
         // A mode that is there but not text: bridge, but not "the default".
         let t = TaskDef::from_answer(&json!({"taskDefinition": {"networkMode": null}}));
         assert_eq!(

@@ -4,6 +4,7 @@
 //! call and no question here; [`super::apply`] carries a plan out.
 
 use super::model::{Cluster, Container, Found, Service, TaskDef, family_of, num};
+use super::platform::{self, Platform};
 use super::refusal::{Behind, Listing, Refusal, network_mode_problem};
 use crate::ecs::container_def::{self, SidecarOptions};
 use serde_json::Value;
@@ -59,6 +60,8 @@ pub struct Plan {
     pub request: Value,
     /// The services to move to the new revision.
     pub services: Vec<Service>,
+    /// What the sensor will run as (the task's `runtimePlatform`).
+    pub platform: Platform,
     /// The sensor's values, complete.
     pub sidecar: SidecarOptions,
     /// Said before the plan, and in it as notes.
@@ -76,6 +79,14 @@ pub fn plan(
 ) -> Result<Plan, Refusal> {
     let sidecar = container_def::sidecar(&sensor);
     let mut warnings = check(found, &sidecar, force)?;
+    let platform = found.task.platform.clone();
+    if let Some(note) = sensor
+        .image
+        .as_deref()
+        .and_then(|image| platform::digest_note(image, &platform))
+    {
+        warnings.push(note);
+    }
     let base = found.base();
     let (request, unknown) = new_task_definition(&found.task.raw, &found.task.tags, &sidecar);
     if !unknown.is_empty() {
@@ -100,6 +111,7 @@ pub fn plan(
         base,
         request,
         services,
+        platform,
         sidecar: sensor,
         warnings,
     })
@@ -152,7 +164,13 @@ pub fn refusal(task: &TaskDef, sidecar: &Container, force: bool) -> Result<Vec<S
             behind: None,
         });
     }
-    let mut warnings = Vec::new();
+    if task.platform.windows() {
+        return Err(Refusal::Windows {
+            task: name,
+            os_family: task.platform.os_family.clone().unwrap_or_default(),
+        });
+    }
+    let mut warnings = task.platform.warnings();
     let mode = &task.network_mode;
     if mode == "bridge" || mode == "none" {
         if !force {
@@ -334,6 +352,7 @@ impl Plan {
             "Plan:".to_string(),
             format!("  region     {}", self.region),
             format!("  cluster    {}", self.cluster.name),
+            format!("  platform   {}", self.platform.describe()),
             format!(
                 "  1. register a new revision of {} = {} + container '{}'",
                 family_of(&self.base).0,

@@ -15,6 +15,9 @@ pub enum Refusal {
         image: String,
         behind: Option<Box<Behind>>,
     },
+    /// A Windows task (`runtimePlatform.operatingSystemFamily`), where the
+    /// Linux sidecar cannot run (`--force` or not).
+    Windows { task: String, os_family: String },
     /// `bridge` or `none` network mode (`default`: by absence, on EC2),
     /// where the sensor would see nothing, without `--force`.
     NetworkMode {
@@ -130,6 +133,14 @@ impl fmt::Display for Refusal {
                 }
                 Ok(())
             }
+            Refusal::Windows { task, os_family } => write!(
+                f,
+                "task definition {task} runs Windows containers (runtimePlatform \
+                 operatingSystemFamily {os_family}), and the sensor is a Linux container: ECS \
+                 runs a task's containers on one operating system, so it would never start there \
+                 (--force does not change this). pcap-sensor captures in Linux tasks \
+                 (operatingSystemFamily LINUX, on X86_64 or ARM64)"
+            ),
             Refusal::NetworkMode {
                 task,
                 mode,

@@ -3,8 +3,8 @@
 //! JSON straight into the caller's buffer.
 
 use super::Rng;
-use crate::trace::{IpText, body_str, json_str, json_str_parts, put_u64};
-use crate::view::{Header, View};
+use crate::json::{IpText, json_str, json_str_parts, put_u64};
+use crate::view::{Header, View, body_str};
 
 /// The start of an attribute whose key is one of ours, as one constant:
 /// `{"key":"<name>","value":{"<kind>":` (OpenTelemetry names have nothing
@@ -428,7 +428,7 @@ mod tests {
             assert_eq!(t, if want.is_empty() { 0 } else { want.len() + 2 });
             assert_eq!(a["http.request.body.size"]["intValue"], "20");
             let mut want = Vec::new();
-            crate::trace::base64(&mut want, &bytes[..limit.min(20)]);
+            crate::json::base64(&mut want, &bytes[..limit.min(20)]);
             assert_eq!(kept("http.response.body").as_bytes(), want, "{limit}");
             assert!(b > 0 || limit == 0);
             assert_eq!(a["http.response.body.size"]["intValue"], "20");

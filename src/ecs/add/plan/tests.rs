@@ -216,6 +216,12 @@ fn refusal_table() {
             need: 512,
         })
     };
+    let windows = |family: &str| {
+        Err(Refusal::Windows {
+            task: "web:7".into(),
+            os_family: family.into(),
+        })
+    };
     let no_role = || {
         Err(Refusal::NoExecutionRole {
             task: "web:7".into(),
@@ -257,6 +263,20 @@ fn refusal_table() {
         ("no mode", Box::new(remove("networkMode")), false, mode("bridge", true)),
         ("no mode, forced", Box::new(remove("networkMode")), true, Ok(1)),
         ("mode not text", Box::new(set("networkMode", Value::Null)), false, mode("bridge", false)),
+        // The platform: Linux on either architecture; never Windows.
+        ("arm64", Box::new(set("runtimePlatform", json!({"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}))),
+            false, Ok(0)),
+        ("no runtime platform", Box::new(remove("runtimePlatform")), false, Ok(0)),
+        ("an architecture the image lacks", Box::new(set("runtimePlatform", json!({"cpuArchitecture": "RISCV64"}))),
+            false, Ok(1)),
+        ("windows", Box::new(set("runtimePlatform", json!({"cpuArchitecture": "X86_64", "operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"}))),
+            true, windows("WINDOWS_SERVER_2022_CORE")),
+        ("windows in bridge mode",
+            Box::new(both(Box::new(set("networkMode", json!("bridge"))), Box::new(set("runtimePlatform", json!({"operatingSystemFamily": "WINDOWS_SERVER_2019_FULL"}))))),
+            false, windows("WINDOWS_SERVER_2019_FULL")),
+        ("windows, with the sensor already",
+            Box::new(both(Box::new(add(json!({"name": "levo-pcap-sensor", "image": "x"}))), Box::new(set("runtimePlatform", json!({"operatingSystemFamily": "WINDOWS_SERVER_2019_FULL"}))))),
+            false, already("levo-pcap-sensor", "x")),
         // Fargate needs an execution role for awslogs.
         ("no execution role", Box::new(remove("executionRoleArn")), true, no_role()),
         ("no execution role, on EC2",
@@ -468,6 +488,7 @@ fn the_plan() {
             "Plan:",
             "  region     us-east-1",
             "  cluster    prod",
+            "  platform   linux/amd64 (task runtimePlatform X86_64)",
             "  1. register a new revision of web = web:7 + container 'levo-pcap-sensor'",
             "       image repo/pcap-sensor:1, 512 CPU units, 512 MiB",
             "       satellite http://sat:9999, environment staging, org org, 12.5 traces/min",
@@ -511,4 +532,79 @@ fn the_plan() {
         plan(&f, vec![], big, true),
         Err(Refusal::NoMemory { need: 4096, .. })
     ));
+}
+
+/// The plan names the platform the sensor will run as, and an image pinned
+/// by digest gets the caution naming the platform this task needs.
+#[test]
+fn the_plan_says_the_platform() {
+    let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    #[rustfmt::skip]
+    let rows: Vec<(Option<Value>, String, &str, Option<&str>)> = vec![
+        // runtimePlatform (None: absent), image, plan line, caution names
+        (Some(json!({"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"})),
+            "repo/pcap-sensor:1".into(),
+            "  platform   linux/arm64 (task runtimePlatform ARM64)", None),
+        (Some(json!({"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"})),
+            format!("repo/pcap-sensor@{digest}"),
+            "  platform   linux/arm64 (task runtimePlatform ARM64)",
+            Some("or the linux/arm64 image's (this task runs linux/arm64)")),
+        (Some(json!({"cpuArchitecture": "X86_64"})),
+            format!("repo/pcap-sensor:1@{digest}"),
+            "  platform   linux/amd64 (task runtimePlatform X86_64)",
+            Some("or the linux/amd64 image's (this task runs linux/amd64)")),
+        (None, format!("repo/pcap-sensor@{digest}"),
+            "  platform   linux/amd64 (no runtimePlatform.cpuArchitecture: ECS's default, X86_64)",
+            Some("or the linux/amd64 image's")),
+        (None, "repo/pcap-sensor".into(),
+            "  platform   linux/amd64 (no runtimePlatform.cpuArchitecture: ECS's default, X86_64)", None),
+    ];
+    for (runtime, image, line, caution) in rows {
+        let mut t = td();
+        t.as_object_mut().unwrap().remove("futureField");
+        match runtime {
+            Some(r) => t["runtimePlatform"] = r,
+            None => {
+                t.as_object_mut().unwrap().remove("runtimePlatform");
+            }
+        }
+        let f = found(t);
+        let mut o = options();
+        o.image = Some(image.clone());
+        let p = plan(&f, services_named(&f, &["web-a".into()]).unwrap(), o, false).unwrap();
+        let text = p.text(None);
+        assert_eq!(text.lines().nth(3), Some(line), "{image}: {text}");
+        match caution {
+            None => assert!(p.warnings.is_empty(), "{image}: {:?}", p.warnings),
+            Some(c) => {
+                assert_eq!(p.warnings.len(), 1, "{image}");
+                let w = &p.warnings[0];
+                assert!(w.starts_with("the image is pinned by digest (sha256:0123456789ab...)"));
+                assert!(w.contains(c), "{w}");
+                assert!(text.contains(&format!("  note: {w}")), "{text}");
+            }
+        }
+        // The new revision keeps the runtime platform as it was.
+        assert_eq!(
+            p.request.get("runtimePlatform"),
+            f.task.raw.get("runtimePlatform")
+        );
+    }
+}
+
+#[test]
+fn windows_tasks_are_refused() {
+    let mut t = td();
+    t["runtimePlatform"] =
+        json!({"cpuArchitecture": "X86_64", "operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"});
+    let f = found(t);
+    let e = plan(&f, vec![], options(), true).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "task definition web:7 runs Windows containers (runtimePlatform operatingSystemFamily \
+         WINDOWS_SERVER_2022_CORE), and the sensor is a Linux container: ECS runs a task's \
+         containers on one operating system, so it would never start there (--force does not \
+         change this). pcap-sensor captures in Linux tasks (operatingSystemFamily LINUX, on \
+         X86_64 or ARM64)"
+    );
 }

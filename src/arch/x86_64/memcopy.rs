@@ -12,8 +12,9 @@
 //! Ivy Bridge and Zen onwards). memmove comes along because musl's memmove
 //! calls into its memcpy's object file.
 //!
-//! `copy_forward` and `copy_any` are plain functions on every target so
-//! the tests check them; only the exported symbols are limited to musl.
+//! `copy_forward` and `copy_any` are plain functions on every x86_64 target
+//! (glibc too) so the tests check them; only the exported symbols are
+//! limited to musl.
 
 use std::ptr::{read_unaligned as ld, write_unaligned as st};
 
@@ -24,11 +25,14 @@ use std::ptr::{read_unaligned as ld, write_unaligned as st};
 /// `s` readable and `d` writable for `n` bytes.
 #[inline(always)]
 pub unsafe fn copy_forward(d: *mut u8, s: *const u8, n: usize) {
-    unsafe {
-        if n <= 32 {
-            small(d, s, n);
-        } else {
-            #[cfg(target_arch = "x86_64")]
+    if n <= 32 {
+        // SAFETY: the caller's ranges, of at most 32 bytes.
+        unsafe { small(d, s, n) };
+    } else {
+        // SAFETY: `rep movsb` copies rcx bytes from rsi to rdi, lowest
+        // first (the ABI keeps the direction flag clear between calls):
+        // the caller's ranges. It touches no stack and no flags.
+        unsafe {
             std::arch::asm!(
                 "rep movsb",
                 inout("rdi") d => _,
@@ -36,10 +40,6 @@ pub unsafe fn copy_forward(d: *mut u8, s: *const u8, n: usize) {
                 inout("rcx") n => _,
                 options(nostack, preserves_flags)
             );
-            #[cfg(not(target_arch = "x86_64"))]
-            for i in 0..n {
-                st(d.add(i), ld(s.add(i)));
-            }
         }
     }
 }
@@ -50,15 +50,21 @@ pub unsafe fn copy_forward(d: *mut u8, s: *const u8, n: usize) {
 /// `s` readable and `d` writable for `n` bytes.
 #[inline(always)]
 pub unsafe fn copy_any(d: *mut u8, s: *const u8, n: usize) {
+    // Short copies load everything first; d before s (or apart) is safe
+    // lowest address first.
+    if n <= 32 || (d as usize).wrapping_sub(s as usize) >= n {
+        // SAFETY: the caller's ranges, copied in an order that reads each
+        // source byte before it is overwritten (see above).
+        unsafe { copy_forward(d, s, n) };
+        return;
+    }
+    // d inside s..s + n: highest address first.
+    // SAFETY: with the direction flag set, `rep movsb` copies rcx bytes
+    // downwards from the last byte of each range (n > 32, so n - 1 is in
+    // them): the caller's ranges, every source byte read before the copy
+    // reaches it. The flag is cleared again before the block ends, as the
+    // ABI requires.
     unsafe {
-        // Short copies load everything first; d before s (or apart) is safe
-        // lowest address first.
-        if n <= 32 || (d as usize).wrapping_sub(s as usize) >= n {
-            copy_forward(d, s, n);
-            return;
-        }
-        // d inside s..s + n: highest address first.
-        #[cfg(target_arch = "x86_64")]
         std::arch::asm!(
             "std",
             "rep movsb",
@@ -68,16 +74,18 @@ pub unsafe fn copy_any(d: *mut u8, s: *const u8, n: usize) {
             inout("rcx") n => _,
             options(nostack)
         );
-        #[cfg(not(target_arch = "x86_64"))]
-        for i in (0..n).rev() {
-            st(d.add(i), ld(s.add(i)));
-        }
     }
 }
 
 /// Up to 32 bytes: every load before any store, so overlap is harmless.
+///
+/// # Safety
+/// `s` readable and `d` writable for `n` bytes, `n <= 32`.
 #[inline(always)]
 unsafe fn small(d: *mut u8, s: *const u8, n: usize) {
+    // SAFETY: each pair of loads and stores covers the first and the last
+    // bytes of the ranges with words no longer than `n`, so stays inside
+    // them; unaligned reads and writes need no alignment.
     unsafe {
         if n >= 16 {
             let a = ld(s as *const u128);
@@ -109,9 +117,10 @@ unsafe fn small(d: *mut u8, s: *const u8, n: usize) {
 ///
 /// # Safety
 /// The C contract: `s` readable and `d` writable for `n` bytes, no overlap.
-#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+#[cfg(target_env = "musl")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller's ranges (the C contract), which do not overlap.
     unsafe { copy_forward(d, s, n) };
     d
 }
@@ -120,9 +129,10 @@ pub unsafe extern "C" fn memcpy(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
 ///
 /// # Safety
 /// The C contract: `s` readable and `d` writable for `n` bytes.
-#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+#[cfg(target_env = "musl")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memmove(d: *mut u8, s: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller's ranges (the C contract).
     unsafe { copy_any(d, s, n) };
     d
 }
@@ -140,6 +150,7 @@ mod tests {
             for (so, doff) in [(0usize, 0usize), (1, 0), (0, 3), (5, 13), (7, 64)] {
                 let src: Vec<u8> = (0..n + 64).map(|i| (i * 7 + 3) as u8).collect();
                 let mut dst = vec![0xeeu8; n + 128];
+                // SAFETY: `src` has n + 64 bytes (so <= 7), `dst` n + 128 (doff <= 64).
                 unsafe { copy_forward(dst.as_mut_ptr().add(doff), src.as_ptr().add(so), n) };
                 assert_eq!(
                     &dst[doff..doff + n],
@@ -156,10 +167,12 @@ mod tests {
                 let orig: Vec<u8> = (0..n + shift).map(|i| (i * 13 + 1) as u8).collect();
                 // Down (d < s).
                 let mut b = orig.clone();
+                // SAFETY: `b` has n + shift bytes.
                 unsafe { copy_any(b.as_mut_ptr(), b.as_ptr().add(shift), n) };
                 assert_eq!(&b[..n], &orig[shift..shift + n], "down n={n} by {shift}");
                 // Up (d > s).
                 let mut b = orig.clone();
+                // SAFETY: as above.
                 unsafe { copy_any(b.as_mut_ptr().add(shift), b.as_ptr(), n) };
                 assert_eq!(&b[shift..shift + n], &orig[..n], "up n={n} by {shift}");
                 assert_eq!(&b[..shift], &orig[..shift]);
@@ -172,8 +185,10 @@ mod tests {
     #[test]
     fn direction_flag_is_restored() {
         let mut b: Vec<u8> = (0..200).collect();
+        // SAFETY: 10 + 150 bytes of the 200.
         unsafe { copy_any(b.as_mut_ptr().add(10), b.as_ptr(), 150) };
         let mut c = vec![0u8; 100];
+        // SAFETY: 100 bytes of each.
         unsafe { copy_forward(c.as_mut_ptr(), b.as_ptr(), 100) };
         assert_eq!(&c[..], &b[..100]);
         assert_eq!(&b[10..20], &(0..10).collect::<Vec<u8>>()[..]);
