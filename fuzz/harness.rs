@@ -28,11 +28,12 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
+use pcap_sensor::exchange::{Emit, Exchange};
 use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::http::{Emit, Exchange, Tracker};
+use pcap_sensor::http1::Tracker;
 use pcap_sensor::json::{base64, json_str, put_u64, write_rfc3339};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
@@ -748,7 +749,7 @@ pub fn reassembly(data: &[u8]) {
     let paired_alike = st.orphan_responses == 0
         && ws.orphan_responses == 0
         && st.requests_without_response == ws.requests_without_response
-        && whole.len() <= pcap_sensor::http::MAX_PENDING as usize;
+        && whole.len() <= pcap_sensor::http1::MAX_PENDING as usize;
     if paired_alike {
         let all = |ts: &[Value]| {
             let mut v: Vec<String> = ts.iter().map(|t| timeless(t).to_string()).collect();

@@ -1,6 +1,6 @@
 //! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
 //!
-//! Data flows one way: source → wire → tcp → http → policy → view → export.
+//! Data flows one way: source → wire → tcp → http1 → exchange → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 //!
 //! How `unsafe` is written, checked for the whole crate: every operation
@@ -20,9 +20,9 @@ pub mod arch;
 pub mod cli;
 pub mod ecs;
 pub mod endpoint;
+pub mod exchange;
 pub mod export;
-pub mod head;
-pub mod http;
+pub mod http1;
 pub mod http2;
 pub mod json;
 pub mod log;

@@ -16,7 +16,7 @@ use crate::cli::{ApidumpArgs, VERSION};
 use crate::ecs::metadata;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
-use crate::http::Tracker;
+use crate::http1::Tracker;
 use crate::log;
 use crate::policy::{Filters, RateLimit};
 use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};

@@ -19,7 +19,7 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use crate::cli::Format;
-use crate::http::{Emit, Exchange, ReqInfo};
+use crate::exchange::{Emit, Exchange, ReqInfo};
 use crate::policy::{Filters, RateLimit, host_without_port};
 use crate::pool::Store;
 use crate::stats::Stats;

@@ -2,12 +2,13 @@
 //! decode → the flow tracker → the view → one JSON line per exchange, parsed back; then
 //! `close_all` and the check that every pool window and chunk was given back.
 //!
-//! The one file of the support module that names the library's wire, tcp, http, view and
+//! The one file of the support module that names the library's wire, tcp, http1, exchange, view and
 //! export::jsonl APIs: when they move, only this file changes. The rest speaks in frames (`Source`),
 //! `Outcome`s and JSON values.
 
+use pcap_sensor::exchange::{Emit, Exchange};
 use pcap_sensor::export::jsonl::write_json;
-use pcap_sensor::http::{Emit, Exchange, Tracker};
+use pcap_sensor::http1::Tracker;
 use pcap_sensor::pool::Store;
 use pcap_sensor::source::{Batch, Source};
 use pcap_sensor::tcp::Ends;
