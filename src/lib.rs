@@ -2,6 +2,8 @@
 //!
 //! Data flows one way: source → wire → tcp → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
+//! `tls` reads what a TLS ClientHello says in the clear (server name,
+//! ALPN) into a fixed table of encrypted servers.
 //!
 //! How `unsafe` is written, checked for the whole crate: every operation
 //! in an unsafe block, also inside unsafe functions; every unsafe block
@@ -32,6 +34,7 @@ pub mod sensor;
 pub mod source;
 pub mod stats;
 pub mod tcp;
+pub mod tls;
 pub mod url;
 pub mod view;
 pub mod wire;
