@@ -634,7 +634,7 @@ impl Conn {
                     Some(n) => n,
                     None => return pos,
                 },
-                State::Resync => match self.resync(dir, rest, env) {
+                State::Resync => match self.resync(dir, rest, ends, env) {
                     Some(n) => n,
                     None => return pos,
                 },
@@ -856,7 +856,7 @@ impl Conn {
     }
 
     /// Look for the next message start; returns bytes to skip, or None to wait for more.
-    fn resync(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<usize> {
+    fn resync(&mut self, dir: Direction, b: &[u8], ends: &Ends, env: &mut Env) -> Option<usize> {
         let role = self.dirs[dir].role;
         let mut line = 0;
         loop {
@@ -902,6 +902,11 @@ impl Conn {
         d.scanned = d.scanned.saturating_add(b.len() as u32);
         if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
             env.stats.non_http_flows += 1;
+            let end = |d: Direction| (ends.addr[d], ends.port[d]);
+            let ends = [end(Direction::FromLow), end(Direction::FromHigh)];
+            env.stats
+                .unread
+                .other(ends, self.syn_from.map(Direction::index));
             self.ignore_all();
         }
         Some(b.len())
@@ -922,7 +927,7 @@ impl Conn {
         ends: &Ends,
         env: &mut Env,
     ) -> Option<usize> {
-        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
+        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, ends, env)? {
             return Some(0);
         }
         // An incomplete head is parsed again only once its end has arrived:
@@ -1019,9 +1024,11 @@ impl Conn {
 
     /// First bytes of a direction: decide what this connection is.
     /// Some(true): parse a head here; Some(false): not a message start (resync).
-    fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
+    fn detect(&mut self, dir: Direction, b: &[u8], ends: &Ends, env: &mut Env) -> Option<bool> {
+        let end = |d: Direction| (ends.addr[d], ends.port[d]);
         if b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
             env.stats.tls_flows += 1;
+            env.stats.unread.tls(b, end(dir), end(dir.flip()));
             self.ignore_all();
             return Some(false);
         }
@@ -1032,6 +1039,7 @@ impl Conn {
                 return None;
             }
             env.stats.http2_flows += 1;
+            env.stats.unread.http2(end(dir.flip()));
             self.ignore_all();
             return Some(false);
         }

@@ -2,8 +2,9 @@
 //!
 //! Data flows one way: source → wire → tcp → http → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
-//! `tls` reads what a TLS ClientHello says in the clear (server name,
-//! ALPN) into a fixed table of encrypted servers.
+//! What is seen but cannot be read (TLS, HTTP/2, other protocols) is told
+//! apart by `tls` (the ClientHello's server name and ALPN) and kept in
+//! `unread`'s fixed tables for the stats lines.
 //!
 //! How `unsafe` is written, checked for the whole crate: every operation
 //! in an unsafe block, also inside unsafe functions; every unsafe block
@@ -35,6 +36,7 @@ pub mod source;
 pub mod stats;
 pub mod tcp;
 pub mod tls;
+pub mod unread;
 pub mod url;
 pub mod view;
 pub mod wire;

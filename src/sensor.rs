@@ -102,6 +102,9 @@ impl Run {
         st.peak_rss_kb = stats::peak_rss_kb();
         self.sink.report(st);
         log::event("info", label, &st.fields());
+        if let Some(servers) = st.unread.encrypted() {
+            log::info(&format!("encrypted: {servers}"));
+        }
     }
 }
 
@@ -283,7 +286,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
     run.stats_line(&mut sources, "final stats");
-    if let Some(advice) = run.tracker.stats.advice() {
+    if let Some(advice) = run.tracker.stats.advice(a.filter.as_deref()) {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
     let failed = match run.sink.take_stop() {
