@@ -4,7 +4,8 @@
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
 //! What is seen but cannot be read (TLS, HTTP/2, other protocols) is told
 //! apart by `tls` (the ClientHello's server name and ALPN) and kept in
-//! `unread`'s fixed tables for the stats lines.
+//! `unread`'s fixed tables for the stats lines. `health` is the container
+//! health check: `pcap-sensor health` asks the read loop, which answers.
 //!
 //! How `unsafe` is written, checked for the whole crate: every operation
 //! in an unsafe block, also inside unsafe functions; every unsafe block
@@ -25,6 +26,7 @@ pub mod ecs;
 pub mod endpoint;
 pub mod export;
 pub mod head;
+pub mod health;
 pub mod http;
 pub mod http2;
 pub mod json;
