@@ -1,3 +1,6 @@
+//! The `pcap-sensor` binary: parses the command line once and runs the
+//! command it names (`apidump`, `ecs ...`, `version`, `help`).
+
 use std::process::ExitCode;
 
 use pcap_sensor::{cli, ecs, health, sensor};

@@ -193,7 +193,12 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     if !a.redact {
         log::warn("--no-redact: credentials, cookies and tokens are kept in traces as captured");
     }
-    let local = match a.out.as_deref().map(export::local).transpose() {
+    let local = match a
+        .out
+        .as_deref()
+        .map(|o| export::local(o, a.format))
+        .transpose()
+    {
         Ok(l) => l,
         Err(e) => {
             log::error(&format!(

@@ -105,6 +105,11 @@ fn reassembly_corpus() {
 }
 
 #[test]
+fn faults_corpus() {
+    replay("faults");
+}
+
+#[test]
 fn http_split_corpus() {
     replay("http_split");
 }
