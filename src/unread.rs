@@ -265,6 +265,13 @@ mod tests {
         );
     }
 
+    /// "About 6 KiB", as the module says: kept with the counters, by value.
+    #[test]
+    fn the_tables_are_small() {
+        let n = std::mem::size_of::<Unread>();
+        assert!((5 << 10..7 << 10).contains(&n), "{n} bytes");
+    }
+
     #[test]
     fn a_full_port_table_says_how_many_it_dropped() {
         let mut u = Unread::default();
