@@ -140,3 +140,51 @@ pub fn peak_rss_kb() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Addr;
+
+    #[test]
+    fn advice_names_the_ports_and_the_fixes() {
+        let mut st = Stats {
+            packets: 40,
+            ..Stats::default()
+        };
+        let end = |last: u8, port: u16| (Addr::v4([10, 0, 0, last]), port);
+        st.tls_flows = 2;
+        st.unread
+            .tls(&[22, 3, 1, 0, 1, 11], end(1, 40000), end(9, 443));
+        st.unread
+            .tls(&[22, 3, 1, 0, 1, 11], end(1, 40001), end(9, 443));
+        st.http2_flows = 1;
+        st.unread.http2(end(9, 8080));
+        assert_eq!(
+            st.advice(Some("tcp port 443 or tcp port 8080")).unwrap(),
+            "3 connection(s) could not be read: port 443: 2 TLS, port 8080: 1 HTTP/2; \
+             TLS is encrypted: capture the plaintext hop instead, behind the load balancer \
+             or the TLS-terminating proxy (in an ECS task, the app container's own HTTP \
+             port); HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1, if there is \
+             one (e.g. a load balancer's target group using HTTP/1.1); if the service's \
+             plain-HTTP port is not among these, widen the filter (--filter 'tcp port 443 \
+             or tcp port 8080')"
+        );
+        st.non_http_flows = 1;
+        st.unread.other([end(9, 5432), end(1, 40002)], None);
+        let a = st.advice(None).unwrap();
+        assert!(
+            a.contains("port 443: 2 TLS, port 5432: 1 other, port 8080: 1 HTTP/2;"),
+            "{a}"
+        );
+        assert!(a.contains("'other' is not HTTP"), "{a}");
+        assert!(a.ends_with("check the interface (-i)"), "{a}");
+        st.traces = 1;
+        assert_eq!(st.advice(None), None);
+        let quiet = Stats::default();
+        assert_eq!(
+            quiet.advice(None).unwrap(),
+            "no packets were captured: check the interface (-i) and the --filter expression"
+        );
+    }
+}
