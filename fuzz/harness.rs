@@ -17,7 +17,9 @@
 //!   (`http_split`, `chunked`) and, when nothing was lost, in whatever order
 //!   the segments came (`reassembly`) and whatever the fault injector
 //!   (`pcap_sensor::source::fault`) did to their frames (`faults`);
-//! - de-chunked and decompressed bodies are the bytes that were encoded.
+//! - de-chunked and decompressed bodies are the bytes that were encoded;
+//! - a TLS ClientHello read from a prefix of the bytes never names another
+//!   server than the whole, and what is kept stays inside its bounds.
 //!
 //! Input formats are described at each target; every read past the end of the
 //! input yields zeros, so every byte string is a valid input.
@@ -76,6 +78,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("gzip", gzip),
     ("json", json),
     ("otlp", otlp),
+    ("client_hello", client_hello),
 ];
 
 // ───────────────────────────── reading the input ─────────────────────────────
@@ -1484,5 +1487,58 @@ pub fn otlp(data: &[u8]) {
                 );
             }
         }
+    }
+}
+
+// ───────────────────────────── client_hello ─────────────────────────────
+
+/// `client_hello`: the first bytes a client sent on a connection. An input
+/// that does not start like a TLS handshake record (0x16 0x03) is put in one
+/// (so most inputs reach the ClientHello's fields). Checks: no panic; a
+/// hello's name and ALPN list within their bounds, the name lower case; any
+/// prefix of the bytes gives the whole's name or none (never another); the
+/// unread tables take the connection and their log lines stay printable,
+/// on one line.
+pub fn client_hello(data: &[u8]) {
+    use pcap_sensor::tls::client_hello::{MAX_ALPN, MAX_NAME, parse};
+    use pcap_sensor::unread::Unread;
+    let bytes: Vec<u8> = if data.starts_with(&[0x16, 0x03]) {
+        data.to_vec()
+    } else {
+        let n = data.len().min(1 << 14);
+        let mut b = vec![0x16, 0x03, 0x01];
+        b.extend_from_slice(&(n as u16).to_be_bytes());
+        b.extend_from_slice(&data[..n]);
+        b
+    };
+    let whole = parse(&bytes);
+    if let Ok(h) = &whole {
+        let name = h.name().unwrap_or(&[]);
+        assert!(
+            name.len() <= MAX_NAME && h.alpn().len() <= MAX_ALPN,
+            "{h:?}"
+        );
+        assert!(!name.iter().any(u8::is_ascii_uppercase), "{h:?}");
+        // Some prefixes (every one of a short input).
+        let step = (bytes.len() / 64).max(1);
+        for cut in (0..bytes.len()).step_by(step) {
+            if let Ok(p) = parse(&bytes[..cut]) {
+                assert!(!p.complete, "complete when cut at {cut}: {p:?}");
+                if let Some(n) = p.name() {
+                    assert_eq!(Some(n), h.name(), "cut at {cut}: {p:?} vs {h:?}");
+                }
+            }
+        }
+    }
+    let mut u = Unread::default();
+    let a = (Addr::v4([10, 0, 0, 1]), 40000);
+    let b = (Addr::v4([10, 0, 0, 2]), 443);
+    u.tls(&bytes, a, b);
+    u.tls(&bytes, b, a);
+    for line in [u.encrypted(), u.ports()].into_iter().flatten() {
+        assert!(
+            line.bytes().all(|c| (0x20..0x7f).contains(&c)),
+            "not printable on one line: {line:?}"
+        );
     }
 }

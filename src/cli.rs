@@ -15,6 +15,8 @@ pub enum Command {
     Apidump(Box<ApidumpArgs>),
     /// `ecs ...`: the rest of the command line, parsed by `ecs::main`.
     Ecs(Vec<OsString>),
+    /// `health ...`: the rest of the command line, parsed by `health::main`.
+    Health(Vec<OsString>),
     Version,
     Help(&'static str),
 }
@@ -57,6 +59,9 @@ pub struct ApidumpArgs {
     pub export_queue_mb: u32,
     pub max_batch_kb: u32,
     pub region: Option<String>,
+    /// When capture cannot start or fails, stay up (idle) until stopped, so
+    /// that `pcap-sensor health` can say why, instead of exiting.
+    pub keep_running: bool,
 }
 
 /// How `--out` writes traces (`--format json|text`).
@@ -113,6 +118,7 @@ impl Default for ApidumpArgs {
             export_queue_mb: 4,
             max_batch_kb: 1024,
             region: None,
+            keep_running: false,
         }
     }
 }
@@ -159,6 +165,8 @@ commands:
   apidump    capture (live or from a pcap file) and print or ship traces
   ecs        add the sensor to an ECS task: 'ecs container-definition', 'ecs add'
              ('pcap-sensor ecs --help')
+  health     the container health check: asks the sensor running in this network
+             namespace whether it captures ('pcap-sensor health --help')
   version    print the version
   help       this text; 'pcap-sensor help apidump' for a command's flags
 
@@ -191,6 +199,9 @@ output:
   -c, --count N               stop after N traces
       --duration SECS         stop a live capture after SECS seconds
       --stats-interval SECS   counters to stderr every SECS (default 60; 0 = only at exit)
+      --keep-running          if capture cannot start or fails, stay up (idle) until
+                              stopped instead of exiting 1, so that 'pcap-sensor health'
+                              (the container health check) reports why
 
 satellite (OTLP/HTTP JSON, POST URL/v1/traces):
       --satellite-url URL     where to send traces, http(s)://host:port   [LEVO_SATELLITE_URL]
@@ -288,13 +299,14 @@ where
     match first.as_str() {
         "apidump" => parse_apidump(&mut p),
         "ecs" => Ok(Command::Ecs(p.raw_args()?.collect())),
+        "health" => Ok(Command::Health(p.raw_args()?.collect())),
         "version" => Ok(Command::Version),
         "help" => match p.next()? {
             Some(Value(v)) if v == "apidump" => Ok(Command::Help(APIDUMP_HELP)),
             _ => Ok(Command::Help(MAIN_HELP)),
         },
         other => Err(UsageError(format!(
-            "unknown command '{other}' (commands: apidump, version, help)"
+            "unknown command '{other}' (commands: apidump, ecs, health, version, help)"
         ))),
     }
 }
@@ -513,6 +525,7 @@ fn parse_apidump_env(
             }
             Long("service-name") => a.service_name = Some(p.value()?.string()?),
             Long("no-redact") => a.redact = false,
+            Long("keep-running") => a.keep_running = true,
             Long("ca-cert") => a.ca_cert = Some(p.value()?.into()),
             Long("log-format") => {
                 let v = p.value()?.string()?;

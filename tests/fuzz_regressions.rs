@@ -134,6 +134,11 @@ fn otlp_corpus() {
     replay("otlp");
 }
 
+#[test]
+fn client_hello_corpus() {
+    replay("client_hello");
+}
+
 /// Every target has a test above, a cargo-fuzz binary in fuzz/Cargo.toml and
 /// seeds; every folder under seeds/ and regressions/ names a target (a typo
 /// would otherwise go unreplayed).

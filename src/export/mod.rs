@@ -68,6 +68,10 @@ pub trait Output {
 
     /// Put this output's counters in the stats line.
     fn report(&self, _stats: &mut Stats) {}
+
+    /// Add to the health check's answer what this output has to say (a
+    /// satellite's state), as `; ...`.
+    fn health(&self, _out: &mut dyn std::fmt::Write) {}
 }
 
 /// The local output `--out` names: `-` (stdout), a `.har` file (HAR), or
@@ -204,6 +208,15 @@ impl Pipeline {
         st.decode_errors = c.decode_errors;
         for o in &self.outputs {
             o.report(st);
+        }
+    }
+}
+
+impl Pipeline {
+    /// The outputs' words for the health check's answer.
+    pub fn health(&self, out: &mut dyn std::fmt::Write) {
+        for o in &self.outputs {
+            o.health(out);
         }
     }
 }

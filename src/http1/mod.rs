@@ -270,11 +270,15 @@ impl Conn {
         let role = match detect::first(b)? {
             First::Tls => {
                 env.stats.tls_flows += 1;
+                let ends = env.ends;
+                env.stats.unread.tls(b, ends.end(dir), ends.end(dir.flip()));
                 self.ignore_all();
                 return Some(false);
             }
             First::Http2 => {
                 env.stats.http2_flows += 1;
+                let server = env.ends.end(dir.flip());
+                env.stats.unread.http2(server);
                 self.ignore_all();
                 return Some(false);
             }
@@ -325,6 +329,11 @@ impl Conn {
                 d.scanned = d.scanned.saturating_add(b.len() as u32);
                 if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
                     env.stats.non_http_flows += 1;
+                    let ends = env.ends;
+                    let both = [ends.end(Direction::FromLow), ends.end(Direction::FromHigh)];
+                    env.stats
+                        .unread
+                        .other(both, self.syn_from.map(Direction::index));
                     self.ignore_all();
                 }
                 Some(b.len())

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::queue::SpanQueue;
 use super::{Resource, Rng, envelope, write_span};
 use crate::export::{Next, Output, client};
+use crate::health::Ago;
 use crate::log;
 use crate::stats::Stats;
 use crate::view::View;
@@ -45,6 +46,11 @@ pub struct Exporter {
     retry_at: Option<Instant>,
     backoff: Duration,
     failing: Option<Failure>,
+    /// Since when sends fail, and the latest failure's words (for the
+    /// health check; in place, cut to fit).
+    failing_since: Option<Instant>,
+    last_error: [u8; LAST_ERROR],
+    last_error_len: usize,
     counters: Counters,
     rng: Rng,
     span: Vec<u8>,
@@ -55,6 +61,8 @@ pub struct Exporter {
 /// Time allowed for one POST.
 const SEND_TIMEOUT_S: u64 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Bytes of the latest failure's words kept for the health check.
+const LAST_ERROR: usize = 160;
 
 impl Exporter {
     pub fn new(
@@ -82,6 +90,9 @@ impl Exporter {
             retry_at: None,
             backoff: Duration::from_secs(1),
             failing: None,
+            failing_since: None,
+            last_error: [0; LAST_ERROR],
+            last_error_len: 0,
             counters: Counters::default(),
             rng: Rng::seeded(),
             span: Vec::with_capacity(64 * 1024),
@@ -185,6 +196,7 @@ impl Exporter {
                 self.queue.pop(n);
                 self.retry_at = None;
                 self.backoff = Duration::from_secs(1);
+                self.failing_since = None;
                 if self.failing.take().is_some() {
                     log::info(&format!("satellite {} accepts traces again", self.url));
                 }
@@ -199,6 +211,7 @@ impl Exporter {
                 self.counters.export_failures += 1;
                 self.counters.export_dropped += n as u64;
                 let f = Failure::Status(status);
+                self.note(&body);
                 if self.failing.as_ref() != Some(&f) {
                     log::error(&format!(
                         "satellite {} rejected a batch of {n} traces with HTTP {status}: {body} (batch dropped)",
@@ -216,8 +229,20 @@ impl Exporter {
         }
     }
 
+    /// Keep `detail` as the latest failure's words, and since when sends fail.
+    fn note(&mut self, detail: &str) {
+        self.failing_since.get_or_insert_with(Instant::now);
+        let mut end = detail.len().min(LAST_ERROR);
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.last_error[..end].copy_from_slice(&detail.as_bytes()[..end]);
+        self.last_error_len = end;
+    }
+
     fn fail(&mut self, f: Failure, detail: &str) {
         self.counters.export_failures += 1;
+        self.note(detail);
         // Once per outage, whatever mix of errors it shows.
         if self.failing.is_none() {
             log::warn(&format!(
@@ -284,6 +309,32 @@ impl Output for Exporter {
             ));
         }
         Ok(())
+    }
+
+    /// The satellite's state: delivering, or failing since when and why
+    /// (an outage is reported, the sensor stays healthy).
+    fn health(&self, out: &mut dyn std::fmt::Write) {
+        let url = self.url.trim_end_matches("/v1/traces");
+        let queued = self.queue.len();
+        // Whole characters only were kept (see note).
+        let why = std::str::from_utf8(&self.last_error[..self.last_error_len]).unwrap_or("");
+        let _ = match (&self.failing, self.failing_since) {
+            (Some(Failure::Status(s)), Some(t)) if *s != 429 && *s < 500 => write!(
+                out,
+                "; satellite {url} rejects batches (HTTP {s}: {why}) since {} ago, {queued} queued",
+                Ago(t.elapsed())
+            ),
+            (Some(_), Some(t)) => write!(
+                out,
+                "; satellite {url} failing for {} ({why}), {queued} queued",
+                Ago(t.elapsed()),
+            ),
+            _ => write!(
+                out,
+                "; satellite {url}: {} traces delivered, {queued} queued",
+                self.counters.exported
+            ),
+        };
     }
 
     fn report(&self, st: &mut Stats) {
