@@ -114,6 +114,16 @@ impl Default for Ticket {
 }
 
 impl Ticket {
+    /// Keep the exchange, no endpoint named: what a sink without a rate
+    /// limit or an endpoint table says (`Emit::admit`'s default).
+    pub const fn keep_all() -> Ticket {
+        Ticket {
+            slot: u32::MAX,
+            generation: 0,
+            verdict: Verdict::Keep(Reason::Unlimited),
+        }
+    }
+
     pub fn verdict(&self) -> Verdict {
         self.verdict
     }

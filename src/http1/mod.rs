@@ -55,7 +55,8 @@ struct Dir {
     cur: ExRef,
     /// The current message is not kept: an interim (1xx) or orphan
     /// response, a request the policy refused or that found no exchange
-    /// slot, or the response to a refused request.
+    /// slot, or the response to a refused request (or to one kept as a
+    /// head only and then released: `Env::keep_response`).
     discard: bool,
     /// Bytes looked at in `Resync` without finding a message.
     scanned: u32,
@@ -403,7 +404,7 @@ impl Conn {
         Some(h.bytes.len())
     }
 
-    /// A request head: ask the sink whether to keep the exchange, queue it.
+    /// A request head: ask the sink what to keep of the exchange, queue it.
     fn request_head(&mut self, dir: Direction, h: &Head, line: ReqLine, cx: &Ctx, env: &mut Env) {
         let info = ReqInfo {
             ts: cx.first_ts,
@@ -417,7 +418,7 @@ impl Conn {
                 .map(|h| h.value),
             server: env.ends.addr[dir.flip()],
         };
-        let keep = env.sink.admit(&info);
+        let ticket = env.sink.admit(&info);
         let method = head::method(line.method);
         let f = &h.framing;
         if self.pending.is_full() {
@@ -428,8 +429,8 @@ impl Conn {
         d.discard = false;
         d.cur = ExRef::NONE;
         let Some(r) = env.exs.take() else {
-            env.stats.pool_exhausted += 1;
             d.discard = true;
+            env.no_slot(ticket);
             self.after_head(dir, follows(f, None), cx.ts, env);
             return;
         };
@@ -441,10 +442,7 @@ impl Conn {
         ex.req_ack = cx.ack;
         ex.req.first_ts = cx.first_ts;
         ex.req.last_ts = cx.ts;
-        ex.skip = !keep;
-        if keep {
-            ex.req.keep_head(h.bytes, &h.parts, env.pool);
-        }
+        let keep = env.keep_request(i, ticket, h.bytes, &h.parts);
         self.pending.push(env.exs, i);
         let d = &mut self.dirs[dir];
         d.cur = r;
@@ -477,14 +475,11 @@ impl Conn {
         ex.has_resp = true;
         ex.resp.first_ts = cx.first_ts;
         ex.resp.last_ts = cx.ts;
-        let skip = ex.skip;
-        if !skip {
-            ex.resp.keep_head(h.bytes, &h.parts, env.pool);
-        }
         let method = ex.method;
+        let keep = env.keep_response(i, cx.first_ts, status, h.bytes, &h.parts);
         let d = &mut self.dirs[dir];
         d.cur = env.exs.refer(i);
-        d.discard = skip;
+        d.discard = !keep;
         self.after_head(dir, follows(f, Some((status, method))), cx.ts, env);
     }
 
@@ -595,7 +590,7 @@ impl Conn {
         let m = if is_resp { &mut ex.resp } else { &mut ex.req };
         m.complete = complete;
         m.last_ts = m.last_ts.max(ts);
-        if m.truncated && !skip {
+        if m.truncated && !skip && !m.body_omitted {
             env.stats.truncated_bodies += 1;
         }
         if is_resp {
