@@ -576,6 +576,20 @@ mod tests {
                  req 0B [truncated, decode error] resp 0B",
             ),
             (
+                "a request kept as its head only, traced for its 500 (sampling)",
+                |v| {
+                    v.req.method = "POST";
+                    v.req.body = Body {
+                        truncated: true,
+                        omitted: true,
+                        ..body(300)
+                    };
+                    v.resp.as_mut().unwrap().status = 500;
+                },
+                "12:00:00.123 10.1.0.1:40000 -> 10.1.0.2:8080 POST /a 500 1.50ms \
+                 req 300B [body not kept] resp 0B",
+            ),
+            (
                 "IPv6, 404",
                 |v| {
                     v.client = ("2001:db8::1".parse().unwrap(), 51000);
