@@ -60,7 +60,8 @@ COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADL
 default 1800), COMPARE_SHOW (differing outputs printed, default 20), COMPARE_CACHE (where
 other revisions' binaries and the bench captures are kept, default .cache/compare; work trees
 may share one), COMPARE_NEW_ARGS (flags added to the work tree's runs, e.g. '--sampling
-uniform'), COMPARE_IGNORE (a regular expression: what it matches in stderr is not compared). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
+uniform'), COMPARE_IGNORE (a regular expression: what it matches is removed from stderr before
+comparing). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
 TXT
 }
 

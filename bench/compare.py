@@ -9,8 +9,9 @@ usage: compare.py --base BIN --new BIN --label TEXT --work DIR
 
 --new-arg adds ARG to every command line of the new binary (a flag the base
 does not have, e.g. `--sampling uniform` to ask for the old behaviour);
---ignore replaces what REGEX matches in both sides' stderr by `<ignored>`
-before comparing (e.g. counters or a start-up line that changed on purpose).
+--ignore removes what REGEX matches from both sides' stderr before comparing
+(e.g. counters the base does not have, or a start-up line that changed on
+purpose).
 
 Captures: every file under --corpus (sorted), one crafted capture written here
 with tests/support/policy_mkpcap.py (W3C traceparent headers, valid and not,
@@ -338,7 +339,7 @@ class Side:
         text = re.sub(rf"\bport {self.port}\b", "port <satellite>", text)
         text = (STATS_MASK_OTLP if p.name == "otlp" else STATS_MASK).sub(r"\1=*", text)
         for rx in self.ignore:
-            text = rx.sub("<ignored>", text)
+            text = rx.sub("", text)
         parts = ["stderr:\n" + text]
         if not p.to_stdout and so:
             parts.append("stdout:\n" + so.decode("utf-8", "replace"))
