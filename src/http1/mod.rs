@@ -711,12 +711,22 @@ mod tests {
             traced: Vec::new(),
             done: Vec::new(),
         };
+        // Contention first (two other endpoints took spare tokens until the
+        // bucket fell below half), so that exchanges wait for their share.
+        let mut ts = 1_714_564_800_000_000u64;
+        while sink
+            .e
+            .request(ts, "GET", "o", ["/a", "/b"][ts as usize % 2])
+            .traced()
+        {
+            ts += 1;
+        }
         let body = "x".repeat(3000);
         let post = |n: u32| {
             format!("POST /items/{n} HTTP/1.1\r\nHost: h\r\nContent-Length: 3000\r\n\r\n{body}")
         };
         let answer = |status: &str| format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok");
-        let (mut cs, mut ss, mut ts) = (1000u32, 5000u32, 1_714_564_800_000_000u64);
+        let (mut cs, mut ss) = (1000u32, 5000u32);
         let mut send = |t: &mut Tracker, sink: &mut Sampled, client: bool, text: &str| {
             let (seq, ack) = if client { (&mut cs, ss) } else { (&mut ss, cs) };
             for piece in text.as_bytes().chunks(1400) {
