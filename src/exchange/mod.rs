@@ -156,12 +156,18 @@ pub struct ReqInfo<'a> {
 
 /// Where exchanges go: asked what to keep of each, told when each leaves.
 ///
-/// A parser calls, per exchange: [`admit`](Emit::admit) at the request head
-/// (through its own code: what to keep is then done by
-/// [`Env::keep_request`]), [`respond`](Emit::respond) at the final response
-/// head (through [`Env::keep_response`]: not for 1xx interim responses; 101
-/// is final), and, through [`Env::emit`], [`emit`](Emit::emit) with the
-/// exchange if it is traced and [`done`](Emit::done) whether or not.
+/// A parser's part, per exchange (HTTP/1: `http1::Conn::request_head` and
+/// `response_head`; HTTP/2 per stream, the same calls):
+/// 1. request head read: `let t = env.sink.admit(&info)`; take a slot
+///    (`env.exs.take()`; when none is left, `env.no_slot(t)`); set the
+///    request's times; `let body = env.keep_request(i, t, head, &parts)`:
+///    offer the request's body bytes to `ex.req.keep_body` only if `body`;
+/// 2. final response head (not a 1xx interim; 101 is final): set `has_resp`
+///    and the response's times; `let keep = env.keep_response(i, ts, status,
+///    head, &parts)` (it calls [`respond`](Emit::respond)): offer the
+///    response's body bytes only if `keep`;
+/// 3. exchange over: `env.emit(i)`, which calls [`emit`](Emit::emit) if it
+///    is traced and [`done`](Emit::done) in any case, and frees the slot.
 pub trait Emit {
     /// What to keep of this exchange, asked once per request when its head
     /// has been read. The ticket is stored in the exchange
