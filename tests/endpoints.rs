@@ -19,15 +19,16 @@
 //!   fits in; a table smaller than the endpoints evicts, counts it,
 //!   and holds the limit; the inventory is a table on a terminal.
 //!
-//! Live, as root: a python server on loopback with several paths, one of
-//! them hammered (curl, 100 requests on one connection, at 24 traces a
-//! minute), shows the quiet endpoints traced while the hot one is limited,
+//! Live, as root: nginx on loopback with several locations, one of them
+//! hammered (curl, 100 requests on one connection, at 24 traces a minute),
+//! shows the quiet endpoints traced while the hot one is limited,
 //! a 500 passed over at its request traced at its response (request head
 //! only, flagged), the hot endpoint's first 5xx traced too, and the
 //! inventory file rewritten at each stats interval; the same traffic under
 //! `--sampling uniform` gives the hot endpoint the whole burst.
 //!
-//! Needs python3 (standard library only); the live test needs root and curl.
+//! Needs python3 (standard library only); the live test needs root, nginx
+//! and curl.
 
 mod support;
 
@@ -38,7 +39,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::endpoints::{Endpoint, Generated, coverage, error_class, generate};
-use support::live::{Sensor, Server};
+use support::live::{Nginx, Sensor};
 use support::offline::{Run, apidump_args, run_sensor_within};
 use support::process::{SENSOR, TempDir, run_with_deadline, script};
 use support::require::{python3, require_root, require_tool};
@@ -563,7 +564,7 @@ fn the_inventory_on_a_terminal_is_a_table() {
 
 /// `curl` (keep-alive, sequential) for `paths` of `server`, with `more`
 /// flags first; its output is not looked at.
-fn curl(server: &Server, more: &[&str], paths: &[&str]) {
+fn curl(server: &Nginx, more: &[&str], paths: &[&str]) {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "--max-time", "60"])
         .args(more)
@@ -576,6 +577,21 @@ fn curl(server: &Server, more: &[&str], paths: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// nginx's locations: the quiet endpoints, the hot one (GET /status/2xx),
+/// its 503, one path answering 200 or 500 by its query, 404 for the rest.
+const LOCATIONS: &str = r#"
+    location = /text/alpha { return 200 "this is alpha\n"; }
+    location ~ ^/bytes/[0-9]+$ { return 200 "abcdefghijkl"; }
+    location = /head { return 200 "head\n"; }
+    location ~ ^/status/2[0-9][0-9]$ { return 200 "status 200\n"; }
+    location = /status/503 { return 503 "status 503\n"; }
+    location = /answer {
+      if ($arg_status = 500) { return 500 "answer 500\n"; }
+      return 200 "answer 200\n";
+    }
+    location / { return 404 "not found\n"; }
+"#;
 
 /// Quiet endpoints, one exchange each (a 404 among them): two before the
 /// hot one starts, two after.
@@ -594,7 +610,7 @@ const LIVE_EXCHANGES: u64 = (HOT + QUIET.len() + 3) as u64;
 /// hot endpoint. curl spaces all but the hammering 100 ms apart (`--rate`):
 /// the second /answer comes long before its endpoint is due a fair share,
 /// and after the sampler's spacing of kept heads (10 ms per endpoint).
-fn live_traffic(server: &Server) {
+fn live_traffic(server: &Nginx) {
     curl(server, &["--rate", "10/s"], &QUIET[..2]);
     curl(server, &[], &vec!["/status/200"; HOT]);
     let mut last: Vec<&str> = QUIET[2..].to_vec();
@@ -617,11 +633,11 @@ fn by_path(traces: &[Value]) -> HashMap<String, Vec<&Value>> {
 fn live_quiet_endpoints_are_traced_while_the_hot_one_is_limited() {
     require_root("live capture");
     require_tool("curl", "curl");
-    let server = Server::start("127.0.0.1");
+    let server = Nginx::start(LOCATIONS);
     let dir = TempDir::new("endpoints-live");
     let inv = dir.path("endpoints.jsonl");
     let filter = server.filter();
-    let host = server.host.clone();
+    let host = "127.0.0.1";
 
     // Sampling (the default under a rate limit).
     let started = Instant::now();

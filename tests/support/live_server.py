@@ -23,8 +23,6 @@ Endpoints (any method unless said otherwise):
   HEAD/GET /head          200, Content-Length 1234 (HEAD: no body)
   GET  /status/204        204, no body
   GET  /status/304        304 with ETag, no body
-  GET  /status/N          N (another code from 200 to 599), body "status N"
-  GET  /answer?status=N   N (200 to 599), body "answer N": one path, any status
   POST|PUT anything else  reads the body (Content-Length or chunked; the
                           server answers "Expect: 100-continue" with an
                           interim 100 itself), 200 "received N bytes"
@@ -134,12 +132,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", '"v1"')
             self.common_headers()
             self.end_headers()
-        elif head == "status" and len(parts) == 2 and parts[1].isdigit() \
-                and 200 <= int(parts[1]) <= 599:
-            self.send_body(int(parts[1]), ("status %s" % parts[1]).encode())
-        elif head == "answer" and len(parts) == 1:
-            code = int(query.get("status", ["200"])[0])
-            self.send_body(code if 200 <= code <= 599 else 400, ("answer %d" % code).encode())
         elif head == "chunked":
             sizes = [int(s) for s in query.get("sizes", ["10"])[0].split(",")]
             body = pattern(sum(sizes))
