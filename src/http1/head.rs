@@ -144,6 +144,7 @@ fn strict_request<'b, 'h>(b: &'b [u8], slots: &'h mut Slots<'b>) -> Option<Parse
                 method: req.method.unwrap_or(""),
                 target: req.path.unwrap_or(""),
                 version: req.version.unwrap_or(1),
+                odd_version: None,
             };
             Some(complete(b, n, StartLine::Request(line), req.headers))
         }
@@ -223,6 +224,7 @@ fn lenient_line<'b>(b: &'b [u8]) -> Result<(usize, ReqLine<'b>), Parsed<'b, 'b>>
         method,
         target,
         version,
+        odd_version: None,
     };
     Ok((eol, line))
 }
