@@ -35,6 +35,8 @@ pub struct Msg {
     pub complete: bool,
     /// The head could not be kept: the exchange cannot be reported.
     pub lost: bool,
+    /// How well-formed the message was, as its parser read it.
+    pub form: Form,
     pub first_ts: u64,
     pub last_ts: u64,
 }
@@ -94,6 +96,21 @@ impl Msg {
         self.body_size += n;
         self.truncated = true;
     }
+}
+
+/// How well-formed a message was, as its parser read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Form {
+    #[default]
+    WellFormed,
+    /// A request that is not well-formed (a header block or framing its
+    /// parser refused, a head cut short), reported with what could be read.
+    Malformed,
+    /// So malformed that it is a request only if a server answered it (its
+    /// request line is not well-formed, or its head was cut short): put to
+    /// the policy (`Emit::admit`) when the answer comes, reported only with
+    /// it (otherwise it is noise, not a trace).
+    Doubtful,
 }
 
 /// What a request's method says about how its response is framed.
@@ -211,6 +228,8 @@ impl<'a> Env<'a> {
         let ex = self.exs[i];
         if ex.skip {
             // Refused by policy when the request came: counted there.
+        } else if ex.req.form == Form::Doubtful && !ex.has_resp {
+            // A doubtful request nobody answered: not a request after all.
         } else if ex.req.lost || (ex.has_resp && ex.resp.lost) {
             self.stats.pool_exhausted += 1;
         } else {
@@ -218,6 +237,9 @@ impl<'a> Env<'a> {
                 self.stats.requests_without_response += 1;
             }
             self.stats.traces += 1;
+            if ex.req.form != Form::WellFormed {
+                self.stats.malformed_requests += 1;
+            }
             self.sink.emit(&ex, self.ends, self.pool);
         }
         self.exs.give(i, self.pool);
