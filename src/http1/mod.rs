@@ -20,13 +20,13 @@ mod pairing;
 
 pub use pairing::MAX_PENDING;
 
-use crate::exchange::index::{ReqLine, StartLine};
-use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, ReqInfo, Shared};
+use crate::exchange::index::{self, ReqLine, StartLine};
+use crate::exchange::{Emit, Env, ExPool, ExRef, Exchange, Form, Method, Msg, ReqInfo, Shared};
 use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
 use body::{BodyDecoder, End, Follows, Status, follows};
 use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_response};
-use head::{Head, Parsed};
+use head::{Head, Malformed, Parsed};
 use pairing::Pending;
 
 /// The tracker of HTTP/1 connections.
@@ -200,6 +200,37 @@ impl tcp::Parser for Conn {
         pos
     }
 
+    /// The snap length cut `pending`, an incomplete head of `dir`: a request
+    /// line in it that shows a method and a target, even cut, is a request
+    /// if a server answers it, reported with what there is of it (flagged
+    /// malformed).
+    fn snapped(
+        &mut self,
+        dir: Direction,
+        pending: &[u8],
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut tcp::Env<Self>,
+    ) {
+        let d = &self.dirs[dir];
+        let client = match d.role {
+            Role::Request => true,
+            Role::Unknown => self.syn_from == Some(dir),
+            Role::Response => false,
+        };
+        if d.state != State::Head || !client || self.kind == Kind::Done {
+            return;
+        }
+        let env = &mut Env::lend(env, ends);
+        head::cut(pending, |h| {
+            if let Some(h) = h
+                && let StartLine::Request(line) = h.parts.start
+            {
+                self.aside(dir, h, line, true, cx, env);
+            }
+        });
+    }
+
     /// `lost` bytes of `dir` were never captured.
     fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
         let env = &mut Env::lend(env, ends);
@@ -266,7 +297,7 @@ impl Conn {
 
     /// First bytes of a direction: decide what this connection is.
     /// Some(true): parse a head here; Some(false): not a message start (resync).
-    fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
+    fn detect(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) -> Option<bool> {
         let role = match detect::first(b)? {
             First::Tls => {
                 env.stats.tls_flows += 1;
@@ -290,6 +321,7 @@ impl Conn {
             }
             First::Request | First::Other => {
                 self.dirs[dir].state = State::Resync;
+                self.first_malformed(dir, b, cx, env);
                 // Mid-stream start: look for a start of either kind.
                 return Some(false);
             }
@@ -343,7 +375,7 @@ impl Conn {
 
     /// Parse a head at the start of `b`. None: incomplete, wait for more.
     fn head(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) -> Option<usize> {
-        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
+        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, cx, env)? {
             return Some(0);
         }
         // An incomplete head is parsed again only once its end has arrived:
@@ -391,13 +423,21 @@ impl Conn {
                 return Some(if b.is_empty() { 0 } else { 1 });
             }
         };
-        self.kind = Kind::Http;
+        if h.malformed != Some(Malformed::Line) {
+            // A malformed request line is HTTP only if a server answers it.
+            self.kind = Kind::Http;
+        }
         self.dirs[dir].head_scan = 0;
-        if h.framing.bad {
+        if h.framing.bad || h.malformed.is_some() {
             env.stats.parse_errors += 1;
         }
         match h.parts.start {
-            StartLine::Request(line) => self.request_head(dir, h, line, cx, env),
+            StartLine::Request(line) => {
+                self.request_head(dir, h, line, cx, env);
+                if let Some(at) = h.framing.other_length {
+                    self.other_reading(dir, b, h.bytes.len() as u64 + at, cx, env);
+                }
+            }
             StartLine::Response(line) => self.response_head(dir, h, line.status, cx, env),
         }
         Some(h.bytes.len())
@@ -405,19 +445,9 @@ impl Conn {
 
     /// A request head: ask the sink whether to keep the exchange, queue it.
     fn request_head(&mut self, dir: Direction, h: &Head, line: ReqLine, cx: &Ctx, env: &mut Env) {
-        let info = ReqInfo {
-            ts: cx.first_ts,
-            method: line.method,
-            target: line.target,
-            host: h
-                .parts
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("host"))
-                .map(|h| h.value),
-            server: env.ends.addr[dir.flip()],
-        };
-        let keep = env.sink.admit(&info);
+        // A doubtful request is put to the policy when a server answers it.
+        let keep = h.malformed == Some(Malformed::Line)
+            || env.sink.admit(&info(dir, h, &line, cx, env.ends));
         let method = head::method(line.method);
         let f = &h.framing;
         if self.pending.is_full() {
@@ -434,22 +464,123 @@ impl Conn {
             return;
         };
         let i = r.index();
-        let ex = &mut env.exs[i];
-        ex.client_dir = dir;
-        ex.method = method;
-        ex.req_seq = cx.seq;
-        ex.req_ack = cx.ack;
-        ex.req.first_ts = cx.first_ts;
-        ex.req.last_ts = cx.ts;
-        ex.skip = !keep;
-        if keep {
-            ex.req.keep_head(h.bytes, &h.parts, env.pool);
-        }
+        fill(&mut env.exs[i], dir, h, method, keep, cx, env.pool);
         self.pending.push(env.exs, i);
         let d = &mut self.dirs[dir];
         d.cur = r;
         d.discard = !keep;
         self.after_head(dir, follows(f, None), cx.ts, env);
+    }
+
+    // Malformed requests off the usual path (a head's own parse handles the
+    // others): first bytes a server may yet answer, a head the snap length
+    // cut, the other reading of a body's length.
+
+    /// A malformed request kept aside of the direction's parsing, which
+    /// goes on looking for the next message: queued for its response
+    /// (unless refused by policy or without a slot). Its body, if it has
+    /// one, is not read; `cut`: its head did not end either (the snap length
+    /// cut it).
+    fn aside(
+        &mut self,
+        dir: Direction,
+        h: &Head,
+        line: ReqLine,
+        cut: bool,
+        cx: &Ctx,
+        env: &mut Env,
+    ) {
+        let keep = cut
+            || h.malformed == Some(Malformed::Line)
+            || env.sink.admit(&info(dir, h, &line, cx, env.ends));
+        if self.pending.is_full() {
+            self.emit_front(env);
+        }
+        let Some(r) = env.exs.take() else {
+            env.stats.pool_exhausted += 1;
+            return;
+        };
+        let i = r.index();
+        let ex = &mut env.exs[i];
+        fill(ex, dir, h, head::method(line.method), keep, cx, env.pool);
+        if cut {
+            // Whatever its line, a cut head is a request only if answered.
+            ex.req.form = Form::Doubtful;
+        }
+        ex.req.complete = !cut && matches!(follows(&h.framing, None), Follows::Nothing);
+        ex.req.truncated = !ex.req.complete;
+        self.pending.push(env.exs, i);
+    }
+
+    /// The first bytes `b` of `dir` are no request line the detection
+    /// believes, but the client (it sent the SYN) may have sent a malformed
+    /// one: keep it aside, reported only if a server answers it.
+    #[cold]
+    #[inline(never)]
+    fn first_malformed(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) {
+        if self.syn_from != Some(dir) {
+            return;
+        }
+        head::parse(b, true, |p| {
+            if let Parsed::Complete(h) = p
+                && h.malformed == Some(Malformed::Line)
+                && let StartLine::Request(line) = h.parts.start
+            {
+                self.aside(dir, h, line, false, cx, env);
+            }
+        });
+    }
+
+    /// A request's Content-Lengths disagree: another reader would end its
+    /// body at `at` bytes into `b` (where the head starts). A request that
+    /// starts there, in the bytes at hand, is one a server may have seen
+    /// (request smuggling): reported at once, without response, flagged
+    /// malformed, with what there is of its body.
+    #[cold]
+    #[inline(never)]
+    fn other_reading(&mut self, dir: Direction, b: &[u8], at: u64, cx: &Ctx, env: &mut Env) {
+        let Some(rest) = usize::try_from(at).ok().and_then(|at| b.get(at..)) else {
+            return;
+        };
+        if rest.is_empty() {
+            return;
+        }
+        let cx = &Ctx {
+            seq: cx.seq + at as u32,
+            ..*cx
+        };
+        head::parse(rest, true, |p| {
+            let Parsed::Complete(h) = p else { return };
+            let StartLine::Request(line) = h.parts.start else {
+                return;
+            };
+            if h.malformed.is_some() {
+                return;
+            }
+            let keep = env.sink.admit(&info(dir, h, &line, cx, env.ends));
+            let Some(r) = env.exs.take() else {
+                env.stats.pool_exhausted += 1;
+                return;
+            };
+            let i = r.index();
+            let ex = &mut env.exs[i];
+            fill(ex, dir, h, head::method(line.method), keep, cx, env.pool);
+            ex.req.form = Form::Malformed;
+            let body = &rest[h.bytes.len()..];
+            ex.req.complete = match follows(&h.framing, None) {
+                Follows::Body(mut dec) => {
+                    let st = dec.feed(body);
+                    if keep {
+                        let m = &mut ex.req;
+                        m.keep_body(&body[st.body], cx.ts, env.max_body, env.pool, env.stats);
+                    }
+                    st.end == End::Done
+                }
+                Follows::Nothing | Follows::Tunnel => true,
+            };
+            ex.req.truncated |= !ex.req.complete;
+            env.emit(i);
+        });
     }
 
     /// A response head: pair it with its request.
@@ -473,6 +604,11 @@ impl Conn {
             self.after_head(dir, follows(f, Some((status, Method::Other))), cx.ts, env);
             return;
         };
+        let ex = &env.exs[i];
+        if ex.req.form == Form::Doubtful && !ex.skip && !ex.req.lost {
+            let keep = admit_answered(ex, env.pool, env.sink, env.ends);
+            env.exs[i].skip = !keep;
+        }
         let ex = &mut env.exs[i];
         ex.has_resp = true;
         ex.resp.first_ts = cx.first_ts;
@@ -625,6 +761,91 @@ impl Conn {
         self.dirs[0].state = State::Ignore;
         self.dirs[1].state = State::Ignore;
         self.kind = Kind::Done;
+    }
+}
+
+/// What the policy is asked about a request head.
+fn info<'a>(
+    dir: Direction,
+    h: &Head<'a, '_>,
+    line: &ReqLine<'a>,
+    cx: &Ctx,
+    ends: &Ends,
+) -> ReqInfo<'a> {
+    ReqInfo {
+        ts: cx.first_ts,
+        method: line.method,
+        target: line.target,
+        host: h
+            .parts
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("host"))
+            .map(|h| h.value),
+        server: ends.addr[dir.flip()],
+    }
+}
+
+/// The policy's answer for the doubtful request of `ex` now that a server
+/// answered it (asked only now, so that noise nobody answers takes no share
+/// of the rate limit): its head and index read back from `pool`.
+#[cold]
+#[inline(never)]
+fn admit_answered(ex: &Exchange, pool: &Store, sink: &mut dyn Emit, ends: &Ends) -> bool {
+    let m = &ex.req;
+    let mut buf = [0u8; WINDOW + index::MAX];
+    let n = m.body_start().min(buf.len());
+    let mut at = 0;
+    for s in pool.slices(&m.chain, 0) {
+        let k = s.len().min(n - at);
+        buf[at..at + k].copy_from_slice(&s[..k]);
+        at += k;
+        if at == n {
+            break;
+        }
+    }
+    let (head, ix) = buf[..at].split_at((m.head_len as usize).min(at));
+    let mut hb = index::uninit_headers();
+    let (line, headers) = index::request(head, ix, &mut hb);
+    sink.admit(&ReqInfo {
+        ts: m.first_ts,
+        method: line.method,
+        target: line.target,
+        host: headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("host"))
+            .map(|h| h.value),
+        server: ends.addr[ex.client_dir.flip()],
+    })
+}
+
+/// A new exchange for the request head `h` of `dir`, read in `cx` (its
+/// head kept in `pool` when `keep`).
+#[inline(always)]
+fn fill(
+    ex: &mut Exchange,
+    dir: Direction,
+    h: &Head,
+    method: Method,
+    keep: bool,
+    cx: &Ctx,
+    pool: &mut Store,
+) {
+    ex.client_dir = dir;
+    ex.req.form = match h.malformed {
+        Some(Malformed::Line) => Form::Doubtful,
+        Some(Malformed::Headers) => Form::Malformed,
+        None if h.framing.bad => Form::Malformed,
+        None => Form::WellFormed,
+    };
+    ex.method = method;
+    ex.req_seq = cx.seq;
+    ex.req_ack = cx.ack;
+    ex.req.first_ts = cx.first_ts;
+    ex.req.last_ts = cx.ts;
+    ex.skip = !keep;
+    if keep {
+        ex.req.keep_head(h.bytes, &h.parts, pool);
     }
 }
 
