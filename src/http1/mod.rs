@@ -273,6 +273,8 @@ impl tcp::Parser for Conn {
     fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
         let env = &mut Env::lend(env, ends);
         if self.kind == Kind::Done {
+            // Not (or no longer) HTTP: only requests kept aside may wait.
+            self.emit_all(env);
             return;
         }
         for dir in Direction::BOTH {
@@ -360,6 +362,8 @@ impl Conn {
                 d.line_start = b.last() == Some(&b'\n');
                 d.scanned = d.scanned.saturating_add(b.len() as u32);
                 if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
+                    // A doubtful first request kept aside was noise after all.
+                    self.emit_all(env);
                     env.stats.non_http_flows += 1;
                     let ends = env.ends;
                     let both = [ends.end(Direction::FromLow), ends.end(Direction::FromHigh)];
