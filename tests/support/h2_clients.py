@@ -27,7 +27,8 @@ standard library; curl and h2load from Debian (curl, nghttp2-client).
 
 A line: {"client": "curl-prior" | "curl-upgrade" | "h2load", "method", "path",
          "authority", "status", "http_version", "request_body_size", "response_body_size",
-         "local_port" (null for h2load), "connection" (curl: the curl run; h2load: null)}
+         "local_port" (null for h2load), "connection" (curl: the curl run; h2load: null),
+         "upgraded" (curl: true for the request that carried Upgrade: h2c)}
 Exit status 1 (and the tool's output on stderr) when a tool fails.
 """
 
@@ -122,7 +123,8 @@ def curl(mode, base, requests):
                             "authority": authority, "status": int(status),
                             "http_version": version, "request_body_size": int(up),
                             "response_body_size": int(down), "local_port": int(port),
-                            "connection": k})
+                            "connection": k,
+                            "upgraded": mode == "upgrade" and len(out) == 0})
     return out
 
 
