@@ -13,7 +13,7 @@
 
 mod support;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 use support::h2_expect::{
     Exchange, assert_fresh_methods_decoded, assert_har_matches, assert_shapes, assert_spans_match,
@@ -52,7 +52,13 @@ fn stream_is(s: &StreamTruth, ex: &Exchange) -> bool {
                 && s.authority() == Some(ex.authority.as_str())
         }
     };
+    // A gzip-compressed call says so (grpc-encoding), the others do not.
+    let compressed = s.request.as_ref().is_some_and(|r| {
+        r.iter()
+            .any(|(n, v)| n == "grpc-encoding" && v != "identity")
+    });
     request_ok
+        && compressed == (ex.raw["compressed"] == true)
         && s.status() == Some(ex.status)
         && ex.grpc.as_ref().is_none_or(|g| {
             s.grpc_status() == Some(g.status_code)
@@ -233,5 +239,120 @@ fn otlp_spans_follow_the_conventions() {
             .filter(|s| s["attributes"]["server.port"] == rec.port)
             .collect();
         assert_spans_match(&spans, &rec.client, &format!("{name}.pcap as OTLP"));
+    }
+}
+
+/// The checks themselves: the traces the wire and the clients describe
+/// (`h2_expect::ideal_trace`) pass every check above, and altered ones fail: a wrong header
+/// value, a pseudo-header in the headers, a wrong gRPC status, a missing trace; on the
+/// mid-connection capture, honest partial traces (path null, flagged, headers counted)
+/// pass, a wrong path does not. So the tests above can pass, and only with right traces.
+#[test]
+fn checks_accept_right_traces_and_reject_wrong_ones() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use support::h2_expect::{assign, check_shape, check_trace, ideal_trace, partial_trace};
+    let fails = |f: &dyn Fn()| catch_unwind(AssertUnwindSafe(f)).is_err();
+    let ideal = |rec: &Recorded| -> Vec<Value> {
+        let pairs = assign(rec.client.len(), rec.truth.len(), |e, s| {
+            stream_is(&rec.truth[s], &rec.client[e])
+        });
+        pairs
+            .iter()
+            .zip(&rec.client)
+            .map(|(s, ex)| ideal_trace(ex, &rec.truth[s.expect("a stream per exchange")]))
+            .collect()
+    };
+    for name in FROM_THE_START {
+        let rec = recorded(name);
+        let traces = ideal(&rec);
+        assert_traces_match(&traces, &rec.client, name);
+        assert_traces_match_truth(&traces, &rec.truth, true, name);
+
+        let mut wrong = traces.clone();
+        let t = wrong
+            .iter_mut()
+            .find(|t| {
+                t["response"]["headers"]
+                    .as_array()
+                    .is_some_and(|h| !h.is_empty())
+            })
+            .unwrap();
+        t["response"]["headers"][0][1] = "not-what-the-wire-said".into();
+        assert!(fails(&|| assert_traces_match_truth(
+            &wrong, &rec.truth, false, name
+        )));
+
+        let mut pseudo = traces[0].clone();
+        pseudo["request"]["headers"] = json!([[":authority", "x"]]);
+        assert!(
+            !check_shape(&pseudo).is_empty(),
+            "{name}: a pseudo-header must be refused"
+        );
+        assert!(fails(&|| assert_traces_match(
+            &traces[1..],
+            &rec.client,
+            name
+        )));
+    }
+    let rec = recorded("grpc_calls");
+    let traces = ideal(&rec);
+    let (i, ex) = rec
+        .client
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.grpc.as_ref().unwrap().status_code == 13)
+        .unwrap();
+    let t = traces.iter().find(|t| ex.is_traced_by(t)).unwrap();
+    let mut wrong = t.clone();
+    wrong["grpc"]["status_message"] = "broke after two".into();
+    assert!(!check_trace(&wrong, &rec.client[i]).is_empty());
+
+    // Mid-connection: repeated methods as partial traces, fresh ones complete.
+    let whole = recorded("grpc_calls");
+    let mid = recorded("grpc_mid");
+    let before: Vec<Exchange> = whole
+        .client
+        .iter()
+        .filter(|e| e.phase == Some(1))
+        .cloned()
+        .collect();
+    let pairs = assign(mid.client.len(), mid.truth.len(), |e, s| {
+        stream_is(&mid.truth[s], &mid.client[e])
+    });
+    let traces: Vec<Value> = pairs
+        .iter()
+        .zip(&mid.client)
+        .map(|(s, ex)| {
+            let s = &mid.truth[s.unwrap()];
+            if before.iter().any(|b| b.target == ex.target) {
+                partial_trace(ex, s)
+            } else {
+                ideal_trace(ex, s)
+            }
+        })
+        .collect();
+    assert_traces_match_truth(&traces, &mid.truth, false, "grpc_mid (partial)");
+    assert_shapes(&traces, "grpc_mid (partial)");
+    assert_fresh_methods_decoded(&traces, &mid.truth, &before, &mid.client, "grpc_mid");
+    let mut wrong = traces.clone();
+    let t = wrong
+        .iter_mut()
+        .find(|t| t["request"]["path"].is_null())
+        .unwrap();
+    t["request"]["path"] = "/demo.Echo/Other".into();
+    t["request"]["target"] = "/demo.Echo/Other".into();
+    assert!(fails(&|| assert_traces_match_truth(
+        &wrong,
+        &mid.truth,
+        false,
+        "wrong path"
+    )));
+    let mut unflagged = traces[0].clone();
+    if unflagged["request"]["path"].is_null() {
+        unflagged[support::h2_expect::PARTIAL] = Value::Null;
+        assert!(
+            !check_shape(&unflagged).is_empty(),
+            "a null path must be flagged"
+        );
     }
 }

@@ -215,6 +215,28 @@ pub fn assign(
     out
 }
 
+/// Pairs exchanges with items (traces, spans, entries) by `key`, preferring pairs that are
+/// `good` (no problem found): identical keys (two unary calls of one method, both OK) then
+/// pair with the items that are really theirs (their bodies), and a problem is reported
+/// only when no assignment without one exists.
+pub fn pair_best(
+    exchanges: usize,
+    items: usize,
+    key: impl Fn(usize, usize) -> bool,
+    good: impl Fn(usize, usize) -> bool,
+) -> Vec<Option<usize>> {
+    let mut pairs = assign(exchanges, items, |e, i| key(e, i) && good(e, i));
+    let left: Vec<usize> = (0..exchanges).filter(|&e| pairs[e].is_none()).collect();
+    let free: Vec<usize> = (0..items).filter(|i| !pairs.contains(&Some(*i))).collect();
+    let more = assign(left.len(), free.len(), |e, i| key(left[e], free[i]));
+    for (e, i) in more.iter().enumerate() {
+        if let Some(i) = i {
+            pairs[left[e]] = Some(free[*i]);
+        }
+    }
+    pairs
+}
+
 /// The traces that say they are HTTP/2.
 pub fn h2_traces(traces: &[Value]) -> Vec<&Value> {
     traces
@@ -239,9 +261,12 @@ fn summaries(traces: &[Value]) -> String {
 /// (unmatched exchanges first: with the sensor ignoring HTTP/2, that is all of them).
 pub fn assert_traces_match(traces: &[Value], exchanges: &[Exchange], what: &str) {
     assert!(!exchanges.is_empty(), "{what}: no client exchange to match");
-    let pairs = assign(exchanges.len(), traces.len(), |e, t| {
-        exchanges[e].is_traced_by(&traces[t])
-    });
+    let pairs = pair_best(
+        exchanges.len(),
+        traces.len(),
+        |e, t| exchanges[e].is_traced_by(&traces[t]),
+        |e, t| check_trace(&traces[t], &exchanges[e]).is_empty(),
+    );
     let unmatched: Vec<String> = pairs
         .iter()
         .zip(exchanges)
@@ -816,9 +841,12 @@ pub fn check_span(span: &Value, ex: &Exchange) -> Vec<String> {
 
 /// Every exchange has its delivered span and every span is right.
 pub fn assert_spans_match(spans: &[&Value], exchanges: &[Exchange], what: &str) {
-    let pairs = assign(exchanges.len(), spans.len(), |e, s| {
-        span_is(spans[s], &exchanges[e])
-    });
+    let pairs = pair_best(
+        exchanges.len(),
+        spans.len(),
+        |e, s| span_is(spans[s], &exchanges[e]),
+        |e, s| check_span(spans[s], &exchanges[e]).is_empty(),
+    );
     let mut problems = Vec::new();
     for (e, s) in pairs.iter().enumerate() {
         match s {
@@ -967,4 +995,80 @@ pub fn assert_fresh_methods_decoded(
         problems.join("\n"),
         summaries(traces)
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The shape, as an example
+
+/// The trace the sensor should print for exchange `ex`, whose stream on the wire was `s`:
+/// the shape of this module's doc as one object (fields the checks do not look at, as
+/// `ts`, are placeholders). The tests use it to show the checks accept it and reject it
+/// altered; it is also the example for whoever writes the sensor's side.
+pub fn ideal_trace(ex: &Exchange, s: &StreamTruth) -> Value {
+    use super::text::base64_encode;
+    let pairs = |fields: &Option<Vec<(String, String)>>| -> Value {
+        fields
+            .as_deref()
+            .map(regular)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, v)| serde_json::json!([n, v]))
+            .collect()
+    };
+    let body = |size: Option<u64>, bytes: &Option<Vec<u8>>| -> Value {
+        let mut m = serde_json::json!({"body_size": size, "body_truncated": false});
+        if let Some(b) = bytes.as_ref().filter(|b| !b.is_empty()) {
+            m["body"] = base64_encode(b).into();
+            m["body_encoding"] = "base64".into();
+        }
+        m
+    };
+    let mut request = body(ex.request_body_size, &ex.request_body);
+    request["method"] = ex.method.as_str().into();
+    request["target"] = ex.target.as_str().into();
+    request["path"] = ex.path().into();
+    request["query"] = ex.query().map_or(Value::Null, Into::into);
+    request["version"] = "HTTP/2".into();
+    request["host"] = ex.authority.as_str().into();
+    request["headers"] = pairs(&s.request);
+    let mut response = body(ex.response_body_size, &ex.response_body);
+    response["status"] = ex.status.into();
+    response["headers"] = pairs(&s.response);
+    if s.trailers.is_some() {
+        response["trailers"] = pairs(&s.trailers);
+    }
+    let mut t = serde_json::json!({
+        "ts": "1970-01-01T00:00:00.000000Z",
+        "duration_us": 0,
+        "client": {"ip": "127.0.0.1", "port": s.client_port},
+        "server": {"ip": "127.0.0.1", "port": s.server_port},
+        "request": request,
+        "response": response,
+    });
+    if let Some(g) = &ex.grpc {
+        t["grpc"] = serde_json::json!({
+            "service": g.service,
+            "method": g.method,
+            "status_code": g.status_code,
+            "status_message": g.status_message,
+            "request_messages": ex.request_messages,
+            "response_messages": ex.response_messages,
+        });
+    }
+    t
+}
+
+/// What a mid-connection trace may honestly say of `ex`/`s` when nothing of its request but
+/// the method could be known: path and target null, flagged, its request headers counted
+/// as unknown.
+pub fn partial_trace(ex: &Exchange, s: &StreamTruth) -> Value {
+    let mut t = ideal_trace(ex, s);
+    let n = t["request"]["headers"].as_array().map_or(0, Vec::len);
+    for k in ["target", "path", "query", "host"] {
+        t["request"][k] = Value::Null;
+    }
+    t["request"]["headers"] = serde_json::json!([]);
+    t["request"][HEADERS_UNKNOWN] = (n + 2).into();
+    t[PARTIAL] = true.into();
+    t
 }
