@@ -720,18 +720,18 @@ pub fn assert_traces_match_truth(
     }
     if h2.len() > streams.len() {
         problems.push(format!(
-            "{} HTTP/2 traces for {} streams on the wire",
+            "{} traces for {} streams on the wire",
             h2.len(),
             streams.len()
         ));
     }
     assert!(
         problems.is_empty(),
-        "{what}: {} problem(s) against tshark's truth ({} streams, {} traces, {} HTTP/2):\n{}\nTraces:\n{}",
+        "{what}: {} problem(s) against tshark's truth ({} streams, {} traces, {} saying HTTP/2):\n{}\nTraces:\n{}",
         problems.len(),
         streams.len(),
         traces.len(),
-        h2.len(),
+        h2_traces(traces).len(),
         problems.join("\n"),
         summaries(traces)
     );
