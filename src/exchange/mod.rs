@@ -50,6 +50,14 @@ impl Msg {
     pub fn keep_head(&mut self, head: &[u8], parts: &index::Parts, pool: &mut Store) {
         let mut buf = index::Buf::uninit();
         let ix = index::index(&mut buf, head, parts);
+        self.keep_indexed(head, ix, pool);
+    }
+
+    /// Keep `head` and its index `ix`, written by the caller (HTTP/2:
+    /// `index::index_h2`), in a new chain; `lost` if the store could not
+    /// take them.
+    #[inline(always)]
+    pub fn keep_indexed(&mut self, head: &[u8], ix: &[u8], pool: &mut Store) {
         let mut chain = Chain::default();
         if pool.append(&mut chain, head) < head.len() || pool.append(&mut chain, ix) < ix.len() {
             self.lost = true;
@@ -57,6 +65,15 @@ impl Msg {
         self.chain = chain;
         self.head_len = head.len() as u32;
         self.index_len = ix.len() as u32;
+    }
+
+    /// Overwrite the kept index from `at` bytes into it (what a parser
+    /// learns after the head: `index::ext_end_at`). Nothing past what was
+    /// kept is written.
+    pub fn patch_index(&self, at: usize, bytes: &[u8], pool: &mut Store) {
+        let at = at.min(self.index_len as usize);
+        let bytes = &bytes[..bytes.len().min(self.index_len as usize - at)];
+        pool.write_at(&self.chain, self.head_len as usize + at, bytes);
     }
 
     /// Body bytes that arrived at `ts`: counted, and kept while the body
