@@ -174,6 +174,16 @@ impl Store {
         kept
     }
 
+    /// Bytes `chain` can still take: the rest of its last chunk and every
+    /// free chunk.
+    pub fn room(&self, chain: &Chain) -> usize {
+        let tail = match chain.len as usize % CHUNK {
+            0 => 0,
+            used => CHUNK - used,
+        };
+        self.free_chunks as usize * CHUNK + tail
+    }
+
     /// Return every chunk of `chain` to the free list and empty it.
     pub fn release(&mut self, chain: &mut Chain) {
         if chain.first != NIL {
