@@ -35,10 +35,10 @@ use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::http1::Tracker;
 use pcap_sensor::json::{base64, json_str, put_u64, write_rfc3339};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
+use pcap_sensor::proto::Tracker;
 use pcap_sensor::source::fault::{FaultInjector, Rate, Window};
 use pcap_sensor::source::{Batch, Frames, OwnedFrame, Source};
 use pcap_sensor::stats::Stats;
@@ -376,6 +376,7 @@ pub fn tracker(max_body: u64) -> Tracker {
         pool_bytes: 4 << 20,
         timeout_us: 10_000_000,
         max_body,
+        max_h2: 4,
     })
 }
 
@@ -388,8 +389,8 @@ pub fn check_pools(t: &Tracker) {
         "reassembly windows leaked"
     );
     assert_eq!(
-        t.shared.pool.free_count(),
-        t.shared.pool.count(),
+        t.shared.http.pool.free_count(),
+        t.shared.http.pool.count(),
         "message-store chunks leaked"
     );
 }
