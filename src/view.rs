@@ -447,9 +447,36 @@ pub fn build<'s>(
     let resp_ext = (ex.has_resp && status.version == 2)
         .then(|| index::response_ext(resp_head, resp_index))
         .flatten();
+    // Trailers (HTTP/2) are kept after the response's body, at its chain's end.
+    let kept = resp_ext.map_or(0, |e| {
+        e.end.trailers_head as usize + e.end.trailers_index as usize
+    });
+    let body_end = ex.resp.chain.len().saturating_sub(kept);
+    let mut trailer_hb = uninit_headers();
+    let trailer_headers = if kept > 0 && body_end >= ex.resp.body_start() {
+        let e = resp_ext.unwrap_or_default().end;
+        let buf = &mut s.trailers;
+        buf.clear();
+        buf.extend(store.slices(&ex.resp.chain, body_end).flatten());
+        let (head, ix) = buf.split_at((e.trailers_head as usize).min(buf.len()));
+        Some(index::response(head, ix, &mut trailer_hb).1)
+    } else {
+        None
+    };
     let grpc_type = match (req_ext, resp_ext) {
         (None, None) => None,
-        _ => grpc_content_type(req_headers).or_else(|| grpc_content_type(resp_headers)),
+        _ => grpc_content_type(req_headers)
+            .or_else(|| grpc_content_type(resp_headers))
+            .or_else(|| {
+                // The content types unknown (mid-connection): gRPC's own response fields.
+                let grpc_field = |h: &httparse::Header<'_>| {
+                    h.name.eq_ignore_ascii_case("grpc-status")
+                        || h.name.eq_ignore_ascii_case("grpc-message")
+                };
+                (resp_headers.iter().any(grpc_field)
+                    || trailer_headers.is_some_and(|t| t.iter().any(grpc_field)))
+                .then_some(grpc::ContentType::Grpc)
+            }),
     };
     let binary = grpc_type.is_some_and(grpc::ContentType::counts_messages);
     let req_body = prepare_body(
@@ -498,33 +525,18 @@ pub fn build<'s>(
         body: req_body,
     };
 
-    let mut trailers = None;
+    let trailers = trailer_headers.map(|hs| collect_headers(hs, redact, trailer_slots));
     let resp_view = if ex.has_resp {
-        // Trailers (HTTP/2) are kept after the body, at the chain's end.
-        let kept = resp_ext.map_or(0, |e| {
-            e.end.trailers_head as usize + e.end.trailers_index as usize
-        });
-        let end = ex.resp.chain.len().saturating_sub(kept);
         let body = prepare_body(
             store,
             &ex.resp,
-            end,
+            body_end,
             resp_headers,
             redact,
             max,
             binary,
             resp_bufs,
         );
-        if kept > 0 && end >= ex.resp.body_start() {
-            let e = resp_ext.unwrap_or_default().end;
-            let buf = &mut s.trailers;
-            buf.clear();
-            buf.extend(store.slices(&ex.resp.chain, end).flatten());
-            let (head, ix) = buf.split_at((e.trailers_head as usize).min(buf.len()));
-            let mut hb = uninit_headers();
-            let (_, hs) = index::response(head, ix, &mut hb);
-            trailers = Some(collect_headers(hs, redact, trailer_slots));
-        }
         Some(Resp {
             status: status.status,
             reason: status.reason,
