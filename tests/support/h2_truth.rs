@@ -222,6 +222,26 @@ pub fn tshark_truth(capture: &Path, port: u16, from_frame: Option<u64>, upgrade:
     String::from_utf8(out.stdout).expect("truth TSV is UTF-8")
 }
 
+/// What a decoder that starts at frame `from_frame` of `capture` can know (h2_tshark.py
+/// --knowable): tshark's TSV of the fields a mid-connection HPACK decoder can decode, frames
+/// renumbered from `from_frame` as for [`tshark_truth`].
+pub fn tshark_knowable(capture: &Path, port: u16, from_frame: u64) -> String {
+    require_tool("tshark", "tshark");
+    let mut cmd = Command::new(python3());
+    cmd.arg(script("h2_tshark.py"))
+        .arg(capture)
+        .arg(port.to_string())
+        .args(["--from-frame", &from_frame.to_string(), "--knowable"]);
+    let out = run_with_deadline(&mut cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "h2_tshark.py --knowable {} failed: {}",
+        capture.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("truth TSV is UTF-8")
+}
+
 /// A recorded capture under tests/data/h2/ and everything known about it.
 pub struct Recorded {
     pub name: String,

@@ -3,7 +3,7 @@
 row per header field of every HEADERS frame (tests/h2_captures.rs, tests/h2_live.rs,
 tests/data/h2/record_peers.py). Python 3 standard library and tshark (Debian's tshark).
 
-Usage: h2_tshark.py CAPTURE PORT [--from-frame K] [--upgrade]
+Usage: h2_tshark.py CAPTURE PORT [--from-frame K] [--upgrade] [--knowable]
 
 Runs `tshark -r CAPTURE -d tcp.port==PORT,http2 -Y http2.type==1 -T json
 --no-duplicate-keys` and prints, after a '#' line naming the columns:
@@ -27,6 +27,13 @@ tshark decodes only connections whose preface (or Upgrade) it saw. For a capture
 mid-connection, decode the capture it was cut from (a suffix) and pass --from-frame K, K
 being the first frame the cut kept: rows of earlier frames are left out and frame numbers
 are renumbered to the cut's (frame - K + 1).
+
+With --knowable (and --from-frame K), only the fields an HPACK decoder that starts at frame K
+can know are printed: a static index, a literal whose name is new or known, an entry the
+decoder saw inserted from frame K on (per direction, in order, evicted as the encoder's
+4096-byte table evicts). A field referring to an entry inserted before K is left out. What
+a capture that starts mid-connection can recover, field by field, from tshark's
+representation of each field (`http2.header.repr`, `http2.header.index`).
 """
 
 import json
@@ -48,7 +55,46 @@ def escape(s):
             .replace("\n", "\\n"))
 
 
-def rows(capture, port, upgrade):
+STATIC = 61
+TABLE = 4096
+
+
+class Table:
+    """What a decoder started mid-connection knows of one direction's dynamic table: per
+    entry, newest first, (name known, value known, size)."""
+
+    def __init__(self):
+        self.entries = []
+
+    def get(self, index):
+        if index <= STATIC:
+            return (True, True)
+        i = index - STATIC - 1
+        if i < len(self.entries):
+            return self.entries[i][:2]
+        return (False, False)
+
+    def insert(self, name_known, value_known, size):
+        self.entries.insert(0, (name_known, value_known, size))
+        while sum(e[2] for e in self.entries) > TABLE:
+            self.entries.pop()
+
+
+def knowable(h, table):
+    """Whether a decoder knows field `h` (tshark's JSON of it); inserts as the encoder did."""
+    repr_ = h.get("http2.header.repr", "")
+    index = int(h.get("http2.header.index", "0") or 0)
+    size = 32 + int(h.get("http2.header.name.length", "0")) + int(h.get("http2.header.value.length", "0"))
+    if repr_ == "Indexed Header Field":
+        n, v = table.get(index)
+        return n and v
+    name = True if repr_.endswith("New Name") else table.get(index)[0]
+    if "Incremental Indexing" in repr_:
+        table.insert(name, True, size)
+    return name
+
+
+def rows(capture, port, upgrade, first=1, known_only=False):
     out = subprocess.run(
         ["tshark", "-r", capture, "-d", "tcp.port==%d,%s" % (port, "http" if upgrade else "http2"),
          "-Y", "http2.type==1",
@@ -57,6 +103,7 @@ def rows(capture, port, upgrade):
     if out.returncode != 0:
         sys.stderr.write(out.stderr.decode(errors="replace"))
         sys.exit(1)
+    tables = {}
     for packet in json.loads(out.stdout or b"[]"):
         layers = packet["_source"]["layers"]
         frame = int(as_list(layers["frame"])[0]["frame.number"])
@@ -68,7 +115,10 @@ def rows(capture, port, upgrade):
                 if stream.get("http2.type") != "1":
                     continue
                 end = stream.get("http2.flags_tree", {}).get("http2.flags.end_stream") == "1"
+                table = tables.setdefault((ports[0], ports[1]), Table())
                 for h in as_list(stream.get("http2.header")):
+                    if known_only and (frame < first or not knowable(h, table)):
+                        continue
                     yield [frame, block] + ports + [int(stream["http2.streamid"]), int(end),
                                                     h.get("http2.header.name", ""),
                                                     h.get("http2.header.value", "")]
@@ -81,6 +131,9 @@ def main():
     upgrade = "--upgrade" in args
     if upgrade:
         args.remove("--upgrade")
+    known_only = "--knowable" in args
+    if known_only:
+        args.remove("--knowable")
     if "--from-frame" in args:
         i = args.index("--from-frame")
         first = int(args[i + 1])
@@ -89,7 +142,7 @@ def main():
         sys.stderr.write(__doc__)
         return 2
     print("#" + "\t".join(COLUMNS))
-    for r in rows(args[0], int(args[1]), upgrade):
+    for r in rows(args[0], int(args[1]), upgrade, first, known_only):
         if r[0] < first:
             continue
         r[0] -= first - 1
