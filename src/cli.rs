@@ -233,7 +233,7 @@ policy (applied to every output):
 
 limits (all memory is reserved at start-up):
       --max-flows N           TCP connections tracked at once (default 4096)
-      --max-h2-connections N  HTTP/2 connections decoded at once, about 20 KiB each
+      --max-h2-connections N  HTTP/2 connections decoded at once, about 19 KiB each
                               (default 64; 0: none); more are counted, not read
       --buffer-pool-mb N      memory for reassembly and kept message bytes (default 8)
       --max-http-length BYTES body bytes kept per message (default 1048576); the
