@@ -8,11 +8,12 @@
 //! - `Upgrade: h2c`: HTTP/1 parsed the request and its 101 (`http1::Conn::switched`); the
 //!   upgraded request's exchange becomes stream 1's;
 //! - mid-connection: while HTTP/1 has found no message start on a side (no head parsed
-//!   yet, the side looking for one), the same bytes are offered to `frame::find_boundary`,
-//!   and held (consumed 0) while it needs more; a run of plausible frames makes the
-//!   connection HTTP/2 from there. HTTP/1 reads every byte once, in the pieces it would
-//!   have had without the search ([`Held`]), so it finds its own starts as before and calls
-//!   the connection non-HTTP only when both have found nothing.
+//!   yet, the side looking for one), the bytes HTTP/1 was given are also offered to
+//!   `frame::find_boundary`; a run of plausible frames within them makes the connection
+//!   HTTP/2 from there. Nothing is held for the search: HTTP/1 reads every connection
+//!   exactly as it would alone (holding bytes would take reassembly windows from HTTP/1's
+//!   flows, since any binary connection met mid-way has candidate frame headers), at the
+//!   cost of missing a run of frames that no one segment (or bytes HTTP/1 holds) contains.
 //!
 //! A connection that would be HTTP/2 but finds every slot taken is counted (`h2_skipped`)
 //! and left as it was before HTTP/2 was decoded: counted as `http2_flows`, its server port
@@ -34,7 +35,7 @@ pub type Tracker = tcp::Tracker<Proto>;
 #[derive(Clone, Copy, Debug)]
 pub enum Proto {
     /// HTTP/1, or not decided yet.
-    Http1(http1::Conn, Held),
+    Http1(http1::Conn),
     /// HTTP/2: the connection's slot in the pool.
     Http2(u32),
     /// Nothing more is read: an HTTP/2 connection that ended (its slot given back), or a
@@ -44,17 +45,8 @@ pub enum Proto {
 
 impl Default for Proto {
     fn default() -> Self {
-        Proto::Http1(http1::Conn::default(), Held::default())
+        Proto::Http1(http1::Conn::default())
     }
-}
-
-/// Per direction, while bytes are held for HTTP/2's boundary search: how many of them
-/// HTTP/1 has read already, and the capture time HTTP/1 gives the first byte it has not
-/// (0: the next packet's own).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Held {
-    read: [u32; 2],
-    ts: [u64; 2],
 }
 
 /// What every connection's parser shares: HTTP/1's (the message store, exchange slots,
@@ -90,37 +82,6 @@ fn http1_env<'a>(env: &'a mut tcp::Env<'_, Proto>) -> tcp::Env<'a, http1::Conn> 
     }
 }
 
-/// HTTP/1 on the bytes of `dir` it has not read (past `held.read`), as they would have come
-/// to it without the bytes held for HTTP/2's search; returns what it has read in all.
-fn http1_unread(
-    c: &mut http1::Conn,
-    held: &mut Held,
-    dir: Direction,
-    bytes: &[u8],
-    cx: &Ctx,
-    ends: &Ends,
-    env: &mut tcp::Env<Proto>,
-) -> usize {
-    let k = (held.read[dir] as usize).min(bytes.len());
-    let first_ts = match (k, held.ts[dir]) {
-        (0, _) => cx.first_ts,
-        (_, 0) => cx.ts,
-        (_, ts) => ts,
-    };
-    let h1_cx = Ctx {
-        seq: cx.seq + k as u32,
-        first_ts,
-        ..*cx
-    };
-    let u = c.data(dir, &bytes[k..], &h1_cx, ends, &mut http1_env(env));
-    let read = k + u;
-    if u > 0 {
-        // What HTTP/1 left of this packet came with it.
-        held.ts[dir] = if read == bytes.len() { 0 } else { cx.ts };
-    }
-    read
-}
-
 /// Bytes `used` into `bytes` of a call: the same packet, the later part of it.
 fn after(cx: &Ctx, used: usize) -> Ctx {
     Ctx {
@@ -146,14 +107,14 @@ impl tcp::Parser for Proto {
     }
 
     fn syn(&mut self, dir: Direction) {
-        if let Proto::Http1(c, _) = self {
+        if let Proto::Http1(c) = self {
             c.syn(dir);
         }
     }
 
     fn is_done(&self) -> bool {
         match self {
-            Proto::Http1(c, _) => c.is_done(),
+            Proto::Http1(c) => c.is_done(),
             Proto::Http2(_) => false,
             Proto::Done => true,
         }
@@ -168,16 +129,8 @@ impl tcp::Parser for Proto {
         env: &mut tcp::Env<Self>,
     ) -> usize {
         match *self {
-            Proto::Http1(ref mut c, ref mut held) if !c.undecided() => {
-                let used = if held.read[dir] == 0 {
-                    c.data(dir, bytes, cx, ends, &mut http1_env(env))
-                } else {
-                    // Bytes held for HTTP/2's search before HTTP/1 found its start.
-                    let used = http1_unread(c, held, dir, bytes, cx, ends, env);
-                    held.read[dir] = 0;
-                    held.ts[dir] = 0;
-                    used
-                };
+            Proto::Http1(ref mut c) if !c.undecided() => {
+                let used = c.data(dir, bytes, cx, ends, &mut http1_env(env));
                 if c.switched().is_some() {
                     return self.upgrade(dir, bytes, used, cx, ends, env);
                 }
@@ -195,10 +148,7 @@ impl tcp::Parser for Proto {
 
     fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
         match *self {
-            Proto::Http1(ref mut c, ref mut held) => {
-                // The bytes held went with the gap.
-                held.read[dir] = 0;
-                held.ts[dir] = 0;
+            Proto::Http1(ref mut c) => {
                 c.gap(dir, lost, ts, ends, &mut http1_env(env));
             }
             Proto::Http2(slot) => {
@@ -211,14 +161,14 @@ impl tcp::Parser for Proto {
     }
 
     fn fin(&mut self, dir: Direction, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
-        if let Proto::Http1(c, _) = self {
+        if let Proto::Http1(c) = self {
             c.fin(dir, ts, ends, &mut http1_env(env));
         }
     }
 
     fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
         match *self {
-            Proto::Http1(ref mut c, _) => c.close(ends, &mut http1_env(env)),
+            Proto::Http1(ref mut c) => c.close(ends, &mut http1_env(env)),
             Proto::Http2(slot) => {
                 let s = &mut *env.shared;
                 let mut x = lend(&mut s.http, env.stats, env.sink, ends);
@@ -232,8 +182,8 @@ impl tcp::Parser for Proto {
 
 impl Proto {
     /// Bytes of a connection HTTP/1 has not recognised yet: the HTTP/2 preface, else
-    /// HTTP/1 on what it has not read, then (while it still finds no message start on this
-    /// side) HTTP/2's boundary search over all the bytes held.
+    /// HTTP/1 on them, then (while it still finds no message start on this side) HTTP/2's
+    /// boundary search over the same bytes.
     fn undecided(
         &mut self,
         dir: Direction,
@@ -242,7 +192,7 @@ impl Proto {
         ends: &Ends,
         env: &mut tcp::Env<Self>,
     ) -> usize {
-        let Proto::Http1(ref mut c, ref mut held) = *self else {
+        let Proto::Http1(ref mut c) = *self else {
             unreachable!("an undecided connection is HTTP/1's")
         };
         if c.at_first_bytes(dir) {
@@ -258,7 +208,7 @@ impl Proto {
                         return used;
                     }
                     // No slot: HTTP/1 counts the connection as it always did.
-                    let Proto::Http1(ref mut c, _) = *self else {
+                    let Proto::Http1(ref mut c) = *self else {
                         return bytes.len();
                     };
                     return c.data(dir, bytes, cx, ends, &mut http1_env(env));
@@ -266,13 +216,10 @@ impl Proto {
                 Preface::No => {}
             }
         }
-        // HTTP/1 first, on the bytes it has not read.
-        let read = http1_unread(c, held, dir, bytes, cx, ends, env);
+        // HTTP/1 first.
+        let read = c.data(dir, bytes, cx, ends, &mut http1_env(env));
         if !c.undecided() || !c.searching(dir) {
-            // HTTP/1 found its start (or gave up, or waits for a head): nothing is held
-            // for HTTP/2 any more on this side.
-            held.read[dir] = 0;
-            held.ts[dir] = 0;
+            // HTTP/1 found its start (or gave up, or waits for a head).
             return read;
         }
         match find_boundary(bytes, DEFAULT_MAX_FRAME_SIZE) {
@@ -298,20 +245,11 @@ impl Proto {
                     }
                 }
             }
-            // Held until the frames from the start are decided.
-            Boundary::NeedMore => {
-                held.read[dir] = read as u32;
-                0
-            }
-            // No frame starts before `n`: give back what HTTP/1 has read of those.
-            Boundary::Skip(n) => {
-                let give = n.min(read);
-                held.read[dir] = (read - give) as u32;
-                if give > 0 && held.read[dir] == 0 {
-                    held.ts[dir] = 0;
-                }
-                give
-            }
+            // Not HTTP/2 as far as these bytes tell: nothing is held for the search, so
+            // HTTP/1 reads the connection exactly as it would alone (holding would take
+            // reassembly windows from HTTP/1's flows: every binary connection met mid-way
+            // has candidates). A run of frames must be within the bytes of one call.
+            Boundary::NeedMore | Boundary::Skip(_) => read,
         }
     }
 
@@ -352,7 +290,7 @@ impl Proto {
         ends: &Ends,
         env: &mut tcp::Env<Self>,
     ) -> usize {
-        let Proto::Http1(ref mut c, _) = *self else {
+        let Proto::Http1(ref mut c) = *self else {
             return used;
         };
         let Some((server, _)) = c.switched() else {
@@ -384,13 +322,10 @@ impl Proto {
 mod tests {
     use super::*;
 
-    /// A flow slot holds a `Proto`: HTTP/2's state is in the pool; the slot is HTTP/1's
-    /// and what it has read of bytes held for HTTP/2's search.
+    /// A flow slot holds a `Proto`: HTTP/2's state is in the pool; the slot is no larger
+    /// than HTTP/1's own state and a tag.
     #[test]
     fn a_flow_slot_stays_small() {
-        assert_eq!(
-            std::mem::size_of::<Proto>(),
-            std::mem::size_of::<http1::Conn>() + std::mem::size_of::<Held>()
-        );
+        assert!(std::mem::size_of::<Proto>() <= std::mem::size_of::<http1::Conn>() + 8);
     }
 }
