@@ -1678,7 +1678,11 @@ fn hpack_never_wrong(bytes: &[u8], missed: usize) {
         if i >= missed
             && let Some(got) = hpack_events(&mut mid, block, &mut small)
         {
-            assert_eq!(got.len(), want.len(), "block {i}: events {got:?} vs {want:?}");
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "block {i}: events {got:?} vs {want:?}"
+            );
             for (g, w) in got.iter().zip(&want) {
                 match (g, w) {
                     (Err(a), Err(b)) => assert_eq!(a, b, "block {i}: size updates"),

@@ -33,7 +33,9 @@ const FROM_THE_START: [&str; 4] = ["h2load", "curl_prior", "curl_upgrade", "grpc
 /// grpc_calls.pcap, which grpc_mid.pcap was cut from).
 fn mid_knowable(mid: &Recorded) -> Vec<StreamTruth> {
     let whole = recorded("grpc_calls");
-    let from = mid.manifest["mid_from"].as_u64().expect("grpc_mid's mid_from");
+    let from = mid.manifest["mid_from"]
+        .as_u64()
+        .expect("grpc_mid's mid_from");
     streams(
         &parse_tsv(&tshark_knowable(&whole.pcap, whole.port, from)),
         whole.port,
