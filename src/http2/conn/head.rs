@@ -183,6 +183,13 @@ impl<'b> Decoded<'b> {
         &self.bufs.head
     }
 
+    /// Fields written into the head: the regular ones and the known pseudo-headers.
+    pub fn fields(&self) -> usize {
+        let b = &self.block;
+        let pseudo = [b.method, b.path, b.authority, b.scheme, b.status];
+        self.bufs.fields.len() + pseudo.iter().filter(|p| p.known()).count()
+    }
+
     /// The bytes of a known pseudo-header.
     pub fn value(&self, p: Pseudo) -> Option<&'b [u8]> {
         match p {

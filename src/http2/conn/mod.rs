@@ -809,6 +809,16 @@ impl Work<'_, '_> {
     /// The response's trailers: kept after its body (when the store has room for them).
     fn trailers(&mut self, i: usize, end_stream: bool, d: &Decoded<'_>) {
         let st = &mut self.streams[i];
+        if st.has(flag::TRAILERS) {
+            // A second block after the response's head (no valid peer sends one): its
+            // fields are counted, not kept (the chain ends with the first's).
+            let n = d.fields() + usize::from(d.block.unknown);
+            st.trailers_unknown = st.trailers_unknown.saturating_add(n.min(0xffff) as u16);
+            if end_stream {
+                self.end_side(i, false);
+            }
+            return;
+        }
         st.flags |= flag::TRAILERS;
         st.trailers_unknown = st.trailers_unknown.saturating_add(d.block.unknown);
         let skip = st.has(flag::SKIP);
