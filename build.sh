@@ -630,7 +630,7 @@ cmd_test() {
 # With a base revision (`bench REV` or BENCH_BASE=REV), its static binary (rev_static, as
 # for compare) runs in the same bench: extra rows, interleaved, and new/base ratios.
 cmd_bench() {
-  apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev \
+  apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev nghttp2-server nghttp2-client \
     libpcap-dev openssl
   local base="${1:-${BENCH_BASE:-}}" base_bin="" base_rev=""
   if [ -n "$base" ]; then
