@@ -38,7 +38,7 @@ def tshark(pcap, port, *fields, filt):
 
 def blob(b):
     b = b[:65535]
-    return struct.pack(">H", len(b)) + b
+    return struct.pack("<H", len(b)) + b
 
 
 def seed(flags, client, server, splits=b"", mb=0):

@@ -900,7 +900,12 @@ fn http2_floods_bombs_and_garbage() {
     for _ in 0..20_000 {
         frames.extend(h2_frame(H2_CONTINUATION, 0, 1, &[0x40; 100]));
     }
-    frames.extend(h2_frame(H2_CONTINUATION, END_HEADERS | END_STREAM, 1, &[0x84]));
+    frames.extend(h2_frame(
+        H2_CONTINUATION,
+        END_HEADERS | END_STREAM,
+        1,
+        &[0x84],
+    ));
     c.send(&mut p, 0, &frames, 1460);
     c.close(&mut p);
 
@@ -923,7 +928,12 @@ fn http2_floods_bombs_and_garbage() {
     for _ in 0..3000 {
         hpack_lit(&mut b, "x", b"y");
     }
-    c.send(&mut p, 0, &h2_frame(H2_HEADERS, END_HEADERS | END_STREAM, 1, &b), 1460);
+    c.send(
+        &mut p,
+        0,
+        &h2_frame(H2_HEADERS, END_HEADERS | END_STREAM, 1, &b),
+        1460,
+    );
     let mut resp = h2_frame(H2_HEADERS, END_HEADERS, 1, &[0x88]);
     resp.extend(h2_frame(H2_DATA, END_STREAM, 1, b"ok"));
     c.send(&mut p, 1, &resp, 1460);
@@ -949,7 +959,12 @@ fn http2_floods_bombs_and_garbage() {
     let mut opened = Vec::new();
     for i in 0..100u32 {
         let s = 1 + 2 * i;
-        opened.extend(h2_frame(H2_HEADERS, END_HEADERS, s, &h2_get(&format!("/rst/{i}"))));
+        opened.extend(h2_frame(
+            H2_HEADERS,
+            END_HEADERS,
+            s,
+            &h2_get(&format!("/rst/{i}")),
+        ));
         opened.extend(rst(s));
     }
     c.send(&mut p, 0, &opened, 1460);
@@ -990,7 +1005,12 @@ fn http2_floods_bombs_and_garbage() {
     h2_exchange(&mut p, &mut c, 1, "/good/last", &good_body);
     c.close(&mut p);
     let mut c = Conn::open(&mut p, ([192, 168, 7, 2], 40000), server, [5, 6]);
-    c.send(&mut p, 0, b"GET /good/http1 HTTP/1.1\r\nHost: api.example\r\n\r\n", 1460);
+    c.send(
+        &mut p,
+        0,
+        b"GET /good/http1 HTTP/1.1\r\nHost: api.example\r\n\r\n",
+        1460,
+    );
     c.send(&mut p, 1, &response(&good_body), 1460);
     c.close(&mut p);
 
@@ -1024,17 +1044,29 @@ fn http2_floods_bombs_and_garbage() {
     let shown = t["request"]["headers"].as_array().unwrap().len();
     let unknown = t["request"]["headers_unknown"].as_u64().unwrap_or(0);
     assert_eq!(shown, 128, "headers shown");
-    assert_eq!(unknown, 3000 - 256, "headers past what a head keeps are counted");
+    assert_eq!(
+        unknown,
+        3000 - 256,
+        "headers past what a head keeps are counted"
+    );
     // The endless body: cut at --max-http-length, said so.
     let t = by_target("/endless").expect("the endless request, reported at the close");
     assert_eq!(t["request"]["body_truncated"], true);
     assert!(body_bytes(&t["request"]).len() <= 65_536);
     // RST flood: every reset counted, the opened streams reported as reset.
-    assert!(run.stat("h2_resets") >= 10_100, "h2_resets={}", run.stat("h2_resets"));
+    assert!(
+        run.stat("h2_resets") >= 10_100,
+        "h2_resets={}",
+        run.stat("h2_resets")
+    );
     let reset = run
         .traces
         .iter()
-        .filter(|t| t["request"]["target"].as_str().is_some_and(|s| s.starts_with("/rst/")))
+        .filter(|t| {
+            t["request"]["target"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("/rst/"))
+        })
         .count();
     assert_eq!(reset, 100, "each stream opened then reset is one trace");
     // 1,000 streams at once: each reported (unanswered), the overflow of the stream table
@@ -1042,10 +1074,17 @@ fn http2_floods_bombs_and_garbage() {
     let many = run
         .traces
         .iter()
-        .filter(|t| t["request"]["target"].as_str().is_some_and(|s| s.starts_with("/many/")))
+        .filter(|t| {
+            t["request"]["target"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("/many/"))
+        })
         .count();
     assert_eq!(many, 1000, "every stream opened is reported");
-    assert!(run.stat("pool_exhausted") > 0, "the stream table overflow is counted");
+    assert!(
+        run.stat("pool_exhausted") > 0,
+        "the stream table overflow is counted"
+    );
     // The CONTINUATION flood and the garbage invent nothing; the lost block is counted.
     for port in [flood_port, garbage_port] {
         let invented: Vec<String> = run
@@ -1056,7 +1095,10 @@ fn http2_floods_bombs_and_garbage() {
             .collect();
         assert!(invented.is_empty(), "port {port}: {invented:?}");
     }
-    assert!(run.stat("h2_headers_unknown") >= 1, "the flooded block is counted");
+    assert!(
+        run.stat("h2_headers_unknown") >= 1,
+        "the flooded block is counted"
+    );
     assert!(run.stat("parse_errors") >= 1, "the garbage is counted");
     assert_eq!(run.stat("h2_connections"), 9);
     assert_eq!(run.stat("h2_skipped"), 0);

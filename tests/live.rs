@@ -1046,14 +1046,7 @@ fn http2_only_traffic_gets_its_advice() {
     require_root("live capture");
     let h2 = H2cServer::start();
     let filter = format!("tcp port {}", h2.port);
-    let sensor = Sensor::start(&[
-        "-i",
-        "lo",
-        "--filter",
-        &filter,
-        "--max-h2-connections",
-        "0",
-    ]);
+    let sensor = Sensor::start(&["-i", "lo", "--filter", &filter, "--max-h2-connections", "0"]);
     let status = curl(&[
         "--http2-prior-knowledge",
         "-o",
