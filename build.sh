@@ -112,7 +112,7 @@ build_deps() {
 test_deps() {
   build_deps
   apt_install tcpdump tshark curl python3 nginx-light iproute2 iptables procps file util-linux podman \
-    buildah runc skopeo qemu-user-static docker-registry openssl nghttp2-server
+    buildah runc skopeo qemu-user-static docker-registry openssl nghttp2-server nghttp2-client
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 }
 
@@ -568,6 +568,28 @@ deploy_venvs() {
   export PCAP_SENSOR_CHECKOV="$PWD/$CHECKOV_VENV/bin/python"
 }
 
+# The HTTP/2 and gRPC peers of tests/h2_live.rs and tests/h2_captures.rs, in their own
+# venv: PyPI hypercorn (an HTTP/2 server that also takes `Upgrade: h2c`, for the ASGI app
+# tests/support/h2_app.py) and grpcio (server and client of tests/support/h2_grpc.py), pinned.
+# The tests find its python through PCAP_SENSOR_H2_PY. nghttpd, h2load, curl and tshark are
+# Debian's (test_deps).
+H2_VENV=.cache/venv-h2
+HYPERCORN_VERSION=0.18.0
+GRPCIO_VERSION=1.85.3
+h2_venv() {
+  apt_install python3 python3-venv
+  if ! "$H2_VENV/bin/python" -c "import grpc, hypercorn, importlib.metadata as m; \
+assert grpc.__version__ == '$GRPCIO_VERSION'; \
+assert m.version('hypercorn') == '$HYPERCORN_VERSION'" 2>/dev/null; then
+    echo "build.sh: creating $H2_VENV with hypercorn $HYPERCORN_VERSION and grpcio $GRPCIO_VERSION" >&2
+    rm -rf "$H2_VENV"
+    python3 -m venv "$H2_VENV"
+    "$H2_VENV/bin/pip" install -q --disable-pip-version-check \
+      "hypercorn==$HYPERCORN_VERSION" "grpcio==$GRPCIO_VERSION"
+  fi
+  export PCAP_SENSOR_H2_PY="$PWD/$H2_VENV/bin/python"
+}
+
 # The other image platforms' musl targets (arm64 on this kind of machine): clippy, so
 # code chosen by cfg(target_arch) stays clean there too, and the library's unit tests,
 # run by cargo through qemu-user (CARGO_TARGET_..._RUNNER, set by cargo_env).
@@ -592,6 +614,7 @@ cmd_test() {
   py_venv
   moto_venv
   deploy_venvs
+  h2_venv
   cargo fmt --all -- --check
   cargo clippy --all-targets --locked -- -D warnings
   build_static
@@ -609,7 +632,7 @@ cmd_test() {
 # With a base revision (`bench REV` or BENCH_BASE=REV), its static binary (rev_static, as
 # for compare) runs in the same bench: extra rows, interleaved, and new/base ratios.
 cmd_bench() {
-  apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev \
+  apt_install nginx-light wrk httpry tshark tcpdump valgrind time python3 procps gcc libc6-dev nghttp2-server nghttp2-client \
     libpcap-dev openssl
   local base="${1:-${BENCH_BASE:-}}" base_bin="" base_rev=""
   if [ -n "$base" ]; then

@@ -232,6 +232,33 @@ if da and db:
     p(f"| heap allocations in steady state (dhat; A / B, JSON Lines) | "
       f"**{da['per_packet']:.2f}** / {db['per_packet']:.2f} per packet, "
       f"{da['per_trace']:.2f} / {db['per_trace']:.2f} per trace{sat_part} | 0 |")
+# HTTP/2 (bench/h2.sh): h2load → nghttpd, recorded and read offline, then live.
+h2off, h2rq = runs("H2.sensor"), intk("h2.requests")
+if h2off and h2rq:
+    h2tr = intk("off.H2.sensor.traces")
+    h1 = runs("A.sensor")
+    h1_ex = intk("cap.A.exchanges")
+    beside = (f"; HTTP/1 (A, 2 KB JSON): {1e6 * h1[1] / h1_ex:.1f} µs" if h1 and h1_ex else "")
+    drops = intk("h2.record_drops")
+    p(f"| HTTP/2, offline (h2load → nghttpd, 4 connections × 10 streams in flight, 2 KB JSON; "
+      f"{n(h2rq)} requests, recording drops {n(drops)}): traces / requests; sensor CPU per "
+      f"exchange (median of {h2off[3]}) | {n(h2tr)} / {n(h2rq)} = {pct(h2tr, h2rq, 3)}; "
+      f"{1e6 * h2off[1] / h2tr:.1f} µs{beside} | 100 % |" if h2tr else
+      "| HTTP/2, offline | no traces | 100 % |")
+if R.get("live.h2.requests"):
+    lrq, ltr = intk("live.h2.requests"), intk("live.h2.traces")
+    p(f"| HTTP/2, live (h2load at {num('live.h2.rps', 0):,.0f} req/s on lo): traces / requests; "
+      f"kernel drops; sensor CPU | {pct(ltr, lrq, 3)}; {n(intk('live.h2.kernel_drops'))}; "
+      f"{num('live.h2.cpu', 0):.2f} s ({1e6 * num('live.h2.cpu', 0) / ltr:.1f} µs per exchange) | "
+      f"≥ 99.9 %, 0 drops |" if ltr else "| HTTP/2, live | no traces | ≥ 99.9 % |")
+h2n = intk("dhat.h2n")
+if h2n:
+    b1, b2 = intk(f"dhat.H2.{h2n}.blocks"), intk(f"dhat.H2.{2 * h2n}.blocks")
+    p1, p2 = intk(f"dhat.H2.{h2n}.packets"), intk(f"dhat.H2.{2 * h2n}.packets")
+    t1, t2 = intk(f"dhat.H2.{h2n}.traces"), intk(f"dhat.H2.{2 * h2n}.traces")
+    if None not in (b1, b2, p1, p2, t1, t2) and p2 != p1 and t2 != t1:
+        p(f"| heap allocations in steady state, HTTP/2 (dhat, {n(p1)} and {n(p2)} packets) | "
+          f"**{(b2 - b1) / (p2 - p1):.2f}** per packet, {(b2 - b1) / (t2 - t1):.2f} per trace | 0 |")
 if BASE:
     parts = []
     for w in "AB":

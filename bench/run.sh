@@ -18,6 +18,8 @@
 #      /dev/null under the same load (issue 19);
 #   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets (also with
 #      --rate-limit 100, so that the sampler decides every exchange);
+#   4b. HTTP/2 (bench/h2.sh): h2load → nghttpd recorded and read offline (traces /
+#      requests, CPU per exchange), its allocations (dhat), and live on lo;
 #   5. hostile input, the speed figures tests/hostile.rs leaves to the bench: reading its
 #      100k-flow SYN flood (bench/flood.py writes the same capture), and the sensor's CPU
 #      for its header bombs (tests/support/hostile_peer.py against live_server.py, on lo);
@@ -285,6 +287,11 @@ if [ -n "$SENSOR_GLIBC" ]; then
   put dhat.n "$DHAT_PACKETS"
   rm -f "$W"/*.dhat.pcap
 fi
+
+# ---------------------------------------------------------------- HTTP/2
+say "HTTP/2: bench/h2.sh"
+SENSOR="$SENSOR" SENSOR_GLIBC="$SENSOR_GLIBC" BENCH_WORK="$W/h2" RES="$RES" BENCH_REPS="$REPS" \
+  BENCH_H2_QUIET=1 bench/h2.sh
 
 # ---------------------------------------------------------------- live
 # The low-resource profile's flags and memory limit, from its task definition.

@@ -19,7 +19,12 @@
 //!   (`pcap_sensor::source::fault`) did to their frames (`faults`);
 //! - de-chunked and decompressed bodies are the bytes that were encoded;
 //! - a TLS ClientHello read from a prefix of the bytes never names another
-//!   server than the whole, and what is kept stays inside its bounds.
+//!   server than the whole, and what is kept stays inside its bounds;
+//! - HTTP/2 frames and HPACK blocks (`h2`): a connection read from its
+//!   preface gives HTTP/2 traces only, the same however TCP cut it, no more
+//!   traces than streams; an HPACK decoder started mid-connection (and with
+//!   little memory) never reports a value other than the one a decoder that
+//!   saw everything reports.
 //!
 //! Input formats are described at each target; every read past the end of the
 //! input yields zeros, so every byte string is a valid input.
@@ -35,10 +40,10 @@ use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::http1::Tracker;
 use pcap_sensor::json::{base64, json_str, put_u64, write_rfc3339};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
+use pcap_sensor::proto::Tracker;
 use pcap_sensor::source::fault::{FaultInjector, Rate, Window};
 use pcap_sensor::source::{Batch, Frames, OwnedFrame, Source};
 use pcap_sensor::stats::Stats;
@@ -79,6 +84,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json", json),
     ("otlp", otlp),
     ("client_hello", client_hello),
+    ("h2", h2),
 ];
 
 // ───────────────────────────── reading the input ─────────────────────────────
@@ -230,11 +236,14 @@ impl Sink {
     }
 }
 
-fn check_body(b: &Body, redact: bool, what: &str) {
-    assert_eq!(
-        b.text,
-        std::str::from_utf8(b.bytes).is_ok(),
-        "{what}: text flag disagrees with the bytes"
+/// `grpc`: the exchange is gRPC, whose bodies (length-prefixed messages) are shown as
+/// binary even when their bytes happen to be UTF-8.
+fn check_body(b: &Body, redact: bool, what: &str, grpc: bool) {
+    let utf8 = std::str::from_utf8(b.bytes).is_ok();
+    assert!(
+        b.text == utf8 || (grpc && !b.text),
+        "{what}: text flag ({}) disagrees with the bytes (UTF-8: {utf8}, gRPC: {grpc})",
+        b.text
     );
     if !b.truncated && !redact {
         // Nothing was cut: the kept bytes are the whole (decoded) body.
@@ -252,9 +261,10 @@ impl Emit for Sink {
     fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store) {
         let mut slots = view::HeaderSlots::default();
         let v = view::build(&mut self.scratch, &mut slots, ex, ends, pool, self.redact);
-        check_body(&v.req.body, self.redact, "request");
+        let grpc = v.h2.is_some_and(|h| h.grpc.is_some());
+        check_body(&v.req.body, self.redact, "request", grpc);
         if let Some(r) = &v.resp {
-            check_body(&r.body, self.redact, "response");
+            check_body(&r.body, self.redact, "response", grpc);
         }
         self.line.clear();
         write_json(&mut self.line, &v);
@@ -376,6 +386,7 @@ pub fn tracker(max_body: u64) -> Tracker {
         pool_bytes: 4 << 20,
         timeout_us: 10_000_000,
         max_body,
+        max_h2: 4,
     })
 }
 
@@ -388,8 +399,8 @@ pub fn check_pools(t: &Tracker) {
         "reassembly windows leaked"
     );
     assert_eq!(
-        t.shared.pool.free_count(),
-        t.shared.pool.count(),
+        t.shared.http.pool.free_count(),
+        t.shared.http.pool.count(),
         "message-store chunks leaked"
     );
 }
@@ -1540,5 +1551,157 @@ pub fn client_hello(data: &[u8]) {
             line.bytes().all(|c| (0x20..0x7f).contains(&c)),
             "not printable on one line: {line:?}"
         );
+    }
+}
+
+// ───────────────────────────── h2 ─────────────────────────────
+
+/// `h2`: HTTP/2 frames and HPACK header blocks.
+/// `[max-body sel u8][flags u8][client len u16][client bytes][server len u16][server bytes]`
+/// `[split sizes u8...]`; flags: 1 the client bytes follow the client connection preface
+/// (prior knowledge) else the connection is met mid-way, 2 redact, bits 4-7 how many
+/// leading header blocks the mid-connection HPACK decoder misses.
+///
+/// Checks:
+/// - as a connection (client then server, whole and cut by the split sizes): no panic,
+///   valid JSON, no pool leak; from the preface, every trace says HTTP/2, there are no
+///   more traces than streams, and traces and HTTP/2 counters do not depend on the cuts
+///   (when no protocol error made a side search for frames again, and streams are no
+///   longer than a frame held whole, [`WINDOW`] / 2);
+/// - as HPACK: the client bytes as header blocks `[len u8][block]...`, decoded by a
+///   decoder that saw every block (the truth, while it knows every field) and by one that
+///   starts after the first blocks with a 4096-byte table and a small scratch: every name
+///   and value the second knows is the first's.
+pub fn h2(data: &[u8]) {
+    use pcap_sensor::http2::preface::PREFACE;
+    let mut inp = Input(data);
+    let mb = max_body(inp.u8());
+    let flags = inp.u8();
+    let (from_preface, redact, missed) = (flags & 1 != 0, flags & 2 != 0, flags >> 4);
+    let client_frames = inp.blob();
+    let server = inp.blob();
+    let splits = inp.rest();
+    let mut client = Vec::with_capacity(PREFACE.len() + client_frames.len());
+    if from_preface {
+        client.extend_from_slice(PREFACE);
+    }
+    client.extend_from_slice(client_frames);
+
+    let (whole, ws) = run_streams(&client, server, None, mb, redact);
+    let (cut, cs) = run_streams(&client, server, Some(splits), mb, redact);
+    if from_preface {
+        for (t, s) in [(&whole, &ws), (&cut, &cs)] {
+            assert_eq!(s.h2_connections, 1, "a preface opens an HTTP/2 connection");
+            assert!(
+                t.len() as u64 <= s.h2_streams,
+                "{} traces from {} streams",
+                t.len(),
+                s.h2_streams
+            );
+            for v in t.iter() {
+                assert_eq!(v["request"]["version"], "HTTP/2", "{v}");
+            }
+        }
+        // After a protocol error a side looks for a frame boundary, and where a run of
+        // frames "ends with the bytes" depends on where segments end: only connections
+        // read without one must not depend on the cuts.
+        let clean = ws.parse_errors == 0 && cs.parse_errors == 0;
+        if clean && client.len().max(server.len()) <= WINDOW / 2 {
+            let counters = |s: &Stats| {
+                [
+                    s.traces,
+                    s.h2_streams,
+                    s.h2_resets,
+                    s.h2_headers_unknown,
+                    s.truncated_bodies,
+                    s.pool_exhausted,
+                ]
+            };
+            assert_eq!(
+                counters(&ws),
+                counters(&cs),
+                "HTTP/2 counters (traces, streams, resets, headers unknown, truncated, pool) differ between whole and cut\nwhole: {}\ncut:   {}",
+                summary(&whole),
+                summary(&cut)
+            );
+            for (a, b) in whole.iter().zip(&cut) {
+                assert_eq!(
+                    timeless(a),
+                    timeless(b),
+                    "trace differs between whole and cut streams"
+                );
+            }
+        }
+    }
+    hpack_never_wrong(client_frames, missed as usize);
+}
+
+/// A header block's events, owned: per field (name, value) each None when unknown, or a
+/// size update.
+type Decoded = Vec<Result<(Option<Vec<u8>>, Option<Vec<u8>>), u32>>;
+
+fn hpack_events<S: AsRef<[u8]> + AsMut<[u8]>>(
+    d: &mut pcap_sensor::http2::hpack::Decoder<S>,
+    block: &[u8],
+    scratch: &mut [u8],
+) -> Option<Decoded> {
+    use pcap_sensor::http2::hpack::Event;
+    let mut out = Vec::new();
+    let r = d.decode(block, scratch, |ev| match ev {
+        Event::Field(f) => out.push(Ok((
+            f.name.known().map(<[u8]>::to_vec),
+            f.value.known().map(<[u8]>::to_vec),
+        ))),
+        Event::SizeUpdate(n) => out.push(Err(n)),
+    });
+    r.ok().map(|_| out)
+}
+
+/// The client bytes as header blocks: the mid-connection decoder is never wrong.
+fn hpack_never_wrong(bytes: &[u8], missed: usize) {
+    use pcap_sensor::http2::hpack::{Decoder, storage_len};
+    const ALL: usize = u16::MAX as usize;
+    let mut truth = Decoder::new(vec![0u8; storage_len(ALL)], ALL).expect("a valid capacity");
+    truth.start(4096);
+    let mut mid = Decoder::new(vec![0u8; storage_len(4096)], 4096).expect("a valid capacity");
+    let mut big = vec![0u8; 2 * ALL];
+    let mut small = [0u8; 48];
+    let mut inp = Input(bytes);
+    let mut i = 0;
+    while !inp.is_empty() {
+        let n = inp.u8() as usize;
+        let block = inp.take(n);
+        let Some(want) = hpack_events(&mut truth, block, &mut big) else {
+            return; // not a valid sequence of blocks from here on
+        };
+        if want
+            .iter()
+            .any(|e| matches!(e, Ok((None, _)) | Ok((_, None))))
+        {
+            return; // the truth itself does not know everything any more
+        }
+        if i >= missed
+            && let Some(got) = hpack_events(&mut mid, block, &mut small)
+        {
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "block {i}: events {got:?} vs {want:?}"
+            );
+            for (g, w) in got.iter().zip(&want) {
+                match (g, w) {
+                    (Err(a), Err(b)) => assert_eq!(a, b, "block {i}: size updates"),
+                    (Ok((gn, gv)), Ok((wn, wv))) => {
+                        for (g, w, what) in [(gn, wn, "name"), (gv, wv, "value")] {
+                            if let Some(g) = g {
+                                assert_eq!(Some(g), w.as_ref(), "block {i}: a wrong {what}");
+                            }
+                        }
+                    }
+                    _ => panic!("block {i}: {g:?} where the truth has {w:?}"),
+                }
+            }
+        }
+        i += 1;
     }
 }

@@ -37,6 +37,8 @@ pub struct ApidumpArgs {
     pub count: Option<u64>,
     pub duration: Option<f64>,
     pub max_flows: u32,
+    /// HTTP/2 connections decoded at once (0: none).
+    pub max_h2_connections: u32,
     pub buffer_pool_mb: u32,
     pub max_http_length: u32,
     pub stream_timeout: f64,
@@ -113,6 +115,7 @@ impl Default for ApidumpArgs {
             count: None,
             duration: None,
             max_flows: 4096,
+            max_h2_connections: 64,
             buffer_pool_mb: 8,
             max_http_length: 1 << 20,
             stream_timeout: 10.0,
@@ -261,6 +264,8 @@ policy (applied to every output):
 
 limits (all memory is reserved at start-up):
       --max-flows N           TCP connections tracked at once (default 4096)
+      --max-h2-connections N  HTTP/2 connections decoded at once, about 19 KiB each
+                              (default 64; 0: none); more are counted, not read
       --buffer-pool-mb N      memory for reassembly and kept message bytes (default 8)
       --max-http-length BYTES body bytes kept per message (default 1048576); the
                               rest is counted, not kept, and the trace says so
@@ -492,6 +497,9 @@ fn parse_apidump_env(
                     "--max-flows",
                     parse_num("--max-flows", p.value()?, "a number")?,
                 )?
+            }
+            Long("max-h2-connections") => {
+                a.max_h2_connections = parse_num("--max-h2-connections", p.value()?, "a number")?
             }
             Long("buffer-pool-mb") => {
                 a.buffer_pool_mb = positive(

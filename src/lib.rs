@@ -33,6 +33,7 @@ pub mod json;
 pub mod log;
 pub mod policy;
 pub mod pool;
+pub mod proto;
 pub mod sensor;
 pub mod source;
 pub mod stats;

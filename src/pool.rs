@@ -174,6 +174,16 @@ impl Store {
         kept
     }
 
+    /// Bytes `chain` can still take: the rest of its last chunk and every
+    /// free chunk.
+    pub fn room(&self, chain: &Chain) -> usize {
+        let tail = match chain.len as usize % CHUNK {
+            0 => 0,
+            used => CHUNK - used,
+        };
+        self.free_chunks as usize * CHUNK + tail
+    }
+
     /// Return every chunk of `chain` to the free list and empty it.
     pub fn release(&mut self, chain: &mut Chain) {
         if chain.first != NIL {
@@ -187,12 +197,38 @@ impl Store {
 
     /// The chain's bytes from `from` on, as a sequence of slices.
     pub fn slices(&self, chain: &Chain, from: usize) -> Slices<'_> {
+        self.slices_to(chain, from, chain.len as usize)
+    }
+
+    /// The chain's bytes from `from` to `end` (at most its length), as a
+    /// sequence of slices.
+    pub fn slices_to(&self, chain: &Chain, from: usize, end: usize) -> Slices<'_> {
         Slices {
             pool: self,
             cur: chain.first,
             pos: 0,
-            end: chain.len as usize,
+            end: end.min(chain.len as usize),
             from,
+        }
+    }
+
+    /// Overwrite the chain's bytes from `at` with `data`, as far as the
+    /// chain goes (a parser writing what it learnt later into a kept head).
+    pub fn write_at(&mut self, chain: &Chain, at: usize, data: &[u8]) {
+        let end = at.saturating_add(data.len()).min(chain.len as usize);
+        let mut c = chain.first;
+        let mut base = 0;
+        let mut pos = at;
+        while pos < end && c != NIL {
+            if base + CHUNK > pos {
+                let off = pos - base;
+                let n = (CHUNK - off).min(end - pos);
+                let to = c as usize * CHUNK + off;
+                self.chunks[to..to + n].copy_from_slice(&data[pos - at..pos - at + n]);
+                pos += n;
+            }
+            base += CHUNK;
+            c = self.next[c as usize];
         }
     }
 
@@ -261,6 +297,37 @@ mod tests {
         p.release(&mut c);
         assert_eq!(p.free_count(), total);
         assert!(c.is_empty());
+    }
+
+    /// Bytes written in place land where they are read, across chunks,
+    /// and never past the chain's end.
+    #[test]
+    fn write_at_overwrites_in_place() {
+        let mut p = Store::new(8);
+        let mut c = Chain::default();
+        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        p.append(&mut c, &data);
+        for (at, n) in [(0, 3), (2040, 20), (4090, 100), (4999, 5), (6000, 4)] {
+            let mut want = data.clone();
+            let patch = vec![0xee; n];
+            let end = (at + n).min(want.len());
+            if at < end {
+                want[at..end].copy_from_slice(&patch[..end - at]);
+            }
+            let mut c2 = Chain::default();
+            p.append(&mut c2, &data);
+            p.write_at(&c2, at, &patch);
+            assert_eq!(collect(&p, &c2, 0), want, "at {at} n {n}");
+            assert_eq!(
+                p.slices_to(&c2, 10, 2100)
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<u8>>(),
+                &want[10..2100]
+            );
+            p.release(&mut c2);
+        }
+        p.release(&mut c);
     }
 
     #[test]

@@ -20,9 +20,9 @@ use crate::export::inventory::Inventory;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
 use crate::health::{self, Ago};
-use crate::http1::Tracker;
 use crate::log;
 use crate::policy::Filters;
+use crate::proto::Tracker;
 use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};
 use crate::stats;
 use crate::tcp::Limits;
@@ -293,6 +293,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         pool_bytes: a.buffer_pool_mb as usize * (1 << 20),
         timeout_us: (a.stream_timeout * 1e6) as u64,
         max_body: a.max_http_length as u64,
+        max_h2: a.max_h2_connections,
     });
     let lives: Vec<&str> = sources
         .iter()
@@ -302,12 +303,13 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     let kernel = (lives.len() * a.pcap_buffer_mb as usize) << 20;
     let ceiling = tracker.reserved() + sink.reserved() + kernel;
     log::info(&format!(
-        "memory ceiling {} bytes (flows {}, pool {} windows + {} chunks, endpoints {}, capture buffers {})",
+        "memory ceiling {} bytes (flows {}, pool {} windows + {} chunks, endpoints {}, HTTP/2 {} connections, capture buffers {})",
         ceiling,
         a.max_flows,
         tracker.windows.count(),
-        tracker.shared.pool.count(),
+        tracker.shared.http.pool.count(),
         a.max_endpoints,
+        tracker.shared.h2.capacity(),
         kernel
     ));
     let mut run = Run {

@@ -53,6 +53,11 @@ counters!(
     non_http_flows,
     tls_flows,
     http2_flows,
+    h2_connections,
+    h2_skipped,
+    h2_streams,
+    h2_resets,
+    h2_headers_unknown,
     tunnels,
     non_tcp,
     ip_fragments,
@@ -90,7 +95,8 @@ impl Stats {
         } else if self.packets == self.non_tcp + self.ip_fragments + self.malformed {
             why.push("no TCP packets were seen: check the --filter expression".to_string());
         }
-        let unread = self.tls_flows + self.http2_flows + self.non_http_flows;
+        // HTTP/2 connections are read unless every HTTP/2 slot was taken (h2_skipped).
+        let unread = self.tls_flows + self.h2_skipped + self.non_http_flows;
         if let Some(ports) = self.unread.ports().filter(|_| unread > 0) {
             why.push(format!("{unread} connection(s) could not be read: {ports}"));
             if self.unread.connections(Kind::Tls) > 0 {
@@ -103,8 +109,8 @@ impl Stats {
             }
             if self.unread.connections(Kind::Http2) > 0 {
                 why.push(
-                    "HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1, if there is \
-                     one (e.g. a load balancer's target group using HTTP/1.1)"
+                    "HTTP/2 connections past --max-h2-connections were not read: raise it \
+                     (about 19 KiB each)"
                         .to_string(),
                 );
             }
@@ -165,14 +171,15 @@ mod tests {
         st.unread
             .tls(&[22, 3, 1, 0, 1, 11], end(1, 40001), end(9, 443));
         st.http2_flows = 1;
+        st.h2_skipped = 1;
         st.unread.http2(end(9, 8080));
         assert_eq!(
             st.advice(Some("tcp port 443 or tcp port 8080")).unwrap(),
             "3 connection(s) could not be read: port 443: 2 TLS, port 8080: 1 HTTP/2; \
              TLS is encrypted: capture the plaintext hop instead, behind the load balancer \
              or the TLS-terminating proxy (in an ECS task, the app container's own HTTP \
-             port); HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1, if there is \
-             one (e.g. a load balancer's target group using HTTP/1.1); if the service's \
+             port); HTTP/2 connections past --max-h2-connections were not read: raise it \
+             (about 19 KiB each); if the service's \
              plain-HTTP port is not among these, widen the filter (--filter 'tcp port 443 \
              or tcp port 8080')"
         );

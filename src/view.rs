@@ -7,8 +7,9 @@
 use std::io::Read;
 use std::net::IpAddr;
 
-use crate::exchange::index::{self, uninit_headers};
+use crate::exchange::index::{self, Ext, uninit_headers};
 use crate::exchange::{Exchange, Form, Msg};
+use crate::http2::grpc;
 use crate::policy;
 use crate::pool::{Store, WINDOW};
 use crate::tcp::Ends;
@@ -20,7 +21,14 @@ pub struct Scratch {
     target: Vec<u8>,
     bodies: [[Vec<u8>; 2]; 2],
     max_body: usize,
+    /// HTTP/2: a response's trailers (head and index), and a gRPC status
+    /// message percent-decoded.
+    trailers: Vec<u8>,
+    grpc_message: Vec<u8>,
 }
+
+/// Longest gRPC status message shown (longer ones are cut at a character).
+const GRPC_MESSAGE: usize = 4096;
 
 impl Scratch {
     pub fn new(max_body: usize) -> Scratch {
@@ -32,12 +40,16 @@ impl Scratch {
             target: Vec::with_capacity(1024),
             bodies: [[buf(), buf()], [buf(), buf()]],
             max_body,
+            trailers: Vec::with_capacity(WINDOW + index::MAX),
+            grpc_message: vec![0; GRPC_MESSAGE],
         }
     }
 
     pub fn reserved(&self) -> usize {
         self.req_head.capacity()
             + self.resp_head.capacity()
+            + self.trailers.capacity()
+            + self.grpc_message.capacity()
             + self.target.capacity()
             + self
                 .bodies
@@ -77,11 +89,13 @@ pub type Headers<'a> = &'a [Header<'a>];
 
 type Slots<'a> = [std::mem::MaybeUninit<Header<'a>>; SHOWN_HEADERS];
 
-/// Room for the headers of one view (request and response), on the caller's
-/// stack: filled by `build` without being cleared first, and never moved.
+/// Room for the headers of one view (request, response and trailers), on
+/// the caller's stack: filled by `build` without being cleared first, and
+/// never moved.
 pub struct HeaderSlots<'a> {
     req: Slots<'a>,
     resp: Slots<'a>,
+    trailers: Slots<'a>,
 }
 
 impl Default for HeaderSlots<'_> {
@@ -89,6 +103,7 @@ impl Default for HeaderSlots<'_> {
         HeaderSlots {
             req: [const { std::mem::MaybeUninit::uninit() }; SHOWN_HEADERS],
             resp: [const { std::mem::MaybeUninit::uninit() }; SHOWN_HEADERS],
+            trailers: [const { std::mem::MaybeUninit::uninit() }; SHOWN_HEADERS],
         }
     }
 }
@@ -99,6 +114,7 @@ pub struct Req<'a> {
     pub target: &'a [u8],
     pub path: &'a [u8],
     pub query: Option<&'a [u8]>,
+    /// HTTP/1's minor version (0, 1), or 2 for HTTP/2 ([`version_text`]).
     pub version: u8,
     /// A malformed request line's version as seen (empty when it had none);
     /// None when it said HTTP/1.0 or HTTP/1.1 (`version`).
@@ -126,6 +142,83 @@ pub struct View<'a> {
     pub server: (IpAddr, u16),
     pub req: Req<'a>,
     pub resp: Option<Resp<'a>>,
+    /// What an HTTP/2 stream has besides HTTP/1's parts (None for HTTP/1).
+    pub h2: Option<H2<'a>>,
+}
+
+/// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`, from a message's version.
+pub fn version_text(version: u8) -> &'static [u8] {
+    match version {
+        0 => b"HTTP/1.0",
+        2 => b"HTTP/2",
+        _ => b"HTTP/1.1",
+    }
+}
+
+/// An HTTP/2 stream's own parts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct H2<'a> {
+    pub stream: u32,
+    /// The request's `:path` could not be known (capture started
+    /// mid-connection): target, path and query are empty, shown as null.
+    pub path_unknown: bool,
+    /// Its `:method` could not be known: the method is empty, shown as null.
+    pub method_unknown: bool,
+    /// Header fields left out of the request, of the response (trailers
+    /// included): they could not be known, or did not fit.
+    pub req_unknown: u32,
+    pub resp_unknown: u32,
+    /// The response's trailers, when it had some.
+    pub trailers: Option<Headers<'a>>,
+    /// The stream was ended by an RST_STREAM or a GOAWAY.
+    pub reset: Option<Reset>,
+    /// A gRPC call (request or response content-type `application/grpc*`).
+    pub grpc: Option<Grpc<'a>>,
+}
+
+impl H2<'_> {
+    /// Something the trace would show is missing: `:path` or `:method`.
+    pub fn partial(&self) -> bool {
+        self.path_unknown || self.method_unknown
+    }
+}
+
+/// How a stream was cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reset {
+    /// The error code (RFC 9113 §7).
+    pub code: u32,
+    /// Sent by the server (else the client).
+    pub by_server: bool,
+    /// A GOAWAY (the stream was above the last one the server processed),
+    /// not an RST_STREAM.
+    pub goaway: bool,
+}
+
+/// A gRPC call's parts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Grpc<'a> {
+    /// From `:path` (`/service/method`); None when it has another shape or
+    /// is unknown.
+    pub service: Option<&'a [u8]>,
+    pub method: Option<&'a [u8]>,
+    /// `grpc-status` from the trailers or a trailers-only response, else
+    /// what an RST_STREAM means; None when not seen.
+    pub status: Option<u32>,
+    /// `grpc-message`, percent-decoded.
+    pub message: Option<&'a [u8]>,
+    /// Messages each way, when counted (not across a capture gap).
+    pub req_messages: Option<u32>,
+    pub resp_messages: Option<u32>,
+}
+
+impl Grpc<'_> {
+    /// The status is one the OpenTelemetry conventions call a server error.
+    pub fn server_error(&self) -> bool {
+        self.status
+            .and_then(grpc::Code::from_u32)
+            .is_some_and(grpc::Code::is_server_error)
+    }
 }
 
 impl View<'_> {
@@ -187,19 +280,23 @@ fn is_json(headers: &[httparse::Header<'_>], body: &[u8]) -> bool {
     }
 }
 
-/// Copy, decode and redact one body, in one of `bufs`.
+/// Copy, decode and redact one body (the chain's bytes up to `end`), in
+/// one of `bufs`; `binary`: shown as base64 whatever the bytes.
+#[allow(clippy::too_many_arguments)]
 fn prepare_body<'a>(
     store: &Store,
     m: &Msg,
+    end: usize,
     headers: &[httparse::Header<'_>],
     redact: bool,
     max: usize,
+    binary: bool,
     bufs: &'a mut [Vec<u8>; 2],
 ) -> Body<'a> {
     let [a, b] = bufs;
     a.clear();
     let mut ascii = true;
-    for s in store.slices(&m.chain, m.body_start()) {
+    for s in store.slices_to(&m.chain, m.body_start(), end) {
         ascii &= extend_ascii(a, s);
     }
     let mut cur = 0;
@@ -280,7 +377,7 @@ fn prepare_body<'a>(
         decode_error,
         omitted: m.body_omitted,
         // Still the copy (not decoded or redacted): what the copy saw holds.
-        text: text(bytes, cur == 0 && ascii),
+        text: !binary && text(bytes, cur == 0 && ascii),
     }
 }
 
@@ -342,7 +439,66 @@ pub fn build<'s>(
 
     let mut hb = uninit_headers();
     let (line, req_headers) = index::request(req_head, req_index, &mut hb);
-    let req_body = prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
+    // HTTP/2 (version 2): the ext of each head, the gRPC content type.
+    let req_ext = (line.version == 2).then(|| index::request_ext(req_head, req_index));
+    let mut resp_hb = uninit_headers();
+    let (status, resp_headers) = if ex.has_resp {
+        index::response(resp_head, resp_index, &mut resp_hb)
+    } else {
+        (
+            index::StatusLine {
+                status: 0,
+                reason: "",
+                version: 1,
+            },
+            &[][..],
+        )
+    };
+    let resp_ext = (ex.has_resp && status.version == 2)
+        .then(|| index::response_ext(resp_head, resp_index))
+        .flatten();
+    // Trailers (HTTP/2) are kept after the response's body, at its chain's end.
+    let kept = resp_ext.map_or(0, |e| {
+        e.end.trailers_head as usize + e.end.trailers_index as usize
+    });
+    let body_end = ex.resp.chain.len().saturating_sub(kept);
+    let mut trailer_hb = uninit_headers();
+    let trailer_headers = if kept > 0 && body_end >= ex.resp.body_start() {
+        let e = resp_ext.unwrap_or_default().end;
+        let buf = &mut s.trailers;
+        buf.clear();
+        buf.extend(store.slices(&ex.resp.chain, body_end).flatten());
+        let (head, ix) = buf.split_at((e.trailers_head as usize).min(buf.len()));
+        Some(index::response(head, ix, &mut trailer_hb).1)
+    } else {
+        None
+    };
+    let grpc_type = match (req_ext, resp_ext) {
+        (None, None) => None,
+        _ => grpc_content_type(req_headers)
+            .or_else(|| grpc_content_type(resp_headers))
+            .or_else(|| {
+                // The content types unknown (mid-connection): gRPC's own response fields.
+                let grpc_field = |h: &httparse::Header<'_>| {
+                    h.name.eq_ignore_ascii_case("grpc-status")
+                        || h.name.eq_ignore_ascii_case("grpc-message")
+                };
+                (resp_headers.iter().any(grpc_field)
+                    || trailer_headers.is_some_and(|t| t.iter().any(grpc_field)))
+                .then_some(grpc::ContentType::Grpc)
+            }),
+    };
+    let binary = grpc_type.is_some_and(grpc::ContentType::counts_messages);
+    let req_body = prepare_body(
+        store,
+        &ex.req,
+        ex.req.chain.len(),
+        req_headers,
+        redact,
+        max,
+        binary,
+        req_bufs,
+    );
     target_buf.clear();
     let raw_target = line.target.as_bytes();
     match raw_target.iter().position(|&b| b == b'?') {
@@ -353,8 +509,17 @@ pub fn build<'s>(
         _ => target_buf.extend_from_slice(raw_target),
     }
     let target: &'s [u8] = target_buf;
-    let headers = collect_headers(req_headers, redact, &mut slots.req);
-    let host = View::header(headers, "host");
+    let HeaderSlots {
+        req: req_slots,
+        resp: resp_slots,
+        trailers: trailer_slots,
+    } = slots;
+    let headers = collect_headers(req_headers, redact, req_slots);
+    let host = match req_ext {
+        // HTTP/2: `:authority`.
+        Some(Some(e)) => e.authority,
+        _ => View::header(headers, "host"),
+    };
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(q) => (&target[..q], Some(&target[q + 1..])),
         None => (target, None),
@@ -372,19 +537,39 @@ pub fn build<'s>(
         body: req_body,
     };
 
+    let trailers = trailer_headers.map(|hs| collect_headers(hs, redact, trailer_slots));
     let resp_view = if ex.has_resp {
-        let mut hb = uninit_headers();
-        let (status, resp_headers) = index::response(resp_head, resp_index, &mut hb);
-        let body = prepare_body(store, &ex.resp, resp_headers, redact, max, resp_bufs);
+        let body = prepare_body(
+            store,
+            &ex.resp,
+            body_end,
+            resp_headers,
+            redact,
+            max,
+            binary,
+            resp_bufs,
+        );
         Some(Resp {
             status: status.status,
             reason: status.reason,
             version: status.version,
-            headers: collect_headers(resp_headers, redact, &mut slots.resp),
+            headers: collect_headers(resp_headers, redact, resp_slots),
             body,
         })
     } else {
         None
+    };
+    let h2 = match (req_ext, resp_ext) {
+        (None, None) => None,
+        _ => Some(h2_parts(
+            req_ext.flatten(),
+            resp_ext,
+            &req_view,
+            resp_view.as_ref(),
+            trailers,
+            grpc_type,
+            &mut s.grpc_message,
+        )),
     };
     let c = ex.client_dir;
     let sv = c.flip();
@@ -399,6 +584,80 @@ pub fn build<'s>(
         server: (ends.addr[sv].to_std(), ends.port[sv]),
         req: req_view,
         resp: resp_view,
+        h2,
+    }
+}
+
+/// What the request's (or response's) content-type says of gRPC.
+fn grpc_content_type(headers: &[httparse::Header<'_>]) -> Option<grpc::ContentType> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+        .and_then(|h| grpc::content_type(h.value))
+}
+
+/// An HTTP/2 stream's own parts, from its heads' exts and what the view
+/// already holds; a gRPC status message is decoded into `message_buf`.
+fn h2_parts<'a>(
+    req: Option<Ext<'_>>,
+    resp: Option<Ext<'_>>,
+    rv: &Req<'a>,
+    pv: Option<&Resp<'a>>,
+    trailers: Option<Headers<'a>>,
+    grpc_type: Option<grpc::ContentType>,
+    message_buf: &'a mut [u8],
+) -> H2<'a> {
+    use index::{end, flags};
+    let r = req.unwrap_or_default();
+    let p = resp.unwrap_or_default();
+    let reset = [r.end, p.end]
+        .into_iter()
+        .find(|e| e.flags & (end::RESET | end::GOAWAY) != 0)
+        .map(|e| Reset {
+            code: e.code,
+            by_server: e.flags & end::BY_SERVER != 0,
+            goaway: e.flags & end::GOAWAY != 0,
+        });
+    let path_unknown = r.flags & flags::PATH_UNKNOWN != 0;
+    let grpc = grpc_type.map(|_| {
+        let call = (!path_unknown).then(|| grpc::split_path(rv.path)).flatten();
+        // The status: the trailers', else a trailers-only response's.
+        let field = |name: &str| {
+            trailers
+                .and_then(|t| View::header(t, name))
+                .or_else(|| pv.and_then(|p| View::header(p.headers, name)))
+        };
+        let status = field("grpc-status")
+            .and_then(grpc::parse_status)
+            .or_else(|| {
+                reset
+                    .filter(|r| !r.goaway)
+                    .and_then(|r| grpc::status_from_reset(r.code))
+                    .map(grpc::Code::as_u32)
+            });
+        let message = field("grpc-message").map(|m| {
+            let d = grpc::percent_decode(m, message_buf);
+            &message_buf[..d.len]
+        });
+        let counted = |e: &Ext| (e.end.flags & end::COUNTED != 0).then_some(e.end.messages);
+        Grpc {
+            service: call.map(|c| c.service),
+            method: call.map(|c| c.method),
+            status,
+            message,
+            req_messages: req.as_ref().and_then(counted),
+            resp_messages: resp.as_ref().and_then(counted),
+        }
+    });
+    H2 {
+        stream: if req.is_some() { r.stream } else { p.stream },
+        path_unknown,
+        method_unknown: r.flags & flags::METHOD_UNKNOWN != 0,
+        req_unknown: r.unknown as u32,
+        resp_unknown: p.unknown as u32 + p.end.trailers_unknown as u32,
+        trailers,
+        reset,
+        grpc,
     }
 }
 

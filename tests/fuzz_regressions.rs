@@ -139,6 +139,11 @@ fn client_hello_corpus() {
     replay("client_hello");
 }
 
+#[test]
+fn h2_corpus() {
+    replay("h2");
+}
+
 /// Every target has a test above, a cargo-fuzz binary in fuzz/Cargo.toml and
 /// seeds; every folder under seeds/ and regressions/ names a target (a typo
 /// would otherwise go unreplayed).

@@ -988,3 +988,312 @@ fn malformed_requests_in_bulk() {
     assert!(run.stat("snaplen_cut") >= 1);
     assert_peak_under_ceiling(run.stat("peak_rss_kb"), run.ceiling, "malformed requests");
 }
+
+// ───────────────────────────── HTTP/2 ─────────────────────────────
+
+/// An HTTP/2 frame: 9-byte header and payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(9 + payload.len());
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+    f.push(kind);
+    f.push(flags);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+const H2_DATA: u8 = 0;
+const H2_HEADERS: u8 = 1;
+const H2_RST: u8 = 3;
+const H2_SETTINGS: u8 = 4;
+const H2_CONTINUATION: u8 = 9;
+const END_STREAM: u8 = 1;
+const END_HEADERS: u8 = 4;
+
+/// An HPACK integer with an `n`-bit prefix whose other bits are `first`.
+fn hpack_int(out: &mut Vec<u8>, first: u8, n: u32, v: u64) {
+    let max = (1u64 << n) - 1;
+    if v < max {
+        out.push(first | v as u8);
+        return;
+    }
+    out.push(first | max as u8);
+    let mut v = v - max;
+    while v >= 128 {
+        out.push((v % 128) as u8 | 0x80);
+        v /= 128;
+    }
+    out.push(v as u8);
+}
+
+/// A literal field without indexing, new name, raw strings.
+fn hpack_lit(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.push(0);
+    hpack_int(out, 0, 7, name.len() as u64);
+    out.extend_from_slice(name.as_bytes());
+    hpack_int(out, 0, 7, value.len() as u64);
+    out.extend_from_slice(value);
+}
+
+/// A GET request's block (`:method GET`, `:scheme http` from the static table).
+fn h2_get(path: &str) -> Vec<u8> {
+    let mut b = vec![0x82, 0x86];
+    hpack_lit(&mut b, ":path", path.as_bytes());
+    hpack_lit(&mut b, ":authority", b"api.example");
+    b
+}
+
+/// The client preface and an empty SETTINGS; the server's SETTINGS.
+fn h2_open(p: &mut Pcap, c: &mut Conn) {
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(h2_frame(H2_SETTINGS, 0, 0, &[]));
+    c.send(p, 0, &hello, 1460);
+    c.send(p, 1, &h2_frame(H2_SETTINGS, 0, 0, &[]), 1460);
+}
+
+/// GET `path` on `stream`, answered 200 with `body`.
+fn h2_exchange(p: &mut Pcap, c: &mut Conn, stream: u32, path: &str, body: &[u8]) {
+    let req = h2_frame(H2_HEADERS, END_HEADERS | END_STREAM, stream, &h2_get(path));
+    c.send(p, 0, &req, 1460);
+    let mut resp = h2_frame(H2_HEADERS, END_HEADERS, stream, &[0x88]);
+    resp.extend(h2_frame(H2_DATA, END_STREAM, stream, body));
+    c.send(p, 1, &resp, 1460);
+}
+
+/// Hostile HTTP/2 (issue 17 item 7), one connection each, between good HTTP/2 and HTTP/1
+/// exchanges on other connections, read from a capture at default settings: a
+/// CONTINUATION flood (2 MB of one header block), a table size update to 4 GiB, 3000 tiny
+/// headers in one block, an endless DATA stream (8 MB, never ended), an RST_STREAM flood
+/// (10,000, for streams never opened, and 100 opened then reset), 1,000 streams opened at
+/// once and never answered, and 64 KiB of garbage after a valid preface. Memory stays
+/// under the ceiling, what could not be kept is counted, nothing is invented, and the good
+/// exchanges come out whole.
+#[test]
+fn http2_floods_bombs_and_garbage() {
+    let server: Endpoint = ([10, 0, 0, 80], 8080);
+    let mut p = Pcap::new();
+    let mut port = 41000;
+    let mut conn = |p: &mut Pcap| -> Conn {
+        port += 1;
+        let mut c = Conn::open(p, ([192, 168, 7, 1], port), server, [port as u32 * 7, 99]);
+        h2_open(p, &mut c);
+        c
+    };
+    let good_body = pattern(3000);
+
+    // Good HTTP/2 first.
+    let mut c = conn(&mut p);
+    h2_exchange(&mut p, &mut c, 1, "/good/first", &good_body);
+    c.close(&mut p);
+
+    // CONTINUATION flood: one block of 2 MB, 100 bytes a frame, then its end.
+    let mut c = conn(&mut p);
+    let flood_port = c.ends[0].1;
+    let mut frames = h2_frame(H2_HEADERS, 0, 1, &[0x82, 0x86]);
+    for _ in 0..20_000 {
+        frames.extend(h2_frame(H2_CONTINUATION, 0, 1, &[0x40; 100]));
+    }
+    frames.extend(h2_frame(
+        H2_CONTINUATION,
+        END_HEADERS | END_STREAM,
+        1,
+        &[0x84],
+    ));
+    c.send(&mut p, 0, &frames, 1460);
+    c.close(&mut p);
+
+    // A table size update to 4 GiB (2^32 - 1, the largest HPACK integer we take) before
+    // a request's fields.
+    let mut c = conn(&mut p);
+    let mut b = Vec::new();
+    hpack_int(&mut b, 0x20, 5, u64::from(u32::MAX));
+    b.extend(h2_get("/after/huge-size-update"));
+    let req = h2_frame(H2_HEADERS, END_HEADERS | END_STREAM, 1, &b);
+    c.send(&mut p, 0, &req, 1460);
+    let mut resp = h2_frame(H2_HEADERS, END_HEADERS, 1, &[0x88]);
+    resp.extend(h2_frame(H2_DATA, END_STREAM, 1, b"ok"));
+    c.send(&mut p, 1, &resp, 1460);
+    c.close(&mut p);
+
+    // 3000 tiny headers in one block (15 KB, one HEADERS frame).
+    let mut c = conn(&mut p);
+    let mut b = h2_get("/tiny-headers");
+    for _ in 0..3000 {
+        hpack_lit(&mut b, "x", b"y");
+    }
+    c.send(
+        &mut p,
+        0,
+        &h2_frame(H2_HEADERS, END_HEADERS | END_STREAM, 1, &b),
+        1460,
+    );
+    let mut resp = h2_frame(H2_HEADERS, END_HEADERS, 1, &[0x88]);
+    resp.extend(h2_frame(H2_DATA, END_STREAM, 1, b"ok"));
+    c.send(&mut p, 1, &resp, 1460);
+    c.close(&mut p);
+
+    // An endless DATA stream: 8 MB of a request body that never ends.
+    let mut c = conn(&mut p);
+    let mut b = vec![0x83, 0x86]; // POST, http
+    hpack_lit(&mut b, ":path", b"/endless");
+    hpack_lit(&mut b, ":authority", b"api.example");
+    c.send(&mut p, 0, &h2_frame(H2_HEADERS, END_HEADERS, 1, &b), 1460);
+    let chunk = h2_frame(H2_DATA, 0, 1, &[b'z'; 16_384]);
+    for _ in 0..512 {
+        c.send(&mut p, 0, &chunk, 16_384);
+    }
+    c.close(&mut p);
+
+    // RST_STREAM flood: 10,000 for streams never opened, 100 for streams just opened.
+    let mut c = conn(&mut p);
+    let rst = |s: u32| h2_frame(H2_RST, 0, s, &8u32.to_be_bytes());
+    let flood: Vec<u8> = (0..10_000u32).flat_map(|i| rst(1001 + 2 * i)).collect();
+    c.send(&mut p, 0, &flood, 1460);
+    let mut opened = Vec::new();
+    for i in 0..100u32 {
+        let s = 1 + 2 * i;
+        opened.extend(h2_frame(
+            H2_HEADERS,
+            END_HEADERS,
+            s,
+            &h2_get(&format!("/rst/{i}")),
+        ));
+        opened.extend(rst(s));
+    }
+    c.send(&mut p, 0, &opened, 1460);
+    c.close(&mut p);
+
+    // 1,000 streams opened at once, never answered.
+    let mut c = conn(&mut p);
+    let many: Vec<u8> = (0..1000u32)
+        .flat_map(|i| {
+            h2_frame(
+                H2_HEADERS,
+                END_HEADERS | END_STREAM,
+                1 + 2 * i,
+                &h2_get(&format!("/many/{i}")),
+            )
+        })
+        .collect();
+    c.send(&mut p, 0, &many, 1460);
+    c.close(&mut p);
+
+    // Garbage after a valid preface.
+    let mut c = conn(&mut p);
+    let garbage_port = c.ends[0].1;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let garbage: Vec<u8> = (0..65_536)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    c.send(&mut p, 0, &garbage, 1460);
+    c.close(&mut p);
+
+    // Good HTTP/2 and HTTP/1 last.
+    let mut c = conn(&mut p);
+    h2_exchange(&mut p, &mut c, 1, "/good/last", &good_body);
+    c.close(&mut p);
+    let mut c = Conn::open(&mut p, ([192, 168, 7, 2], 40000), server, [5, 6]);
+    c.send(
+        &mut p,
+        0,
+        b"GET /good/http1 HTTP/1.1\r\nHost: api.example\r\n\r\n",
+        1460,
+    );
+    c.send(&mut p, 1, &response(&good_body), 1460);
+    c.close(&mut p);
+
+    let file = p.write("h2");
+    eprintln!("capture: {} packets, {} bytes", p.packets, p.buf.len());
+    let run = read_file(
+        &file.0,
+        &["--max-http-length", "65536"],
+        Duration::from_secs(120),
+    );
+    eprintln!("read in {:?}\n{}", run.elapsed, run.stderr);
+    let by_target = |t: &str| run.traces.iter().find(|v| v["request"]["target"] == t);
+
+    // The good exchanges, whole.
+    for (target, version) in [
+        ("/good/first", "HTTP/2"),
+        ("/good/last", "HTTP/2"),
+        ("/good/http1", "HTTP/1.1"),
+    ] {
+        let t = by_target(target).unwrap_or_else(|| panic!("no trace of {target}"));
+        assert_eq!(t["request"]["version"], version, "{target}");
+        assert_eq!(t["response"]["status"], 200, "{target}");
+        assert_eq!(body_bytes(&t["response"]), good_body, "body of {target}");
+    }
+    // The size update changes nothing of what follows.
+    let t = by_target("/after/huge-size-update").expect("the request after the size update");
+    assert_eq!(t["request"]["host"], "api.example");
+    // 3000 headers: a head keeps 256 (as HTTP/1's), the rest are counted on the message;
+    // a trace shows the first 128 of those kept (view::SHOWN_HEADERS, as for HTTP/1).
+    let t = by_target("/tiny-headers").expect("the request with 3000 headers");
+    let shown = t["request"]["headers"].as_array().unwrap().len();
+    let unknown = t["request"]["headers_unknown"].as_u64().unwrap_or(0);
+    assert_eq!(shown, 128, "headers shown");
+    assert_eq!(
+        unknown,
+        3000 - 256,
+        "headers past what a head keeps are counted"
+    );
+    // The endless body: cut at --max-http-length, said so.
+    let t = by_target("/endless").expect("the endless request, reported at the close");
+    assert_eq!(t["request"]["body_truncated"], true);
+    assert!(body_bytes(&t["request"]).len() <= 65_536);
+    // RST flood: every reset counted, the opened streams reported as reset.
+    assert!(
+        run.stat("h2_resets") >= 10_100,
+        "h2_resets={}",
+        run.stat("h2_resets")
+    );
+    let reset = run
+        .traces
+        .iter()
+        .filter(|t| {
+            t["request"]["target"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("/rst/"))
+        })
+        .count();
+    assert_eq!(reset, 100, "each stream opened then reset is one trace");
+    // 1,000 streams at once: each reported (unanswered), the overflow of the stream table
+    // counted.
+    let many = run
+        .traces
+        .iter()
+        .filter(|t| {
+            t["request"]["target"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("/many/"))
+        })
+        .count();
+    assert_eq!(many, 1000, "every stream opened is reported");
+    assert!(
+        run.stat("pool_exhausted") > 0,
+        "the stream table overflow is counted"
+    );
+    // The CONTINUATION flood and the garbage invent nothing; the lost block is counted.
+    for port in [flood_port, garbage_port] {
+        let invented: Vec<String> = run
+            .traces
+            .iter()
+            .filter(|t| t["client"]["port"] == port && !t["request"]["method"].is_null())
+            .map(summarize)
+            .collect();
+        assert!(invented.is_empty(), "port {port}: {invented:?}");
+    }
+    assert!(
+        run.stat("h2_headers_unknown") >= 1,
+        "the flooded block is counted"
+    );
+    assert!(run.stat("parse_errors") >= 1, "the garbage is counted");
+    assert_eq!(run.stat("h2_connections"), 9);
+    assert_eq!(run.stat("h2_skipped"), 0);
+    assert_peak_under_ceiling(run.stat("peak_rss_kb"), run.ceiling, "hostile HTTP/2");
+}

@@ -1037,15 +1037,16 @@ fn tls_connections_are_named_not_read() {
     assert!(!advice.contains("HTTP/2"), "{advice}");
 }
 
-/// HTTP/2 cleartext only (nghttpd, curl --http2-prior-knowledge): the
-/// advice names the port as HTTP/2 and says what to try; no `encrypted:`
-/// line (nothing was encrypted).
+/// HTTP/2 cleartext only (nghttpd, curl --http2-prior-knowledge) with no
+/// HTTP/2 connection decoded (`--max-h2-connections 0`; tests/h2_live.rs
+/// traces it at the defaults): the advice names the port as HTTP/2 and says
+/// what to try; no `encrypted:` line (nothing was encrypted).
 #[test]
 fn http2_only_traffic_gets_its_advice() {
     require_root("live capture");
     let h2 = H2cServer::start();
     let filter = format!("tcp port {}", h2.port);
-    let sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
+    let sensor = Sensor::start(&["-i", "lo", "--filter", &filter, "--max-h2-connections", "0"]);
     let status = curl(&[
         "--http2-prior-knowledge",
         "-o",
@@ -1059,6 +1060,7 @@ fn http2_only_traffic_gets_its_advice() {
     let fin = sensor.stop(libc::SIGINT);
     fin.assert_exit_0();
     assert_eq!(fin.stat("http2_flows"), 1, "{:#?}", fin.stderr);
+    assert_eq!(fin.stat("h2_skipped"), 1, "{:#?}", fin.stderr);
     assert!(lines_with(&fin.stderr, "encrypted:").is_empty());
     let advice = lines_with(&fin.stderr, "no HTTP exchanges were seen");
     assert_eq!(advice.len(), 1, "{:#?}", fin.stderr);
@@ -1067,7 +1069,7 @@ fn http2_only_traffic_gets_its_advice() {
             "1 connection(s) could not be read: port {}: 1 HTTP/2",
             h2.port
         ),
-        "HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1".to_string(),
+        "HTTP/2 connections past --max-h2-connections were not read: raise it".to_string(),
         format!("widen the filter (--filter '{filter}')"),
     ] {
         assert!(advice[0].contains(&part), "{part:?} not in {}", advice[0]);

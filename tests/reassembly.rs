@@ -123,6 +123,7 @@ fn thousand_connections_through_eight_flows() {
                 pool_bytes: 4 << 20,
                 timeout_us: 10_000_000,
                 max_body: 1 << 20,
+                max_h2: 4,
             };
             let convs: Vec<Conv> = (0..n + 100)
                 .map(|i| build_conv(&small_spec(i, &mut rng)))
@@ -249,6 +250,7 @@ fn random_and_truncated_frames_of_every_link_type() {
                 pool_bytes: 1 << 20,
                 timeout_us: 1_000_000,
                 max_body: 300,
+                max_h2: 4,
             });
             for &lt in ALL_LINKS.iter().chain(&[2, 147, -1, 65535]) {
                 let known = ALL_LINKS.contains(&lt);
@@ -346,6 +348,7 @@ fn tracker_survives_random_segments() {
                 pool_bytes: rng.pick(&[0, 100_000, 300_000, 2 << 20]),
                 timeout_us: rng.pick(&[1_000, 1_000_000, 10_000_000]),
                 max_body: rng.pick(&[0, 1, 100, 5000, 1 << 20]),
+                max_h2: 4,
             };
             let mut fd = Feeder::new(&lim);
             let hosts = [
@@ -575,6 +578,7 @@ fn head_larger_than_the_free_pool_then_a_body() {
             pool_bytes: 0, // the minimum: 2 windows, 16 chunks
             timeout_us: 10_000_000,
             max_body: 1000,
+            max_h2: 4,
         };
         let out = run(&spec, &pkts, &lim)?;
         // The head could not be kept: no trace, and the loss is counted.

@@ -101,6 +101,7 @@ fn lines_do_not_allocate() {
                     headers: &[],
                     body: body((i as u64) << 20, i % 3 == 0, i % 2 == 0),
                 }),
+                h2: None,
             }
         })
         .collect();

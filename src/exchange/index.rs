@@ -16,13 +16,22 @@
 //! The index, all numbers little-endian u16:
 //!
 //! ```text
-//! start-line  request:  method off, len; target off, len; version; 0
-//!             request whose line says no HTTP/1.0 or HTTP/1.1 (a malformed one):
+//! start-line  request:  method off, len; target off, len; version; ext
+//!             request whose line says no HTTP/1.0 or HTTP/1.1 (a malformed one, HTTP/1 only):
 //!                       method off, len; target off, len; version text off; 0x8000 | its len
-//!             response: reason off, len; 0, 0;           version; status
+//!             response: reason off, len; ext, 0;         version; status
 //! count       headers that follow
 //! headers     name off, len; value off, len      (8 bytes each)
+//! ext         `ext` bytes (0 for HTTP/1): what an HTTP/2 head keeps besides
 //! ```
+//!
+//! `version` is HTTP/1's minor version (0 or 1), or 2 for HTTP/2. An HTTP/2
+//! head written by the HTTP/2 parser ends with an [`Ext`] ([`EXT_LEN`]
+//! bytes): the `:authority`, what could not be known, and what the parser
+//! learns when the stream ends, written in place then ([`ExtEnd`],
+//! [`ext_end_at`]). A request that an `Upgrade: h2c` turned into stream 1
+//! keeps its HTTP/1 index with `version` set to 2 and no ext. Readers of
+//! HTTP/1 heads never see an ext: `ext` is 0 there, as it always was.
 //!
 //! Offsets fit in 16 bits: a head is at most `pool::WINDOW` (64 KiB) long
 //! and every part ends before it does.
@@ -86,8 +95,13 @@ pub struct Parts<'p, 'b> {
 const LINE: usize = 12;
 const COUNT: usize = 2;
 const PER_HEADER: usize = 8;
-/// Longest index: every header slot httparse fills.
-pub const MAX: usize = LINE + COUNT + PER_HEADER * MAX_HEADERS;
+/// Longest index: every header slot filled, and an HTTP/2 ext.
+pub const MAX: usize = LINE + COUNT + PER_HEADER * MAX_HEADERS + EXT_LEN;
+/// Where a request line keeps its version (what an `Upgrade: h2c` sets to 2).
+pub const REQUEST_VERSION_AT: usize = 8;
+/// Where the start line keeps the ext's length: request, response.
+const REQUEST_EXT_AT: usize = 10;
+const RESPONSE_EXT_AT: usize = 4;
 // `Msg::index_len` is a u16.
 const _: () = assert!(MAX <= u16::MAX as usize);
 
@@ -98,42 +112,160 @@ pub type Buf = MaybeUninit<[u8; MAX]>;
 /// Write the index of `head` (the bytes its parts point into) into `buf`.
 pub fn index<'x>(buf: &'x mut Buf, head: &[u8], parts: &Parts<'_, '_>) -> &'x [u8] {
     let mut w = Writer { buf, len: 0 };
-    match parts.start {
-        StartLine::Request(line) => {
-            w.put(span(head, line.method.as_bytes()).to_le_bytes());
-            w.put(span(head, line.target.as_bytes()).to_le_bytes());
-            match line.odd_version {
-                None => {
-                    w.put((line.version as u16).to_le_bytes());
-                    w.put([0, 0]);
-                }
-                Some(v) => {
-                    // Offset and length (at most 15 bits: cut) of the text.
-                    let v = &v.as_bytes()[..v.len().min(ODD_VERSION as usize - 1)];
-                    let s = span(head, v);
-                    w.put((s as u16).to_le_bytes());
-                    w.put((ODD_VERSION | (s >> 16) as u16).to_le_bytes());
-                }
-            }
-        }
-        StartLine::Response(s) => {
-            w.put(span(head, s.reason.as_bytes()).to_le_bytes());
-            w.put([0; 4]);
-            w.put((s.version as u16).to_le_bytes());
-            w.put(s.status.to_le_bytes());
-        }
-    }
-    let hs = parts.headers;
-    let n = hs.len().min(MAX_HEADERS);
-    w.put((n as u16).to_le_bytes());
-    for h in &hs[..n] {
-        let entry = span(head, h.name.as_bytes()) as u64 | (span(head, h.value) as u64) << 32;
-        w.put(entry.to_le_bytes());
-    }
+    w.parts(head, parts, 0);
     let len = w.len;
     // SAFETY: the first `len` bytes have been written (`put`), and
     // MaybeUninit<u8> has the layout of u8.
     unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) }
+}
+
+/// Write the index of an HTTP/2 head (`parts` with version 2) and its ext
+/// into `buf`. The ext's end part is written empty: the parser writes it in
+/// place when the stream ends ([`ext_end_at`]).
+pub fn index_h2<'x>(
+    buf: &'x mut Buf,
+    head: &[u8],
+    parts: &Parts<'_, '_>,
+    ext: &ExtHead<'_>,
+) -> &'x [u8] {
+    let mut w = Writer { buf, len: 0 };
+    w.parts(head, parts, EXT_LEN as u16);
+    let authority = ext.authority.map_or(0, |a| span(head, a));
+    w.put(authority.to_le_bytes());
+    w.put(ext.stream.to_le_bytes());
+    w.put(ext.unknown.to_le_bytes());
+    w.put(ext.flags.to_le_bytes());
+    w.put(ExtEnd::default().bytes());
+    let len = w.len;
+    // SAFETY: the first `len` bytes have been written (`put`), and
+    // MaybeUninit<u8> has the layout of u8.
+    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) }
+}
+
+/// Bytes of the ext of an HTTP/2 head.
+pub const EXT_LEN: usize = 12 + END_LEN;
+/// Bytes of its end part.
+const END_LEN: usize = 16;
+
+/// Flags of an HTTP/2 head ([`ExtHead::flags`]).
+pub mod flags {
+    /// The request's `:path` could not be known (target, path, query unknown).
+    pub const PATH_UNKNOWN: u16 = 1;
+    /// The request's `:method` could not be known.
+    pub const METHOD_UNKNOWN: u16 = 2;
+    /// The response's `:status` could not be known.
+    pub const STATUS_UNKNOWN: u16 = 4;
+}
+
+/// Flags of the end of an HTTP/2 stream ([`ExtEnd::flags`]).
+pub mod end {
+    /// The message's gRPC messages were counted ([`ExtEnd::messages`](super::ExtEnd)).
+    pub const COUNTED: u16 = 1;
+    /// An RST_STREAM ended the stream, with [`ExtEnd::code`](super::ExtEnd).
+    pub const RESET: u16 = 2;
+    /// A GOAWAY ended it (its stream was above the last one the sender processed).
+    pub const GOAWAY: u16 = 4;
+    /// The reset or GOAWAY came from the server (else from the client).
+    pub const BY_SERVER: u16 = 8;
+}
+
+/// What an HTTP/2 head says when it is read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExtHead<'b> {
+    /// `:authority` (pointing into the head), when known.
+    pub authority: Option<&'b [u8]>,
+    pub stream: u32,
+    /// Header fields left out: they could not be known (mid-connection
+    /// HPACK), or did not fit what a head keeps.
+    pub unknown: u16,
+    /// [`flags`].
+    pub flags: u16,
+}
+
+/// What the HTTP/2 parser writes into a head's ext when its stream ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtEnd {
+    /// [`end`].
+    pub flags: u16,
+    /// A response's trailers: the bytes of their head and of its index,
+    /// kept after the body at the end of the message's chain.
+    pub trailers_head: u16,
+    pub trailers_index: u16,
+    /// Trailer fields left out (as [`ExtHead::unknown`]).
+    pub trailers_unknown: u16,
+    /// gRPC messages of the message (valid with [`end::COUNTED`]).
+    pub messages: u32,
+    /// The RST_STREAM or GOAWAY error code.
+    pub code: u32,
+}
+
+impl ExtEnd {
+    /// The end part as it is kept.
+    pub fn bytes(&self) -> [u8; END_LEN] {
+        let mut b = [0; END_LEN];
+        b[0..2].copy_from_slice(&self.flags.to_le_bytes());
+        b[2..4].copy_from_slice(&self.trailers_head.to_le_bytes());
+        b[4..6].copy_from_slice(&self.trailers_index.to_le_bytes());
+        b[6..8].copy_from_slice(&self.trailers_unknown.to_le_bytes());
+        b[8..12].copy_from_slice(&self.messages.to_le_bytes());
+        b[12..16].copy_from_slice(&self.code.to_le_bytes());
+        b
+    }
+
+    fn read(b: &[u8]) -> ExtEnd {
+        let u16_at = |at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+        let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        ExtEnd {
+            flags: u16_at(0),
+            trailers_head: u16_at(2),
+            trailers_index: u16_at(4),
+            trailers_unknown: u16_at(6),
+            messages: u32_at(8),
+            code: u32_at(12),
+        }
+    }
+}
+
+/// Where, in an index of `index_len` bytes written by [`index_h2`], the
+/// ext's end part starts.
+pub fn ext_end_at(index_len: usize) -> usize {
+    index_len.saturating_sub(END_LEN)
+}
+
+/// An HTTP/2 head's ext, read back.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ext<'b> {
+    pub authority: Option<&'b [u8]>,
+    pub stream: u32,
+    pub unknown: u16,
+    pub flags: u16,
+    pub end: ExtEnd,
+}
+
+/// The ext of a request head (None: HTTP/1, or an upgraded request).
+pub fn request_ext<'b>(head: &'b [u8], ix: &[u8]) -> Option<Ext<'b>> {
+    ext(head, ix, REQUEST_EXT_AT)
+}
+
+/// The ext of a response head (None: HTTP/1).
+pub fn response_ext<'b>(head: &'b [u8], ix: &[u8]) -> Option<Ext<'b>> {
+    ext(head, ix, RESPONSE_EXT_AT)
+}
+
+fn ext<'b>(head: &'b [u8], ix: &[u8], len_at: usize) -> Option<Ext<'b>> {
+    let len = u16::from_le_bytes(ix.get(len_at..len_at + 2)?.try_into().ok()?) as usize;
+    if len != EXT_LEN || ix.len() < LINE + COUNT + EXT_LEN {
+        return None;
+    }
+    let e = &ix[ix.len() - EXT_LEN..];
+    let authority = u32::from_le_bytes(e[0..4].try_into().unwrap());
+    Some(Ext {
+        authority: (authority != 0).then(|| at(head, authority)),
+        stream: u32::from_le_bytes(e[4..8].try_into().unwrap()),
+        unknown: u16::from_le_bytes([e[8], e[9]]),
+        flags: u16::from_le_bytes([e[10], e[11]]),
+        end: ExtEnd::read(&e[12..]),
+    })
 }
 
 /// Writes an index into a `Buf` (its first `len` bytes are written). The
@@ -145,6 +277,47 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// The start line (with `ext`, the length of an ext that follows), the
+    /// count and the headers.
+    #[inline(always)]
+    fn parts(&mut self, head: &[u8], parts: &Parts<'_, '_>, ext: u16) {
+        match parts.start {
+            StartLine::Request(line) => {
+                self.put(span(head, line.method.as_bytes()).to_le_bytes());
+                self.put(span(head, line.target.as_bytes()).to_le_bytes());
+                match line.odd_version {
+                    None => {
+                        self.put((line.version as u16).to_le_bytes());
+                        self.put(ext.to_le_bytes());
+                    }
+                    Some(v) => {
+                        // Offset and length (at most 15 bits: cut) of the
+                        // text. Only HTTP/1 lines are odd: no ext follows.
+                        debug_assert_eq!(ext, 0);
+                        let v = &v.as_bytes()[..v.len().min(ODD_VERSION as usize - 1)];
+                        let s = span(head, v);
+                        self.put((s as u16).to_le_bytes());
+                        self.put((ODD_VERSION | (s >> 16) as u16).to_le_bytes());
+                    }
+                }
+            }
+            StartLine::Response(s) => {
+                self.put(span(head, s.reason.as_bytes()).to_le_bytes());
+                self.put(ext.to_le_bytes());
+                self.put([0; 2]);
+                self.put((s.version as u16).to_le_bytes());
+                self.put(s.status.to_le_bytes());
+            }
+        }
+        let hs = parts.headers;
+        let n = hs.len().min(MAX_HEADERS);
+        self.put((n as u16).to_le_bytes());
+        for h in &hs[..n] {
+            let entry = span(head, h.name.as_bytes()) as u64 | (span(head, h.value) as u64) << 32;
+            self.put(entry.to_le_bytes());
+        }
+    }
+
     #[inline(always)]
     fn put<const N: usize>(&mut self, bytes: [u8; N]) {
         assert!(self.len + N <= MAX);
@@ -388,6 +561,101 @@ mod tests {
             assert_eq!((s.status, s.reason, s.version), (status, reason, version));
             assert_eq!(pairs(hs2), pairs(&hs));
         }
+    }
+
+    /// An HTTP/2 head: its index reads back as HTTP/1's do, its ext (written
+    /// with the head, then its end part in place) reads back whole, and an
+    /// HTTP/1 index has none.
+    #[test]
+    fn h2_ext_round_trip() {
+        let head =
+            b"POST /demo.Echo/Unary HTTP/2\r\ncontent-type: application/grpc\r\n:authority x:1";
+        let hs = [Header {
+            name: std::str::from_utf8(&head[30..42]).unwrap(),
+            value: &head[44..60],
+        }];
+        let line = ReqLine {
+            method: std::str::from_utf8(&head[..4]).unwrap(),
+            target: std::str::from_utf8(&head[5..21]).unwrap(),
+            version: 2,
+            odd_version: None,
+        };
+        let parts = Parts {
+            start: StartLine::Request(line),
+            headers: &hs,
+        };
+        let ext = ExtHead {
+            authority: Some(&head[head.len() - 3..]),
+            stream: 13,
+            unknown: 2,
+            flags: flags::METHOD_UNKNOWN,
+        };
+        let mut buf = Buf::uninit();
+        let mut ix = index_h2(&mut buf, head, &parts, &ext).to_vec();
+        assert_eq!(ix.len(), LINE + COUNT + PER_HEADER + EXT_LEN);
+        let mut hb = uninit_headers();
+        let (l2, hs2) = request(head, &ix, &mut hb);
+        assert_eq!(
+            (l2.method, l2.target, l2.version),
+            ("POST", "/demo.Echo/Unary", 2)
+        );
+        assert_eq!(pairs(hs2), pairs(&hs));
+        let e = request_ext(head, &ix).unwrap();
+        assert_eq!(
+            (e.authority, e.stream, e.unknown, e.flags, e.end),
+            (
+                Some(&b"x:1"[..]),
+                13,
+                2,
+                flags::METHOD_UNKNOWN,
+                ExtEnd::default()
+            )
+        );
+        let end = ExtEnd {
+            flags: end::RESET | end::BY_SERVER | end::COUNTED,
+            trailers_head: 40,
+            trailers_index: 30,
+            trailers_unknown: 1,
+            messages: 3,
+            code: 8,
+        };
+        let at = ext_end_at(ix.len());
+        ix[at..].copy_from_slice(&end.bytes());
+        assert_eq!(request_ext(head, &ix).unwrap().end, end);
+        assert!(response_ext(head, &ix).is_none());
+        // HTTP/1: no ext, whatever the index holds.
+        let parts = Parts {
+            start: StartLine::Request(ReqLine { version: 1, ..line }),
+            headers: &hs,
+        };
+        let mut buf = Buf::uninit();
+        let ix = index(&mut buf, head, &parts);
+        assert!(request_ext(head, ix).is_none() && response_ext(head, ix).is_none());
+        // A response's ext.
+        let status = StatusLine {
+            status: 200,
+            reason: "",
+            version: 2,
+        };
+        let parts = Parts {
+            start: StartLine::Response(status),
+            headers: &hs,
+        };
+        let mut buf = Buf::uninit();
+        let ix = index_h2(
+            &mut buf,
+            head,
+            &parts,
+            &ExtHead {
+                stream: 7,
+                ..ExtHead::default()
+            },
+        );
+        let mut hb = uninit_headers();
+        let (s2, hs2) = response(head, ix, &mut hb);
+        assert_eq!((s2.status, s2.version, hs2.len()), (200, 2, 1));
+        let e = response_ext(head, ix).unwrap();
+        assert_eq!((e.authority, e.stream), (None, 7));
     }
 
     /// A part that does not point into the head is written as empty.

@@ -63,6 +63,14 @@ impl Msg {
     pub fn keep_head(&mut self, head: &[u8], parts: &index::Parts, pool: &mut Store) {
         let mut buf = index::Buf::uninit();
         let ix = index::index(&mut buf, head, parts);
+        self.keep_indexed(head, ix, pool);
+    }
+
+    /// Keep `head` and its index `ix`, written by the caller (HTTP/2:
+    /// `index::index_h2`), in a new chain; `lost` if the store could not
+    /// take them.
+    #[inline(always)]
+    pub fn keep_indexed(&mut self, head: &[u8], ix: &[u8], pool: &mut Store) {
         let mut chain = Chain::default();
         if pool.append(&mut chain, head) < head.len() || pool.append(&mut chain, ix) < ix.len() {
             self.lost = true;
@@ -70,6 +78,15 @@ impl Msg {
         self.chain = chain;
         self.head_len = head.len() as u32;
         self.index_len = ix.len() as u16;
+    }
+
+    /// Overwrite the kept index from `at` bytes into it (what a parser
+    /// learns after the head: `index::ext_end_at`). Nothing past what was
+    /// kept is written.
+    pub fn patch_index(&self, at: usize, bytes: &[u8], pool: &mut Store) {
+        let at = at.min(self.index_len as usize);
+        let bytes = &bytes[..bytes.len().min(self.index_len as usize - at)];
+        pool.write_at(&self.chain, self.head_len as usize + at, bytes);
     }
 
     /// Body bytes that arrived at `ts`: counted, and kept while the body
@@ -293,15 +310,23 @@ impl<'a> Env<'a> {
         head: &[u8],
         parts: &index::Parts,
     ) -> bool {
+        let mut buf = index::Buf::uninit();
+        let ix = index::index(&mut buf, head, parts);
+        self.keep_request_indexed(i, ticket, head, ix)
+    }
+
+    /// [`Env::keep_request`] for a head whose index `ix` the caller wrote
+    /// (HTTP/2: `index::index_h2`).
+    pub fn keep_request_indexed(&mut self, i: u32, ticket: Ticket, head: &[u8], ix: &[u8]) -> bool {
         let ex = &mut self.exs[i];
         ex.ticket = ticket;
         match ticket.verdict() {
             Verdict::Keep(_) => {
-                ex.req.keep_head(head, parts, self.pool);
+                ex.req.keep_indexed(head, ix, self.pool);
                 true
             }
             Verdict::Head => {
-                ex.req.keep_head(head, parts, self.pool);
+                ex.req.keep_indexed(head, ix, self.pool);
                 if ex.req.lost {
                     self.pool.release(&mut ex.req.chain);
                     ex.req.lost = false;
@@ -350,6 +375,17 @@ impl<'a> Env<'a> {
         head: &[u8],
         parts: &index::Parts,
     ) -> bool {
+        let keep = self.respond(i, ts, status);
+        if keep {
+            self.exs[i].resp.keep_head(head, parts, self.pool);
+        }
+        keep
+    }
+
+    /// What [`Env::keep_response`] decides, for a parser that keeps the
+    /// response head itself (HTTP/2): whether exchange `i` is still traced
+    /// now that its final response (`status`, 0 when unknown) came at `ts`.
+    pub fn respond(&mut self, i: u32, ts: u64, status: u16) -> bool {
         let ex = &mut self.exs[i];
         ex.status = status;
         if ex.skip {
@@ -361,7 +397,6 @@ impl<'a> Env<'a> {
             ex.skip = true;
             return false;
         }
-        ex.resp.keep_head(head, parts, self.pool);
         true
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{Next, Output, next};
 use crate::json::{json_str, write_rfc3339};
-use crate::view::{Body, Header, View, body_str};
+use crate::view::{Body, Header, View, body_str, version_text};
 
 pub struct Har {
     out: io::BufWriter<Box<dyn Write>>,
@@ -87,7 +87,9 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
         json_str(o, &url);
         match r.odd_version {
             None => {
-                let _ = write!(o, ",\"httpVersion\":\"HTTP/1.{}\"", r.version);
+                o.extend_from_slice(b",\"httpVersion\":\"");
+                o.extend_from_slice(version_text(r.version));
+                o.push(b'"');
             }
             // A malformed request line's version as seen (HAR wants a string).
             Some(v) => {
@@ -142,11 +144,9 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
             Some(p) => {
                 let _ = write!(o, ",\"response\":{{\"status\":{},\"statusText\":", p.status);
                 json_str(o, p.reason.as_bytes());
-                let _ = write!(
-                    o,
-                    ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
-                    p.version
-                );
+                o.extend_from_slice(b",\"httpVersion\":\"");
+                o.extend_from_slice(version_text(p.version));
+                o.extend_from_slice(b"\",\"cookies\":[],\"headers\":");
                 headers(o, p.headers);
                 content(o, &p.body, mime(p.headers));
                 let _ = write!(

@@ -223,6 +223,9 @@ pub fn write_line(out: &mut Vec<u8>, v: &View, st: &Style) {
         }
         None => paint(out, st, RED, |o| o.extend_from_slice(b"[no response]")),
     }
+    if let Some(h) = &v.h2 {
+        h2_flags(out, h, st);
+    }
     out.push(b' ');
     duration(out, v.end_us.saturating_sub(v.start_us), st.utf8);
     let req = &v.req.body;
@@ -243,10 +246,35 @@ pub fn write_line(out: &mut Vec<u8>, v: &View, st: &Style) {
         None => MAX_TARGET,
     };
     let rest = out.len();
-    escaped(out, v.req.target, room, st.utf8);
+    let unknown = v.h2.as_ref().is_some_and(|h| h.path_unknown);
+    escaped(
+        out,
+        if unknown { b"?" } else { v.req.target },
+        room,
+        st.utf8,
+    );
     let target_len = out.len() - rest;
     out[at..].rotate_right(target_len);
     out.push(b'\n');
+}
+
+/// After an HTTP/2 stream's status: its gRPC status (`grpc 14`, red for
+/// the server errors), and `[reset]` when an RST_STREAM or GOAWAY cut it.
+fn h2_flags(out: &mut Vec<u8>, h: &crate::view::H2, st: &Style) {
+    if let Some(code) = h.grpc.as_ref().and_then(|g| g.status) {
+        out.extend_from_slice(b" grpc ");
+        let server_error = h.grpc.as_ref().is_some_and(|g| g.server_error());
+        let color = match code {
+            0 => GREEN,
+            _ if server_error => RED,
+            _ => YELLOW,
+        };
+        paint(out, st, color, |o| put_u64(o, code as u64));
+    }
+    if h.reset.is_some() {
+        out.push(b' ');
+        paint(out, st, YELLOW, |o| o.extend_from_slice(b"[reset]"));
+    }
 }
 
 /// `f`'s output in `color` (when colours are on and there is one).
@@ -505,6 +533,7 @@ mod tests {
                 headers: &[],
                 body: body(0),
             }),
+            h2: None,
         }
     }
 

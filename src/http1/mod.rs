@@ -31,9 +31,6 @@ use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_response};
 use head::{Head, Malformed, Parsed};
 use pairing::Pending;
 
-/// The tracker of HTTP/1 connections.
-pub type Tracker = tcp::Tracker<Conn>;
-
 /// What a direction expects next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum State {
@@ -46,6 +43,9 @@ enum State {
     Resync,
     /// Not (or no longer) HTTP/1.x: bytes are dropped.
     Ignore,
+    /// The server accepted `Upgrade: h2c` (a 101): the bytes from here are
+    /// HTTP/2, left to the layer above ([`Conn::switched`]).
+    Switched,
 }
 
 /// One direction's place in its byte stream.
@@ -110,6 +110,8 @@ pub struct Conn {
     resp_gap: bool,
     /// Seen a SYN from this direction (a hint for who the client is).
     syn_from: Option<Direction>,
+    /// The latest request asked to switch to HTTP/2 (`Upgrade: h2c`).
+    h2c: bool,
 }
 
 impl Default for Conn {
@@ -120,6 +122,7 @@ impl Default for Conn {
             pending: Pending::default(),
             resp_gap: false,
             syn_from: None,
+            h2c: false,
         }
     }
 }
@@ -177,6 +180,7 @@ impl tcp::Parser for Conn {
             }
             let used = match self.dirs[dir].state {
                 State::Ignore => return bytes.len(),
+                State::Switched => return pos,
                 State::Head => {
                     let at = Ctx {
                         seq: cx.seq + pos as u32,
@@ -241,7 +245,7 @@ impl tcp::Parser for Conn {
         self.dirs[dir].line_start = false;
         self.dirs[dir].head_scan = 0;
         let skipped = match &mut self.dirs[dir].state {
-            State::Ignore => return,
+            State::Ignore | State::Switched => return,
             State::Body(dec) => dec.skip(lost),
             State::Head | State::Resync => None,
         };
@@ -288,7 +292,7 @@ impl tcp::Parser for Conn {
                     self.end_message(dir, ts, env);
                 }
                 State::Body(_) => self.cut_message(dir, env),
-                State::Head | State::Resync | State::Ignore => {}
+                State::Head | State::Resync | State::Ignore | State::Switched => {}
             }
             self.dirs[dir].state = State::Ignore;
         }
@@ -298,6 +302,74 @@ impl tcp::Parser for Conn {
 }
 
 impl Conn {
+    // What the layer above asks: whether the connection may still be
+    // something else than HTTP/1, and the switch to HTTP/2 (`Upgrade: h2c`).
+
+    /// No HTTP/1 head parsed yet, and the connection not given up: it may
+    /// still turn out to be another protocol.
+    pub fn undecided(&self) -> bool {
+        self.kind == Kind::Unknown
+    }
+
+    /// No HTTP/1 head parsed yet and `dir` looking for where messages start
+    /// (its first bytes were not a message start).
+    pub fn searching(&self, dir: Direction) -> bool {
+        self.kind == Kind::Unknown && self.dirs[dir].state == State::Resync
+    }
+
+    /// Nothing of `dir` has been recognised yet (its first bytes come next,
+    /// or were too short to tell).
+    pub fn at_first_bytes(&self, dir: Direction) -> bool {
+        let d = &self.dirs[dir];
+        d.role == Role::Unknown && d.state == State::Head
+    }
+
+    /// The side that sent a SYN without ACK: the client.
+    pub fn syn_from(&self) -> Option<Direction> {
+        self.syn_from
+    }
+
+    /// After a 101 that accepted `Upgrade: h2c`: the direction that sent it
+    /// (the server's), and the exchange of the request it answered (its
+    /// response, the 101, kept). `data` consumed nothing after the 101's
+    /// head. The layer above then either takes the exchange over
+    /// ([`take_switched`](Self::take_switched)) or lets the connection end
+    /// as any switch of protocols ([`refuse_switch`](Self::refuse_switch)).
+    pub fn switched(&self) -> Option<(Direction, ExRef)> {
+        Direction::BOTH
+            .into_iter()
+            .find(|&d| self.dirs[d].state == State::Switched)
+            .map(|d| (d, self.dirs[d].cur))
+    }
+
+    /// The switch is taken over: the upgraded request's exchange leaves the
+    /// queue (its response is to come on HTTP/2's stream 1; any other
+    /// request waiting is reported unanswered) and HTTP/1 parsing ends.
+    pub fn take_switched(&mut self, env: &mut tcp::Env<Self>, ends: &Ends) -> Option<u32> {
+        let env = &mut Env::lend(env, ends);
+        let (_, upgraded) = self.switched()?;
+        let mut taken = None;
+        while let Some(i) = self.pending.pop(env.exs) {
+            if i == upgraded.index() && env.exs.get_mut(upgraded).is_some() {
+                taken = Some(i);
+            } else {
+                env.emit(i);
+            }
+        }
+        self.ignore_all();
+        taken
+    }
+
+    /// The switch is not taken over: the 101 ends HTTP/1 parsing as any
+    /// switch of protocols does (`ts`: when it came).
+    pub fn refuse_switch(&mut self, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
+        let env = &mut Env::lend(env, ends);
+        if let Some((dir, _)) = self.switched() {
+            self.dirs[dir].state = State::Head;
+            self.after_head(dir, Follows::Tunnel, ts, env);
+        }
+    }
+
     // Where messages start: the first bytes, the heads, what follows them.
 
     /// First bytes of a direction: decide what this connection is.
@@ -458,6 +530,7 @@ impl Conn {
         } else {
             env.sink.admit(&info(dir, h, &line, cx, env.ends))
         };
+        self.h2c = upgrades_to_h2c(h.parts.headers);
         let method = head::method(line.method);
         let f = &h.framing;
         if self.pending.is_full() {
@@ -633,6 +706,11 @@ impl Conn {
         let d = &mut self.dirs[dir];
         d.cur = env.exs.refer(i);
         d.discard = !keep;
+        if status == 101 && self.h2c && upgrades_to_h2c(h.parts.headers) {
+            // HTTP/2 from the next byte: the layer above decides (`switched`).
+            self.dirs[dir].state = State::Switched;
+            return;
+        }
         self.after_head(dir, follows(f, Some((status, method))), cx.ts, env);
     }
 
@@ -849,6 +927,17 @@ fn fill(ex: &mut Exchange, dir: Direction, h: &Head, method: Method, cx: &Ctx) {
     ex.req.last_ts = cx.ts;
 }
 
+/// Whether `headers` have `Upgrade: h2c` (a token of the list, any case):
+/// on a request, an offer to switch to HTTP/2; on a 101, its acceptance.
+fn upgrades_to_h2c(headers: &[httparse::Header<'_>]) -> bool {
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("upgrade")
+            && h.value
+                .split(|&c| c == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -861,6 +950,10 @@ mod tests {
     }
 
     use crate::endpoint::{self, Endpoints, Reason};
+
+    /// HTTP/1 alone under the TCP layer (the sensor's `proto::Tracker` puts
+    /// HTTP/2 beside it).
+    type Tracker = tcp::Tracker<Conn>;
     use crate::exchange::{Exchange, Late, Ticket, Verdict};
     use crate::wire::{Addr, Segment, SeqNumber, TcpFlags};
 
@@ -927,6 +1020,7 @@ mod tests {
             pool_bytes: 1 << 20,
             timeout_us: 10_000_000,
             max_body: 1 << 20,
+            max_h2: 0,
         });
         let mut sink = Sampled {
             e: Endpoints::new(&endpoint::Config {
@@ -969,6 +1063,7 @@ mod tests {
             pool_bytes: 1 << 20,
             timeout_us: 10_000_000,
             max_body: 1 << 20,
+            max_h2: 0,
         });
         let mut sink = Sampled {
             e: Endpoints::new(&endpoint::Config {

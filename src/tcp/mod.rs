@@ -172,6 +172,9 @@ pub struct Limits {
     pub timeout_us: u64,
     /// Longest message body the parser keeps.
     pub max_body: u64,
+    /// Connections the parser may decode with state of its own beyond the
+    /// flow slot (HTTP/2's), reserved at start-up.
+    pub max_h2: u32,
 }
 
 /// One connection: its key in the table, its ends, a stream per direction

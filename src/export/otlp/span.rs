@@ -153,14 +153,24 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng, limit: usize) -> u
         out.push(b'"');
     }
     out.extend_from_slice(b",\"name\":\"");
-    if plain(r.method.as_bytes()) && plain(r.path) {
-        out.extend_from_slice(r.method.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(r.path);
+    // gRPC: `service/method`; otherwise `METHOD path` (HTTP/2 without a
+    // known path: the method alone).
+    let grpc = v.h2.as_ref().and_then(|h| h.grpc.as_ref());
+    let call = grpc.and_then(|g| g.service.zip(g.method));
+    let path_known = !v.h2.as_ref().is_some_and(|h| h.path_unknown);
+    let name: [&[u8]; 3] = match call {
+        Some((service, method)) => [service, b"/", method],
+        None if path_known => [r.method.as_bytes(), b" ", r.path],
+        None => [r.method.as_bytes(), b"", b""],
+    };
+    if name.iter().all(|p| plain(p)) {
+        for p in name {
+            out.extend_from_slice(p);
+        }
         out.push(b'"');
     } else {
         out.pop();
-        json_str_parts(out, &[r.method.as_bytes(), b" ", r.path]);
+        json_str_parts(out, &name);
     }
     out.extend_from_slice(b",\"kind\":2,\"startTimeUnixNano\":\"");
     put_u64(out, v.start_us.saturating_mul(1000));
@@ -172,9 +182,11 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng, limit: usize) -> u
         key!("http.request.method", "stringValue"),
         r.method.as_bytes(),
     );
-    attr_str(out, key!("url.path", "stringValue"), r.path);
-    if let Some(q) = r.query {
-        attr_str(out, key!("url.query", "stringValue"), q);
+    if path_known {
+        attr_str(out, key!("url.path", "stringValue"), r.path);
+        if let Some(q) = r.query {
+            attr_str(out, key!("url.query", "stringValue"), q);
+        }
     }
     attr_str(out, key!("url.scheme", "stringValue"), b"http");
     let server_ip = IpText::new(v.server.0);
@@ -205,13 +217,27 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng, limit: usize) -> u
         attr_str(
             out,
             key!("network.protocol.version", "stringValue"),
-            if r.version == 0 { b"1.0" } else { b"1.1" },
+            match r.version {
+                0 => b"1.0",
+                2 => b"2",
+                _ => b"1.1",
+            },
         );
     }
     if r.malformed {
         // Not a semantic convention: what a probe or an attack looks like.
         out.extend_from_slice(key!("http.request.malformed", "boolValue"));
         out.extend_from_slice(b"true}},");
+    }
+    if let Some(g) = grpc {
+        attr_str(out, key!("rpc.system", "stringValue"), b"grpc");
+        if let Some((service, method)) = call {
+            attr_str(out, key!("rpc.service", "stringValue"), service);
+            attr_str(out, key!("rpc.method", "stringValue"), method);
+        }
+        if let Some(code) = g.status {
+            attr_int(out, key!("rpc.grpc.status_code", "intValue"), code as i64);
+        }
     }
     if let Some(ua) = View::header(r.headers, "user-agent") {
         attr_str(out, key!("user_agent.original", "stringValue"), ua);
@@ -231,10 +257,14 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng, limit: usize) -> u
         out.pop();
     }
     out.extend_from_slice(b"],\"status\":");
-    match &v.resp {
-        Some(p) if p.status >= 500 => out.extend_from_slice(b"{\"code\":2}"),
-        _ => out.extend_from_slice(b"{}"),
-    }
+    // gRPC with a status: ERROR for the server errors of the conventions;
+    // otherwise for a 5xx.
+    let error = match (grpc, &v.resp) {
+        (Some(g), _) if g.status.is_some() => g.server_error(),
+        (_, Some(p)) => p.status >= 500,
+        _ => false,
+    };
+    out.extend_from_slice(if error { b"{\"code\":2}" } else { b"{}" });
     out.extend_from_slice(b"},");
     bodies
 }
@@ -360,6 +390,7 @@ mod tests {
                 headers: resp_headers,
                 body: body(&[0, 159, 146, 150], false),
             }),
+            h2: None,
         };
         let (span, a) = span_of(&v);
         assert_eq!(span["name"], "POST /a/b");

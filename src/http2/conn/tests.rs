@@ -1,0 +1,1 @@
+//! The connection layer driven with hand-made frames.
