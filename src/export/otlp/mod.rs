@@ -6,6 +6,7 @@
 mod exporter;
 mod queue;
 mod span;
+pub mod spool;
 
 use std::io::{self, Write};
 
