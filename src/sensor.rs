@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{ApidumpArgs, VERSION};
 use crate::ecs::metadata;
+use crate::export::otlp::spool::Spool;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
 use crate::http::Tracker;
@@ -198,6 +199,23 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The spool's folder must be writable: say so now, not at the first outage.
+    let spool = match &a.spool_dir {
+        Some(dir) => {
+            let batch = Exporter::batch_bytes(
+                a.max_batch_kb as usize * 1024,
+                a.export_queue_mb as usize * (1 << 20),
+            );
+            match Spool::open(dir, a.spool_mb as u64 * (1 << 20), batch) {
+                Ok(s) => Some(s),
+                Err(msg) => {
+                    log::error(&msg);
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        None => None,
+    };
     // Open the input before reserving memory, so a bad interface fails fast.
     let (mut sources, filter) = match open_sources(a) {
         Ok(s) => s,
@@ -207,13 +225,16 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         }
     };
 
+    let mut spool = spool;
     let satellite = a.satellite_url.as_deref().map(|url| {
+        let spool = spool.take();
         Exporter::new(
             url,
             &resource(a),
             a.export_interval,
             a.export_queue_mb as usize * (1 << 20),
             a.max_batch_kb as usize * 1024,
+            spool,
         )
     });
     let satellite = match satellite.transpose() {
@@ -358,7 +379,8 @@ fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Resu
             for t in [end, run.sink.due()].into_iter().flatten() {
                 wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
             }
-            source::wait(&fds, wait.as_millis() as i32);
+            // A connection being made to the satellite wakes the loop too.
+            source::wait_with(&fds, run.sink.wait_fd(), wait.as_millis() as i32);
         }
     }
 }
