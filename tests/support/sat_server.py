@@ -8,7 +8,8 @@ Usage: sat_server.py --record FILE [--bind ADDR] [--port PORT]
 Binds (port 0 = any free port) and prints "listening PORT" on stdout.
 
 Every request is recorded, in arrival order, as one JSON line appended to
-FILE (written and flushed before anything is answered):
+FILE (written and flushed before it is answered; "down" never comes between
+the two):
   {"seq": 1, "method": "POST", "path": "/v1/traces",
    "content_type": "application/json", "content_encoding": null,
    "answer": 200 | "hang", "peer_port": 40000 (the client's port: one per
@@ -16,8 +17,9 @@ FILE (written and flushed before anything is answered):
 (a body that is not UTF-8 is recorded as "body_base64" instead of "body";
 a gzip or deflate Content-Encoding is undone before recording).
 --record-keys A,B: instead of the body, "keys": one list per span of the
-values of its attributes A, B (null when absent), in body order: compact
-enough for a soak test's hundreds of megabytes of spans. Then one
+values of its attributes A, B (null when absent; "span.F" is the span's own
+field F, e.g. span.startTimeUnixNano), in body order: compact enough for a
+soak test's hundreds of megabytes of spans. Then one
 event line goes to stdout:
   post SEQ ANSWER SPANS      (SPANS: spans in the body, -1 if it is not
                               OTLP-shaped JSON; ANSWER: status or "hang")
@@ -101,7 +103,7 @@ def span_keys(spans, keys):
     out = []
     for sp in spans:
         attrs = {a.get("key"): attr_value(a.get("value", {})) for a in sp.get("attributes", [])}
-        out.append([attrs.get(k) for k in keys])
+        out.append([sp.get(k[5:]) if k.startswith("span.") else attrs.get(k) for k in keys])
     return out
 
 
@@ -191,11 +193,16 @@ class Handler(BaseHTTPRequestHandler):
                 rec["body_base64"] = base64.b64encode(raw).decode()
             STATE["record"].write(json.dumps(rec) + "\n")
             STATE["record"].flush()
-        spans = -1 if parsed is None else len(parsed)
-        say("post %d %s %d" % (seq, ans, spans))
-        if ans == "hang":
-            NEVER.wait()
-            return
+            spans = -1 if parsed is None else len(parsed)
+            say("post %d %s %d" % (seq, ans, spans))
+            if ans != "hang":
+                # Answered under the lock: "down" never falls between the
+                # record of a batch and its answer.
+                self.send_answer(ans)
+                return
+        NEVER.wait()
+
+    def send_answer(self, ans):
         if ans == 200:
             self.answer(200, b"{}")
         elif ans == 429:
@@ -217,6 +224,12 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = False
     request_queue_size = 128
     tls = None
+
+    def handle_error(self, request, client_address):
+        # A connection "down" shut, or that the client closed: expected.
+        if isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            return
+        super().handle_error(request, client_address)
 
     def process_request_thread(self, request, client_address):
         # So that "down" can bind the port again while this connection is
@@ -269,13 +282,13 @@ def control(srv, down):
             srv.shutdown()  # the serve_forever loop has returned
             srv.socket.close()
             srv.socket = reserve(srv, addr)
+            # Under the lock: no request is between its record and its answer.
             with LOCK:
-                conns = list(CONNS)
-            for c in conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                for c in list(CONNS):
+                    try:
+                        c.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
             listening = False
             say("down")
         elif len(words) == 2 and words[0] == "mode":
