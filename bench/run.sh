@@ -10,8 +10,9 @@
 #      goes, with --no-redact and with --max-http-length 0), the sensor exporting to a
 #      local test satellite (bench/satellite.py; over http and over https), httpry and
 #      tshark; BENCH_REPS runs each, median;
-#   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
-#      ~1,000 requests/s (bench/paced.lua), and at the low-resource profile's settings;
+#   3. live: the sensor on lo while wrk drives nginx at its top rate (and once more with
+#      --spool-dir, the satellite healthy), rate-limited to ~1,000 requests/s
+#      (bench/paced.lua), and at the low-resource profile's settings;
 #   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets;
 #   5. hostile input, the speed figures tests/hostile.rs leaves to the bench: reading its
 #      100k-flow SYN flood (bench/flood.py writes the same capture), and the sensor's CPU
@@ -335,13 +336,16 @@ live() {
   put "live.$name.rps" "$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$W/runs/live.$name.wrk")"
   put "live.$name.wrk_errors" "$(grep -E 'Socket errors|Non-2xx' "$W/runs/live.$name.wrk" | tr -s ' ' | paste -sd';' || true)"
   for c in packets kernel_drops if_drops traces requests_without_response orphan_responses gaps \
-    parse_errors rate_limited exported export_dropped export_failures peak_rss_kb; do
+    parse_errors rate_limited exported export_dropped export_failures spooled spool_bytes peak_rss_kb; do
     put "live.$name.$c" "$(stat_of "$c" "$err")"
   done
   put "live.$name.ceiling" "$(sed -n 's/.*memory ceiling \([0-9]*\) bytes.*/\1/p' "$err" | head -n 1)"
   put "live.$name.satellite" "$(sat stats)"
 }
 live top -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
+# The same with a spool while the satellite is healthy: it should cost nothing.
+mkdir -p "$W/spool"
+live top_spool -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0 --spool-dir "$W/spool"
 live paced -c10 -s bench/paced.lua "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
 if [ -n "$SENSOR_BASE" ]; then
   LIVE_SENSOR="$SENSOR_BASE" live paced_base -c10 -s bench/paced.lua \
