@@ -48,6 +48,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::log;
 
@@ -56,6 +57,9 @@ const MAGIC: &[u8; 8] = b"PSSPOOL1";
 pub const HEADER: usize = 24;
 const SUFFIX: &str = ".spool";
 const DIGITS: usize = 20;
+/// After a write fails, the next is not tried before this (a disk that
+/// fails every write would otherwise be tried on every tick).
+const WRITE_PAUSE: Duration = Duration::from_secs(1);
 
 /// What the spool counts.
 #[derive(Default, Debug, Clone, Copy, PartialEq)]
@@ -107,6 +111,8 @@ pub struct Spool {
     max_spans: usize,
     buf: Vec<u8>,
     loaded: Option<Loaded>,
+    /// No write before this, after one failed.
+    write_pause: Option<Instant>,
     counters: Counters,
     said: Said,
 }
@@ -206,6 +212,7 @@ impl Spool {
             max_spans,
             buf: Vec::new(),
             loaded: None,
+            write_pause: None,
             counters: Counters::default(),
             said: Said::default(),
         };
@@ -276,8 +283,12 @@ impl Spool {
 
     /// Write a batch of `traces` (`spans`, as the queue holds them) as the
     /// newest file, deleting the oldest to stay within the limit. False: it
-    /// could not be written (logged once; the batch stays with the caller).
+    /// could not be written (logged once; the batch stays with the caller),
+    /// and for a second no write is tried.
     pub fn write(&mut self, traces: u32, spans: &[u8]) -> bool {
+        if self.write_pause.is_some_and(|t| Instant::now() < t) {
+            return false;
+        }
         let need = (HEADER + spans.len()) as u64;
         for attempt in 0..2 {
             self.make_room(need);
@@ -302,6 +313,7 @@ impl Spool {
                     }
                 }
                 Err(e) => {
+                    self.write_pause = Some(Instant::now() + WRITE_PAUSE);
                     if !self.said.write {
                         self.said.write = true;
                         log::warn(&format!(
