@@ -225,9 +225,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         }
     };
 
-    let mut spool = spool;
     let satellite = a.satellite_url.as_deref().map(|url| {
-        let spool = spool.take();
         Exporter::new(
             url,
             &resource(a),
@@ -236,6 +234,9 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             a.max_batch_kb as usize * 1024,
             spool,
         )
+        // A recording waits for the satellite's connects (live capture
+        // polls them: the capture never waits).
+        .map(|e| e.waiting_for_connects(a.read_file.is_some()))
     });
     let satellite = match satellite.transpose() {
         Ok(s) => s,

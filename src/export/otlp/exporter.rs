@@ -112,6 +112,9 @@ pub struct Exporter {
     span: Vec<u8>,
     /// Seconds one POST may take (lowered near a shutdown deadline).
     attempt_timeout: u64,
+    /// Wait for connects (a recording: waiting holds up nothing but the
+    /// reading, and not waiting would let it fill the queue meanwhile).
+    wait_connects: bool,
 }
 
 impl Exporter {
@@ -147,7 +150,26 @@ impl Exporter {
             rng: Rng::seeded(),
             span: Vec::with_capacity(SPAN_ROOM),
             attempt_timeout: SEND_TIMEOUT_S,
+            wait_connects: false,
         })
+    }
+
+    /// Wait for connects instead of polling them from the loop: for a
+    /// recording (`-r`), read as fast as batches leave, as before.
+    pub fn waiting_for_connects(mut self, on: bool) -> Exporter {
+        self.wait_connects = on;
+        self
+    }
+
+    /// How long to wait for a connect under way at a tick.
+    fn connect_wait(&self) -> Duration {
+        if self.wait_connects {
+            self.client.pending_deadline().map_or(Duration::ZERO, |d| {
+                d.saturating_duration_since(Instant::now())
+            })
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// The largest batch, for sizing the spool's read buffer.
@@ -244,9 +266,10 @@ impl Exporter {
                 self.next_send = now + self.interval;
                 return;
             }
-            // A connection under way: see how it stands, without waiting.
+            // A connection under way: see how it stands, without waiting
+            // (but for a recording).
             if self.client.connecting() {
-                match self.client.poll(Duration::ZERO) {
+                match self.client.poll(self.connect_wait()) {
                     Connect::Pending => return self.set_aside(now),
                     Connect::Failed(e) => {
                         self.unreachable(now, &e);
@@ -276,7 +299,7 @@ impl Exporter {
                     self.unreachable(now, &e);
                     return self.set_aside(now);
                 }
-                match self.client.poll(Duration::ZERO) {
+                match self.client.poll(self.connect_wait()) {
                     Connect::Pending => return self.set_aside(now),
                     Connect::Failed(e) => {
                         self.unreachable(now, &e);
