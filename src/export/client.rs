@@ -16,7 +16,7 @@
 //! timeouts, on this thread (no helper threads). Name resolution is the one
 //! step without a deadline of its own, so it is done only when a connection
 //! has to be made and the cached addresses have all failed, at most every
-//! [`RESOLVE_EVERY`].
+//! [`RESOLVE_EVERY`] (less often while it fails, or when it was slow).
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -41,6 +41,8 @@ const DRAIN_MAX: usize = 256 * 1024;
 /// cached addresses fail (a resolver that does not answer blocks the capture
 /// thread for its own timeout).
 pub const RESOLVE_EVERY: Duration = Duration::from_secs(2);
+/// The longest wait between resolutions that fail.
+const RESOLVE_MAX: Duration = Duration::from_secs(60);
 
 /// How a connection being made stands.
 #[derive(Debug)]
@@ -164,8 +166,12 @@ pub struct Client {
     /// The next address of `addrs` to connect to; past the end: all were
     /// tried since they were resolved.
     next_addr: usize,
-    /// When `addrs` was last resolved.
-    resolved: Option<Instant>,
+    /// No resolution before this.
+    resolve_after: Option<Instant>,
+    /// Resolutions that failed in a row.
+    resolve_failures: u32,
+    /// Why the last resolution gave no address.
+    unresolved: Option<(io::ErrorKind, String)>,
     conn: Option<Conn>,
     /// `conn` has carried no request yet: an error on it is the satellite's,
     /// not a kept-alive connection it had closed.
@@ -182,7 +188,9 @@ impl Client {
             target,
             addrs: Vec::new(),
             next_addr: 0,
-            resolved: None,
+            resolve_after: None,
+            resolve_failures: 0,
+            unresolved: None,
             conn: None,
             fresh: false,
             pending: None,
@@ -192,24 +200,28 @@ impl Client {
     }
 
     /// An open connection that the server has not closed, as far as can be
-    /// told without waiting (a kept-alive connection the server closed reads
-    /// as readable: its end of file). One that has been closed is let go.
+    /// told without waiting (a kept-alive connection the server closed
+    /// shows its end of file). One that has been closed, or that has bytes
+    /// nobody asked for (plain HTTP), is let go; over TLS such bytes can be
+    /// the server's session tickets, which rustls reads with the next answer.
     pub fn ready(&mut self) -> bool {
         let Some(c) = &self.conn else {
             return false;
         };
-        let idle = matches!(
-            poll_one(
-                c.tcp().as_raw_fd(),
-                libc::POLLIN | libc::POLLRDHUP,
-                Duration::ZERO
-            ),
-            Ok(0)
+        let hup = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+        let r = poll_one(
+            c.tcp().as_raw_fd(),
+            libc::POLLIN | libc::POLLRDHUP,
+            Duration::ZERO,
         );
-        if !idle {
+        let open = match r {
+            Ok(r) => r & hup == 0 && (r & libc::POLLIN == 0 || matches!(c, Conn::Tls(_))),
+            Err(_) => false,
+        };
+        if !open {
             self.conn = None;
         }
-        idle
+        open
     }
 
     /// Is a connection open (as last seen)?
@@ -234,31 +246,27 @@ impl Client {
     }
 
     /// Start connecting (without waiting) to the next cached address,
-    /// resolving the name first when none is known, or when all have been
-    /// tried and the last resolution is older than [`RESOLVE_EVERY`]. A
-    /// connect already under way is left to go on. Err: the name did not
-    /// resolve, or the connect failed at once (e.g. no route).
+    /// resolving the name first when none is known or all have been tried,
+    /// and resolution is due: at most every [`RESOLVE_EVERY`], doubling to a
+    /// minute while it fails, and never more often than ten times as long as
+    /// the last one took (a resolver that times out holds the capture
+    /// thread). A connect already under way is left to go on. Err: the name
+    /// did not resolve, or the connect failed at once (e.g. no route).
     pub fn begin(&mut self, deadline: Instant) -> io::Result<()> {
         if self.pending.is_some() {
             return Ok(());
         }
         self.conn = None;
-        let stale = self.resolved.is_none_or(|t| t.elapsed() >= RESOLVE_EVERY);
-        if self.addrs.is_empty() || (self.next_addr >= self.addrs.len() && stale) {
-            let t = &self.target;
-            self.resolved = Some(Instant::now());
-            let found: Vec<SocketAddr> = (t.host.as_str(), t.port)
-                .to_socket_addrs()
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {}: {e}", t.host)))?
-                .collect();
-            if found.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} has no address", t.host),
-                ));
-            }
-            self.addrs = found;
-            self.next_addr = 0;
+        let tried = self.addrs.is_empty() || self.next_addr >= self.addrs.len();
+        if tried && self.resolve_after.is_none_or(|t| Instant::now() >= t) {
+            self.resolve();
+        }
+        if self.addrs.is_empty() {
+            let (kind, msg) = self.unresolved.clone().unwrap_or((
+                io::ErrorKind::NotFound,
+                format!("{} has no address", self.target.host),
+            ));
+            return Err(io::Error::new(kind, msg));
         }
         let addr = self.addrs[self.next_addr % self.addrs.len()];
         self.next_addr += 1;
@@ -457,6 +465,37 @@ impl Client {
             self.conn = None;
         }
         Ok((status, from, filled))
+    }
+
+    /// Resolve the satellite's name; when to do it again.
+    fn resolve(&mut self) {
+        let t0 = Instant::now();
+        let t = &self.target;
+        let found = (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map(|a| a.collect::<Vec<SocketAddr>>());
+        let took = t0.elapsed();
+        match found {
+            Ok(found) if !found.is_empty() => {
+                self.addrs = found;
+                self.next_addr = 0;
+                self.unresolved = None;
+                self.resolve_failures = 0;
+            }
+            Ok(_) => {
+                self.unresolved = Some((
+                    io::ErrorKind::NotFound,
+                    format!("{} has no address", t.host),
+                ));
+                self.resolve_failures += 1;
+            }
+            Err(e) => {
+                self.unresolved = Some((e.kind(), format!("cannot resolve {}: {e}", t.host)));
+                self.resolve_failures += 1;
+            }
+        }
+        let every = (RESOLVE_EVERY * (1 << self.resolve_failures.min(5))).min(RESOLVE_MAX);
+        self.resolve_after = Some(Instant::now() + every.max(took * 10));
     }
 
     /// The connection over a made TCP socket: itself, or TLS over it (the
@@ -946,6 +985,30 @@ mod tests {
                 .starts_with("cannot resolve no-such-host.invalid"),
             "{e}"
         );
+    }
+
+    /// A name that does not resolve: said at once, and not resolved again
+    /// before its time (4 s after a first failure), the error kept meanwhile.
+    #[test]
+    fn a_failed_resolution_is_not_retried_at_once() {
+        let t = Target::parse("http://no-such-host.invalid:9/").unwrap();
+        let mut c = Client::new(t);
+        let e = c.begin(soon()).err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("cannot resolve no-such-host.invalid"),
+            "{e}"
+        );
+        let after = c.resolve_after.expect("a time for the next resolution");
+        assert!(after >= Instant::now() + RESOLVE_EVERY, "{after:?}");
+        let again = c.begin(soon()).err().unwrap();
+        assert_eq!(again.to_string(), e.to_string());
+        assert_eq!(
+            c.resolve_after,
+            Some(after),
+            "resolved again before its time"
+        );
+        assert!(!c.connecting());
     }
 
     /// A port nobody listens on: the connect fails, seen by poll, and
