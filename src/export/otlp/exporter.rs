@@ -652,7 +652,8 @@ impl Output for Exporter {
     }
 
     /// The satellite's state: delivering, or failing since when and why
-    /// (an outage is reported, the sensor stays healthy).
+    /// (an outage is reported, the sensor stays healthy); what waits in the
+    /// queue, and in the spool when it holds anything.
     fn health(&self, out: &mut dyn std::fmt::Write) {
         let url = self.url.trim_end_matches("/v1/traces");
         let queued = self.queue.len();
@@ -675,6 +676,10 @@ impl Output for Exporter {
                 self.counters.exported
             ),
         };
+        // With a spool, what waits on disk too.
+        if let Some(s) = self.spool.as_ref().filter(|s| !s.is_empty()) {
+            let _ = write!(out, ", {} bytes spooled", s.bytes());
+        }
     }
 
     fn report(&self, st: &mut Stats) {
