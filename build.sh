@@ -59,7 +59,9 @@ repository or beside its main checkout), COMPARE_EXCHANGES (bench capture A, def
 COMPARE_EXCHANGES_B (B, default 10000; both 0: no bench captures), COMPARE_DEADLINE (seconds,
 default 1800), COMPARE_SHOW (differing outputs printed, default 20), COMPARE_CACHE (where
 other revisions' binaries and the bench captures are kept, default .cache/compare; work trees
-may share one). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
+may share one), COMPARE_NEW_ARGS (flags added to the work tree's runs, e.g. '--sampling
+uniform'), COMPARE_IGNORE (a regular expression: what it matches is removed from stderr before
+comparing). bench: BENCH_BASE=REV is the same as `bench REV`; bench/run.sh lists the rest.
 TXT
 }
 
@@ -109,8 +111,8 @@ build_deps() {
 
 test_deps() {
   build_deps
-  apt_install tcpdump tshark curl python3 iproute2 iptables procps file util-linux podman buildah runc \
-    skopeo qemu-user-static docker-registry openssl nghttp2-server nginx-light wrk
+  apt_install tcpdump tshark curl python3 nginx-light wrk iproute2 iptables procps file util-linux \
+    podman buildah runc skopeo qemu-user-static docker-registry openssl nghttp2-server
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 }
 
@@ -665,6 +667,11 @@ cmd_compare() {
   if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock build.rs)" ]; then
     label+=" + uncommitted changes"
   fi
+  local a
+  # shellcheck disable=SC2086 # flags, split on spaces
+  for a in ${COMPARE_NEW_ARGS:-}; do args+=("--new-arg=$a"); done
+  [ -n "${COMPARE_IGNORE:-}" ] && args+=("--ignore=$COMPARE_IGNORE")
+  [ -n "${COMPARE_NEW_ARGS:-}" ] && label+=" with $COMPARE_NEW_ARGS"
   python3 bench/compare.py --base "$REV_BIN" --new "$PWD/dist/pcap-sensor" --label "$label" \
     --work .cache/compare/run --deadline "${COMPARE_DEADLINE:-1800}" --show "${COMPARE_SHOW:-20}" \
     "${args[@]}"

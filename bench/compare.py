@@ -5,6 +5,13 @@ tree's static binaries) and the captures, then runs this.
 
 usage: compare.py --base BIN --new BIN --label TEXT --work DIR
                   [--corpus DIR] [--bench DIR] [--deadline SECONDS] [--show N]
+                  [--new-arg ARG]... [--ignore REGEX]...
+
+--new-arg adds ARG to every command line of the new binary (a flag the base
+does not have, e.g. `--sampling uniform` to ask for the old behaviour);
+--ignore removes what REGEX matches from both sides' stderr before comparing
+(e.g. counters the base does not have, or a start-up line that changed on
+purpose).
 
 Captures: every file under --corpus (sorted), one crafted capture written here
 with tests/support/policy_mkpcap.py (W3C traceparent headers, valid and not,
@@ -269,8 +276,9 @@ STATS_MASK_OTLP = re.compile(r"\b(peak_rss_kb|export_batches)=\d+")
 class Side:
     """One binary: its runs, in order, in one thread, with its own satellite."""
 
-    def __init__(self, name, binary, work):
+    def __init__(self, name, binary, work, extra=(), ignore=()):
         self.name, self.binary = name, binary
+        self.extra, self.ignore = list(extra), [re.compile(r) for r in ignore]
         self.dir = work / name
         self.dir.mkdir(parents=True)
         self.record = self.dir / "satellite.jsonl"
@@ -308,7 +316,7 @@ class Side:
         out = self.dir / f"{job['id']}.{p.ext}"
         meta = self.dir / f"{job['id']}.meta"
         cmd = [str(self.binary), "apidump", "-r", str(cap), "--stats-interval", "0"]
-        cmd += p.args(out, group, self.sat_url)
+        cmd += p.args(out, group, self.sat_url) + self.extra
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
         if p.name == "otlp":
             env.update(OTLP_ENV)
@@ -330,6 +338,8 @@ class Side:
         text = text.replace(self.sat_url, "http://127.0.0.1:<satellite>")
         text = re.sub(rf"\bport {self.port}\b", "port <satellite>", text)
         text = (STATS_MASK_OTLP if p.name == "otlp" else STATS_MASK).sub(r"\1=*", text)
+        for rx in self.ignore:
+            text = rx.sub("", text)
         parts = ["stderr:\n" + text]
         if not p.to_stdout and so:
             parts.append("stdout:\n" + so.decode("utf-8", "replace"))
@@ -422,6 +432,8 @@ def main():
     ap.add_argument("--bench", type=Path)
     ap.add_argument("--deadline", type=float, default=1800)
     ap.add_argument("--show", type=int, default=20)
+    ap.add_argument("--new-arg", action="append", default=[])
+    ap.add_argument("--ignore", action="append", default=[])
     a = ap.parse_args()
     t0 = time.monotonic()
 
@@ -449,7 +461,8 @@ def main():
                 jobs.append({"id": f"{len(jobs):05d}", "name": name, "capture": path,
                              "group": group, "pass": p})
 
-    base, new = Side("base", a.base.resolve(), work), Side("new", a.new.resolve(), work)
+    base = Side("base", a.base.resolve(), work, ignore=a.ignore)
+    new = Side("new", a.new.resolve(), work, a.new_arg, a.ignore)
     done = queue.Queue()
     stop = threading.Event()
     timeouts = []

@@ -203,10 +203,38 @@ if per_k(top) is not None and per_k("live.top_spool") is not None:
 if per_k(paced) is not None:
     p(f"| live, ~1,000 req/s (wrk + delay script, {num(f'{paced}.rps', 0):,.0f}/s): sensor CPU per "
       f"1k req/s | **{100 * per_k(paced):.1f} %** of one core | |")
+def per_request(names):
+    """(CPU s, requests, CPU µs per request) summed over live runs."""
+    cpu = [live_cpu(f"live.{k}") for k in names]
+    req = [intk(f"live.{k}.requests") for k in names]
+    if None in cpu or None in req or not all(req):
+        return None
+    return sum(cpu), sum(req), 1e6 * sum(cpu) / sum(req)
+
+
+samp, unif = per_request(["top_sampling", "top_sampling_2"]), per_request(["top_uniform", "top_uniform_2"])
+if samp and unif:
+    ratio = samp[2] / unif[2]
+    p(f"| live top rate at the default rate limit (1,000 traces/min, a satellite): sensor CPU, "
+      f"endpoint-aware sampling vs `--sampling uniform` (two runs each, A B B A; CPU per "
+      f"request) | {samp[0]:.2f} s for {n(samp[1])} requests = {samp[2]:.2f} µs vs "
+      f"{unif[0]:.2f} s for {n(unif[1])} = {unif[2]:.2f} µs: **{ratio:.3f}×** "
+      f"({100 * (ratio - 1):+.1f} %) | within 5 % |")
+fl = per_request(["floor"])
+if fl and samp:
+    p(f"| capture floor: `tcpdump -w /dev/null` on lo under the same load (same filter, "
+      f"snaplen and kernel buffer; {n(intk('live.floor.kernel_drops'))} dropped): CPU; the "
+      f"sensor at the default rate limit as a multiple of it, per request | {fl[0]:.2f} s for "
+      f"{n(fl[1])} requests = {fl[2]:.2f} µs; sensor {samp[2]:.2f} µs = **{samp[2] / fl[2]:.1f}×** "
+      f"the floor | |")
 da, db, dsat0 = dhat("A"), dhat("B"), dhat("Bsat")
 if da and db:
     sat_part = (f"; exporting to the satellite (B): {dsat0['per_packet']:.2f} per packet, "
                 f"{dsat0['per_trace']:.2f} per trace" if dsat0 and dsat0["per_trace"] is not None else "")
+    dsamp0 = dhat("Asamp")
+    if dsamp0:
+        sat_part += (f"; A at `--rate-limit 100` (the sampler decides every exchange): "
+                     f"{dsamp0['per_packet']:.2f} per packet")
     p(f"| heap allocations in steady state (dhat; A / B, JSON Lines) | "
       f"**{da['per_packet']:.2f}** / {db['per_packet']:.2f} per packet, "
       f"{da['per_trace']:.2f} / {db['per_trace']:.2f} per trace{sat_part} | 0 |")
@@ -325,7 +353,8 @@ p("## Live")
 p("")
 p("`pcap-sensor apidump -i lo --filter 'tcp port PORT' --satellite-url http://127.0.0.1:SAT` "
   "(the static binary, `--rate-limit 0` so that every exchange is exported, except in the "
-  "low-resource run) while wrk drives nginx; SIGTERM when wrk is done, then the final stats "
+  "low-resource run and the default-rate-limit runs, whose A and B ran in the order A B B A) "
+  "while wrk drives nginx; SIGTERM when wrk is done, then the final stats "
   "line. CPU: the sensor's user+sys from GNU time (whole run, capture start to exit), wrk's "
   "from GNU time, nginx's from /proc/PID/stat over wrk's run. All of it shares the machine's "
   "cores with the test satellite (Python).")
@@ -337,7 +366,12 @@ LIVE = [("top", "top rate, default settings", "`-t1 -c8`"),
         ("top_spool", "top rate, default settings and `--spool-dir` (satellite healthy)", "`-t1 -c8`"),
         ("paced", "~1,000 req/s, default settings", "`-t1 -c10 -s paced.lua` (10 ms delay per request)"),
         ("paced_base", f"*base* {BASE}: the same, right after the row above", "the same"),
-        ("lowres", "top rate, low-resource profile", "`-t1 -c8`")]
+        ("lowres", "top rate, low-resource profile", "`-t1 -c8`"),
+        ("top_sampling", "top rate, default rate limit (1,000/min), sampling by endpoint (A)", "`-t1 -c8`"),
+        ("top_uniform", "the same, `--sampling uniform` (B)", "`-t1 -c8`"),
+        ("top_uniform_2", "the same, `--sampling uniform` (B)", "`-t1 -c8`"),
+        ("top_sampling_2", "the same, sampling by endpoint (A)", "`-t1 -c8`"),
+        ("floor", "capture floor: `tcpdump -i lo -w /dev/null` (not the sensor)", "`-t1 -c8`")]
 for key, label, how in LIVE:
     k = f"live.{key}"
     if not R.get(f"{k}.sensor_time"):
@@ -357,12 +391,21 @@ for key, label, _ in LIVE:
     k = f"live.{key}"
     if R.get(f"{k}.sensor_time"):
         errs = R.get(f"{k}.wrk_errors") or "none"
+        if key == "floor":
+            p(f"- {label}: wrk CPU {R.get(f'{k}.wrk_cpu')} s, nginx CPU {R.get(f'{k}.nginx_cpu')} s; "
+              f"packets captured {n(intk(f'{k}.packets'))}, dropped by the kernel "
+              f"{n(intk(f'{k}.kernel_drops'))}.")
+            continue
+        sampled = (f"; endpoints known {n(intk(f'{k}.endpoints_known'))}, traces kept as new "
+                   f"endpoint {n(intk(f'{k}.traces_new_endpoint'))}, new error "
+                   f"{n(intk(f'{k}.traces_new_error'))}, fair share "
+                   f"{n(intk(f'{k}.traces_fair_share'))}" if key.startswith("top_") else "")
         p(f"- {label}: wrk CPU {R.get(f'{k}.wrk_cpu')} s, nginx CPU {R.get(f'{k}.nginx_cpu')} s, "
           f"satellite CPU {R.get(f'{k}.satellite_cpu')} s; packets {n(intk(f'{k}.packets'))}, "
           f"requests without response {n(intk(f'{k}.requests_without_response'))}, gaps "
           f"{n(intk(f'{k}.gaps'))}, rate-limited {n(intk(f'{k}.rate_limited'))}, export dropped "
           f"{n(intk(f'{k}.export_dropped'))}, export failures {n(intk(f'{k}.export_failures'))}; "
-          f"satellite {R.get(f'{k}.satellite', '?')}; wrk errors: {errs}.")
+          f"satellite {R.get(f'{k}.satellite', '?')}; wrk errors: {errs}{sampled}.")
 p("")
 p("\"per 1k req/s\" is the sensor's CPU seconds per second of the run divided by the request "
   "rate in thousands: the share of one core the sensor needs for every 1,000 requests/s. "
@@ -445,7 +488,8 @@ if da:
       "allocations per packet | per trace | bytes per trace |")
     p("|---|---|---|---|---|---|---|---|---|")
     dsat = dhat("Bsat")
-    for w, d in (("A", da), ("B", db), ("B, exported to the satellite", dsat)):
+    for w, d in (("A", da), ("B", db), ("B, exported to the satellite", dsat),
+                 ("A at `--rate-limit 100` (endpoint-aware sampling)", dhat("Asamp"))):
         if not d:
             continue
         bpt = ((d["bytes2"] - d["bytes1"]) / (d["t2"] - d["t1"])

@@ -12,8 +12,13 @@
 #      tshark; BENCH_REPS runs each, median;
 #   3. live: the sensor on lo while wrk drives nginx at its top rate (and once more with
 #      --spool-dir, the satellite healthy), rate-limited to ~1,000 requests/s
-#      (bench/paced.lua), and at the low-resource profile's settings;
-#   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets;
+#      (bench/paced.lua), and at the low-resource profile's settings; at the top rate
+#      also at the default rate limit (1,000 traces a minute with a satellite), with
+#      endpoint-aware sampling (the default) and with --sampling uniform, twice each in
+#      the order A B B A, and the capture floor: tcpdump -w /dev/null under the same
+#      load (issue 19);
+#   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets (also with
+#      --rate-limit 100, so that the sampler decides every exchange);
 #   5. hostile input, the speed figures tests/hostile.rs leaves to the bench: reading its
 #      100k-flow SYN flood (bench/flood.py writes the same capture), and the sensor's CPU
 #      for its header bombs (tests/support/hostile_peer.py against live_server.py, on lo);
@@ -258,13 +263,15 @@ rm -f "$W"/*.tshark.pcap
 
 # ---------------------------------------------------------------- allocations
 if [ -n "$SENSOR_GLIBC" ]; then
-  # A and B with JSON Lines to /dev/null; Bsat = B exported to the test satellite.
-  for w in A B Bsat; do
+  # A and B with JSON Lines to /dev/null; Bsat = B exported to the test satellite;
+  # Asamp = A at --rate-limit 100 (endpoint-aware sampling decides every exchange).
+  for w in A B Bsat Asamp; do
     for n in "$DHAT_PACKETS" $((2 * DHAT_PACKETS)); do
       say "allocations: dhat, workload $w, $n packets"
       tcpdump -r "$W/${w:0:1}.pcap" -w "$W/$w.dhat.pcap" -c "$n" 2>/dev/null
       dout=(--out /dev/null)
       [ "$w" = Bsat ] && dout=(--satellite-url "$SAT_URL" --rate-limit 0)
+      [ "$w" = Asamp ] && dout=(--out /dev/null --rate-limit 100)
       valgrind --tool=dhat --dhat-out-file=/dev/null \
         "$SENSOR_GLIBC" apidump -r "$W/$w.dhat.pcap" "${dout[@]}" --stats-interval 0 \
         2>"$W/runs/dhat.$w.$n.err"
@@ -273,6 +280,7 @@ if [ -n "$SENSOR_GLIBC" ]; then
       put "dhat.$w.$n.packets" "$(stat_of packets "$W/runs/dhat.$w.$n.err")"
       put "dhat.$w.$n.traces" "$(stat_of traces "$W/runs/dhat.$w.$n.err")"
       put "dhat.$w.$n.batches" "$(stat_of export_batches "$W/runs/dhat.$w.$n.err")"
+      put "dhat.$w.$n.rate_limited" "$(stat_of rate_limited "$W/runs/dhat.$w.$n.err")"
     done
   done
   put dhat.n "$DHAT_PACKETS"
@@ -336,7 +344,8 @@ live() {
   put "live.$name.rps" "$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$W/runs/live.$name.wrk")"
   put "live.$name.wrk_errors" "$(grep -E 'Socket errors|Non-2xx' "$W/runs/live.$name.wrk" | tr -s ' ' | paste -sd';' || true)"
   for c in packets kernel_drops if_drops traces requests_without_response orphan_responses gaps \
-    parse_errors rate_limited exported export_dropped export_failures spooled spool_bytes peak_rss_kb; do
+    parse_errors rate_limited exported export_dropped export_failures spooled spool_bytes \
+    peak_rss_kb endpoints_known traces_new_endpoint traces_new_error traces_fair_share; do
     put "live.$name.$c" "$(stat_of "$c" "$err")"
   done
   put "live.$name.ceiling" "$(sed -n 's/.*memory ceiling \([0-9]*\) bytes.*/\1/p' "$err" | head -n 1)"
@@ -346,6 +355,43 @@ live top -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
 # The same with a spool while the satellite is healthy: it should cost nothing.
 mkdir -p "$W/spool"
 live top_spool -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0 --spool-dir "$W/spool"
+
+# floor NAME: the capture floor: tcpdump on lo with the same filter, snaplen and kernel
+# buffer as the sensor, writing to /dev/null, while wrk runs at the top rate as above.
+floor() {
+  local name="$1" err="$W/runs/live.$1.err"
+  say "live $name: tcpdump -w /dev/null during ${LIVE_SECS}s of wrk -c8"
+  /usr/bin/time -f '%e %U %S %M' -o "$W/runs/live.$name.time" \
+    tcpdump -i lo -s 262144 -B 8192 -w /dev/null "tcp port $PORT" 2>"$err" &
+  LIVE_PID=$!
+  wait_for "tcpdump to capture" 20 grep -qs 'listening on' "$err"
+  local ng0 ng1
+  ng0=$(cpu_of "$NGINX_PID")
+  /usr/bin/time -f '%e %U %S' -o "$W/runs/live.$name.wrktime" \
+    wrk -t1 -c8 -d"${LIVE_SECS}s" "http://127.0.0.1:$PORT/data.json" >"$W/runs/live.$name.wrk" 2>&1
+  ng1=$(cpu_of "$NGINX_PID")
+  sleep 0.2 # the last packets reach tcpdump
+  kill -TERM "$(pgrep -P "$LIVE_PID")" 2>/dev/null || true
+  wait "$LIVE_PID" || die "live $name: tcpdump failed: $(tail -n 3 "$err")"
+  LIVE_PID=""
+  read -r e u s m <"$W/runs/live.$name.time"
+  put "live.$name.sensor_time" "$e $u $s $m"
+  read -r e u s <"$W/runs/live.$name.wrktime"
+  put "live.$name.wrk_cpu" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')"
+  put "live.$name.nginx_cpu" "$(awk -v a="$ng0" -v b="$ng1" 'BEGIN { printf "%.2f", b - a }')"
+  put "live.$name.requests" "$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$W/runs/live.$name.wrk")"
+  put "live.$name.wrk_seconds" "$(sed -n 's/^ *[0-9]* requests in \([0-9.]*\)\(m\?s\).*/\1 \2/p' "$W/runs/live.$name.wrk")"
+  put "live.$name.rps" "$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$W/runs/live.$name.wrk")"
+  put "live.$name.packets" "$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$err")"
+  put "live.$name.kernel_drops" "$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$err")"
+}
+# The top rate at the default rate limit (a satellite: 1,000 traces a minute), sampling by
+# endpoint (the default) and uniform, A B B A, then the capture floor under the same load.
+live top_sampling -c8 "http://127.0.0.1:$PORT/data.json" --
+live top_uniform -c8 "http://127.0.0.1:$PORT/data.json" -- --sampling uniform
+live top_uniform_2 -c8 "http://127.0.0.1:$PORT/data.json" -- --sampling uniform
+live top_sampling_2 -c8 "http://127.0.0.1:$PORT/data.json" --
+floor floor
 live paced -c10 -s bench/paced.lua "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
 if [ -n "$SENSOR_BASE" ]; then
   LIVE_SENSOR="$SENSOR_BASE" live paced_base -c10 -s bench/paced.lua \

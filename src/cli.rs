@@ -21,6 +21,9 @@ pub enum Command {
     Help(&'static str),
 }
 
+/// The most `--max-endpoints` takes (about 600 MiB of endpoint table).
+pub const MAX_ENDPOINTS: usize = 1 << 20;
+
 /// Settings of `apidump`.
 #[derive(Debug, Clone)]
 pub struct ApidumpArgs {
@@ -46,6 +49,12 @@ pub struct ApidumpArgs {
     /// Traces per minute; 0 = no limit. None: the default (1000 with a
     /// satellite, no limit for local output only).
     pub rate_limit: Option<f64>,
+    /// How the rate limit's budget is spent (`--sampling`).
+    pub sampling: Sampling,
+    /// Endpoints tracked at once (`--max-endpoints`).
+    pub max_endpoints: usize,
+    /// Where the endpoint inventory goes (`--endpoints FILE|-`).
+    pub endpoints: Option<String>,
     pub export_interval: f64,
     pub host_allow: Vec<String>,
     pub path_allow: Vec<String>,
@@ -66,6 +75,15 @@ pub struct ApidumpArgs {
     /// When capture cannot start or fails, stay up (idle) until stopped, so
     /// that `pcap-sensor health` can say why, instead of exiting.
     pub keep_running: bool,
+}
+
+/// How traces are chosen under a rate limit (`--sampling endpoints|uniform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// New endpoints and new errors first, then fair shares per endpoint.
+    Endpoints,
+    /// The plain token bucket, blind to endpoints.
+    Uniform,
 }
 
 /// How `--out` writes traces (`--format json|text`).
@@ -109,6 +127,9 @@ impl Default for ApidumpArgs {
             levo_env: None,
             org_id: None,
             rate_limit: None,
+            sampling: Sampling::Endpoints,
+            max_endpoints: 1024,
+            endpoints: None,
             export_interval: 10.0,
             host_allow: Vec::new(),
             path_allow: Vec::new(),
@@ -231,6 +252,16 @@ satellite (OTLP/HTTP JSON, POST URL/v1/traces):
 policy (applied to every output):
       --rate-limit N          traces per minute (0 = no limit; default 1000 with a
                               satellite, no limit for --out alone)        [LEVO_RATE_LIMIT]
+      --sampling endpoints|uniform
+                              how the rate limit's budget is spent: the first exchange
+                              of each new endpoint and of each new (endpoint, 4xx/5xx)
+                              first, then equal shares per endpoint (default); or the
+                              plain token bucket, first come first served (uniform)
+      --max-endpoints N       endpoints (method, host, path template) tracked at once
+                              (default 1024; when full the least useful is forgotten)
+      --endpoints FILE|-      write the endpoint inventory there: one JSON line per
+                              endpoint, at exit and every --stats-interval (a file);
+                              '-': at exit to stdout (a table on a terminal)
       --host-allow RE         keep only hosts matching RE (repeatable)    [LEVO_HOST_ALLOW_RE]
       --path-allow RE         keep only paths matching RE (repeatable)    [LEVO_PATH_ALLOW_RE]
       --host-exclusions RE    drop hosts matching RE (repeatable)         [LEVO_HOST_EXCLUSIONS_RE]
@@ -511,6 +542,32 @@ fn parse_apidump_env(
             Long("rate-limit") => {
                 a.rate_limit = Some(parse_rate("--rate-limit", &p.value()?.string()?)?)
             }
+            Long("sampling") => {
+                let v = p.value()?.string()?;
+                a.sampling = match v.as_str() {
+                    "endpoints" => Sampling::Endpoints,
+                    "uniform" => Sampling::Uniform,
+                    _ => {
+                        return Err(UsageError(format!(
+                            "--sampling takes endpoints or uniform, not '{v}' (uniform: the \
+                             plain token bucket)"
+                        )));
+                    }
+                }
+            }
+            Long("max-endpoints") => {
+                a.max_endpoints = positive(
+                    "--max-endpoints",
+                    parse_num("--max-endpoints", p.value()?, "a number")?,
+                )?;
+                if a.max_endpoints > MAX_ENDPOINTS {
+                    return Err(UsageError(format!(
+                        "--max-endpoints {} is more than {MAX_ENDPOINTS} (about 600 bytes each)",
+                        a.max_endpoints
+                    )));
+                }
+            }
+            Long("endpoints") => a.endpoints = Some(p.value()?.string()?),
             Long("trace-export-interval") => {
                 a.export_interval =
                     parse_duration("--trace-export-interval", &p.value()?.string()?)?

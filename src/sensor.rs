@@ -13,15 +13,17 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{ApidumpArgs, VERSION};
+use crate::cli::{ApidumpArgs, Sampling, VERSION};
 use crate::ecs::metadata;
+use crate::endpoint::{self, Endpoints};
+use crate::export::inventory::Inventory;
 use crate::export::otlp::spool::Spool;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
 use crate::health::{self, Ago};
 use crate::http1::Tracker;
 use crate::log;
-use crate::policy::{Filters, RateLimit};
+use crate::policy::Filters;
 use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};
 use crate::stats;
 use crate::tcp::Limits;
@@ -59,6 +61,8 @@ struct Run {
     tracker: Tracker,
     sink: Pipeline,
     last_sweep: u64,
+    /// `--endpoints`.
+    inventory: Option<Inventory>,
 }
 
 impl Run {
@@ -90,6 +94,19 @@ impl Run {
             if replay {
                 self.sweep(f.ts_us);
             }
+        }
+    }
+
+    /// Write the endpoint inventory (at exit, or every stats interval to a
+    /// file); a failure is a warning.
+    fn write_inventory(&mut self, at_exit: bool) {
+        let Some(inv) = &self.inventory else {
+            return;
+        };
+        if (at_exit || inv.periodic())
+            && let Err(e) = inv.write(self.sink.endpoints())
+        {
+            log::warn(&format!("cannot write --endpoints '{}': {e}", inv.name()));
         }
     }
 
@@ -264,6 +281,22 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         .into_iter()
         .chain(satellite.map(|s| Box::new(s) as Box<dyn export::Output>))
         .collect();
+    let inventory = a.endpoints.as_deref().map(Inventory::new);
+    let mut endpoints = Endpoints::new(&endpoint::Config {
+        max_endpoints: a.max_endpoints,
+        per_minute: a.effective_rate_limit(),
+        mode: match a.sampling {
+            Sampling::Endpoints => endpoint::Mode::Endpoints,
+            Sampling::Uniform => endpoint::Mode::Uniform,
+        },
+        head_gap_us: endpoint::DEFAULT_HEAD_GAP_US,
+    });
+    if let Some(inv) = inventory.as_ref().filter(|i| i.periodic())
+        && let Err(e) = inv.write(&mut endpoints)
+    {
+        log::error(&format!("cannot write --endpoints '{}': {e}", inv.name()));
+        return ExitCode::from(1);
+    }
     let sink = Pipeline::new(
         Filters::new(
             &a.host_allow,
@@ -271,7 +304,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             &a.host_exclusions,
             &a.path_exclusions,
         ),
-        RateLimit::new(a.effective_rate_limit()),
+        endpoints,
         a.redact,
         outputs,
         a.max_http_length as usize,
@@ -291,17 +324,19 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     let kernel = (lives.len() * a.pcap_buffer_mb as usize) << 20;
     let ceiling = tracker.reserved() + sink.reserved() + kernel;
     log::info(&format!(
-        "memory ceiling {} bytes (flows {}, pool {} windows + {} chunks, capture buffers {})",
+        "memory ceiling {} bytes (flows {}, pool {} windows + {} chunks, endpoints {}, capture buffers {})",
         ceiling,
         a.max_flows,
         tracker.windows.count(),
         tracker.shared.pool.count(),
+        a.max_endpoints,
         kernel
     ));
     let mut run = Run {
         tracker,
         sink,
         last_sweep: 0,
+        inventory,
     };
 
     let mut watch = Watch {
@@ -326,6 +361,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     run.tracker.close_all(&mut run.sink);
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
+    run.write_inventory(true);
     run.stats_line(&mut sources, "final stats");
     if let Some(advice) = run.tracker.stats.advice(a.filter.as_deref()) {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
@@ -535,6 +571,7 @@ fn read(
         if let (Some(n), Some(every)) = (next_stats, stats_every)
             && now >= n
         {
+            run.write_inventory(false);
             run.stats_line(sources, "stats");
             next_stats = Some(now + every);
         }

@@ -59,6 +59,9 @@ pub struct Body<'a> {
     pub truncated: bool,
     /// Content-Encoding could not be undone: `bytes` are as sent.
     pub decode_error: bool,
+    /// Not kept on purpose: the sampler kept only this request's head,
+    /// and traced the exchange for its response (a new error).
+    pub omitted: bool,
     pub text: bool,
 }
 
@@ -269,6 +272,7 @@ fn prepare_body<'a>(
         wire_size: m.body_size,
         truncated: m.truncated || !m.complete || capped,
         decode_error,
+        omitted: m.body_omitted,
         // Still the copy (not decoded or redacted): what the copy saw holds.
         text: text(bytes, cur == 0 && ascii),
     }

@@ -55,6 +55,7 @@ fn body(size: u64, truncated: bool, decode_error: bool) -> Body<'static> {
         wire_size: size,
         truncated,
         decode_error,
+        omitted: false,
         text: true,
     }
 }

@@ -114,6 +114,16 @@ impl Default for Ticket {
 }
 
 impl Ticket {
+    /// Keep the exchange, no endpoint named: what a sink without a rate
+    /// limit or an endpoint table says (`Emit::admit`'s default).
+    pub const fn keep_all() -> Ticket {
+        Ticket {
+            slot: u32::MAX,
+            generation: 0,
+            verdict: Verdict::Keep(Reason::Unlimited),
+        }
+    }
+
     pub fn verdict(&self) -> Verdict {
         self.verdict
     }
@@ -280,12 +290,27 @@ mod tests {
 
     const T0: u64 = 1_714_564_800_000_000;
 
+    /// Under contention: two other endpoints took spare tokens just before
+    /// `T0` until the bucket fell below half (see `sampler`).
+    fn contended(c: &Config) -> Endpoints {
+        let mut e = Endpoints::new(c);
+        let mut t = T0 - 10_000;
+        while e
+            .request(t, "GET", "other", ["/a", "/b"][t as usize % 2])
+            .traced()
+        {
+            t += 1;
+        }
+        e
+    }
+
     #[test]
     fn an_exchange_through_every_call() {
-        let mut e = Endpoints::new(&Config {
+        let mut e = contended(&Config {
             per_minute: 10.0,
             ..Config::default()
         });
+        let before = e.counters();
         let mut t = e.request(T0, "GET", "api.example.com", "/users/42?x=1");
         assert_eq!(t.verdict(), Verdict::Keep(Reason::NewEndpoint));
         assert_eq!(e.key(&t).unwrap().template(), b"/users/{int}");
@@ -302,11 +327,11 @@ mod tests {
         assert_eq!(
             e.counters(),
             Counters {
-                endpoints_known: 1,
+                endpoints_known: before.endpoints_known + 1,
                 endpoint_evictions: 0,
-                traces_new_endpoint: 1,
+                traces_new_endpoint: before.traces_new_endpoint + 1,
                 traces_new_error: 1,
-                traces_fair_share: 0,
+                traces_fair_share: before.traces_fair_share,
             }
         );
     }
@@ -319,12 +344,18 @@ mod tests {
             ..Config::default()
         });
         let a = e.request(T0, "GET", "h", "/a");
-        let mut head = e.request(T0 + 1, "GET", "h", "/a");
+        // Alone, /a has the budget down to the reserve; then a head is kept.
+        let mut t = T0 + 1;
+        let mut head = e.request(t, "GET", "h", "/a");
+        while head.traced() {
+            t += 1;
+            head = e.request(t, "GET", "h", "/a");
+        }
         assert_eq!(head.verdict(), Verdict::Head);
-        let b = e.request(T0 + 2, "GET", "h", "/b");
+        let b = e.request(t + 1, "GET", "h", "/b");
         assert_eq!(e.counters().endpoint_evictions, 1);
         assert!(e.key(&a).is_none());
-        assert_eq!(e.response(&mut head, T0 + 3, 500), Late::Release);
+        assert_eq!(e.response(&mut head, t + 2, 500), Late::Release);
         e.finish(a, Some(200), T0, T0 + 5, true);
         assert_eq!(e.stats(&b).unwrap().status, [0; 7]);
         assert_eq!(e.stats(&b).unwrap().seen, 1);

@@ -23,6 +23,12 @@
 //!    and N. Endpoints that need fewer than `r` traces a minute get every
 //!    one they ask for; the rest get `r` each: max-min fair shares, so a
 //!    health check or a hot path cannot starve the others.
+//! 4. *Spare*: while there is no contention — `r` is at its most, N, as it
+//!    is at the start and again after the bucket stayed full for a while —
+//!    any exchange takes a token above the reserve, as the plain bucket
+//!    would: traffic that fits in the budget (light, or a burst of up to
+//!    N/2 from a full bucket) is traced whole, not spaced out. The bucket
+//!    falling below half lowers `r` and ends it. Counted as fair share.
 //!
 //! Every decision is O(1) and allocation-free: a few fields of the
 //! endpoint's slot and of the bucket.
@@ -184,7 +190,7 @@ impl Sampler {
             reserve: per_minute / 4.0,
             head_gap_us,
             share: super::zeroed(slots),
-            rate: 0.0,
+            rate: per_minute,
             adapted: 0,
             t0: None,
             window: 0,
@@ -236,9 +242,10 @@ impl Sampler {
         self.adapt(ts);
         let interval = self.interval();
         let s = &mut self.share[slot as usize];
+        let spare = self.rate >= self.per_minute;
         let reason = if s.flags & TRACED == 0 {
             self.bucket.take(1.0).then_some(Reason::NewEndpoint)
-        } else if ts >= s.due {
+        } else if ts >= s.due || spare {
             self.bucket
                 .take(1.0 + self.reserve)
                 .then_some(Reason::FairShare)
@@ -352,6 +359,60 @@ mod tests {
     const S: u64 = 1_000_000;
     const T0: u64 = 1_714_564_800 * S;
 
+    /// A sampler of `per_minute` for `slots` endpoints, under contention:
+    /// two more endpoints (the last two slots) have taken spare tokens just
+    /// before `T0` until the bucket fell below half and spare tokens stopped.
+    fn contended(per_minute: f64, slots: usize) -> Sampler {
+        let mut s = Sampler::new(per_minute, Mode::Endpoints, slots + 2, 0);
+        let mut t = T0 - 10_000;
+        while matches!(
+            s.request((slots + (t % 2) as usize) as u32, t),
+            Verdict::Keep(_)
+        ) {
+            t += 1;
+        }
+        assert!(s.fair_rate() < per_minute);
+        s
+    }
+
+    #[test]
+    fn spare_tokens_go_to_anyone_until_there_is_contention() {
+        // 100/min: a burst of 40 exchanges of two endpoints fits: all
+        // traced, as by the plain bucket.
+        let mut s = Sampler::new(100.0, Mode::Endpoints, 3, 0);
+        let ask = |s: &mut Sampler, i: u64| s.request((i % 2) as u32, T0 + i);
+        for i in 0..40 {
+            assert!(matches!(ask(&mut s, i), Verdict::Keep(_)), "{i}");
+        }
+        assert_eq!((s.kept.new_endpoint, s.kept.fair_share), (2, 38));
+        // Ten more, and the bucket is below half (51 tokens): the fair rate
+        // falls, and each endpoint waits for its share.
+        let kept = (40..60)
+            .filter(|&i| matches!(ask(&mut s, i), Verdict::Keep(_)))
+            .count();
+        assert_eq!(kept, 10);
+        assert!(s.fair_rate() < 100.0);
+        // A new endpoint still has its token.
+        assert_eq!(s.request(2, T0 + 61), Verdict::Keep(Reason::NewEndpoint));
+        // Quiet for five minutes: the bucket is full, the fair rate back at
+        // its most, and spare tokens go to anyone again.
+        let t = T0 + 300 * S;
+        for i in 0..20 {
+            assert!(matches!(s.request(0, t + i), Verdict::Keep(_)), "{i}");
+        }
+        assert_eq!(s.fair_rate(), 100.0);
+    }
+
+    #[test]
+    fn one_endpoint_alone_has_the_whole_budget_above_the_reserve() {
+        // Its fair share is everything: no contention to wait for.
+        let mut s = Sampler::new(100.0, Mode::Endpoints, 1, 0);
+        let kept = (0..200)
+            .filter(|&i| matches!(s.request(0, T0 + i), Verdict::Keep(_)))
+            .count();
+        assert_eq!(kept, 75, "down to the reserve of 25");
+    }
+
     #[test]
     fn uniform_is_the_plain_bucket() {
         let mut s = Sampler::new(60.0, Mode::Uniform, 4, 0);
@@ -402,7 +463,7 @@ mod tests {
 
     #[test]
     fn a_head_is_promoted_once_per_error_class() {
-        let mut s = Sampler::new(10.0, Mode::Endpoints, 1, 0);
+        let mut s = contended(10.0, 1);
         assert_eq!(s.request(0, T0), Verdict::Keep(Reason::NewEndpoint));
         assert_eq!(
             s.response(0, Verdict::Keep(Reason::NewEndpoint), T0 + 1, 200),
@@ -428,7 +489,7 @@ mod tests {
 
     #[test]
     fn a_kept_error_closes_its_pair() {
-        let mut s = Sampler::new(10.0, Mode::Endpoints, 1, 0);
+        let mut s = contended(10.0, 1);
         let v = s.request(0, T0);
         assert_eq!(s.response(0, v, T0 + 1, 404), Late::AsDecided);
         assert_eq!(s.request(0, T0 + 2), Verdict::Head);

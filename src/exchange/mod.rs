@@ -4,15 +4,20 @@
 //! where they go when done ([`Emit`]).
 //!
 //! A parser (HTTP/1 in `http1`; HTTP/2 next) asks [`Emit::admit`] when a
-//! request head has been read, keeps heads and bodies in the message store
-//! through `Msg`, and hands each finished exchange on with [`Env::emit`].
-//! The view (`view`) and the outputs read exchanges only through this
-//! module.
+//! request head has been read and keeps what the answer says with
+//! [`Env::keep_request`]; at the final response head it calls
+//! [`Env::keep_response`], which may still turn a passed-over exchange into
+//! a trace (endpoint-aware sampling, `endpoint`); bodies go to the message
+//! store through `Msg`, and each finished exchange leaves with
+//! [`Env::emit`]. The view (`view`) and the outputs read exchanges only
+//! through this module.
 
 pub mod index;
 mod pool;
 
 pub use pool::{ExPool, ExRef, Queue};
+
+pub use crate::endpoint::{Late, Ticket, Verdict};
 
 use crate::pool::{Chain, Store};
 use crate::stats::Stats;
@@ -35,6 +40,10 @@ pub struct Msg {
     pub complete: bool,
     /// The head could not be kept: the exchange cannot be reported.
     pub lost: bool,
+    /// Only the head is kept (a request passed over by the sampler, kept
+    /// in case its response makes it a trace): body bytes are counted in
+    /// `body_size`, never kept.
+    pub body_omitted: bool,
     pub first_ts: u64,
     pub last_ts: u64,
 }
@@ -71,6 +80,7 @@ impl Msg {
         stats: &mut Stats,
     ) {
         self.last_ts = ts;
+        let max = if self.body_omitted { 0 } else { max };
         // The head may not have been kept whole (pool exhausted).
         let kept = (self.chain.len() as u64).saturating_sub(self.body_start() as u64);
         let room = max.saturating_sub(kept) as usize;
@@ -118,6 +128,11 @@ pub struct Exchange {
     /// Refused by policy: tracked by its parser (for pairing), never kept
     /// nor emitted.
     pub(crate) skip: bool,
+    /// The final response's status (once `has_resp`).
+    pub status: u16,
+    /// What the sink decided at the request (`Emit::admit`), updated at the
+    /// response (`Emit::respond`); handed back when the exchange leaves.
+    pub ticket: Ticket,
     pub(crate) method: Method,
     /// Sequence number of the request's first byte.
     pub(crate) req_seq: SeqNumber,
@@ -139,15 +154,45 @@ pub struct ReqInfo<'a> {
     pub server: Addr,
 }
 
-/// Where completed exchanges go.
+/// Where exchanges go: asked what to keep of each, told when each leaves.
+///
+/// A parser's part, per exchange (HTTP/1: `http1::Conn::request_head` and
+/// `response_head`; HTTP/2 per stream, the same calls):
+/// 1. request head read: `let t = env.sink.admit(&info)`; take a slot
+///    (`env.exs.take()`; when none is left, `env.no_slot(t)`); set the
+///    request's times; `let body = env.keep_request(i, t, head, &parts)`:
+///    offer the request's body bytes to `ex.req.keep_body` only if `body`;
+/// 2. final response head (not a 1xx interim; 101 is final): set `has_resp`
+///    and the response's times; `let keep = env.keep_response(i, ts, status,
+///    head, &parts)` (it calls [`respond`](Emit::respond)): offer the
+///    response's body bytes only if `keep`;
+/// 3. exchange over: `env.emit(i)`, which calls [`emit`](Emit::emit) if it
+///    is traced and [`done`](Emit::done) in any case, and frees the slot.
 pub trait Emit {
-    /// Keep this exchange? Asked once per request, when its head is read;
-    /// a refused exchange is still paired with its response, but nothing of
-    /// it is kept or emitted.
-    fn admit(&mut self, _req: &ReqInfo) -> bool {
-        true
+    /// What to keep of this exchange, asked once per request when its head
+    /// has been read. The ticket is stored in the exchange
+    /// (`Exchange::ticket`); its verdict says: `Keep` the whole exchange;
+    /// `Head`, keep only the request head, in case the response makes it a
+    /// trace (see `respond`); `Pass`, keep nothing (the exchange is still
+    /// paired with its response, but never emitted). The default keeps
+    /// everything.
+    fn admit(&mut self, _req: &ReqInfo) -> Ticket {
+        Ticket::keep_all()
     }
+
+    /// The final response head (`status`, at `ts`) of an exchange that was
+    /// kept or kept as a head: `Late::Promote` makes a `Head` exchange a
+    /// trace, `Release` lets it go. Updates the ticket.
+    fn respond(&mut self, _ticket: &mut Ticket, _ts: u64, _status: u16) -> Late {
+        Late::AsDecided
+    }
+
+    /// A traced exchange, complete (or given up).
     fn emit(&mut self, ex: &Exchange, ends: &Ends, pool: &Store);
+
+    /// Exchange `ex` leaves (after `emit` when `traced`): whatever the
+    /// verdict, with or without a response.
+    fn done(&mut self, _ex: &Exchange, _traced: bool) {}
 }
 
 /// What every connection's parser shares, kept by the tracker: the message
@@ -205,12 +250,93 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// Exchange `i` is done: hand it to the sink (or count why it cannot
-    /// be) and free its slot. `i` must be in no queue.
+    /// A request found no exchange slot (every one is taken): counted as
+    /// pool exhaustion; the sink hears that it left, untraced.
+    pub fn no_slot(&mut self, ticket: Ticket) {
+        self.stats.pool_exhausted += 1;
+        let ex = Exchange {
+            ticket,
+            ..Exchange::default()
+        };
+        self.sink.done(&ex, false);
+    }
+
+    /// Keep what the sink decided (`ticket`, from [`Emit::admit`]) of the
+    /// request head of exchange `i`: the head and then the body (`Keep`),
+    /// the head alone (`Head`: its body is counted, not kept), or nothing.
+    /// A `Head` is best effort: when the store cannot take it, the exchange
+    /// is passed over, and that is not counted as pool exhaustion. Returns
+    /// whether the request's body bytes are to be offered to its `Msg`.
+    pub fn keep_request(
+        &mut self,
+        i: u32,
+        ticket: Ticket,
+        head: &[u8],
+        parts: &index::Parts,
+    ) -> bool {
+        let ex = &mut self.exs[i];
+        ex.ticket = ticket;
+        match ticket.verdict() {
+            Verdict::Keep(_) => {
+                ex.req.keep_head(head, parts, self.pool);
+                true
+            }
+            Verdict::Head => {
+                ex.req.keep_head(head, parts, self.pool);
+                if ex.req.lost {
+                    self.pool.release(&mut ex.req.chain);
+                    ex.req.lost = false;
+                    ex.skip = true;
+                    return false;
+                }
+                ex.req.body_omitted = true;
+                true
+            }
+            Verdict::Pass => {
+                ex.skip = true;
+                false
+            }
+        }
+    }
+
+    /// The final response head of exchange `i` (`status`, seen at `ts`):
+    /// ask the sink about it, then keep the head when the exchange is
+    /// traced. A `Head` exchange is promoted to a trace (the response kept
+    /// whole, its request flagged `body_omitted`) or released: its request
+    /// head is given back to the store at once. Returns whether the
+    /// response is kept (its body bytes are to be offered to its `Msg`).
+    pub fn keep_response(
+        &mut self,
+        i: u32,
+        ts: u64,
+        status: u16,
+        head: &[u8],
+        parts: &index::Parts,
+    ) -> bool {
+        let ex = &mut self.exs[i];
+        ex.status = status;
+        if ex.skip {
+            return false;
+        }
+        let late = self.sink.respond(&mut ex.ticket, ts, status);
+        if ex.req.body_omitted && late != Late::Promote {
+            self.pool.release(&mut ex.req.chain);
+            ex.skip = true;
+            return false;
+        }
+        ex.resp.keep_head(head, parts, self.pool);
+        true
+    }
+
+    /// Exchange `i` is done: hand it to the sink if it is traced (or count
+    /// why it cannot be), tell the sink it left, and free its slot. `i` must
+    /// be in no queue.
     pub fn emit(&mut self, i: u32) {
         let ex = self.exs[i];
-        if ex.skip {
-            // Refused by policy when the request came: counted there.
+        let mut traced = false;
+        if ex.skip || ex.ticket.verdict() == Verdict::Head {
+            // Refused by policy when the request came (counted there), or
+            // kept as a head that no response promoted.
         } else if ex.req.lost || (ex.has_resp && ex.resp.lost) {
             self.stats.pool_exhausted += 1;
         } else {
@@ -219,7 +345,9 @@ impl<'a> Env<'a> {
             }
             self.stats.traces += 1;
             self.sink.emit(&ex, self.ends, self.pool);
+            traced = true;
         }
+        self.sink.done(&ex, traced);
         self.exs.give(i, self.pool);
     }
 }
@@ -229,9 +357,10 @@ mod tests {
     use super::*;
 
     /// The start-up "memory ceiling" line counts the exchange slots at this
-    /// size: a change shows in the sensor's output.
+    /// size: a change shows in the sensor's output. (120 bytes until issue
+    /// 19 added the sampler's ticket and the status.)
     #[test]
     fn an_exchange_keeps_its_size() {
-        assert_eq!(std::mem::size_of::<Exchange>(), 120);
+        assert_eq!(std::mem::size_of::<Exchange>(), 136);
     }
 }

@@ -123,6 +123,10 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
             }
             o.extend_from_slice(b"}");
         }
+        if r.body.omitted {
+            // The sampler kept this request's head only (custom field: `_`).
+            o.extend_from_slice(b",\"_bodyOmitted\":true");
+        }
         let _ = write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.wire_size);
         match &v.resp {
             Some(p) => {

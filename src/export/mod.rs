@@ -1,6 +1,10 @@
-//! Where traces go. The pipeline decides what is kept (filters and rate
-//! limit, at the request), builds each kept exchange's view once (decoded,
-//! redacted), and hands it to every output: JSON Lines, HAR, the satellite.
+//! Where traces go. The pipeline decides what is kept (the filters, then the
+//! endpoint table and its sampler under the rate limit: at the request, and
+//! for a request kept as a head only, at the response), builds each kept
+//! exchange's view once (decoded, redacted), and hands it to every output:
+//! JSON Lines, HAR, the satellite. Every exchange that leaves, traced or
+//! not, goes into the endpoint inventory (`endpoint`, written by
+//! `inventory.rs`).
 //!
 //! Each output answers every trace with what the capture loop must do next:
 //! go on, or stop and why. The pipeline folds the answers (and `--count`)
@@ -8,6 +12,7 @@
 
 pub mod client;
 pub mod har;
+pub mod inventory;
 pub mod jsonl;
 pub mod otlp;
 pub mod text;
@@ -19,8 +24,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use crate::cli::Format;
-use crate::exchange::{Emit, Exchange, ReqInfo};
-use crate::policy::{Filters, RateLimit, host_without_port};
+use crate::endpoint::Endpoints;
+use crate::exchange::{Emit, Exchange, Late, ReqInfo, Ticket, Verdict};
+use crate::policy::{Filters, host_without_port};
 use crate::pool::Store;
 use crate::stats::Stats;
 use crate::tcp::Ends;
@@ -130,7 +136,9 @@ struct Counters {
 
 pub struct Pipeline {
     filters: Filters,
-    rate: RateLimit,
+    /// The endpoint table, the sampler (with the rate limit's bucket) and
+    /// the inventory.
+    endpoints: Endpoints,
     redact: bool,
     /// Written in this order, finished in this order.
     outputs: Vec<Box<dyn Output>>,
@@ -146,7 +154,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(
         filters: Filters,
-        rate: RateLimit,
+        endpoints: Endpoints,
         redact: bool,
         outputs: Vec<Box<dyn Output>>,
         max_body: usize,
@@ -154,7 +162,7 @@ impl Pipeline {
     ) -> Pipeline {
         Pipeline {
             filters,
-            rate,
+            endpoints,
             redact,
             outputs,
             scratch: Scratch::new(max_body),
@@ -166,7 +174,14 @@ impl Pipeline {
     }
 
     pub fn reserved(&self) -> usize {
-        self.scratch.reserved() + self.outputs.iter().map(|o| o.reserved()).sum::<usize>()
+        self.scratch.reserved()
+            + self.endpoints.reserved()
+            + self.outputs.iter().map(|o| o.reserved()).sum::<usize>()
+    }
+
+    /// The endpoint table and inventory (for `--endpoints`).
+    pub fn endpoints(&mut self) -> &mut Endpoints {
+        &mut self.endpoints
     }
 
     /// What the loop must do next, from every trace written so far.
@@ -217,6 +232,12 @@ impl Pipeline {
         st.filtered = c.filtered;
         st.rate_limited = c.rate_limited;
         st.decode_errors = c.decode_errors;
+        let e = self.endpoints.counters();
+        st.endpoints_known = e.endpoints_known;
+        st.endpoint_evictions = e.endpoint_evictions;
+        st.traces_new_endpoint = e.traces_new_endpoint;
+        st.traces_new_error = e.traces_new_error;
+        st.traces_fair_share = e.traces_fair_share;
         for o in &self.outputs {
             o.report(st);
         }
@@ -232,8 +253,12 @@ impl Pipeline {
     }
 }
 
+/// `rate_limited` counts each exchange the rate limit passed over once: at
+/// the request (`Pass`), at the response (a head `Release`d), or when it
+/// leaves (a head that no response promoted, or that the store could not
+/// take).
 impl Emit for Pipeline {
-    fn admit(&mut self, r: &ReqInfo) -> bool {
+    fn admit(&mut self, r: &ReqInfo) -> Ticket {
         self.host.clear();
         match r.host.and_then(|h| std::str::from_utf8(h).ok()) {
             Some(h) if !h.trim().is_empty() => self.host.push_str(host_without_port(h)),
@@ -245,13 +270,34 @@ impl Emit for Pipeline {
         let path = r.target.split('?').next().unwrap_or("");
         if !self.filters.pass(&self.host, path) {
             self.counters.filtered += 1;
-            return false;
+            return Ticket::default();
         }
-        if !self.rate.take(r.ts) {
+        let t = self.endpoints.request(r.ts, r.method, &self.host, r.target);
+        if t.verdict() == Verdict::Pass {
             self.counters.rate_limited += 1;
-            return false;
         }
-        true
+        t
+    }
+
+    fn respond(&mut self, t: &mut Ticket, ts: u64, status: u16) -> Late {
+        let late = self.endpoints.response(t, ts, status);
+        if late == Late::Release {
+            self.counters.rate_limited += 1;
+        }
+        late
+    }
+
+    fn done(&mut self, ex: &Exchange, traced: bool) {
+        if ex.ticket.verdict() == Verdict::Head {
+            self.counters.rate_limited += 1;
+        }
+        let (status, end) = if ex.has_resp {
+            (Some(ex.status), ex.resp.last_ts)
+        } else {
+            (None, ex.req.last_ts)
+        };
+        self.endpoints
+            .finish(ex.ticket, status, ex.req.first_ts, end, traced);
     }
 
     fn emit(&mut self, ex: &Exchange, ends: &Ends, store: &Store) {

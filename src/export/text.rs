@@ -225,7 +225,7 @@ pub fn write_line(out: &mut Vec<u8>, v: &View, st: &Style) {
     out.push(b' ');
     duration(out, v.end_us.saturating_sub(v.start_us), st.utf8);
     let req = &v.req.body;
-    if req.size > 0 || req.truncated || req.decode_error {
+    if req.size > 0 || req.truncated || req.decode_error || req.omitted {
         body(out, b" req ", req, st);
     }
     if let Some(r) = &v.resp {
@@ -261,6 +261,7 @@ fn body(out: &mut Vec<u8>, label: &[u8], b: &Body, st: &Style) {
     out.extend_from_slice(label);
     size(out, b.size);
     let flag: &[u8] = match (b.truncated, b.decode_error) {
+        _ if b.omitted => b"[body not kept]",
         (false, false) => return,
         (true, false) => b"[truncated]",
         (false, true) => b"[decode error]",
@@ -468,6 +469,7 @@ mod tests {
             wire_size: size,
             truncated: false,
             decode_error: false,
+            omitted: false,
             text: true,
         }
     }
@@ -572,6 +574,20 @@ mod tests {
                 },
                 "12:00:00.123 10.1.0.1:40000 -> 10.1.0.2:8080 GET /a 200 1.50ms \
                  req 0B [truncated, decode error] resp 0B",
+            ),
+            (
+                "a request kept as its head only, traced for its 500 (sampling)",
+                |v| {
+                    v.req.method = "POST";
+                    v.req.body = Body {
+                        truncated: true,
+                        omitted: true,
+                        ..body(300)
+                    };
+                    v.resp.as_mut().unwrap().status = 500;
+                },
+                "12:00:00.123 10.1.0.1:40000 -> 10.1.0.2:8080 POST /a 500 1.50ms \
+                 req 300B [body not kept] resp 0B",
             ),
             (
                 "IPv6, 404",

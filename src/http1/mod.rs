@@ -55,7 +55,8 @@ struct Dir {
     cur: ExRef,
     /// The current message is not kept: an interim (1xx) or orphan
     /// response, a request the policy refused or that found no exchange
-    /// slot, or the response to a refused request.
+    /// slot, or the response to a refused request (or to one kept as a
+    /// head only and then released: `Env::keep_response`).
     discard: bool,
     /// Bytes looked at in `Resync` without finding a message.
     scanned: u32,
@@ -403,7 +404,7 @@ impl Conn {
         Some(h.bytes.len())
     }
 
-    /// A request head: ask the sink whether to keep the exchange, queue it.
+    /// A request head: ask the sink what to keep of the exchange, queue it.
     fn request_head(&mut self, dir: Direction, h: &Head, line: ReqLine, cx: &Ctx, env: &mut Env) {
         let info = ReqInfo {
             ts: cx.first_ts,
@@ -417,7 +418,7 @@ impl Conn {
                 .map(|h| h.value),
             server: env.ends.addr[dir.flip()],
         };
-        let keep = env.sink.admit(&info);
+        let ticket = env.sink.admit(&info);
         let method = head::method(line.method);
         let f = &h.framing;
         if self.pending.is_full() {
@@ -428,8 +429,8 @@ impl Conn {
         d.discard = false;
         d.cur = ExRef::NONE;
         let Some(r) = env.exs.take() else {
-            env.stats.pool_exhausted += 1;
             d.discard = true;
+            env.no_slot(ticket);
             self.after_head(dir, follows(f, None), cx.ts, env);
             return;
         };
@@ -441,10 +442,7 @@ impl Conn {
         ex.req_ack = cx.ack;
         ex.req.first_ts = cx.first_ts;
         ex.req.last_ts = cx.ts;
-        ex.skip = !keep;
-        if keep {
-            ex.req.keep_head(h.bytes, &h.parts, env.pool);
-        }
+        let keep = env.keep_request(i, ticket, h.bytes, &h.parts);
         self.pending.push(env.exs, i);
         let d = &mut self.dirs[dir];
         d.cur = r;
@@ -477,14 +475,11 @@ impl Conn {
         ex.has_resp = true;
         ex.resp.first_ts = cx.first_ts;
         ex.resp.last_ts = cx.ts;
-        let skip = ex.skip;
-        if !skip {
-            ex.resp.keep_head(h.bytes, &h.parts, env.pool);
-        }
         let method = ex.method;
+        let keep = env.keep_response(i, cx.first_ts, status, h.bytes, &h.parts);
         let d = &mut self.dirs[dir];
         d.cur = env.exs.refer(i);
-        d.discard = skip;
+        d.discard = !keep;
         self.after_head(dir, follows(f, Some((status, method))), cx.ts, env);
     }
 
@@ -595,7 +590,7 @@ impl Conn {
         let m = if is_resp { &mut ex.resp } else { &mut ex.req };
         m.complete = complete;
         m.last_ts = m.last_ts.max(ts);
-        if m.truncated && !skip {
+        if m.truncated && !skip && !m.body_omitted {
             env.stats.truncated_bodies += 1;
         }
         if is_resp {
@@ -637,5 +632,151 @@ mod tests {
     #[test]
     fn a_connection_keeps_its_size() {
         assert_eq!(std::mem::size_of::<Conn>(), 96);
+    }
+
+    use crate::endpoint::{self, Endpoints, Reason};
+    use crate::exchange::{Exchange, Late, Ticket, Verdict};
+    use crate::wire::{Addr, Segment, SeqNumber, TcpFlags};
+
+    /// A sink that samples with a real `Endpoints` and records what left.
+    struct Sampled {
+        e: Endpoints,
+        /// Traced: (target's first bytes, request body omitted, its size,
+        /// request bytes kept).
+        traced: Vec<(String, bool, u64, usize)>,
+        /// Every exchange that left: its verdict and whether it was traced.
+        done: Vec<(Verdict, bool)>,
+    }
+
+    impl Emit for Sampled {
+        fn admit(&mut self, r: &ReqInfo) -> Ticket {
+            self.e.request(r.ts, r.method, "h", r.target)
+        }
+        fn respond(&mut self, t: &mut Ticket, ts: u64, status: u16) -> Late {
+            self.e.response(t, ts, status)
+        }
+        fn emit(&mut self, ex: &Exchange, _: &Ends, pool: &Store) {
+            let mut head = Vec::new();
+            pool.copy_prefix(&ex.req.chain, 12, &mut head);
+            self.traced.push((
+                String::from_utf8_lossy(&head).into_owned(),
+                ex.req.body_omitted,
+                ex.req.body_size,
+                ex.req.chain.len(),
+            ));
+        }
+        fn done(&mut self, ex: &Exchange, traced: bool) {
+            self.done.push((ex.ticket.verdict(), traced));
+        }
+    }
+
+    fn seg(from_client: bool, seq: u32, ack: u32, payload: &[u8]) -> Segment<'_> {
+        let (c, s) = (
+            (Addr::v4([10, 0, 0, 1]), 40000),
+            (Addr::v4([10, 0, 0, 2]), 80),
+        );
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Segment {
+            src: src.0,
+            dst: dst.0,
+            sport: src.1,
+            dport: dst.1,
+            seq: SeqNumber(seq),
+            ack: SeqNumber(ack),
+            flags: TcpFlags::ACK,
+            payload,
+            missing: 0,
+            md5: false,
+        }
+    }
+
+    /// Head, Promote and Release through the parser: a kept head costs
+    /// its chunks of the store from the request head to the response head;
+    /// its body is counted, not kept; a new error traces it, flagged; any
+    /// other answer gives the chunks back at once; no answer, no trace.
+    #[test]
+    fn a_request_kept_as_its_head_is_promoted_or_released() {
+        let mut t = Tracker::new(&tcp::Limits {
+            max_flows: 4,
+            pool_bytes: 1 << 20,
+            timeout_us: 10_000_000,
+            max_body: 1 << 20,
+        });
+        let mut sink = Sampled {
+            e: Endpoints::new(&endpoint::Config {
+                per_minute: 60.0,
+                head_gap_us: 0,
+                ..endpoint::Config::default()
+            }),
+            traced: Vec::new(),
+            done: Vec::new(),
+        };
+        // Contention first (two other endpoints took spare tokens until the
+        // bucket fell below half), so that exchanges wait for their share.
+        let mut ts = 1_714_564_800_000_000u64;
+        while sink
+            .e
+            .request(ts, "GET", "o", ["/a", "/b"][ts as usize % 2])
+            .traced()
+        {
+            ts += 1;
+        }
+        let body = "x".repeat(3000);
+        let post = |n: u32| {
+            format!("POST /items/{n} HTTP/1.1\r\nHost: h\r\nContent-Length: 3000\r\n\r\n{body}")
+        };
+        let answer = |status: &str| format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok");
+        let (mut cs, mut ss) = (1000u32, 5000u32);
+        let mut send = |t: &mut Tracker, sink: &mut Sampled, client: bool, text: &str| {
+            let (seq, ack) = if client { (&mut cs, ss) } else { (&mut ss, cs) };
+            for piece in text.as_bytes().chunks(1400) {
+                t.segment(&seg(client, *seq, ack, piece), ts, sink);
+                *seq = seq.wrapping_add(piece.len() as u32);
+                ts += 100;
+            }
+        };
+        let free = |t: &Tracker| t.shared.pool.free_count();
+        let empty = free(&t);
+        // The first of its endpoint: kept.
+        send(&mut t, &mut sink, true, &post(1));
+        send(&mut t, &mut sink, false, &answer("200 OK"));
+        assert_eq!(sink.done, [(Verdict::Keep(Reason::NewEndpoint), true)]);
+        assert_eq!(free(&t), empty);
+        // Not due: its head only, until the response; a 500 promotes it.
+        send(&mut t, &mut sink, true, &post(2));
+        let held = empty - free(&t);
+        assert_eq!(held, 1, "one chunk for the head and its index");
+        send(
+            &mut t,
+            &mut sink,
+            false,
+            &answer("500 Internal Server Error"),
+        );
+        assert_eq!(sink.done[1], (Verdict::Keep(Reason::NewError), true));
+        let (head, omitted, size, kept) = sink.traced[1].clone();
+        assert_eq!(head, "POST /items/");
+        assert!(omitted);
+        assert_eq!(size, 3000, "the body is counted");
+        assert!(kept < 200, "no body kept: {kept}");
+        assert_eq!(t.stats.truncated_bodies, 0);
+        // A 200: released at its response head, before the exchange ends.
+        send(&mut t, &mut sink, true, &post(3));
+        assert_eq!(empty - free(&t), 1);
+        send(
+            &mut t,
+            &mut sink,
+            false,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n",
+        );
+        assert_eq!(free(&t), empty, "given back at the response head");
+        send(&mut t, &mut sink, false, "ok");
+        assert_eq!(sink.done[2], (Verdict::Pass, false));
+        // No response at all: not traced.
+        send(&mut t, &mut sink, true, &post(4));
+        t.close_all(&mut sink);
+        assert_eq!(sink.done[3], (Verdict::Head, false));
+        assert_eq!(sink.traced.len(), 2);
+        assert_eq!(free(&t), empty);
+        assert_eq!((t.stats.traces, t.stats.pool_exhausted), (2, 0));
     }
 }

@@ -1,11 +1,12 @@
 //! The live capture helpers: the sensor capturing with `--out -` (its
 //! "capturing on" line awaited, its JSON lines and final stats collected),
 //! the python test server (on loopback or inside a network namespace),
-//! clients (curl, tests/support/live_client.py) with hard deadlines, the
-//! hostile peers (tests/support/hostile_peer.py), servers that are not
-//! HTTP/1 (TLS by openssl s_server, HTTP/2 by nghttpd), a network namespace joined
-//! to the host by a veth pair, and the memory the sensor may hold over the
-//! ceiling it announces.
+//! nginx serving a test's locations, clients (curl,
+//! tests/support/live_client.py) with hard deadlines, the hostile peers
+//! (tests/support/hostile_peer.py), servers that are not HTTP/1 (TLS by
+//! openssl s_server, HTTP/2 by nghttpd), a network namespace joined to the
+//! host by a veth pair, and the memory the sensor may hold over the ceiling
+//! it announces.
 //!
 //! Nothing here sleeps to synchronise: every wait reads a pipe through a
 //! channel with `recv_timeout` and a deadline.
@@ -406,6 +407,90 @@ impl Drop for Server {
 pub fn pattern(n: usize) -> Vec<u8> {
     const PATTERN: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-\n";
     PATTERN.iter().copied().cycle().take(n).collect()
+}
+
+// ---------------------------------------------------------------------------
+// nginx with the locations a test gives
+
+/// nginx on 127.0.0.1 (one process, no master, in a folder of its own)
+/// serving the `location` blocks a test gives; killed on drop.
+pub struct Nginx {
+    child: Child,
+    dir: TempDir,
+    pub port: u16,
+}
+
+impl Nginx {
+    /// `locations`: nginx configuration inside the `server` block.
+    pub fn start(locations: &str) -> Nginx {
+        require_tool("nginx", "nginx-light");
+        let dir = TempDir::new("nginx");
+        let port = free_port();
+        let w = dir.0.display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {w}/nginx.pid;\n\
+             error_log {w}/error.log warn;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log {w}/access.log;\n  default_type text/plain;\n\
+             client_body_temp_path {w}/body;\n  proxy_temp_path {w}/proxy;\n\
+             fastcgi_temp_path {w}/fastcgi;\n  uwsgi_temp_path {w}/uwsgi;\n\
+             scgi_temp_path {w}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n\
+             root {w};\n{locations}\n  }}\n}}\n"
+        );
+        std::fs::write(dir.path("nginx.conf"), conf).expect("write nginx.conf");
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(&dir.0)
+            .arg("-c")
+            .arg(dir.path("nginx.conf"))
+            .arg("-e")
+            .arg(dir.path("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let mut s = Nginx { child, dir, port };
+        // nginx says nothing when it listens: connect until it accepts.
+        let deadline = Instant::now() + START_DEADLINE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("nginx on port {port} exited: {st}: {}", s.error_log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx does not listen on {port}: {}",
+                s.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(20)); // polling interval, not a synchronisation
+        }
+        s
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path("error.log")).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:PORT` + path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The value curl puts in the Host header.
+    pub fn host_header(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The BPF filter for this server's traffic.
+    pub fn filter(&self) -> String {
+        format!("tcp port {}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -76,6 +76,9 @@ fn json_body(out: &mut Vec<u8>, b: &Body) {
     if b.decode_error {
         out.extend_from_slice(b",\"body_decode_error\":true");
     }
+    if b.omitted {
+        out.extend_from_slice(b",\"body_omitted\":true");
+    }
 }
 
 fn json_opt(out: &mut Vec<u8>, v: Option<&[u8]>) {

@@ -40,6 +40,7 @@ struct BodyKeys {
     size: &'static [u8],
     truncated: &'static [u8],
     decode_error: &'static [u8],
+    omitted: &'static [u8],
 }
 
 macro_rules! body_keys {
@@ -50,6 +51,7 @@ macro_rules! body_keys {
             size: key!(concat!($name, ".size"), "intValue"),
             truncated: key!(concat!($name, ".truncated"), "boolValue"),
             decode_error: key!(concat!($name, ".decode_error"), "boolValue"),
+            omitted: key!(concat!($name, ".omitted"), "boolValue"),
         }
     };
 }
@@ -262,6 +264,10 @@ fn body_attrs(out: &mut Vec<u8>, keys: &BodyKeys, b: &crate::view::Body, limit: 
         out.extend_from_slice(keys.decode_error);
         out.extend_from_slice(b"true}},");
     }
+    if b.omitted {
+        out.extend_from_slice(keys.omitted);
+        out.extend_from_slice(b"true}},");
+    }
     text
 }
 
@@ -286,6 +292,7 @@ mod tests {
             wire_size: bytes.len() as u64,
             truncated: !text,
             decode_error: !text,
+            omitted: false,
             text,
         }
     }
