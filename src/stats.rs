@@ -56,6 +56,7 @@ counters!(
     requests_without_response,
     orphan_responses,
     parse_errors,
+    malformed_requests,
     truncated_bodies,
     pool_exhausted,
     gaps,

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::IpAddr;
 
 use crate::exchange::index::{self, uninit_headers};
-use crate::exchange::{Exchange, Msg};
+use crate::exchange::{Exchange, Form, Msg};
 use crate::policy;
 use crate::pool::{Store, WINDOW};
 use crate::tcp::Ends;
@@ -100,6 +100,12 @@ pub struct Req<'a> {
     pub path: &'a [u8],
     pub query: Option<&'a [u8]>,
     pub version: u8,
+    /// A malformed request line's version as seen (empty when it had none);
+    /// None when it said HTTP/1.0 or HTTP/1.1 (`version`).
+    pub odd_version: Option<&'a str>,
+    /// The request was not well-formed (`exchange::Form`): what could be
+    /// read of it.
+    pub malformed: bool,
     pub host: Option<&'a [u8]>,
     pub headers: Headers<'a>,
     pub body: Body<'a>,
@@ -359,6 +365,8 @@ pub fn build<'s>(
         path,
         query,
         version: line.version,
+        odd_version: line.odd_version,
+        malformed: ex.req.form != Form::WellFormed,
         host,
         headers,
         body: req_body,

@@ -11,6 +11,8 @@
 //!   tests/corpus/exceptions.tsv (format in its header). A listed difference that no longer occurs
 //!   fails the test too. Differences are reported request by request: (method, target) with what
 //!   tshark and the sensor each say about it (a status, `-` for no response, `absent`).
+//! * `core` tier recall: at least 99.9% of the requests tshark reports are traced, matched on
+//!   (method, target) whatever the status (malformed requests a server answered included).
 //! * Whole corpus: the agreement with tshark (matched tuples / max(tshark, sensor) tuples, summed
 //!   over files) is printed and must not fall below tests/corpus/agreement_floor.txt.
 //!
@@ -1157,6 +1159,83 @@ fn corpus_agreement_with_tshark_not_below_floor() {
             (pa * 10.0).floor() / 10.0
         ));
     }
+}
+
+/// Requests tshark reports on core-tier captures that the sensor traces, matched on (method,
+/// target) whatever the status: at least this share (issue 17: answered requests that are not
+/// well-formed are traces too, flagged malformed).
+const CORE_RECALL_FLOOR: f64 = 99.9;
+
+/// (requests of `tshark` the sensor reports too, matched on method and target; tshark's requests).
+fn recall(tshark: &Multiset, sensor: &Multiset) -> (usize, usize) {
+    let requests = |m: &Multiset| {
+        let mut o: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for ((method, target, _), n) in m {
+            *o.entry((method.clone(), target.clone())).or_default() += n;
+        }
+        o
+    };
+    let (t, s) = (requests(tshark), requests(sensor));
+    let found = t
+        .iter()
+        .map(|(k, &n)| n.min(s.get(k).copied().unwrap_or(0)))
+        .sum();
+    (found, t.values().sum())
+}
+
+#[test]
+fn core_requests_tshark_reports_are_traced() {
+    let run = corpus_run();
+    let (mut found, mut total) = (0, 0);
+    let mut missed = String::new();
+    for (cap, o) in run.captures.iter().zip(&run.outcomes) {
+        if cap.tier != Tier::Core {
+            continue;
+        }
+        let Some(truth) = truth_view(&run.dir, cap) else {
+            continue;
+        };
+        let (f, t) = recall(&truth, &o.view);
+        found += f;
+        total += t;
+        if f < t {
+            writeln!(missed, "    {}: {} of {t} not traced", cap.rel, t - f).unwrap();
+        }
+    }
+    let r = pct(found, total);
+    say(&format!(
+        "corpus: core-tier recall {r:.2}% ({found} of the {total} requests tshark reports are \
+         traced, matched on method and target)"
+    ));
+    assert!(total > 0, "no core-tier capture has a tshark TSV");
+    assert!(
+        r >= CORE_RECALL_FLOOR,
+        "core-tier recall {r:.2}% < {CORE_RECALL_FLOOR}%; captures with misses:\n{missed}"
+    );
+}
+
+#[test]
+fn recall_counts_requests_whatever_their_status() {
+    let set = |v: &[(&str, &str, Option<u16>)]| -> Multiset {
+        let mut m = Multiset::new();
+        for &(a, b, c) in v {
+            *m.entry((a.into(), b.into(), c)).or_default() += 1;
+        }
+        m
+    };
+    let tshark = set(&[
+        ("GET", "/", Some(200)),
+        ("GET", "/", None),
+        ("POST", "/p", None),
+    ]);
+    let sensor = set(&[
+        ("GET", "/", Some(500)),
+        ("PUT", "/p", None),
+        ("GET", "/x", None),
+    ]);
+    assert_eq!(recall(&tshark, &sensor), (1, 3));
+    assert_eq!(recall(&tshark, &tshark), (3, 3));
+    assert_eq!(recall(&Multiset::new(), &sensor), (0, 0));
 }
 
 /// tshark's side on captures whose right answer is known by reading them.

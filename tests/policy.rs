@@ -352,6 +352,103 @@ fn filters_keep_the_right_exchanges_and_count_the_rest() {
     report(failures);
 }
 
+/// Malformed requests (issue 17) meet the host and path rules too: one whose
+/// request line is malformed (a version cut short) when its answer comes,
+/// one whose header block is malformed (a NUL in a value) when it comes. A
+/// malformed line nobody answers is noise: no trace, and not counted as
+/// filtered either.
+#[test]
+fn filters_apply_to_malformed_requests() {
+    let dir = TempDir::new("malformed-filters");
+    let cases: [(&[&str], bool); 5] = [
+        (
+            &["GET /v1/ok HTTP/1.", "Host: api.example.com", "X-Case: 0"],
+            true,
+        ),
+        (
+            &["GET /health HTTP/1.", "Host: api.example.com", "X-Case: 1"],
+            true,
+        ),
+        (
+            &[
+                "GET /v1/x HTTP/1.1",
+                "Host: admin.example.com",
+                "X-Case: 2",
+                "X-Bad: a\u{0}b",
+            ],
+            true,
+        ),
+        (
+            &[
+                "GET /v1/y HTTP/1.1",
+                "Host: api.example.com",
+                "X-Case: 3",
+                "X-Bad: a\u{0}b",
+            ],
+            true,
+        ),
+        (
+            &["GET /v1/z HTTP/1.", "Host: api.example.com", "X-Case: 4"],
+            false,
+        ),
+    ];
+    let conns: Vec<Conn> = cases
+        .iter()
+        .enumerate()
+        .map(|(n, (lines, answered))| {
+            let resp = answered.then(|| ok_text(&format!("case {n}")));
+            Conn::new(vec![(msg(lines, ""), resp)])
+        })
+        .collect();
+    let pcap = write_pcap(&dir, "malformed.pcap", &conns).0;
+    let scenarios: [(&str, Vec<&str>, Vec<usize>); 2] = [
+        ("no rules: every answered one", vec![], vec![0, 1, 2, 3]),
+        (
+            "a path and a host exclusion",
+            vec![
+                "--path-exclusions",
+                "^/health$",
+                "--host-exclusions",
+                r"^admin\.",
+            ],
+            vec![0, 3],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, flags, want) in &scenarios {
+        let mut args = apidump_args(&pcap, &["--out", "-"]);
+        args.extend_from_slice(flags);
+        let run = run_sensor(&args, &[]);
+        let check = || -> Result<(), String> {
+            exited_ok(&run)?;
+            let traces = run.traces();
+            if let Some(t) = traces.iter().find(|t| t["request"]["malformed"] != true) {
+                return Err(format!("a trace not flagged malformed: {t}"));
+            }
+            let got = case_numbers(&traces)?;
+            if &got != want {
+                return Err(format!("exchanges out: {got:?}, want {want:?}"));
+            }
+            let filtered = run.stat("filtered")?;
+            if filtered != 4 - want.len() as u64 {
+                return Err(format!("filtered={filtered}, want {}", 4 - want.len()));
+            }
+            let malformed = run.stat("malformed_requests")?;
+            if malformed != want.len() as u64 {
+                return Err(format!(
+                    "malformed_requests={malformed}, want {}",
+                    want.len()
+                ));
+            }
+            Ok(())
+        };
+        if let Err(e) = check() {
+            failures.push(format!("[{name}] {e}\n{}", run.describe()));
+        }
+    }
+    report(failures);
+}
+
 /// A usage error: exit 2, nothing on stdout, exactly one stderr line, which
 /// contains one of `names`.
 fn usage_error(run: &Run, names: &[&str]) -> Result<(), String> {

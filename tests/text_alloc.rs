@@ -88,6 +88,8 @@ fn lines_do_not_allocate() {
                     path: target,
                     query: None,
                     version: 1,
+                    odd_version: None,
+                    malformed: false,
                     host: None,
                     headers: &[],
                     body: body(i as u64 * 1000, i % 5 == 0, i % 7 == 0),

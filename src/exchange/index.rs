@@ -17,6 +17,8 @@
 //!
 //! ```text
 //! start-line  request:  method off, len; target off, len; version; 0
+//!             request whose line says no HTTP/1.0 or HTTP/1.1 (a malformed one):
+//!                       method off, len; target off, len; version text off; 0x8000 | its len
 //!             response: reason off, len; 0, 0;           version; status
 //! count       headers that follow
 //! headers     name off, len; value off, len      (8 bytes each)
@@ -46,9 +48,17 @@ pub fn uninit_headers<'b>() -> Slots<'b> {
 pub struct ReqLine<'b> {
     pub method: &'b str,
     pub target: &'b str,
-    /// HTTP/1's minor version: 0 or 1.
+    /// HTTP/1's minor version: 0 or 1 (0 when `odd_version` is set).
     pub version: u8,
+    /// A malformed line that does not end in HTTP/1.0 or HTTP/1.1: its version
+    /// as seen, empty when the line has none (`GET /x`). None on every
+    /// well-formed line.
+    pub odd_version: Option<&'b str>,
 }
+
+/// In a request's index, the flag (on the fourth number) saying the third is
+/// the offset of an odd version's text and the fourth's other bits its length.
+const ODD_VERSION: u16 = 0x8000;
 
 /// What a status line says.
 #[derive(Clone, Copy, Debug)]
@@ -78,6 +88,8 @@ const COUNT: usize = 2;
 const PER_HEADER: usize = 8;
 /// Longest index: every header slot httparse fills.
 pub const MAX: usize = LINE + COUNT + PER_HEADER * MAX_HEADERS;
+// `Msg::index_len` is a u16.
+const _: () = assert!(MAX <= u16::MAX as usize);
 
 /// Room for an index, on the caller's stack (`Buf::uninit()`: not cleared,
 /// which would cost as much as writing a short index).
@@ -90,8 +102,19 @@ pub fn index<'x>(buf: &'x mut Buf, head: &[u8], parts: &Parts<'_, '_>) -> &'x [u
         StartLine::Request(line) => {
             w.put(span(head, line.method.as_bytes()).to_le_bytes());
             w.put(span(head, line.target.as_bytes()).to_le_bytes());
-            w.put((line.version as u16).to_le_bytes());
-            w.put([0, 0]);
+            match line.odd_version {
+                None => {
+                    w.put((line.version as u16).to_le_bytes());
+                    w.put([0, 0]);
+                }
+                Some(v) => {
+                    // Offset and length (at most 15 bits: cut) of the text.
+                    let v = &v.as_bytes()[..v.len().min(ODD_VERSION as usize - 1)];
+                    let s = span(head, v);
+                    w.put((s as u16).to_le_bytes());
+                    w.put((ODD_VERSION | (s >> 16) as u16).to_le_bytes());
+                }
+            }
         }
         StartLine::Response(s) => {
             w.put(span(head, s.reason.as_bytes()).to_le_bytes());
@@ -228,12 +251,22 @@ pub fn request<'b, 'h>(
     let mut r = Reader { head, ix, at: 0 };
     let method = r.part_text();
     let target = r.part_text();
-    let version = r.num() as u8;
-    r.num();
-    let line = ReqLine {
-        method,
-        target,
-        version,
+    let (version, flags) = (r.num(), r.num());
+    let line = if flags & ODD_VERSION == 0 {
+        ReqLine {
+            method,
+            target,
+            version: version as u8,
+            odd_version: None,
+        }
+    } else {
+        let s = version as u32 | ((flags & !ODD_VERSION) as u32) << 16;
+        ReqLine {
+            method,
+            target,
+            version: 0,
+            odd_version: Some(text(at(head, s))),
+        }
     };
     (line, r.headers(hb))
 }
@@ -293,18 +326,25 @@ mod tests {
             .flat_map(|k| format!("\nh{k}:{k}").into_bytes())
             .collect();
         let many = [b"GET / 1".as_slice(), &many].concat();
-        // (head, method, target, version)
-        let requests: &[(&[u8], usize, usize, u8)] = &[
-            (b"GET /a?b=c 1\nHost:x\nAccept:*/*", 3, 6, 1),
-            (b"POST /p 0\nX-Empty:", 4, 2, 0),
-            (b"M T 1", 1, 1, 1),
-            (&many, 3, 1, 1),
+        // (head, method, target, version, odd version's offset and length)
+        type Case<'a> = (&'a [u8], usize, usize, u8, Option<(usize, usize)>);
+        let requests: &[Case] = &[
+            (b"GET /a?b=c 1\nHost:x\nAccept:*/*", 3, 6, 1, None),
+            (b"POST /p 0\nX-Empty:", 4, 2, 0, None),
+            (b"M T 1", 1, 1, 1, None),
+            (&many, 3, 1, 1, None),
+            // Malformed lines: a version as seen, none at all.
+            (b"GET / HTTP/1.\nHost:x", 3, 1, 0, Some((6, 7))),
+            (b"get /HTTP/1.1\nHost:x", 3, 9, 0, Some((0, 0))),
+            (&many, 3, 1, 0, Some((4, 1))),
         ];
-        for &(head, m, t, version) in requests {
+        for &(head, m, t, version, odd) in requests {
+            let odd_version = odd.map(|(at, n)| std::str::from_utf8(&head[at..at + n]).unwrap());
             let line = ReqLine {
                 method: std::str::from_utf8(&head[..m]).unwrap(),
                 target: std::str::from_utf8(&head[m + 1..m + 1 + t]).unwrap(),
                 version,
+                odd_version,
             };
             let hs = headers(head);
             let parts = Parts {
@@ -316,8 +356,8 @@ mod tests {
             let mut hb = uninit_headers();
             let (l2, hs2) = request(head, ix, &mut hb);
             assert_eq!(
-                (l2.method, l2.target, l2.version),
-                (line.method, line.target, line.version)
+                (l2.method, l2.target, l2.version, l2.odd_version),
+                (line.method, line.target, line.version, line.odd_version)
             );
             let kept = hs.len().min(MAX_HEADERS);
             assert_eq!(pairs(hs2), pairs(&hs[..kept]));
@@ -369,6 +409,7 @@ mod tests {
             method: "GET",
             target: std::str::from_utf8(&head[4..5]).unwrap(),
             version: 1,
+            odd_version: None,
         };
         let parts = Parts {
             start: StartLine::Request(line),

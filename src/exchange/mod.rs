@@ -31,7 +31,9 @@ pub struct Msg {
     /// Bytes of `chain` that are the head (request or status line and headers).
     pub head_len: u32,
     /// Bytes of `chain` after the head that are its index (`index`); the body follows.
-    pub index_len: u32,
+    /// (A `u16`: an index is at most `index::MAX` bytes, and the two bytes
+    /// saved keep `Msg` at 48.)
+    pub index_len: u16,
     /// Decoded body size seen so far (kept or not).
     pub body_size: u64,
     /// Some body bytes were not kept (length cap, pool exhausted, capture gap).
@@ -44,6 +46,8 @@ pub struct Msg {
     /// in case its response makes it a trace): body bytes are counted in
     /// `body_size`, never kept.
     pub body_omitted: bool,
+    /// How well-formed the message was, as its parser read it.
+    pub form: Form,
     pub first_ts: u64,
     pub last_ts: u64,
 }
@@ -51,7 +55,7 @@ pub struct Msg {
 impl Msg {
     /// Where the body starts in `chain`: after the head and its index.
     pub fn body_start(&self) -> usize {
-        (self.head_len + self.index_len) as usize
+        self.head_len as usize + self.index_len as usize
     }
 
     /// Keep `head` and its index (written here, from `parts`) in a new
@@ -65,7 +69,7 @@ impl Msg {
         }
         self.chain = chain;
         self.head_len = head.len() as u32;
-        self.index_len = ix.len() as u32;
+        self.index_len = ix.len() as u16;
     }
 
     /// Body bytes that arrived at `ts`: counted, and kept while the body
@@ -104,6 +108,21 @@ impl Msg {
         self.body_size += n;
         self.truncated = true;
     }
+}
+
+/// How well-formed a message was, as its parser read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Form {
+    #[default]
+    WellFormed,
+    /// A request that is not well-formed (a header block or framing its
+    /// parser refused, a head cut short), reported with what could be read.
+    Malformed,
+    /// So malformed that it is a request only if a server answered it (its
+    /// request line is not well-formed, or its head was cut short): put to
+    /// the policy (`Emit::admit`) when the answer comes, reported only with
+    /// it (otherwise it is noise, not a trace).
+    Doubtful,
 }
 
 /// What a request's method says about how its response is framed.
@@ -299,6 +318,24 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// The doubtful request of exchange `i` was answered: keep what the
+    /// sink decided now (`ticket`; asked only now, so that noise nobody
+    /// answers takes no share of the rate limit). Refused: its head is
+    /// given back and the exchange passed over; kept as a head: its body
+    /// counts as not kept and the response decides, as for any `Head`.
+    pub fn answered(&mut self, i: u32, ticket: Ticket) {
+        let ex = &mut self.exs[i];
+        ex.ticket = ticket;
+        match ticket.verdict() {
+            Verdict::Keep(_) => {}
+            Verdict::Head => ex.req.body_omitted = true,
+            Verdict::Pass => {
+                self.pool.release(&mut ex.req.chain);
+                ex.skip = true;
+            }
+        }
+    }
+
     /// The final response head of exchange `i` (`status`, seen at `ts`):
     /// ask the sink about it, then keep the head when the exchange is
     /// traced. A `Head` exchange is promoted to a trace (the response kept
@@ -337,6 +374,8 @@ impl<'a> Env<'a> {
         if ex.skip || ex.ticket.verdict() == Verdict::Head {
             // Refused by policy when the request came (counted there), or
             // kept as a head that no response promoted.
+        } else if ex.req.form == Form::Doubtful && !ex.has_resp {
+            // A doubtful request nobody answered: not a request after all.
         } else if ex.req.lost || (ex.has_resp && ex.resp.lost) {
             self.stats.pool_exhausted += 1;
         } else {
@@ -344,6 +383,9 @@ impl<'a> Env<'a> {
                 self.stats.requests_without_response += 1;
             }
             self.stats.traces += 1;
+            if ex.req.form != Form::WellFormed {
+                self.stats.malformed_requests += 1;
+            }
             self.sink.emit(&ex, self.ends, self.pool);
             traced = true;
         }

@@ -85,11 +85,17 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
         }
         o.extend_from_slice(b",\"url\":");
         json_str(o, &url);
-        let _ = write!(
-            o,
-            ",\"httpVersion\":\"HTTP/1.{}\",\"cookies\":[],\"headers\":",
-            r.version
-        );
+        match r.odd_version {
+            None => {
+                let _ = write!(o, ",\"httpVersion\":\"HTTP/1.{}\"", r.version);
+            }
+            // A malformed request line's version as seen (HAR wants a string).
+            Some(v) => {
+                o.extend_from_slice(b",\"httpVersion\":");
+                json_str(o, v.as_bytes());
+            }
+        }
+        o.extend_from_slice(b",\"cookies\":[],\"headers\":");
         headers(o, r.headers);
         o.extend_from_slice(b",\"queryString\":[");
         if let Some(q) = r.query {
@@ -127,7 +133,11 @@ fn entry(o: &mut Vec<u8>, v: &View, more: bool) {
             // The sampler kept this request's head only (custom field: `_`).
             o.extend_from_slice(b",\"_bodyOmitted\":true");
         }
-        let _ = write!(o, ",\"headersSize\":-1,\"bodySize\":{}}}", r.body.wire_size);
+        let _ = write!(o, ",\"headersSize\":-1,\"bodySize\":{}", r.body.wire_size);
+        if r.malformed {
+            o.extend_from_slice(b",\"_malformed\":true");
+        }
+        o.push(b'}');
         match &v.resp {
             Some(p) => {
                 let _ = write!(o, ",\"response\":{{\"status\":{},\"statusText\":", p.status);

@@ -13,7 +13,8 @@
 //! (to the response's last packet), the body sizes (the request's only when
 //! it has a body), and in brackets what a person should not miss: a body
 //! `[truncated]`, a body whose Content-Encoding could not be undone
-//! (`[decode error]`), a request that got `[no response]`.
+//! (`[decode error]`), a request that got `[no response]`, a request that
+//! was not well-formed (`[malformed]`).
 //!
 //! **Escaping.** Bytes from the wire (method, target) are never written as
 //! they came: the 94 visible ASCII characters `!`..`~` are, a backslash is
@@ -230,6 +231,10 @@ pub fn write_line(out: &mut Vec<u8>, v: &View, st: &Style) {
     }
     if let Some(r) = &v.resp {
         body(out, b" resp ", &r.body, st);
+    }
+    if v.req.malformed {
+        out.push(b' ');
+        paint(out, st, YELLOW, |o| o.extend_from_slice(b"[malformed]"));
     }
     let room = match st.width {
         Some(w) => w
@@ -487,6 +492,8 @@ mod tests {
                 path: target,
                 query: None,
                 version: 1,
+                odd_version: None,
+                malformed: false,
                 host: None,
                 headers: &[],
                 body: body(0),
@@ -588,6 +595,14 @@ mod tests {
                 },
                 "12:00:00.123 10.1.0.1:40000 -> 10.1.0.2:8080 POST /a 500 1.50ms \
                  req 300B [body not kept] resp 0B",
+            ),
+            (
+                "malformed request",
+                |v| {
+                    v.req.malformed = true;
+                    v.resp.as_mut().unwrap().status = 400;
+                },
+                "12:00:00.123 10.1.0.1:40000 -> 10.1.0.2:8080 GET /a 400 1.50ms resp 0B [malformed]",
             ),
             (
                 "IPv6, 404",

@@ -20,13 +20,15 @@ mod pairing;
 
 pub use pairing::MAX_PENDING;
 
-use crate::exchange::index::{ReqLine, StartLine};
-use crate::exchange::{Emit, Env, ExPool, ExRef, Method, Msg, ReqInfo, Shared};
+use crate::exchange::index::{self, ReqLine, StartLine};
+use crate::exchange::{
+    Emit, Env, ExPool, ExRef, Exchange, Form, Method, Msg, ReqInfo, Shared, Ticket,
+};
 use crate::pool::{Store, WINDOW};
 use crate::tcp::{self, Ctx, Direction, Ends};
 use body::{BodyDecoder, End, Follows, Status, follows};
 use detect::{First, Found, MAX_SCAN, Role, known_method, looks_like_response};
-use head::{Head, Parsed};
+use head::{Head, Malformed, Parsed};
 use pairing::Pending;
 
 /// The tracker of HTTP/1 connections.
@@ -201,6 +203,37 @@ impl tcp::Parser for Conn {
         pos
     }
 
+    /// The snap length cut `pending`, an incomplete head of `dir`: a request
+    /// line in it that shows a method and a target, even cut, is a request
+    /// if a server answers it, reported with what there is of it (flagged
+    /// malformed).
+    fn snapped(
+        &mut self,
+        dir: Direction,
+        pending: &[u8],
+        cx: &Ctx,
+        ends: &Ends,
+        env: &mut tcp::Env<Self>,
+    ) {
+        let d = &self.dirs[dir];
+        let client = match d.role {
+            Role::Request => true,
+            Role::Unknown => self.syn_from == Some(dir),
+            Role::Response => false,
+        };
+        if d.state != State::Head || !client || self.kind == Kind::Done {
+            return;
+        }
+        let env = &mut Env::lend(env, ends);
+        head::cut(pending, |h| {
+            if let Some(h) = h
+                && let StartLine::Request(line) = h.parts.start
+            {
+                self.aside(dir, h, line, true, cx, env);
+            }
+        });
+    }
+
     /// `lost` bytes of `dir` were never captured.
     fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut tcp::Env<Self>) {
         let env = &mut Env::lend(env, ends);
@@ -243,6 +276,8 @@ impl tcp::Parser for Conn {
     fn close(&mut self, ends: &Ends, env: &mut tcp::Env<Self>) {
         let env = &mut Env::lend(env, ends);
         if self.kind == Kind::Done {
+            // Not (or no longer) HTTP: only requests kept aside may wait.
+            self.emit_all(env);
             return;
         }
         for dir in Direction::BOTH {
@@ -267,7 +302,7 @@ impl Conn {
 
     /// First bytes of a direction: decide what this connection is.
     /// Some(true): parse a head here; Some(false): not a message start (resync).
-    fn detect(&mut self, dir: Direction, b: &[u8], env: &mut Env) -> Option<bool> {
+    fn detect(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) -> Option<bool> {
         let role = match detect::first(b)? {
             First::Tls => {
                 env.stats.tls_flows += 1;
@@ -291,6 +326,7 @@ impl Conn {
             }
             First::Request | First::Other => {
                 self.dirs[dir].state = State::Resync;
+                self.first_malformed(dir, b, cx, env);
                 // Mid-stream start: look for a start of either kind.
                 return Some(false);
             }
@@ -329,6 +365,8 @@ impl Conn {
                 d.line_start = b.last() == Some(&b'\n');
                 d.scanned = d.scanned.saturating_add(b.len() as u32);
                 if d.scanned > MAX_SCAN && self.kind == Kind::Unknown {
+                    // A doubtful first request kept aside was noise after all.
+                    self.emit_all(env);
                     env.stats.non_http_flows += 1;
                     let ends = env.ends;
                     let both = [ends.end(Direction::FromLow), ends.end(Direction::FromHigh)];
@@ -344,7 +382,7 @@ impl Conn {
 
     /// Parse a head at the start of `b`. None: incomplete, wait for more.
     fn head(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) -> Option<usize> {
-        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, env)? {
+        if self.dirs[dir].role == Role::Unknown && !self.detect(dir, b, cx, env)? {
             return Some(0);
         }
         // An incomplete head is parsed again only once its end has arrived:
@@ -392,13 +430,21 @@ impl Conn {
                 return Some(if b.is_empty() { 0 } else { 1 });
             }
         };
-        self.kind = Kind::Http;
+        if h.malformed != Some(Malformed::Line) {
+            // A malformed request line is HTTP only if a server answers it.
+            self.kind = Kind::Http;
+        }
         self.dirs[dir].head_scan = 0;
-        if h.framing.bad {
+        if h.framing.bad || h.malformed.is_some() {
             env.stats.parse_errors += 1;
         }
         match h.parts.start {
-            StartLine::Request(line) => self.request_head(dir, h, line, cx, env),
+            StartLine::Request(line) => {
+                self.request_head(dir, h, line, cx, env);
+                if let Some(at) = h.framing.other_length {
+                    self.other_reading(dir, b, h.bytes.len() as u64 + at, cx, env);
+                }
+            }
             StartLine::Response(line) => self.response_head(dir, h, line.status, cx, env),
         }
         Some(h.bytes.len())
@@ -406,19 +452,12 @@ impl Conn {
 
     /// A request head: ask the sink what to keep of the exchange, queue it.
     fn request_head(&mut self, dir: Direction, h: &Head, line: ReqLine, cx: &Ctx, env: &mut Env) {
-        let info = ReqInfo {
-            ts: cx.first_ts,
-            method: line.method,
-            target: line.target,
-            host: h
-                .parts
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("host"))
-                .map(|h| h.value),
-            server: env.ends.addr[dir.flip()],
+        // A doubtful request is put to the policy when a server answers it.
+        let ticket = if h.malformed == Some(Malformed::Line) {
+            Ticket::keep_all()
+        } else {
+            env.sink.admit(&info(dir, h, &line, cx, env.ends))
         };
-        let ticket = env.sink.admit(&info);
         let method = head::method(line.method);
         let f = &h.framing;
         if self.pending.is_full() {
@@ -435,19 +474,128 @@ impl Conn {
             return;
         };
         let i = r.index();
-        let ex = &mut env.exs[i];
-        ex.client_dir = dir;
-        ex.method = method;
-        ex.req_seq = cx.seq;
-        ex.req_ack = cx.ack;
-        ex.req.first_ts = cx.first_ts;
-        ex.req.last_ts = cx.ts;
+        fill(&mut env.exs[i], dir, h, method, cx);
         let keep = env.keep_request(i, ticket, h.bytes, &h.parts);
         self.pending.push(env.exs, i);
         let d = &mut self.dirs[dir];
         d.cur = r;
         d.discard = !keep;
         self.after_head(dir, follows(f, None), cx.ts, env);
+    }
+
+    // Malformed requests off the usual path (a head's own parse handles the
+    // others): first bytes a server may yet answer, a head the snap length
+    // cut, the other reading of a body's length.
+
+    /// A malformed request kept aside of the direction's parsing, which
+    /// goes on looking for the next message: queued for its response
+    /// (unless refused by policy or without a slot). Its body, if it has
+    /// one, is not read; `cut`: its head did not end either (the snap length
+    /// cut it).
+    fn aside(
+        &mut self,
+        dir: Direction,
+        h: &Head,
+        line: ReqLine,
+        cut: bool,
+        cx: &Ctx,
+        env: &mut Env,
+    ) {
+        let ticket = if cut || h.malformed == Some(Malformed::Line) {
+            Ticket::keep_all()
+        } else {
+            env.sink.admit(&info(dir, h, &line, cx, env.ends))
+        };
+        if self.pending.is_full() {
+            self.emit_front(env);
+        }
+        let Some(r) = env.exs.take() else {
+            env.no_slot(ticket);
+            return;
+        };
+        let i = r.index();
+        fill(&mut env.exs[i], dir, h, head::method(line.method), cx);
+        env.keep_request(i, ticket, h.bytes, &h.parts);
+        let ex = &mut env.exs[i];
+        if cut {
+            // Whatever its line, a cut head is a request only if answered.
+            ex.req.form = Form::Doubtful;
+        }
+        ex.req.complete = !cut && matches!(follows(&h.framing, None), Follows::Nothing);
+        ex.req.truncated = !ex.req.complete;
+        self.pending.push(env.exs, i);
+    }
+
+    /// The first bytes `b` of `dir` are no request line the detection
+    /// believes, but the client (it sent the SYN) may have sent a malformed
+    /// one: keep it aside, reported only if a server answers it.
+    #[cold]
+    #[inline(never)]
+    fn first_malformed(&mut self, dir: Direction, b: &[u8], cx: &Ctx, env: &mut Env) {
+        if self.syn_from != Some(dir) {
+            return;
+        }
+        head::parse(b, true, |p| {
+            if let Parsed::Complete(h) = p
+                && h.malformed == Some(Malformed::Line)
+                && let StartLine::Request(line) = h.parts.start
+            {
+                self.aside(dir, h, line, false, cx, env);
+            }
+        });
+    }
+
+    /// A request's Content-Lengths disagree: another reader would end its
+    /// body at `at` bytes into `b` (where the head starts). A request that
+    /// starts there, in the bytes at hand, is one a server may have seen
+    /// (request smuggling): reported at once, without response, flagged
+    /// malformed, with what there is of its body.
+    #[cold]
+    #[inline(never)]
+    fn other_reading(&mut self, dir: Direction, b: &[u8], at: u64, cx: &Ctx, env: &mut Env) {
+        let Some(rest) = usize::try_from(at).ok().and_then(|at| b.get(at..)) else {
+            return;
+        };
+        if rest.is_empty() {
+            return;
+        }
+        let cx = &Ctx {
+            seq: cx.seq + at as u32,
+            ..*cx
+        };
+        head::parse(rest, true, |p| {
+            let Parsed::Complete(h) = p else { return };
+            let StartLine::Request(line) = h.parts.start else {
+                return;
+            };
+            if h.malformed.is_some() {
+                return;
+            }
+            let ticket = env.sink.admit(&info(dir, h, &line, cx, env.ends));
+            let Some(r) = env.exs.take() else {
+                env.no_slot(ticket);
+                return;
+            };
+            let i = r.index();
+            fill(&mut env.exs[i], dir, h, head::method(line.method), cx);
+            let keep = env.keep_request(i, ticket, h.bytes, &h.parts);
+            let ex = &mut env.exs[i];
+            ex.req.form = Form::Malformed;
+            let body = &rest[h.bytes.len()..];
+            ex.req.complete = match follows(&h.framing, None) {
+                Follows::Body(mut dec) => {
+                    let st = dec.feed(body);
+                    if keep {
+                        let m = &mut ex.req;
+                        m.keep_body(&body[st.body], cx.ts, env.max_body, env.pool, env.stats);
+                    }
+                    st.end == End::Done
+                }
+                Follows::Nothing | Follows::Tunnel => true,
+            };
+            ex.req.truncated |= !ex.req.complete;
+            env.emit(i);
+        });
     }
 
     /// A response head: pair it with its request.
@@ -471,6 +619,11 @@ impl Conn {
             self.after_head(dir, follows(f, Some((status, Method::Other))), cx.ts, env);
             return;
         };
+        let ex = &env.exs[i];
+        if ex.req.form == Form::Doubtful && !ex.skip && !ex.req.lost {
+            let ticket = admit_answered(ex, env.pool, env.sink, env.ends);
+            env.answered(i, ticket);
+        }
         let ex = &mut env.exs[i];
         ex.has_resp = true;
         ex.resp.first_ts = cx.first_ts;
@@ -623,6 +776,79 @@ impl Conn {
     }
 }
 
+/// What the policy is asked about a request head.
+fn info<'a>(
+    dir: Direction,
+    h: &Head<'a, '_>,
+    line: &ReqLine<'a>,
+    cx: &Ctx,
+    ends: &Ends,
+) -> ReqInfo<'a> {
+    ReqInfo {
+        ts: cx.first_ts,
+        method: line.method,
+        target: line.target,
+        host: h
+            .parts
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("host"))
+            .map(|h| h.value),
+        server: ends.addr[dir.flip()],
+    }
+}
+
+/// The policy's answer for the doubtful request of `ex` now that a server
+/// answered it (asked only now, so that noise nobody answers takes no share
+/// of the rate limit): its head and index read back from `pool`.
+#[cold]
+#[inline(never)]
+fn admit_answered(ex: &Exchange, pool: &Store, sink: &mut dyn Emit, ends: &Ends) -> Ticket {
+    let m = &ex.req;
+    let mut buf = [0u8; WINDOW + index::MAX];
+    let n = m.body_start().min(buf.len());
+    let mut at = 0;
+    for s in pool.slices(&m.chain, 0) {
+        let k = s.len().min(n - at);
+        buf[at..at + k].copy_from_slice(&s[..k]);
+        at += k;
+        if at == n {
+            break;
+        }
+    }
+    let (head, ix) = buf[..at].split_at((m.head_len as usize).min(at));
+    let mut hb = index::uninit_headers();
+    let (line, headers) = index::request(head, ix, &mut hb);
+    sink.admit(&ReqInfo {
+        ts: m.first_ts,
+        method: line.method,
+        target: line.target,
+        host: headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("host"))
+            .map(|h| h.value),
+        server: ends.addr[ex.client_dir.flip()],
+    })
+}
+
+/// A new exchange for the request head `h` of `dir`, read in `cx` (what
+/// is kept of it is `Env::keep_request`'s to say).
+#[inline(always)]
+fn fill(ex: &mut Exchange, dir: Direction, h: &Head, method: Method, cx: &Ctx) {
+    ex.client_dir = dir;
+    ex.req.form = match h.malformed {
+        Some(Malformed::Line) => Form::Doubtful,
+        Some(Malformed::Headers) => Form::Malformed,
+        None if h.framing.bad => Form::Malformed,
+        None => Form::WellFormed,
+    };
+    ex.method = method;
+    ex.req_seq = cx.seq;
+    ex.req_ack = cx.ack;
+    ex.req.first_ts = cx.first_ts;
+    ex.req.last_ts = cx.ts;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,6 +914,48 @@ mod tests {
             missing: 0,
             md5: false,
         }
+    }
+
+    /// A request whose line is malformed is put to the sampler only when a
+    /// server answers it: one nobody answers takes no endpoint and no share
+    /// of the budget; an answered one is admitted then, and traced with the
+    /// ticket the sampler gave it.
+    #[test]
+    fn a_doubtful_request_meets_the_sampler_at_its_answer() {
+        let mut t = Tracker::new(&tcp::Limits {
+            max_flows: 4,
+            pool_bytes: 1 << 20,
+            timeout_us: 10_000_000,
+            max_body: 1 << 20,
+        });
+        let mut sink = Sampled {
+            e: Endpoints::new(&endpoint::Config {
+                per_minute: 60.0,
+                head_gap_us: 0,
+                ..endpoint::Config::default()
+            }),
+            traced: Vec::new(),
+            done: Vec::new(),
+        };
+        let ts = 1_714_564_800_000_000u64;
+        let line = "GET /odd HTTP/1.\r\nHost: h\r\n\r\n";
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let mut cs = 1000u32;
+        t.segment(&seg(true, cs, 5000, line.as_bytes()), ts, &mut sink);
+        cs += line.len() as u32;
+        assert_eq!(sink.e.counters().endpoints_known, 0, "not asked yet");
+        t.segment(&seg(false, 5000, cs, answer.as_bytes()), ts + 10, &mut sink);
+        assert_eq!(sink.e.counters().endpoints_known, 1, "asked at the answer");
+        assert_eq!(sink.done, [(Verdict::Keep(Reason::NewEndpoint), true)]);
+        assert_eq!(sink.traced[0].0, "GET /odd HTT");
+        // The same line again, never answered: noise, not a trace.
+        t.segment(&seg(true, cs, 5002, line.as_bytes()), ts + 20, &mut sink);
+        t.close_all(&mut sink);
+        assert_eq!(sink.traced.len(), 1);
+        assert_eq!(sink.done.len(), 2);
+        assert!(!sink.done[1].1, "the unanswered one is not traced");
+        assert_eq!(sink.e.counters().traces_fair_share, 0);
+        assert_eq!((t.stats.traces, t.stats.malformed_requests), (1, 1));
     }
 
     /// Head, Promote and Release through the parser: a kept head costs

@@ -141,6 +141,19 @@ pub trait Parser: Copy + Default {
         ends: &Ends,
         env: &mut Env<Self>,
     ) -> usize;
+    /// The snap length cut the packet that brought the last of `pending`
+    /// (bytes `data` left unconsumed: an incomplete message starting at
+    /// `cx.seq`): they will never be completed, and a `gap` that counts them
+    /// as lost follows. The parser may still read what it can of them.
+    fn snapped(
+        &mut self,
+        _dir: Direction,
+        _pending: &[u8],
+        _cx: &Ctx,
+        _ends: &Ends,
+        _env: &mut Env<Self>,
+    ) {
+    }
     /// `lost` bytes of `dir` were never captured; `ts` is when that became known.
     fn gap(&mut self, dir: Direction, lost: u64, ts: u64, ends: &Ends, env: &mut Env<Self>);
     /// `dir` sent FIN and all its bytes have been delivered.
@@ -380,6 +393,11 @@ impl<P: Parser> Flow<P> {
             };
             let (st, mut up) = self.split(dir, &mut w.env);
             if st.receive(w.windows, &mut up, s.payload, &cx) {
+                if s.missing > 0 {
+                    // The snap length cut this segment: what it lacks is lost.
+                    let to = seq + s.payload.len() as u32;
+                    st.snapped(w.windows, &mut up, to, to + s.missing, ts);
+                }
                 self.check_fin(dir, ts, w);
             }
         }

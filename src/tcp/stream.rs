@@ -26,6 +26,11 @@ impl<P: Parser> Upper<'_, '_, P> {
     fn data(&mut self, bytes: &[u8], cx: &Ctx) -> usize {
         self.parser.data(self.dir, bytes, cx, self.ends, self.env)
     }
+    #[cold]
+    fn snapped(&mut self, pending: &[u8], cx: &Ctx) {
+        self.parser
+            .snapped(self.dir, pending, cx, self.ends, self.env)
+    }
     #[inline]
     fn gap(&mut self, lost: u64, ts: u64) {
         self.parser.gap(self.dir, lost, ts, self.ends, self.env)
@@ -165,6 +170,39 @@ impl Stream {
         }
         self.in_order(windows, up, data, &Ctx { seq, ..*cx });
         true
+    }
+
+    /// The snap length cut the segment just delivered in order, at
+    /// `delivered_to`: the bytes from there to `end` are lost, now. Bytes
+    /// the parser left (an incomplete head) are offered as never to be
+    /// completed, then lost with them. Nothing is given up when the segment
+    /// was not in order.
+    pub fn snapped<P: Parser>(
+        &mut self,
+        windows: &mut Windows,
+        up: &mut Upper<P>,
+        delivered_to: SeqNumber,
+        end: SeqNumber,
+        ts: u64,
+    ) {
+        if !self.seen || self.next_seq != delivered_to || end <= delivered_to {
+            return;
+        }
+        if self.win != NIL && self.win_len > 0 {
+            let cx = Ctx {
+                ts,
+                first_ts: if self.win_ts == 0 {
+                    ts
+                } else {
+                    self.win_ts.min(ts)
+                },
+                seq: self.seq_at(0),
+                // When the head was sent.
+                ack: self.win_ack,
+            };
+            up.snapped(&windows.get(self.win)[..self.win_len as usize], &cx);
+        }
+        self.flush_holes(windows, up, Some(end), ts);
     }
 
     /// The connection ends: deliver what is held (holes become gaps, and so

@@ -25,13 +25,26 @@ pub fn write_json(out: &mut Vec<u8>, v: &View) {
     json_str(out, r.path);
     out.extend_from_slice(b",\"query\":");
     json_opt(out, r.query);
-    out.extend_from_slice(b",\"version\":\"HTTP/1.");
-    put_u64(out, r.version as u64);
-    out.extend_from_slice(b"\",\"host\":");
+    match r.odd_version {
+        None => {
+            out.extend_from_slice(b",\"version\":\"HTTP/1.");
+            put_u64(out, r.version as u64);
+            out.push(b'"');
+        }
+        // A malformed request line's version as seen; null when it had none.
+        Some(v) => {
+            out.extend_from_slice(b",\"version\":");
+            json_opt(out, Some(v.as_bytes()).filter(|v| !v.is_empty()));
+        }
+    }
+    out.extend_from_slice(b",\"host\":");
     json_opt(out, r.host);
     out.extend_from_slice(b",\"headers\":");
     str_pairs(out, r.headers);
     json_body(out, &r.body);
+    if r.malformed {
+        out.extend_from_slice(b",\"malformed\":true");
+    }
     out.extend_from_slice(b"},\"response\":");
     match &v.resp {
         Some(p) => {

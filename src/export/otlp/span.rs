@@ -201,11 +201,18 @@ pub fn write_span(out: &mut Vec<u8>, v: &View, rng: &mut Rng, limit: usize) -> u
         server_ip.as_bytes(),
     );
     attr_str(out, key!("network.protocol.name", "stringValue"), b"http");
-    attr_str(
-        out,
-        key!("network.protocol.version", "stringValue"),
-        if r.version == 0 { b"1.0" } else { b"1.1" },
-    );
+    if r.odd_version.is_none() {
+        attr_str(
+            out,
+            key!("network.protocol.version", "stringValue"),
+            if r.version == 0 { b"1.0" } else { b"1.1" },
+        );
+    }
+    if r.malformed {
+        // Not a semantic convention: what a probe or an attack looks like.
+        out.extend_from_slice(key!("http.request.malformed", "boolValue"));
+        out.extend_from_slice(b"true}},");
+    }
     if let Some(ua) = View::header(r.headers, "user-agent") {
         attr_str(out, key!("user_agent.original", "stringValue"), ua);
     }
@@ -340,6 +347,8 @@ mod tests {
                 path: b"/a/b",
                 query: Some(b"x=1"),
                 version: 1,
+                odd_version: None,
+                malformed: false,
                 host: Some(b"example.com:8080"),
                 headers,
                 body: body("{\"k\": \"\u{e9}\"}".as_bytes(), true),
