@@ -111,8 +111,8 @@ build_deps() {
 
 test_deps() {
   build_deps
-  apt_install tcpdump tshark curl python3 nginx-light iproute2 iptables procps file util-linux podman \
-    buildah runc skopeo qemu-user-static docker-registry openssl nghttp2-server nghttp2-client
+  apt_install tcpdump tshark curl python3 nginx-light wrk iproute2 iptables procps file util-linux \
+    podman buildah runc skopeo qemu-user-static docker-registry openssl nghttp2-server nghttp2-client
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 }
 

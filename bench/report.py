@@ -194,6 +194,12 @@ if R.get(f"{top}.requests"):
     other = (num(f"{top}.wrk_cpu") or 0) + (num(f"{top}.nginx_cpu") or 0)
     p(f"| live top rate: sensor CPU (user+sys) and its share of wrk+nginx CPU | {cpu:.1f} s; "
       f"{pct(cpu, other, 0)} | |")
+if per_k(top) is not None and per_k("live.top_spool") is not None:
+    a, b = per_k("live.top_spool"), per_k(top)
+    p(f"| live top rate with `--spool-dir`, satellite healthy: sensor CPU per 1k req/s, with / "
+      f"without (the row above); spooled | {100 * a:.2f} % / {100 * b:.2f} % of a core = "
+      f"{a / b:.2f}×; {n(intk('live.top_spool.spooled'))} | within noise (one run each; read "
+      f"any one ratio as ± a fifth) |")
 if per_k(paced) is not None:
     p(f"| live, ~1,000 req/s (wrk + delay script, {num(f'{paced}.rps', 0):,.0f}/s): sensor CPU per "
       f"1k req/s | **{100 * per_k(paced):.1f} %** of one core | |")
@@ -384,6 +390,7 @@ p("| run | wrk | requests/s | requests | traces (of requests) | exported | kerne
   "sensor CPU s | per 1k req/s | share of wrk+nginx CPU | sensor peak RSS | memory ceiling |")
 p("|---|---|---|---|---|---|---|---|---|---|---|---|")
 LIVE = [("top", "top rate, default settings", "`-t1 -c8`"),
+        ("top_spool", "top rate, default settings and `--spool-dir` (satellite healthy)", "`-t1 -c8`"),
         ("paced", "~1,000 req/s, default settings", "`-t1 -c10 -s paced.lua` (10 ms delay per request)"),
         ("paced_base", f"*base* {BASE}: the same, right after the row above", "the same"),
         ("lowres", "top rate, low-resource profile", "`-t1 -c8`"),

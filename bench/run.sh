@@ -10,12 +10,13 @@
 #      goes, with --no-redact and with --max-http-length 0), the sensor exporting to a
 #      local test satellite (bench/satellite.py; over http and over https), httpry and
 #      tshark; BENCH_REPS runs each, median;
-#   3. live: the sensor on lo while wrk drives nginx at its top rate, rate-limited to
-#      ~1,000 requests/s (bench/paced.lua), and at the low-resource profile's settings;
-#      at the top rate also at the default rate limit (1,000 traces a minute with a
-#      satellite), with endpoint-aware sampling (the default) and with --sampling
-#      uniform, twice each in the order A B B A, and the capture floor: tcpdump -w
-#      /dev/null under the same load (issue 19);
+#   3. live: the sensor on lo while wrk drives nginx at its top rate (and once more with
+#      --spool-dir, the satellite healthy), rate-limited to ~1,000 requests/s
+#      (bench/paced.lua), and at the low-resource profile's settings; at the top rate
+#      also at the default rate limit (1,000 traces a minute with a satellite), with
+#      endpoint-aware sampling (the default) and with --sampling uniform, twice each in
+#      the order A B B A, and the capture floor: tcpdump -w /dev/null under the same
+#      load (issue 19);
 #   4. allocations: valgrind's dhat on the glibc build, at N and 2N packets (also with
 #      --rate-limit 100, so that the sampler decides every exchange);
 #   4b. HTTP/2 (bench/h2.sh): h2load → nghttpd recorded and read offline (traces /
@@ -350,14 +351,17 @@ live() {
   put "live.$name.rps" "$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$W/runs/live.$name.wrk")"
   put "live.$name.wrk_errors" "$(grep -E 'Socket errors|Non-2xx' "$W/runs/live.$name.wrk" | tr -s ' ' | paste -sd';' || true)"
   for c in packets kernel_drops if_drops traces requests_without_response orphan_responses gaps \
-    parse_errors rate_limited exported export_dropped export_failures peak_rss_kb \
-    endpoints_known traces_new_endpoint traces_new_error traces_fair_share; do
+    parse_errors rate_limited exported export_dropped export_failures spooled spool_bytes \
+    peak_rss_kb endpoints_known traces_new_endpoint traces_new_error traces_fair_share; do
     put "live.$name.$c" "$(stat_of "$c" "$err")"
   done
   put "live.$name.ceiling" "$(sed -n 's/.*memory ceiling \([0-9]*\) bytes.*/\1/p' "$err" | head -n 1)"
   put "live.$name.satellite" "$(sat stats)"
 }
 live top -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0
+# The same with a spool while the satellite is healthy: it should cost nothing.
+mkdir -p "$W/spool"
+live top_spool -c8 "http://127.0.0.1:$PORT/data.json" -- --rate-limit 0 --spool-dir "$W/spool"
 
 # floor NAME: the capture floor: tcpdump on lo with the same filter, snaplen and kernel
 # buffer as the sensor, writing to /dev/null, while wrk runs at the top rate as above.

@@ -69,6 +69,10 @@ pub struct ApidumpArgs {
     pub shutdown_timeout: f64,
     pub export_queue_mb: u32,
     pub max_batch_kb: u32,
+    /// Where batches the satellite cannot take wait (`--spool-dir`).
+    pub spool_dir: Option<PathBuf>,
+    /// The most MiB of files there (`--spool-mb`).
+    pub spool_mb: u32,
     pub region: Option<String>,
     /// When capture cannot start or fails, stay up (idle) until stopped, so
     /// that `pcap-sensor health` can say why, instead of exiting.
@@ -141,6 +145,8 @@ impl Default for ApidumpArgs {
             shutdown_timeout: 5.0,
             export_queue_mb: 4,
             max_batch_kb: 1024,
+            spool_dir: None,
+            spool_mb: 256,
             region: None,
             keep_running: false,
         }
@@ -236,7 +242,12 @@ satellite (OTLP/HTTP JSON, POST URL/v1/traces):
                                                                           [LEVO_TRACE_EXPORT_INTERVAL]
       --service-name NAME     service.name (default: the ECS task family)
       --ca-cert FILE          trust this PEM CA too (satellite behind a private CA)
-      --export-queue-mb N     traces waiting for the satellite (default 4; oldest dropped)
+      --export-queue-mb N     traces waiting for the satellite in memory (default 4;
+                              oldest dropped)
+      --spool-dir DIR         batches the satellite cannot take go to files in DIR
+                              instead of being dropped, and are sent, oldest first,
+                              when it is back (also after a restart)
+      --spool-mb N            the most MiB of files in DIR (default 256; oldest dropped)
       --max-batch-kb N        send a batch early at this size (default 1024); a
                               trace larger than that has its bodies cut to fit
       --shutdown-timeout SECS bound on the final flush at SIGTERM (default 5)
@@ -475,6 +486,7 @@ fn parse_apidump_env(
     from_env(&mut a, env)?;
     // Repeatable regex flags replace what the environment gave, as a whole.
     let mut seen_re = [false; 4];
+    let mut spool_mb = false;
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(APIDUMP_HELP)),
@@ -613,6 +625,14 @@ fn parse_apidump_env(
                     parse_num("--export-queue-mb", p.value()?, "a number")?,
                 )?
             }
+            Long("spool-dir") => a.spool_dir = Some(p.value()?.into()),
+            Long("spool-mb") => {
+                spool_mb = true;
+                a.spool_mb = positive(
+                    "--spool-mb",
+                    parse_num("--spool-mb", p.value()?, "a number")?,
+                )?
+            }
             Long("max-batch-kb") => {
                 a.max_batch_kb = positive(
                     "--max-batch-kb",
@@ -646,6 +666,22 @@ fn parse_apidump_env(
     }
     if a.read_file.is_none() && a.interfaces.is_empty() {
         a.interfaces.push("any".into());
+    }
+    if a.spool_dir.is_some() && a.satellite_url.is_none() {
+        return Err(UsageError(
+            "--spool-dir keeps batches for the satellite: add --satellite-url URL".into(),
+        ));
+    }
+    if spool_mb && a.spool_dir.is_none() {
+        return Err(UsageError(
+            "--spool-mb sizes the spool: add --spool-dir DIR".into(),
+        ));
+    }
+    if a.spool_mb as u64 * (1 << 20) > i64::MAX as u64 {
+        return Err(UsageError(format!(
+            "--spool-mb {} is too large",
+            a.spool_mb
+        )));
     }
     check_format(&mut a)?;
     if let Some(ca) = &a.ca_cert
@@ -840,6 +876,50 @@ mod tests {
         ] {
             let e = parse_with_env(args, &[]).unwrap_err();
             assert!(e.contains("--format") && e.contains(says), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn spool_flags() {
+        let a = parse_with_env(
+            &[
+                "--satellite-url",
+                "http://s:1",
+                "--spool-dir",
+                "/var/spool/x",
+                "--spool-mb",
+                "64",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            a.spool_dir.as_deref(),
+            Some(std::path::Path::new("/var/spool/x"))
+        );
+        assert_eq!(a.spool_mb, 64);
+        let a = parse_with_env(&["--satellite-url", "http://s:1"], &[]).unwrap();
+        assert_eq!((a.spool_dir.is_none(), a.spool_mb), (true, 256));
+        for (args, says) in [
+            (&["--out", "-", "--spool-dir", "/x"][..], "--satellite-url"),
+            (
+                &["--satellite-url", "http://s:1", "--spool-mb", "8"],
+                "--spool-dir",
+            ),
+            (
+                &[
+                    "--satellite-url",
+                    "http://s:1",
+                    "--spool-dir",
+                    "/x",
+                    "--spool-mb",
+                    "0",
+                ],
+                "--spool-mb",
+            ),
+        ] {
+            let e = parse_with_env(args, &[]).unwrap_err();
+            assert!(e.contains(says), "{args:?}: {e}");
         }
     }
 

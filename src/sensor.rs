@@ -17,6 +17,7 @@ use crate::cli::{ApidumpArgs, Sampling, VERSION};
 use crate::ecs::metadata;
 use crate::endpoint::{self, Endpoints};
 use crate::export::inventory::Inventory;
+use crate::export::otlp::spool::Spool;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
 use crate::health::{self, Ago};
@@ -225,6 +226,23 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The spool's folder must be writable: say so now, not at the first outage.
+    let spool = match &a.spool_dir {
+        Some(dir) => {
+            let batch = Exporter::batch_bytes(
+                a.max_batch_kb as usize * 1024,
+                a.export_queue_mb as usize * (1 << 20),
+            );
+            match Spool::open(dir, a.spool_mb as u64 * (1 << 20), batch) {
+                Ok(s) => Some(s),
+                Err(msg) => {
+                    log::error(&msg);
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        None => None,
+    };
     // Open the input before reserving memory, so a bad interface fails fast.
     let (mut sources, filter) = match open_sources(a) {
         Ok(s) => s,
@@ -244,7 +262,11 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
             a.export_interval,
             a.export_queue_mb as usize * (1 << 20),
             a.max_batch_kb as usize * 1024,
+            spool,
         )
+        // A recording waits for the satellite's connects (live capture
+        // polls them: the capture never waits).
+        .map(|e| e.waiting_for_connects(a.read_file.is_some()))
     });
     let satellite = match satellite.transpose() {
         Ok(s) => s,
@@ -560,7 +582,8 @@ fn read(
             for t in [end, run.sink.due()].into_iter().flatten() {
                 wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
             }
-            source::wait(&polled, wait.as_millis() as i32);
+            // A connection being made to the satellite wakes the loop too.
+            source::wait_with(&polled, run.sink.wait_fd(), wait.as_millis() as i32);
         }
     }
 }

@@ -12,6 +12,8 @@ macro_rules! counters {
         #[derive(Debug, Default, Clone)]
         pub struct Stats {
             $(pub $name: u64,)*
+            /// The spool's counters, with `--spool-dir`.
+            pub spool: Option<SpoolStats>,
             /// The connections that were not HTTP/1.x: encrypted servers by
             /// name, ports by what they looked like (fixed tables).
             pub unread: Unread,
@@ -21,14 +23,22 @@ macro_rules! counters {
             /// `key=value` pairs in a fixed order.
             pub fn line(&self) -> String {
                 let mut s = String::with_capacity(512);
-                $( let _ = write!(s, "{}={} ", stringify!($name), self.$name); )*
+                for (k, v) in self.fields() {
+                    let _ = write!(s, "{k}={v} ");
+                }
                 s.pop();
                 s
             }
 
-            /// (name, value) of every counter, in the same order.
+            /// (name, value) of every counter, in the same order: the
+            /// spool's (when there is one) before the last, peak_rss_kb.
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
-                vec![$( (stringify!($name), self.$name), )*]
+                let mut f = vec![$( (stringify!($name), self.$name), )*];
+                if let Some(sp) = &self.spool {
+                    let last = f.len() - 1;
+                    f.splice(last..last, sp.fields());
+                }
+                f
             }
         }
     };
@@ -78,6 +88,36 @@ counters!(
     export_truncated,
     peak_rss_kb,
 );
+
+/// The disk spool's counters (`--spool-dir`), reported only when there is
+/// one.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct SpoolStats {
+    /// Traces written to the spool (batches the satellite could not take).
+    pub spooled: u64,
+    /// Traces sent from the spool and accepted by the satellite (also in
+    /// `exported`).
+    pub replayed: u64,
+    /// Traces deleted from the spool undelivered: the oldest, to stay within
+    /// `--spool-mb` or a full disk, and those of corrupt files.
+    pub spool_dropped: u64,
+    /// Spool files found corrupt or cut short, deleted and skipped.
+    pub spool_corrupt: u64,
+    /// Bytes of files in the spool now.
+    pub spool_bytes: u64,
+}
+
+impl SpoolStats {
+    fn fields(&self) -> [(&'static str, u64); 5] {
+        [
+            ("spooled", self.spooled),
+            ("replayed", self.replayed),
+            ("spool_dropped", self.spool_dropped),
+            ("spool_corrupt", self.spool_corrupt),
+            ("spool_bytes", self.spool_bytes),
+        ]
+    }
+}
 
 impl Stats {
     /// Advice when a capture produced no HTTP at all: what was seen, and

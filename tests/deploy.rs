@@ -103,9 +103,14 @@ const REFERENCE_PLACEHOLDERS: &[&str] = &[
 
 const STANDARD_JSON: &str = "deploy/ecs/pcap-sensor.json";
 const LOW_JSON: &str = "deploy/ecs/pcap-sensor-low-resource.json";
+const SPOOL_JSON: &str = "deploy/ecs/pcap-sensor-spool.json";
 
 /// (file, arguments of `ecs container-definition` that make it)
-const PROFILES: &[(&str, &[&str])] = &[(STANDARD_JSON, &[]), (LOW_JSON, &["--low-resource"])];
+const PROFILES: &[(&str, &[&str])] = &[
+    (STANDARD_JSON, &[]),
+    (LOW_JSON, &["--low-resource"]),
+    (SPOOL_JSON, &["--spool"]),
+];
 
 fn read_json(rel: &str) -> Value {
     support::process::read_json(&repo(rel))
@@ -730,6 +735,16 @@ fn root_module_keeps_the_reference_variables_and_every_task_setting() {
     ] {
         assert!(main.contains(nested), "main.tf does not copy {nested}");
     }
+    // The spool: its variables reach the submodule, and its volume the task.
+    assert!(vars.contains_key("spool") && vars.contains_key("spool_mb"));
+    for want in [
+        "spool = var.spool",
+        "spool_mb = var.spool_mb",
+        "module.sidecar.volumes",
+    ] {
+        let squeezed: String = main.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(squeezed.contains(want), "main.tf lacks {want}");
+    }
     let outputs = files["outputs.tf"]["output"].to_string();
     for o in ["task_definition_arn", "sidecar_container_definition"] {
         assert!(outputs.contains(o), "output {o} missing");
@@ -897,6 +912,35 @@ fn terraform_builds_the_same_sidecar_as_the_command() {
             file: Some(LOW_JSON),
         },
         Case {
+            name: "spool_file",
+            tf: [all_null(), vec![("spool", "true".into())]].concat(),
+            cli: vec!["--spool"],
+            file: Some(SPOOL_JSON),
+        },
+        Case {
+            name: "spool_sized_low_resource",
+            tf: [
+                all_null(),
+                vec![
+                    ("low_resource", "true".into()),
+                    ("spool", "true".into()),
+                    ("spool_mb", "64".into()),
+                    ("extra_args", "[\"--filter\", \"not port 8888\"]".into()),
+                ],
+            ]
+            .concat(),
+            cli: vec![
+                "--low-resource",
+                "--spool",
+                "--spool-mb",
+                "64",
+                "--",
+                "--filter",
+                "not port 8888",
+            ],
+            file: None,
+        },
+        Case {
             name: "everything_given",
             tf: vec![
                 ("task_cpu", hcl_str("2048")),
@@ -1056,14 +1100,19 @@ fn terraform_builds_the_same_sidecar_as_the_command() {
 
 /// The profile's entry point as apidump arguments for a local run: the
 /// satellite is a local port that refuses connections (so the export queue
-/// fills up to its cap), the rate limit is off (the worst case), capture on
-/// loopback only for the test server's port.
-fn local_args(entry: &[String], satellite: &str, filter: &str) -> Vec<String> {
+/// fills up to its cap, or the spool takes the batches: its folder is
+/// `spool`), the rate limit is off (the worst case), capture on loopback
+/// only for the test server's port.
+fn local_args(entry: &[String], satellite: &str, filter: &str, spool: &Path) -> Vec<String> {
     let mut a: Vec<String> = entry[2..].to_vec();
     let set = |a: &mut Vec<String>, flag: &str, v: &str| {
         let i = a.iter().position(|x| x == flag).unwrap();
         a[i + 1] = v.to_string();
     };
+    if a.iter().any(|x| x == "--spool-dir") {
+        // The task's volume, here a folder of the test's.
+        set(&mut a, "--spool-dir", spool.to_str().unwrap());
+    }
     set(&mut a, "--satellite-url", satellite);
     set(&mut a, "--levo-env", "test");
     set(&mut a, "--levoai-org-id", "test");
@@ -1091,7 +1140,8 @@ fn profiles_fit_their_memory_limit_under_load() {
             down: true,
             tls: None,
         });
-        let args = local_args(&entry_point(&c), &sat.url(), &server.filter());
+        let spool = TempDir::new("profile-spool");
+        let args = local_args(&entry_point(&c), &sat.url(), &server.filter(), &spool.0);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let sensor = SatSensor::start_live_bin(&bin, &args, &[]);
         let flood = Flood::open("127.0.0.1", server.port, 300);

@@ -124,9 +124,9 @@ fn flags<'a>(family: &'a str, service: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// The sidecar those flags ask for (what `ecs container-definition` prints).
-fn expected_sidecar(family: &str) -> Value {
-    container_def::sidecar(&SidecarOptions {
+/// The sidecar's values those flags give.
+fn expected_options(family: &str) -> SidecarOptions {
+    SidecarOptions {
         image: Some(IMAGE.into()),
         satellite_url: Some("http://levoai-satellite:9999".into()),
         levo_env: Some("staging".into()),
@@ -135,7 +135,12 @@ fn expected_sidecar(family: &str) -> Value {
         region: Some("us-east-1".into()),
         log_group: Some(format!("/ecs/{family}-pcap")),
         ..SidecarOptions::default()
-    })
+    }
+}
+
+/// The sidecar those flags ask for (what `ecs container-definition` prints).
+fn expected_sidecar(family: &str) -> Value {
+    container_def::sidecar(&expected_options(family))
 }
 
 /// RegisterTaskDefinition's fields but `tags` (from the API reference; kept
@@ -445,6 +450,83 @@ fn moto_fargate_service_gets_the_sidecar() {
     assert_eq!(svc["taskDefinition"], new_arn);
     assert_eq!(tag(&svc["tags"], TAG_KEY), Some("web:2"));
     assert!(tag(&svc["tags"], TAG_TIME_KEY).is_some_and(|t| t.ends_with('Z')));
+}
+
+/// --spool on the Fargate task: the new revision has the task's volumes
+/// and the spool's (a name, no host: task-scoped storage), the sidecar
+/// mounts it at /var/spool/pcap-sensor with --spool-dir (and --spool-mb),
+/// its root file system still read-only; everything else as without it.
+#[test]
+fn moto_fargate_service_gets_the_spool() {
+    let moto = Moto::start();
+    moto.py(&["setup", "fargate"], TESTING);
+    let home = TempDir::new("home");
+    let r = add(
+        &moto.url,
+        &env_key(TESTING),
+        &[
+            flags("web", "web-svc"),
+            vec!["--spool", "--spool-mb", "512", "--yes"],
+        ]
+        .concat(),
+        &home.0,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("spool 512 MiB at /var/spool/pcap-sensor on task volume pcap-sensor-spool"),
+        "{}",
+        r.stderr
+    );
+    let state = moto.inspect("web", &["web-svc"], TESTING);
+    let revs = state["revisions"].as_array().unwrap();
+    assert_eq!(revs.len(), 2, "one new revision: {state:#}");
+    let (old, new) = (&revs[0]["taskDefinition"], &revs[1]["taskDefinition"]);
+    let (mut w_old, mut w_new) = (writable(old), writable(new));
+    let (v_old, v_new) = (
+        w_old.remove("volumes").unwrap(),
+        w_new.remove("volumes").unwrap(),
+    );
+    let (v_old, v_new) = (v_old.as_array().unwrap(), v_new.as_array().unwrap());
+    assert_eq!(v_new.len(), v_old.len() + 1, "{v_new:?}");
+    assert_eq!(
+        &v_new[..v_old.len()],
+        &v_old[..],
+        "the task's own volumes are kept"
+    );
+    let spool = &v_new[v_old.len()];
+    assert_eq!(spool["name"], "pcap-sensor-spool");
+    assert!(
+        spool.pointer("/host/sourcePath").is_none()
+            && spool.get("efsVolumeConfiguration").is_none()
+            && spool.get("dockerVolumeConfiguration").is_none(),
+        "a task-scoped volume: {spool}"
+    );
+    let c_new = w_new.remove("containerDefinitions").unwrap();
+    w_old.remove("containerDefinitions");
+    assert_eq!(w_new, w_old, "task settings changed");
+    let sidecar = c_new.as_array().unwrap().last().unwrap().clone();
+    let want = container_def::sidecar(&SidecarOptions {
+        spool: true,
+        spool_mb: Some(512),
+        ..expected_options("web")
+    });
+    assert_eq!(
+        want["mountPoints"],
+        serde_json::json!([{
+            "sourceVolume": "pcap-sensor-spool",
+            "containerPath": "/var/spool/pcap-sensor",
+            "readOnly": false
+        }])
+    );
+    assert!(want["entryPoint"].as_array().unwrap().ends_with(&[
+        Value::from("--spool-dir"),
+        Value::from("/var/spool/pcap-sensor"),
+        Value::from("--spool-mb"),
+        Value::from("512")
+    ]));
+    assert_eq!(sidecar, want);
+    assert_eq!(sidecar["readonlyRootFilesystem"], true);
 }
 
 #[test]

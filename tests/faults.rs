@@ -21,6 +21,7 @@ use support::live::*;
 use support::process::{TempFile, cpu_time, line_channel, run_with_deadline};
 use support::require::require_root;
 use support::sat::{Mode, SatOpts, Satellite};
+use support::trace::parse_stats;
 
 /// How long local traces may take to come out; includes one export attempt
 /// that may block the single capture thread (3 s) and scheduling slack.
@@ -128,11 +129,15 @@ fn traffic(s: &mut Sensor, app: &Server, tag: &str, n: usize) -> Vec<String> {
     paths
 }
 
-/// Waits for a periodic stats line saying `n` exports failed. Backoff
-/// doubles from 1 s, so the third failure stays visible for over a second
-/// and a line printed every second shows it.
+/// Waits for a periodic stats line saying at least `n` attempts failed
+/// (failed probes of an unreachable satellite count too, several a second).
 fn wait_failures(s: &mut Sensor, n: u64, timeout: Duration) {
-    s.wait_stderr(&format!(" export_failures={n} "), timeout);
+    s.wait_stderr_line(timeout, &format!("export_failures >= {n}"), |l| {
+        l.contains("stats ")
+            && parse_stats(l)
+                .get("export_failures")
+                .is_some_and(|&f| f >= n)
+    });
 }
 
 /// Common end of the satellite fault tests: SIGTERM ends the sensor within

@@ -2,9 +2,10 @@
 //! (issue 20): healthy while it captures, with what it saw; still healthy
 //! (and still capturing) while clients that connect to the health socket
 //! never read; stalled while the sensor is stopped (SIGSTOP); not running
-//! once it has exited; a satellite outage told but healthy; a capture that
-//! cannot start, or fails, unhealthy with its reason when the sensor was
-//! told to stay up (--keep-running), an exit otherwise.
+//! once it has exited; a satellite outage told but healthy (with a spool,
+//! the bytes it holds); a capture that cannot start, or fails, unhealthy
+//! with its reason when the sensor was told to stay up (--keep-running), an
+//! exit otherwise.
 //!
 //! Every sensor gets a socket name of its own (PCAP_SENSOR_HEALTH_SOCKET),
 //! so the tests run in parallel in one network namespace. Needs root (live
@@ -20,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use support::live::{NetNs, Sensor, Server, curl};
 use support::process::{
-    SENSOR, START_DEADLINE, STOP_DEADLINE, line_channel, remaining, run_with_deadline, send_signal,
-    unique,
+    SENSOR, START_DEADLINE, STOP_DEADLINE, TempDir, line_channel, remaining, run_with_deadline,
+    send_signal, unique,
 };
 use support::require::require_root;
 use support::sat::{Mode, SatOpts, Satellite};
@@ -153,6 +154,67 @@ fn a_satellite_outage_is_told_and_healthy() {
     );
     assert!(line.contains("Connection refused"), "{line}");
     assert!(line.ends_with(", 1 queued"), "{line}");
+    s.stop(libc::SIGTERM).assert_exit_0();
+}
+
+/// The same outage with a spool: the traces set aside on disk are told too.
+#[test]
+fn a_satellite_outage_with_a_spool_tells_what_it_holds() {
+    require_root("live capture");
+    let server = Server::start("127.0.0.1");
+    let sat = Satellite::start(SatOpts {
+        mode: Mode::Ok,
+        down: true,
+        tls: None,
+    });
+    let name = unique("health-spool");
+    let url = sat.url();
+    let spool = TempDir::new("health-spool");
+    let dir = spool.0.to_str().unwrap();
+    let mut s = sensor(
+        &server,
+        &name,
+        &[
+            "--satellite-url",
+            &url,
+            "--trace-export-interval",
+            "200ms",
+            "--spool-dir",
+            dir,
+        ],
+    );
+    let line = assert_healthy(&name);
+    assert!(
+        line.ends_with(" 0 queued"),
+        "no spool bytes while empty: {line}"
+    );
+    curl(&["-o", "/dev/null", &server.url("/text/spooled")]);
+    s.wait_target("/text/spooled", TRACE_DEADLINE);
+    // The batch falls due while the satellite is away and goes to the spool:
+    // ask until the answer says so.
+    let deadline = Instant::now() + TRACE_DEADLINE;
+    let line = loop {
+        let line = assert_healthy(&name);
+        if line.contains("bytes spooled") || Instant::now() >= deadline {
+            break line;
+        }
+    };
+    assert!(
+        line.contains(&format!("; satellite {url} failing for ")),
+        "{line}"
+    );
+    let bytes: u64 = line
+        .strip_suffix(" bytes spooled")
+        .and_then(|l| l.rsplit(", ").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no spooled bytes at the end: {line}"));
+    let on_disk: u64 = std::fs::read_dir(&spool.0)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".spool"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert_eq!(bytes, on_disk, "{line}");
     s.stop(libc::SIGTERM).assert_exit_0();
 }
 

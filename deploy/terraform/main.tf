@@ -38,6 +38,8 @@ module "sidecar" {
   stream_timeout_seconds         = var.stream_timeout_seconds
   aws_region                     = var.aws_region
   aws_log_group                  = coalesce(var.aws_log_group, "/ecs/${var.task_definition_name}-pcap")
+  spool                          = var.spool
+  spool_mb                       = var.spool_mb
   extra_args                     = var.extra_args
 }
 
@@ -159,9 +161,23 @@ resource "aws_ecs_task_definition" "with_sensor" {
     }
   }
 
+  # The sidecar's own volumes (the spool's, with spool): a name and no host,
+  # so task-scoped storage (on Fargate, the task's ephemeral storage).
+  dynamic "volume" {
+    for_each = module.sidecar.volumes
+    content {
+      name = volume.value.name
+    }
+  }
+
   lifecycle {
     # Register the new revision before deregistering a replaced one.
     create_before_destroy = true
+
+    precondition {
+      condition     = !anytrue([for v in local.current.volume : contains([for s in module.sidecar.volumes : s.name], v.name)])
+      error_message = "The task already has a volume named pcap-sensor-spool: rename it, or set spool = false."
+    }
 
     precondition {
       condition     = local.current.network_mode != "bridge"

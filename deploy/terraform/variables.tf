@@ -151,6 +151,24 @@ variable "low_resource" {
   nullable    = false
 }
 
+variable "spool" {
+  description = "Keep batches the satellite cannot take on disk (--spool-dir): adds the task volume pcap-sensor-spool (no host: task-scoped storage, on Fargate the task's ephemeral storage) mounted at /var/spool/pcap-sensor in the sensor; the root file system stays read-only."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "spool_mb" {
+  description = "The spool's size in MiB (--spool-mb) with spool. Null: apidump's default, 256. It must fit in the task's ephemeral storage (20 GiB on Fargate unless set)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.spool_mb == null || try(var.spool_mb >= 1 && floor(var.spool_mb) == var.spool_mb, false)
+    error_message = "spool_mb is a whole number of MiB, 1 or more."
+  }
+}
+
 variable "extra_args" {
   description = "More apidump flags for the entry point, e.g. [\"--filter\", \"not port 8888\"] to ignore another sidecar's port."
   type        = list(string)

@@ -35,6 +35,18 @@ pub const SIDECAR_NAME: &str = "levo-pcap-sensor";
 /// `awslogs-stream-prefix` of the sidecar's log configuration.
 pub const LOG_STREAM_PREFIX: &str = "ecs-pcap";
 
+/// The task volume the spool lives on (`--spool`): one with no host, so it
+/// is task-scoped storage (on Fargate, the task's ephemeral storage), gone
+/// with the task; the root file system stays read-only.
+pub const SPOOL_VOLUME: &str = "pcap-sensor-spool";
+/// Where the sidecar mounts it, and apidump's `--spool-dir`.
+pub const SPOOL_PATH: &str = "/var/spool/pcap-sensor";
+
+/// The task definition's `volumes` entry the spool needs.
+pub fn spool_volume() -> Value {
+    json!({"name": SPOOL_VOLUME})
+}
+
 /// The container health check (`healthCheck`): `pcap-sensor health` (the
 /// image has no shell, so `CMD`, not `CMD-SHELL`), which asks the sensor's
 /// read loop and waits at most 5 s for its answer (`health::STALL_SECS`).
@@ -163,6 +175,12 @@ pub struct SidecarOptions {
     pub memory: Option<u32>,
     /// The strict-budget profile: smaller defaults and [`LOW_RESOURCE_FLAGS`].
     pub low_resource: bool,
+    /// A spool for outages of the satellite: the [`SPOOL_VOLUME`] mounted at
+    /// [`SPOOL_PATH`] and `--spool-dir` set to it (the task definition must
+    /// have the volume: [`spool_volume`]).
+    pub spool: bool,
+    /// `--spool-mb` with `spool` (apidump's default, 256, when None).
+    pub spool_mb: Option<u32>,
     /// More apidump flags, appended to the entry point after everything else
     /// (so they win over the profile's flags), e.g. `["--filter", "not port 8888"]`.
     pub extra_args: Vec<String>,
@@ -177,8 +195,8 @@ pub fn format_number(x: f64) -> String {
 /// flags, `--keep-running` (a capture that cannot start or fails leaves the
 /// sensor up to tell the health check why, instead of stopping the container
 /// and its health check with it), `--trace-export-interval` and
-/// `--stream-timeout-seconds` when set, the low-resource limits, then
-/// `extra_args`.
+/// `--stream-timeout-seconds` when set, the low-resource limits, the spool's
+/// flags, then `extra_args`.
 pub fn entry_point(o: &SidecarOptions) -> Vec<String> {
     let or = |v: &Option<String>, p: &str| v.clone().unwrap_or_else(|| p.to_string());
     let rate = match (o.rate_limit, o.low_resource) {
@@ -209,6 +227,12 @@ pub fn entry_point(o: &SidecarOptions) -> Vec<String> {
     if o.low_resource {
         e.extend(LOW_RESOURCE_FLAGS.iter().map(|s| s.to_string()));
     }
+    if o.spool {
+        e.extend(["--spool-dir".into(), SPOOL_PATH.into()]);
+        if let Some(mb) = o.spool_mb {
+            e.extend(["--spool-mb".into(), mb.to_string()]);
+        }
+    }
     e.extend(o.extra_args.iter().cloned());
     e
 }
@@ -222,6 +246,11 @@ pub fn sidecar(o: &SidecarOptions) -> Value {
         (STANDARD_CPU, STANDARD_MEMORY)
     };
     let region = o.region.as_deref().unwrap_or(placeholder::REGION);
+    let mounts = if o.spool {
+        json!([{"sourceVolume": SPOOL_VOLUME, "containerPath": SPOOL_PATH, "readOnly": false}])
+    } else {
+        json!([])
+    };
     json!({
         "name": SIDECAR_NAME,
         "image": o.image.as_deref().unwrap_or(placeholder::IMAGE),
@@ -229,9 +258,10 @@ pub fn sidecar(o: &SidecarOptions) -> Value {
         "memory": o.memory.unwrap_or(memory),
         "essential": false,
         "portMappings": [],
-        "mountPoints": [],
+        "mountPoints": mounts,
         "volumesFrom": [],
-        // The sensor writes nothing to disk (traces go to the satellite or stdout).
+        // The sensor writes nothing to its root file system (traces go to the
+        // satellite; the spool, if any, to its volume).
         "readonlyRootFilesystem": true,
         "entryPoint": entry_point(o),
         "healthCheck": HEALTH_CHECK.json(),
@@ -326,6 +356,14 @@ pub fn check(o: &SidecarOptions) -> Result<(), UsageError> {
             "--log-group '{g}' is not a CloudWatch log group name (1-512 of A-Z a-z 0-9 . _ - / #, e.g. --log-group /ecs/my-app-pcap)"
         )));
     }
+    if o.spool_mb.is_some() && !o.spool {
+        return Err(UsageError("--spool-mb sizes the spool: add --spool".into()));
+    }
+    if o.spool_mb == Some(0) {
+        return Err(UsageError(
+            "--spool-mb must be greater than 0 (e.g. --spool-mb 256)".into(),
+        ));
+    }
     if let Some(m) = o.memory
         && m < 6
     {
@@ -337,6 +375,11 @@ pub fn check(o: &SidecarOptions) -> Result<(), UsageError> {
     while i < o.extra_args.len() {
         let a = o.extra_args[i].as_str();
         let name = a.split('=').next().unwrap_or(a);
+        if matches!(name, "--spool-dir" | "--spool-mb") {
+            return Err(UsageError(format!(
+                "{name}: use --spool (and --spool-mb N) before --, which also mounts a volume for it (the root file system is read-only)"
+            )));
+        }
         if let Some(own) = OWN_FLAGS.iter().find(|f| **f == name) {
             return Err(UsageError(format!(
                 "{own} is an option of 'ecs container-definition': give it before --, not after"
@@ -406,6 +449,12 @@ left as a '< INSERT ... >' placeholder to fill in.
       --low-resource          the strict-budget profile: 128 units, 64 MiB and the
                               flags that fit them (rate limit, timeouts, body size,
                               buffer pool, flows, capture buffer, export queue)
+      --spool                 keep batches the satellite cannot take on disk: mounts
+                              the task volume pcap-sensor-spool at /var/spool/pcap-sensor
+                              and sets --spool-dir (add {\"name\": \"pcap-sensor-spool\"}
+                              to the task definition's volumes: on Fargate it is the
+                              task's ephemeral storage)
+      --spool-mb N            the spool's size in MiB (apidump's default 256)
   -h, --help                  this text
 
 Everything after -- is appended to the entry point as apidump flags (checked
@@ -466,6 +515,8 @@ pub fn parse_args(args: &[OsString]) -> Result<Option<SidecarOptions>, UsageErro
             Long("cpu") => o.cpu = Some(units(p.value()?, "--cpu")?),
             Long("memory") => o.memory = Some(units(p.value()?, "--memory")?),
             Long("low-resource") => o.low_resource = true,
+            Long("spool") => o.spool = true,
+            Long("spool-mb") => o.spool_mb = Some(units(p.value()?, "--spool-mb")?),
             Value(v) => {
                 return Err(UsageError(format!(
                     "unexpected argument '{}' (apidump flags go after --, e.g. -- --filter 'not port 8888')",
@@ -501,6 +552,12 @@ pub fn main(args: &[OsString]) -> ExitCode {
         }
         Ok(Some(o)) => {
             print!("{}", render(&o));
+            if o.spool {
+                eprintln!(
+                    "pcap-sensor: note: the task definition needs the volume {} in its \"volumes\" for the spool (on Fargate it is the task's ephemeral storage, 20 GiB unless set)",
+                    spool_volume()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -594,6 +651,52 @@ mod tests {
             Ok(crate::cli::Command::Health(_))
         ));
         assert_eq!(h.command[..2], ["CMD", "./bin/init"]);
+    }
+
+    #[test]
+    fn the_spool_mounts_its_volume_and_sets_the_flag() {
+        let o = SidecarOptions {
+            spool: true,
+            spool_mb: Some(512),
+            extra_args: vec!["--filter".into(), "not port 8888".into()],
+            ..SidecarOptions::default()
+        };
+        let c = sidecar(&o);
+        assert_eq!(
+            c["mountPoints"],
+            json!([{"sourceVolume": "pcap-sensor-spool", "containerPath": "/var/spool/pcap-sensor", "readOnly": false}])
+        );
+        assert_eq!(c["readonlyRootFilesystem"], true);
+        let e = entry_point(&o);
+        assert_eq!(
+            e[e.len() - 6..],
+            [
+                "--spool-dir",
+                SPOOL_PATH,
+                "--spool-mb",
+                "512",
+                "--filter",
+                "not port 8888"
+            ]
+        );
+        assert_eq!(spool_volume()["name"], c["mountPoints"][0]["sourceVolume"]);
+        check(&o).unwrap();
+        assert_eq!(
+            sidecar(&SidecarOptions::default())["mountPoints"],
+            json!([])
+        );
+        for bad in [
+            &["--spool-mb", "64"][..],
+            &["--spool", "--spool-mb", "0"],
+            &["--", "--spool-dir", "/x"],
+            &["--spool", "--", "--spool-mb=5"],
+        ] {
+            assert!(parse_args(&os(bad)).is_err(), "{bad:?}");
+        }
+        let o = parse_args(&os(&["--spool", "--spool-mb", "64"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.spool, o.spool_mb), (true, Some(64)));
     }
 
     #[test]

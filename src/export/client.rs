@@ -5,14 +5,22 @@
 //! session: one handshake per connection, not per batch); a request is
 //! written with vectored writes straight from the caller's buffers (plain
 //! HTTP never copies the batch; TLS encrypts it into its records); the
-//! answer's head is read into a fixed buffer and parsed with httparse. Every
-//! step is bounded by the caller's deadline: connect, handshake, write and
-//! read use socket timeouts, on this thread (no helper threads). Name
-//! resolution is the one step without a deadline of its own, so it is done
-//! only when a connection has to be made and the cached addresses fail.
+//! answer's head is read into a fixed buffer and parsed with httparse.
+//!
+//! Connections are made without waiting: [`Client::begin`] starts a
+//! non-blocking connect and [`Client::poll`] says how it stands, so the
+//! capture loop polls the socket with its packets and a satellite that is
+//! down or unreachable (refused, or a blackholed address whose SYNs go
+//! unanswered) never holds the capture thread. A request on an open
+//! connection is bounded by the caller's deadline: write and read use socket
+//! timeouts, on this thread (no helper threads). Name resolution is the one
+//! step without a deadline of its own, so it is done only when a connection
+//! has to be made and the cached addresses have all failed, at most every
+//! [`RESOLVE_EVERY`] (less often while it fails, or when it was slow).
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +37,30 @@ const TLS_ROOM: usize = 64 * 1024 + 64 * 1024 + 16 * 1024 + 18 * 1024;
 /// Bodies up to this size are read to the end so the connection can be reused;
 /// a larger one closes it.
 const DRAIN_MAX: usize = 256 * 1024;
+/// The satellite's name is resolved again at most this often while its
+/// cached addresses fail (a resolver that does not answer blocks the capture
+/// thread for its own timeout).
+pub const RESOLVE_EVERY: Duration = Duration::from_secs(2);
+/// The longest wait between resolutions that fail.
+const RESOLVE_MAX: Duration = Duration::from_secs(60);
+
+/// How a connection being made stands.
+#[derive(Debug)]
+pub enum Connect {
+    /// Still under way (wait for its socket to become writable).
+    Pending,
+    /// Made: requests can be sent.
+    Ready,
+    /// Refused, unreachable, timed out, or the name did not resolve.
+    Failed(io::Error),
+}
+
+/// A connect under way.
+struct Pending {
+    sock: TcpStream,
+    addr: SocketAddr,
+    deadline: Instant,
+}
 
 /// An answer: its status and the start of its body (as much as was read).
 pub struct Answer<'a> {
@@ -131,7 +163,20 @@ pub struct Client {
     /// For `https://` targets, made with the client.
     tls: Option<Arc<rustls::ClientConfig>>,
     addrs: Vec<SocketAddr>,
+    /// The next address of `addrs` to connect to; past the end: all were
+    /// tried since they were resolved.
+    next_addr: usize,
+    /// No resolution before this.
+    resolve_after: Option<Instant>,
+    /// Resolutions that failed in a row.
+    resolve_failures: u32,
+    /// Why the last resolution gave no address.
+    unresolved: Option<(io::ErrorKind, String)>,
     conn: Option<Conn>,
+    /// `conn` has carried no request yet: an error on it is the satellite's,
+    /// not a kept-alive connection it had closed.
+    fresh: bool,
+    pending: Option<Pending>,
     head: Vec<u8>,
     buf: Vec<u8>,
 }
@@ -142,10 +187,162 @@ impl Client {
             tls: target.tls.then(tls_config),
             target,
             addrs: Vec::new(),
+            next_addr: 0,
+            resolve_after: None,
+            resolve_failures: 0,
+            unresolved: None,
             conn: None,
+            fresh: false,
+            pending: None,
             head: Vec::with_capacity(512),
             buf: vec![0; ANSWER_ROOM],
         }
+    }
+
+    /// An open connection that the server has not closed, as far as can be
+    /// told without waiting (a kept-alive connection the server closed
+    /// shows its end of file). One that has been closed, or that has bytes
+    /// nobody asked for (plain HTTP), is let go; over TLS such bytes can be
+    /// the server's session tickets, which rustls reads with the next answer.
+    pub fn ready(&mut self) -> bool {
+        let Some(c) = &self.conn else {
+            return false;
+        };
+        let hup = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+        let r = poll_one(
+            c.tcp().as_raw_fd(),
+            libc::POLLIN | libc::POLLRDHUP,
+            Duration::ZERO,
+        );
+        let open = match r {
+            Ok(r) => r & hup == 0 && (r & libc::POLLIN == 0 || matches!(c, Conn::Tls(_))),
+            Err(_) => false,
+        };
+        if !open {
+            self.conn = None;
+        }
+        open
+    }
+
+    /// Is a connection open (as last seen)?
+    pub fn has_conn(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Is a connect under way?
+    pub fn connecting(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The socket of the connect under way, for the capture loop to poll
+    /// (writable: it is made or failed).
+    pub fn pending_fd(&self) -> Option<RawFd> {
+        self.pending.as_ref().map(|p| p.sock.as_raw_fd())
+    }
+
+    /// When the connect under way gives up.
+    pub fn pending_deadline(&self) -> Option<Instant> {
+        self.pending.as_ref().map(|p| p.deadline)
+    }
+
+    /// Start connecting (without waiting) to the next cached address,
+    /// resolving the name first when none is known or all have been tried,
+    /// and resolution is due: at most every [`RESOLVE_EVERY`], doubling to a
+    /// minute while it fails, and never more often than ten times as long as
+    /// the last one took (a resolver that times out holds the capture
+    /// thread). A connect already under way is left to go on. Err: the name
+    /// did not resolve, or the connect failed at once (e.g. no route).
+    pub fn begin(&mut self, deadline: Instant) -> io::Result<()> {
+        if self.pending.is_some() {
+            return Ok(());
+        }
+        self.conn = None;
+        let tried = self.addrs.is_empty() || self.next_addr >= self.addrs.len();
+        if tried && self.resolve_after.is_none_or(|t| Instant::now() >= t) {
+            self.resolve();
+        }
+        if self.addrs.is_empty() {
+            let (kind, msg) = self.unresolved.clone().unwrap_or((
+                io::ErrorKind::NotFound,
+                format!("{} has no address", self.target.host),
+            ));
+            return Err(io::Error::new(kind, msg));
+        }
+        let addr = self.addrs[self.next_addr % self.addrs.len()];
+        self.next_addr += 1;
+        let sock = start_connect(&addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
+        // Made at once or not, poll() finishes it: the socket is writable
+        // once the connect is made or has failed.
+        self.pending = Some(Pending {
+            sock,
+            addr,
+            deadline,
+        });
+        Ok(())
+    }
+
+    /// How the connect under way stands, waiting for it up to `wait` (zero
+    /// from the capture loop; the time left at shutdown).
+    pub fn poll(&mut self, wait: Duration) -> Connect {
+        let Some(p) = &self.pending else {
+            return if self.conn.is_some() {
+                Connect::Ready
+            } else {
+                Connect::Failed(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "no connection is being made",
+                ))
+            };
+        };
+        let wait = wait.min(p.deadline.saturating_duration_since(Instant::now()));
+        let writable = match poll_one(p.sock.as_raw_fd(), libc::POLLOUT, wait) {
+            Ok(revents) => revents != 0,
+            Err(e) => return self.connect_failed(e),
+        };
+        if !writable {
+            if Instant::now() >= p.deadline {
+                return self.connect_failed(timed_out());
+            }
+            return Connect::Pending;
+        }
+        // Writable: made, or failed (SO_ERROR says which).
+        match p.sock.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => return self.connect_failed(e),
+        }
+        let p = self.pending.take().expect("a connect under way");
+        let made = p
+            .sock
+            .set_nonblocking(false)
+            .and_then(|()| p.sock.set_nodelay(true))
+            .and_then(|()| self.wrap(p.sock));
+        match made {
+            Ok(conn) => {
+                // The address that answered is the one tried first next time.
+                if let Some(i) = self.addrs.iter().position(|a| *a == p.addr) {
+                    self.addrs.swap(0, i);
+                }
+                self.next_addr = 0;
+                self.conn = Some(conn);
+                self.fresh = true;
+                Connect::Ready
+            }
+            Err(e) => Connect::Failed(e),
+        }
+    }
+
+    /// The connect under way failed with `e`: let it go, say where to.
+    fn connect_failed(&mut self, e: io::Error) -> Connect {
+        let p = self.pending.take().expect("a connect under way");
+        let msg = format!("connect to {}: {}", p.addr, as_timeout_msg(&e));
+        Connect::Failed(io::Error::new(as_timeout(e).kind(), msg))
+    }
+
+    /// Close the connection and give up a connect under way.
+    pub fn disconnect(&mut self) {
+        self.conn = None;
+        self.pending = None;
     }
 
     pub fn reserved(&self) -> usize {
@@ -155,36 +352,89 @@ impl Client {
     /// POST `body` (the concatenation of `parts`, at most MAX_PARTS of them)
     /// with the given extra header lines (each ending in CRLF), all of it
     /// before `deadline`.
+    ///
+    /// It needs an open connection ([`Client::begin`], [`Client::poll`]).
+    /// An error of kind `NotConnected` means there is none (or the server had
+    /// closed the kept-alive one before the request reached it): connect and
+    /// send again; it is not the satellite failing.
     pub fn post(
         &mut self,
         extra_headers: &str,
         parts: &[&[u8]],
         deadline: Instant,
     ) -> io::Result<Answer<'_>> {
+        let (status, from, to) = self.send(extra_headers, parts, deadline)?;
+        Ok(Answer {
+            status,
+            body: &self.buf[from..to],
+        })
+    }
+
+    /// [`Client::post`], connecting first (and waiting for it, within
+    /// `deadline`) when needed: for callers that may block (shutdown,
+    /// tests).
+    pub fn post_blocking(
+        &mut self,
+        extra_headers: &str,
+        parts: &[&[u8]],
+        deadline: Instant,
+    ) -> io::Result<Answer<'_>> {
+        let mut tries = 0;
+        let (status, from, to) = loop {
+            if !self.ready() {
+                self.begin(deadline)?;
+                if let Connect::Failed(e) = self.poll(remaining(deadline)?) {
+                    return Err(e);
+                }
+                if self.conn.is_none() {
+                    self.disconnect();
+                    return Err(timed_out());
+                }
+            }
+            tries += 1;
+            match self.send(extra_headers, parts, deadline) {
+                Err(e) if e.kind() == io::ErrorKind::NotConnected && tries < 2 => {}
+                r => break r?,
+            }
+        };
+        Ok(Answer {
+            status,
+            body: &self.buf[from..to],
+        })
+    }
+
+    /// One request on the open connection: (status, body start and end in
+    /// `buf`).
+    fn send(
+        &mut self,
+        extra_headers: &str,
+        parts: &[&[u8]],
+        deadline: Instant,
+    ) -> io::Result<(u16, usize, usize)> {
         assert!(
             parts.len() <= MAX_PARTS,
             "a request body in more than {MAX_PARTS} parts"
         );
-        let reused = self.conn.is_some();
-        let r = self.attempt(extra_headers, parts, deadline);
-        let r = match r {
-            // A kept-alive connection the server had already closed: once more on a new one.
-            Err(e) if reused && stale(&e) => {
-                self.conn = None;
-                self.attempt(extra_headers, parts, deadline)
-            }
-            r => r,
-        };
-        match r {
-            Ok((status, from, to)) => Ok(Answer {
-                status,
-                body: &self.buf[from..to],
-            }),
-            Err(e) => {
-                self.conn = None;
-                Err(e)
-            }
+        if self.conn.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no connection to the satellite",
+            ));
         }
+        let reused = !self.fresh;
+        self.fresh = false;
+        self.attempt(extra_headers, parts, deadline).map_err(|e| {
+            self.conn = None;
+            if reused && stale(&e) {
+                // A kept-alive connection the server had already closed.
+                io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    format!("the satellite had closed the kept-alive connection ({e})"),
+                )
+            } else {
+                e
+            }
+        })
     }
 
     /// One try: (status, body start and end in `buf`).
@@ -194,9 +444,6 @@ impl Client {
         parts: &[&[u8]],
         deadline: Instant,
     ) -> io::Result<(u16, usize, usize)> {
-        if self.conn.is_none() {
-            self.conn = Some(self.connect(deadline)?);
-        }
         let len: usize = parts.iter().map(|p| p.len()).sum();
         self.head.clear();
         let t = &self.target;
@@ -220,23 +467,40 @@ impl Client {
         Ok((status, from, filled))
     }
 
-    /// Connect to the cached addresses; when none answers (or none is known
-    /// yet), resolve the name again and try those. For TLS, the handshake
-    /// happens with the first request's bytes.
-    fn connect(&mut self, deadline: Instant) -> io::Result<Conn> {
-        let tcp = match self.try_addrs(deadline) {
-            Ok(s) => s,
-            Err(_) => {
-                let t = &self.target;
-                self.addrs = (t.host.as_str(), t.port)
-                    .to_socket_addrs()
-                    .map_err(|e| {
-                        io::Error::new(e.kind(), format!("cannot resolve {}: {e}", t.host))
-                    })?
-                    .collect();
-                self.try_addrs(deadline)?
+    /// Resolve the satellite's name; when to do it again.
+    fn resolve(&mut self) {
+        let t0 = Instant::now();
+        let t = &self.target;
+        let found = (t.host.as_str(), t.port)
+            .to_socket_addrs()
+            .map(|a| a.collect::<Vec<SocketAddr>>());
+        let took = t0.elapsed();
+        match found {
+            Ok(found) if !found.is_empty() => {
+                self.addrs = found;
+                self.next_addr = 0;
+                self.unresolved = None;
+                self.resolve_failures = 0;
             }
-        };
+            Ok(_) => {
+                self.unresolved = Some((
+                    io::ErrorKind::NotFound,
+                    format!("{} has no address", t.host),
+                ));
+                self.resolve_failures += 1;
+            }
+            Err(e) => {
+                self.unresolved = Some((e.kind(), format!("cannot resolve {}: {e}", t.host)));
+                self.resolve_failures += 1;
+            }
+        }
+        let every = (RESOLVE_EVERY * (1 << self.resolve_failures.min(5))).min(RESOLVE_MAX);
+        self.resolve_after = Some(Instant::now() + every.max(took * 10));
+    }
+
+    /// The connection over a made TCP socket: itself, or TLS over it (the
+    /// handshake happens with the first request's bytes).
+    fn wrap(&self, tcp: TcpStream) -> io::Result<Conn> {
         let Some(config) = &self.tls else {
             return Ok(Conn::Plain(tcp));
         };
@@ -249,22 +513,106 @@ impl Client {
         let tls = rustls::ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
         Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
     }
+}
 
-    fn try_addrs(&self, deadline: Instant) -> io::Result<TcpStream> {
-        let mut last = io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{} has no address", self.target.host),
-        );
-        for a in &self.addrs {
-            match TcpStream::connect_timeout(a, remaining(deadline)?) {
-                Ok(s) => {
-                    s.set_nodelay(true)?;
-                    return Ok(s);
-                }
-                Err(e) => last = io::Error::new(e.kind(), format!("connect to {a}: {e}")),
-            }
+/// A socket address as the kernel takes it.
+enum RawAddr {
+    V4(libc::sockaddr_in),
+    V6(libc::sockaddr_in6),
+}
+
+impl RawAddr {
+    fn new(a: &SocketAddr) -> RawAddr {
+        match a {
+            SocketAddr::V4(a) => RawAddr::V4(libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            }),
+            SocketAddr::V6(a) => RawAddr::V6(libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            }),
         }
-        Err(last)
+    }
+
+    fn family(&self) -> libc::c_int {
+        match self {
+            RawAddr::V4(_) => libc::AF_INET,
+            RawAddr::V6(_) => libc::AF_INET6,
+        }
+    }
+
+    fn ptr_len(&self) -> (*const libc::sockaddr, libc::socklen_t) {
+        match self {
+            RawAddr::V4(a) => (
+                (a as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ),
+            RawAddr::V6(a) => (
+                (a as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            ),
+        }
+    }
+}
+
+/// Start a TCP connect to `addr` without waiting (std has no non-blocking
+/// connect): the socket, non-blocking, connected or on its way.
+fn start_connect(addr: &SocketAddr) -> io::Result<TcpStream> {
+    let raw = RawAddr::new(addr);
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: socket(2) takes no pointers; the result is checked.
+    let fd = unsafe { libc::socket(raw.family(), kind, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a socket just made and owned by nothing else; the
+    // TcpStream owns it from here on (and closes it).
+    let sock = unsafe { TcpStream::from_raw_fd(fd) };
+    let (ptr, len) = raw.ptr_len();
+    // SAFETY: `ptr` points to a sockaddr of `len` bytes of the socket's
+    // family, alive for the call (`raw` outlives it).
+    let r = unsafe { libc::connect(sock.as_raw_fd(), ptr, len) };
+    if r == 0 {
+        return Ok(sock);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        // Under way (EINTR: a signal arrived, the connect goes on).
+        Some(libc::EINPROGRESS) | Some(libc::EINTR) => Ok(sock),
+        _ => Err(e),
+    }
+}
+
+/// poll(2) one descriptor for `events`, waiting up to `wait`: the events
+/// that are ready (0: none yet).
+fn poll_one(fd: RawFd, events: libc::c_short, wait: Duration) -> io::Result<libc::c_short> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // Round up, so that a wait shorter than a millisecond still waits.
+    let ms = wait.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int;
+    loop {
+        // SAFETY: `p` is one initialised pollfd, alive for the call.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n >= 0 {
+            return Ok(if n == 0 { 0 } else { p.revents });
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
@@ -280,6 +628,14 @@ fn remaining(deadline: Instant) -> io::Result<Duration> {
 
 fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+/// A connect error as the log says it ("timed out" for any timeout).
+fn as_timeout_msg(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => "timed out".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// Did the server close a kept-alive connection before this request reached it?
@@ -538,7 +894,9 @@ mod tests {
         let big = vec![7u8; 3 << 20];
         for round in 0..5 {
             let parts: [&[u8]; 3] = [b"[", &big[..round * 100_000], b"]"];
-            let a = client.post("X-Test: 1\r\n", &parts, soon()).unwrap();
+            let a = client
+                .post_blocking("X-Test: 1\r\n", &parts, soon())
+                .unwrap();
             assert_eq!(a.status, 200);
             let want = format!(
                 "{}:{}",
@@ -563,7 +921,7 @@ mod tests {
         });
         let mut client = Client::new(t);
         for _ in 0..3 {
-            let a = client.post("", &[b"{}"], soon()).unwrap();
+            let a = client.post_blocking("", &[b"{}"], soon()).unwrap();
             assert_eq!(a.status, 202);
         }
         for _ in 0..3 {
@@ -580,7 +938,7 @@ mod tests {
             }
         });
         let mut client = Client::new(t);
-        let a = client.post("", &[b"{}"], soon()).unwrap();
+        let a = client.post_blocking("", &[b"{}"], soon()).unwrap();
         assert_eq!((a.status, a.body), (503, &b"try later"[..]));
     }
 
@@ -593,7 +951,7 @@ mod tests {
         let mut client = Client::new(t);
         let t0 = Instant::now();
         let e = client
-            .post("", &[b"{}"], Instant::now() + Duration::from_millis(300))
+            .post_blocking("", &[b"{}"], Instant::now() + Duration::from_millis(300))
             .err()
             .expect("no answer: an error");
         assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
@@ -607,7 +965,10 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let t = Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-        let e = Client::new(t).post("", &[b"{}"], soon()).err().unwrap();
+        let e = Client::new(t)
+            .post_blocking("", &[b"{}"], soon())
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
         assert!(
             e.to_string()
@@ -615,11 +976,124 @@ mod tests {
             "{e}"
         );
         let t = Target::parse("http://no-such-host.invalid:9/").unwrap();
-        let e = Client::new(t).post("", &[b"{}"], soon()).err().unwrap();
+        let e = Client::new(t)
+            .post_blocking("", &[b"{}"], soon())
+            .err()
+            .unwrap();
         assert!(
             e.to_string()
                 .starts_with("cannot resolve no-such-host.invalid"),
             "{e}"
         );
+    }
+
+    /// A name that does not resolve: said at once, and not resolved again
+    /// before its time (4 s after a first failure), the error kept meanwhile.
+    #[test]
+    fn a_failed_resolution_is_not_retried_at_once() {
+        let t = Target::parse("http://no-such-host.invalid:9/").unwrap();
+        let mut c = Client::new(t);
+        let e = c.begin(soon()).err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("cannot resolve no-such-host.invalid"),
+            "{e}"
+        );
+        let after = c.resolve_after.expect("a time for the next resolution");
+        assert!(after >= Instant::now() + RESOLVE_EVERY, "{after:?}");
+        let again = c.begin(soon()).err().unwrap();
+        assert_eq!(again.to_string(), e.to_string());
+        assert_eq!(
+            c.resolve_after,
+            Some(after),
+            "resolved again before its time"
+        );
+        assert!(!c.connecting());
+    }
+
+    /// A port nobody listens on: the connect fails, seen by poll, and
+    /// nothing is left open.
+    #[test]
+    fn a_refused_connect_fails_without_a_request() {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut c = Client::new(Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap());
+        assert!(!c.ready() && !c.connecting());
+        c.begin(soon()).unwrap();
+        match c.poll(Duration::from_secs(10)) {
+            Connect::Failed(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+                assert!(e.to_string().contains("connect to 127.0.0.1"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!c.connecting() && !c.ready() && c.pending_fd().is_none());
+        let e = c.post("", &[b"{}"], soon()).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+    }
+
+    /// A listener whose accept queue is full drops SYNs without an answer,
+    /// as a blackholed address does: the connect stays under way (poll with
+    /// no wait says Pending instead of blocking) until its deadline, then
+    /// fails as a timeout.
+    #[test]
+    fn a_blackholed_connect_stays_pending_until_its_deadline() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen(2) on the listener's own open socket.
+        assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
+        let addr = l.local_addr().unwrap();
+        // Fill the accept queue (backlog 0 holds one connection).
+        let mut held = Vec::new();
+        let mut c = loop {
+            let mut c = Client::new(Target::parse(&format!("http://{addr}/")).unwrap());
+            c.begin(soon()).unwrap();
+            match c.poll(Duration::from_millis(500)) {
+                Connect::Ready => held.push(c),
+                Connect::Pending => break c,
+                Connect::Failed(e) => panic!("{e}"),
+            }
+            assert!(held.len() < 8, "the accept queue never filled");
+        };
+        assert!(matches!(c.poll(Duration::ZERO), Connect::Pending));
+        assert!(c.connecting() && c.pending_fd().is_some());
+        c.disconnect();
+        c.begin(Instant::now() + Duration::from_millis(200))
+            .unwrap();
+        match c.poll(Duration::from_secs(10)) {
+            Connect::Failed(e) => assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!c.connecting());
+        drop(held);
+    }
+
+    /// A kept-alive connection the server closed is noticed before it is
+    /// used (ready() is false), and a POST on it says NotConnected, not a
+    /// failure of the satellite.
+    #[test]
+    fn a_closed_kept_alive_connection_is_not_a_failure() {
+        let (t, conns) = server(|mut c| {
+            if read_request(&mut c).is_some() {
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .unwrap();
+            }
+            // Closed here, without a word.
+        });
+        let mut client = Client::new(t);
+        assert_eq!(
+            client.post_blocking("", &[b"{}"], soon()).unwrap().status,
+            200
+        );
+        conns.recv().unwrap();
+        // Either ready() sees the close, or the POST does.
+        if client.ready() {
+            match client.post("", &[b"{}"], soon()) {
+                Err(e) => assert_eq!(e.kind(), io::ErrorKind::NotConnected, "{e}"),
+                Ok(_) => panic!("an answer on a closed connection"),
+            }
+        }
+        assert!(!client.ready());
     }
 }

@@ -20,7 +20,7 @@ pub mod text;
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::ops::ControlFlow;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use crate::cli::Format;
@@ -66,6 +66,12 @@ pub trait Output {
 
     /// When this output next wants a `tick` (the loop sleeps no longer).
     fn due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// A socket the loop should also wait on, until it is writable (a
+    /// connection being made): the output then wants a `tick`.
+    fn wait_fd(&self) -> Option<RawFd> {
         None
     }
 
@@ -201,6 +207,11 @@ impl Pipeline {
     /// When an output next wants a tick.
     pub fn due(&self) -> Option<Instant> {
         self.outputs.iter().filter_map(|o| o.due()).min()
+    }
+
+    /// A socket an output waits on (to be writable), if any.
+    pub fn wait_fd(&self) -> Option<RawFd> {
+        self.outputs.iter().find_map(|o| o.wait_fd())
     }
 
     /// Close every output, giving up at `deadline`; the first error.

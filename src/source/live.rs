@@ -112,15 +112,29 @@ impl Source for Live {
 /// Wait until one of `fds` is readable, a signal arrives, or `timeout_ms`
 /// passes (at most 16 descriptors are watched).
 pub fn wait(fds: &[RawFd], timeout_ms: i32) {
+    wait_with(fds, None, timeout_ms)
+}
+
+/// [`wait`], and also until `writable` (a socket being connected) is
+/// writable.
+pub fn wait_with(fds: &[RawFd], writable: Option<RawFd>, timeout_ms: i32) {
     let mut p = [libc::pollfd {
         fd: -1,
         events: 0,
         revents: 0,
-    }; 16];
-    let n = fds.len().min(p.len());
-    for (slot, &fd) in p.iter_mut().zip(fds) {
+    }; 17];
+    let mut n = fds.len().min(p.len() - 1);
+    for (slot, &fd) in p.iter_mut().zip(&fds[..n]) {
         slot.fd = fd;
         slot.events = libc::POLLIN;
+    }
+    if let Some(fd) = writable {
+        p[n] = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        n += 1;
     }
     // SAFETY: `p` holds `n` initialised pollfd entries.
     unsafe {

@@ -20,7 +20,7 @@ use std::os::fd::RawFd;
 
 pub use file::File;
 pub use filter::CaptureFilter;
-pub use live::{Live, wait};
+pub use live::{Live, wait, wait_with};
 pub use memory::Frames;
 
 /// One captured frame, borrowed from libpcap's buffer.

@@ -213,14 +213,8 @@ impl<P: Parser> Tracker<P> {
     pub fn new(l: &Limits) -> Tracker<P> {
         let n = l.max_flows.max(1) as usize;
         let (windows, store) = pool::reserve(l.pool_bytes);
-        let empty = Flow {
-            key: Ends::default(),
-            ends: Ends::default(),
-            streams: [Stream::new(); 2],
-            parser: P::default(),
-        };
         Tracker {
-            table: Table::new(n, empty),
+            table: Table::new(n),
             windows,
             shared: P::shared(l, store),
             stats: Stats::default(),

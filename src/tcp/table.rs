@@ -27,9 +27,12 @@ struct Slot<V> {
 
 /// `capacity` slots, their index and their LRU list; nothing allocates after `new`.
 pub struct Table<V> {
+    /// The slots taken so far (within the capacity reserved at start-up).
     slots: Vec<Slot<V>>,
-    /// Free slot numbers, a stack.
+    /// Slot numbers freed, a stack: taken before a new slot is.
     free: Vec<u32>,
+    /// How many slots there may be.
+    cap: usize,
     /// Open addressing with linear probing: slot numbers, or NIL.
     index: Vec<u32>,
     mask: usize,
@@ -41,19 +44,16 @@ pub struct Table<V> {
 }
 
 impl<V: Keyed> Table<V> {
-    /// `capacity` slots (at least one), each initially `empty`.
-    pub fn new(capacity: usize, empty: V) -> Table<V> {
+    /// `capacity` slots (at least one). The slots are reserved here and
+    /// written as they are first taken, so the memory of those never used
+    /// stays untouched (not resident); `reserved` counts them all.
+    pub fn new(capacity: usize) -> Table<V> {
         let n = capacity.max(1);
         let index_len = (n * 2).next_power_of_two();
-        let slot = Slot {
-            last_seen: 0,
-            prev: NIL,
-            next: NIL,
-            value: empty,
-        };
         Table {
-            slots: vec![slot; n],
-            free: (0..n as u32).rev().collect(),
+            slots: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
+            cap: n,
             index: vec![NIL; index_len],
             mask: index_len - 1,
             seed: RandomState::new().hash_one(0x5eed_u64) | 1,
@@ -65,9 +65,7 @@ impl<V: Keyed> Table<V> {
 
     /// Bytes reserved.
     pub fn reserved(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<Slot<V>>()
-            + self.free.capacity() * 4
-            + self.index.len() * 4
+        self.cap * std::mem::size_of::<Slot<V>>() + self.free.capacity() * 4 + self.index.len() * 4
     }
 
     /// Slots in use.
@@ -76,7 +74,7 @@ impl<V: Keyed> Table<V> {
     }
 
     pub fn is_full(&self) -> bool {
-        self.free.is_empty()
+        self.free.is_empty() && self.slots.len() == self.cap
     }
 
     /// The least recently used slot in use.
@@ -140,13 +138,27 @@ impl<V: Keyed> Table<V> {
     /// Take a free slot for `value`; it becomes the most recently used,
     /// seen at `ts`. The table must not be full.
     pub fn insert(&mut self, value: V, ts: u64) -> u32 {
-        let id = self.free.pop().expect("a free flow slot after eviction");
-        let key = *value.key();
-        self.slots[id as usize] = Slot {
+        let slot = Slot {
             last_seen: ts,
             prev: NIL,
             next: NIL,
             value,
+        };
+        let key = *value.key();
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                assert!(
+                    self.slots.len() < self.cap,
+                    "a free flow slot after eviction"
+                );
+                // Within the capacity reserved by `new`: no allocation.
+                self.slots.push(slot);
+                self.slots.len() as u32 - 1
+            }
         };
         let mut i = self.hash(&key) & self.mask;
         while self.index[i] != NIL {
@@ -261,7 +273,7 @@ mod tests {
 
     #[test]
     fn insert_find_touch_remove() {
-        let mut t = Table::new(3, V(key(0)));
+        let mut t = Table::new(3);
         let ids: Vec<u32> = (1..=3).map(|p| t.insert(V(key(p)), p as u64)).collect();
         assert!(t.is_full());
         assert_eq!(t.live(), 3);
@@ -282,7 +294,7 @@ mod tests {
     fn index_survives_many_removals() {
         // A small table reused many times: backward-shift deletion must keep
         // every live key reachable from its home.
-        let mut t = Table::new(8, V(key(0)));
+        let mut t = Table::new(8);
         let mut live: Vec<(u16, u32)> = Vec::new();
         for round in 0..2000u32 {
             let port = (round.wrapping_mul(2_654_435_761) >> 20) as u16;

@@ -150,7 +150,18 @@ impl Sensor {
 
     /// Waits for a stderr line containing `needle`; returns it.
     pub fn wait_stderr(&mut self, needle: &str, timeout: Duration) -> String {
-        if let Some(l) = self.stderr.iter().find(|l| l.contains(needle)) {
+        self.wait_stderr_line(timeout, &format!("'{needle}'"), |l| l.contains(needle))
+    }
+
+    /// Waits for a stderr line for which `want` holds (`what` names it in a
+    /// failure); returns it.
+    pub fn wait_stderr_line(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        want: impl Fn(&str) -> bool,
+    ) -> String {
+        if let Some(l) = self.stderr.iter().find(|l| want(l)) {
             return l.clone();
         }
         let deadline = Instant::now() + timeout;
@@ -158,13 +169,13 @@ impl Sensor {
             match self.err_rx.recv_timeout(remaining(deadline)) {
                 Ok(line) => {
                     self.stderr.push(line.clone());
-                    if line.contains(needle) {
+                    if want(&line) {
                         return line;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     panic!(
-                        "no stderr line with '{needle}' from the sensor within {timeout:?}\n{}",
+                        "no stderr line with {what} from the sensor within {timeout:?}\n{}",
                         self.diagnostics()
                     )
                 }
@@ -172,7 +183,7 @@ impl Sensor {
                     self.err_done = true;
                     let status = self.child.as_mut().and_then(|c| c.wait().ok());
                     panic!(
-                        "sensor exited ({status:?}) before printing '{needle}'\n{}",
+                        "sensor exited ({status:?}) before printing {what}\n{}",
                         self.diagnostics()
                     )
                 }

@@ -88,6 +88,16 @@ pub struct Satellite {
 
 impl Satellite {
     pub fn start(opts: SatOpts) -> Satellite {
+        Self::start_with(opts, None)
+    }
+
+    /// A satellite that records, per post, only these span attributes
+    /// (comma-separated) instead of the body: see `keys`.
+    pub fn start_recording_keys(opts: SatOpts, keys: &str) -> Satellite {
+        Self::start_with(opts, Some(keys))
+    }
+
+    fn start_with(opts: SatOpts, keys: Option<&str>) -> Satellite {
         let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{}.jsonl", unique("rec")));
         let _ = std::fs::remove_file(&record);
         let mut cmd = Command::new(python3());
@@ -95,6 +105,9 @@ impl Satellite {
             .arg(script("sat_server.py"))
             .arg("--record")
             .arg(&record);
+        if let Some(k) = keys {
+            cmd.args(["--record-keys", k]);
+        }
         match opts.mode {
             Mode::Ok => cmd.args(["--mode", "ok"]),
             Mode::Fail500 => cmd.args(["--mode", "fail500"]),
@@ -201,14 +214,50 @@ impl Satellite {
         });
     }
 
-    /// Starts listening (the satellite was started with `down`).
+    /// Starts listening (the satellite was started with `down`, or `down`
+    /// was called).
     pub fn up(&mut self) {
+        self.command("up");
+    }
+
+    /// Stops listening as a redeploy would: connections refused, open ones
+    /// shut down (see sat_server.py).
+    pub fn down(&mut self) {
+        self.command("down");
+    }
+
+    /// Sends `word` on stdin and waits for the satellite to print it back
+    /// (once more than it had so far).
+    fn command(&mut self, word: &str) {
+        let before = self.other.iter().filter(|l| *l == word).count();
         let stdin = self.stdin.as_mut().expect("satellite stdin");
-        stdin.write_all(b"up\n").expect("tell the satellite 'up'");
+        writeln!(stdin, "{word}").unwrap_or_else(|e| panic!("tell the satellite '{word}': {e}"));
         stdin.flush().unwrap();
-        self.wait(Duration::from_secs(10), "'up'", |s| {
-            s.other.iter().any(|l| l == "up")
+        self.wait(Duration::from_secs(10), &format!("'{word}'"), |s| {
+            s.other.iter().filter(|l| *l == word).count() > before
         });
+    }
+
+    /// For a satellite started with `start_recording_keys`: every post, in
+    /// arrival order, as (answer, one list of the recorded attribute values
+    /// per span).
+    pub fn keys(&mut self) -> Vec<(Value, Vec<Vec<Value>>)> {
+        self.drain();
+        let text = std::fs::read_to_string(&self.record).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).expect("a record line is JSON");
+                let spans = v["keys"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|k| k.as_array().cloned().unwrap_or_default())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (v["answer"].clone(), spans)
+            })
+            .collect()
     }
 
     /// Runs the OTLP checker over everything recorded; panics with its

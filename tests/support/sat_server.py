@@ -3,18 +3,23 @@
 
 Usage: sat_server.py --record FILE [--bind ADDR] [--port PORT]
                      [--mode ok|fail500|hang|429|400] [--fail-count K]
-                     [--down] [--tls-cert PEM --tls-key PEM]
+                     [--down] [--tls-cert PEM --tls-key PEM] [--record-keys A,B,...]
 
 Binds (port 0 = any free port) and prints "listening PORT" on stdout.
 
 Every request is recorded, in arrival order, as one JSON line appended to
-FILE (written and flushed before anything is answered):
+FILE (written and flushed before it is answered; "down" never comes between
+the two):
   {"seq": 1, "method": "POST", "path": "/v1/traces",
    "content_type": "application/json", "content_encoding": null,
    "answer": 200 | "hang", "peer_port": 40000 (the client's port: one per
    connection), "body": "<the body, decoded from UTF-8>"}
 (a body that is not UTF-8 is recorded as "body_base64" instead of "body";
-a gzip or deflate Content-Encoding is undone before recording). Then one
+a gzip or deflate Content-Encoding is undone before recording).
+--record-keys A,B: instead of the body, "keys": one list per span of the
+values of its attributes A, B (null when absent; "span.F" is the span's own
+field F, e.g. span.startTimeUnixNano), in body order: compact enough for a
+soak test's hundreds of megabytes of spans. Then one
 event line goes to stdout:
   post SEQ ANSWER SPANS      (SPANS: spans in the body, -1 if it is not
                               OTLP-shaped JSON; ANSWER: status or "hang")
@@ -33,6 +38,10 @@ Modes (the answer to POST /v1/traces; any other request gets 404):
 --down: bind the port but do not listen, so connections are refused (the
 port stays reserved); the line "up" on stdin starts listening, and prints
 "up" on stdout once it does.
+The line "down" on stdin stops a listening satellite as a redeploy would:
+the listening socket is closed (the port stays reserved by a socket bound
+and not listening, so connections are refused), every open connection is
+shut down, and "down" is printed once that is done; "up" listens again.
 Other stdin lines: "mode NAME" switches the mode (prints "mode NAME").
 When stdin reaches EOF the server exits: it never outlives the test.
 
@@ -44,16 +53,19 @@ import argparse
 import base64
 import json
 import os
+import socket
 import ssl
 import sys
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None}
+STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None, "keys": None}
 LOCK = threading.Lock()
 OUT_LOCK = threading.Lock()
 NEVER = threading.Event()
+# The connections being served (closed by "down").
+CONNS = set()
 
 
 def say(line):
@@ -62,16 +74,37 @@ def say(line):
         sys.stdout.flush()
 
 
-def count_spans(body):
+def spans_of(body):
+    """The spans of an OTLP/HTTP JSON body, None if it is not OTLP-shaped."""
     try:
         doc = json.loads(body)
-        n = 0
+        out = []
         for rs in doc["resourceSpans"]:
             for ss in rs.get("scopeSpans", []):
-                n += len(ss.get("spans", []))
-        return n
+                out.extend(ss.get("spans", []))
+        return out
     except Exception:  # anything that is not OTLP-shaped JSON
-        return -1
+        return None
+
+
+def count_spans(body):
+    spans = spans_of(body)
+    return -1 if spans is None else len(spans)
+
+
+def attr_value(v):
+    for k in ("stringValue", "intValue", "boolValue", "doubleValue"):
+        if k in v:
+            return v[k]
+    return None
+
+
+def span_keys(spans, keys):
+    out = []
+    for sp in spans:
+        attrs = {a.get("key"): attr_value(a.get("value", {})) for a in sp.get("attributes", [])}
+        out.append([sp.get(k[5:]) if k.startswith("span.") else attrs.get(k) for k in keys])
+    return out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -149,17 +182,27 @@ class Handler(BaseHTTPRequestHandler):
             }
             try:
                 text = raw.decode("utf-8")
-                rec["body"] = text
             except UnicodeDecodeError:
                 text = None
+            parsed = spans_of(text) if text is not None else None
+            if STATE["keys"] is not None:
+                rec["keys"] = None if parsed is None else span_keys(parsed, STATE["keys"])
+            elif text is not None:
+                rec["body"] = text
+            else:
                 rec["body_base64"] = base64.b64encode(raw).decode()
             STATE["record"].write(json.dumps(rec) + "\n")
             STATE["record"].flush()
-        spans = count_spans(text) if text is not None else -1
-        say("post %d %s %d" % (seq, ans, spans))
-        if ans == "hang":
-            NEVER.wait()
-            return
+            spans = -1 if parsed is None else len(parsed)
+            say("post %d %s %d" % (seq, ans, spans))
+            if ans != "hang":
+                # Answered under the lock: "down" never falls between the
+                # record of a batch and its answer.
+                self.send_answer(ans)
+                return
+        NEVER.wait()
+
+    def send_answer(self, ans):
         if ans == 200:
             self.answer(200, b"{}")
         elif ans == 429:
@@ -182,6 +225,25 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
     tls = None
 
+    def handle_error(self, request, client_address):
+        # A connection "down" shut, or that the client closed: expected.
+        if isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            return
+        super().handle_error(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        # So that "down" can bind the port again while this connection is
+        # still closing (a bind conflicts with any socket on the port that
+        # lacks SO_REUSEADDR).
+        request.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with LOCK:
+            CONNS.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with LOCK:
+                CONNS.discard(request)
+
     def finish_request(self, request, client_address):
         # Runs in the connection's own thread: a client that never finishes
         # the handshake blocks nothing else.
@@ -196,8 +258,19 @@ class Server(ThreadingHTTPServer):
         self.RequestHandlerClass(request, client_address, self)
 
 
+def reserve(srv, addr):
+    """A socket bound to the satellite's address and not listening: it keeps
+    the port while connections to it are refused."""
+    s = socket.socket(srv.address_family, srv.socket_type)
+    # The old listener's connections may linger in TIME_WAIT on this port.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(addr)
+    return s
+
+
 def control(srv, down):
     listening = not down
+    addr = srv.server_address
     for line in sys.stdin:
         words = line.split()
         if words == ["up"] and not listening:
@@ -205,6 +278,19 @@ def control(srv, down):
             listening = True
             threading.Thread(target=srv.serve_forever, daemon=True).start()
             say("up")
+        elif words == ["down"] and listening:
+            srv.shutdown()  # the serve_forever loop has returned
+            srv.socket.close()
+            srv.socket = reserve(srv, addr)
+            # Under the lock: no request is between its record and its answer.
+            with LOCK:
+                for c in list(CONNS):
+                    try:
+                        c.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            listening = False
+            say("down")
         elif len(words) == 2 and words[0] == "mode":
             with LOCK:
                 STATE["mode"] = words[1]
@@ -222,7 +308,10 @@ def main():
     ap.add_argument("--down", action="store_true")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--record-keys")
     args = ap.parse_args()
+    if args.record_keys:
+        STATE["keys"] = args.record_keys.split(",")
     STATE["mode"] = args.mode
     STATE["fail_count"] = args.fail_count
     STATE["record"] = open(args.record, "a", encoding="utf-8")

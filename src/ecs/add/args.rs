@@ -108,6 +108,8 @@ pub fn parse_args(args: &[OsString]) -> Result<Option<AddArgs>, UsageError> {
             Long("cpu") => a.sidecar.cpu = Some(units(p.value()?, "--cpu")?),
             Long("memory") => a.sidecar.memory = Some(units(p.value()?, "--memory")?),
             Long("low-resource") => a.sidecar.low_resource = true,
+            Long("spool") => a.sidecar.spool = true,
+            Long("spool-mb") => a.sidecar.spool_mb = Some(units(p.value()?, "--spool-mb")?),
             Short('y') | Long("yes") => a.yes = true,
             Long("dry-run") => a.dry_run = true,
             Long("force") => a.force = true,

@@ -37,6 +37,11 @@ the sensor container (see 'pcap-sensor ecs container-definition --help'):
       --cpu UNITS, --memory MIB, --low-resource
                               size (default 256 units and 128 MiB; --low-resource:
                               128 and 64, with flags that fit)
+      --spool [--spool-mb N]  keep batches the satellite cannot take on disk: adds
+                              the task volume pcap-sensor-spool (task-scoped storage,
+                              on Fargate the task's ephemeral storage), mounted at
+                              /var/spool/pcap-sensor, and sets --spool-dir (N MiB,
+                              default 256)
 
 behaviour:
   *   --yes, -y               go ahead without asking (needed without a terminal)

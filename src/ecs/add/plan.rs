@@ -87,6 +87,9 @@ pub fn plan(
     {
         warnings.push(note);
     }
+    if let Some(note) = spool_note(&found.task, &sensor) {
+        warnings.push(note);
+    }
     let base = found.base();
     let (request, unknown) = new_task_definition(&found.task.raw, &found.task.tags, &sidecar);
     if !unknown.is_empty() {
@@ -121,6 +124,18 @@ pub fn plan(
 /// also says how to move the services of the family that still run an
 /// older revision. `Ok`: warnings.
 pub fn check(found: &Found, sidecar: &Value, force: bool) -> Result<Vec<String>, Refusal> {
+    // The volumes the sidecar mounts (the spool's) are added to the task:
+    // one of the same name must not be there already.
+    let task_volumes = volume_names(&found.task.raw);
+    if let Some(v) = mounted_volumes(sidecar)
+        .into_iter()
+        .find(|v| task_volumes.contains(v))
+    {
+        return Err(Refusal::SpoolVolumeTaken {
+            task: found.task.name(),
+            volume: v,
+        });
+    }
     refusal(&found.task, &Container::from_json(sidecar), force).map_err(|r| match r {
         Refusal::AlreadyThere {
             task,
@@ -222,6 +237,28 @@ pub fn refusal(task: &TaskDef, sidecar: &Container, force: bool) -> Result<Vec<S
     Ok(warnings)
 }
 
+/// With `--spool` on Fargate: a note when the spool may not fit in the
+/// task's ephemeral storage (`ephemeralStorage.sizeInGiB`, 20 GiB unless
+/// set), which the application's containers share.
+fn spool_note(task: &TaskDef, o: &SidecarOptions) -> Option<String> {
+    if !o.spool || !task.fargate {
+        return None;
+    }
+    let gib = task
+        .raw
+        .pointer("/ephemeralStorage/sizeInGiB")
+        .and_then(Value::as_u64)
+        .unwrap_or(20);
+    let mb = o.spool_mb.unwrap_or(256) as u64;
+    (mb * 2 > gib * 1024).then(|| {
+        format!(
+            "the spool may hold {mb} MiB, more than half of the task's {gib} GiB of ephemeral \
+             storage, which the other containers share: lower --spool-mb or raise the task's \
+             ephemeralStorage"
+        )
+    })
+}
+
 /// The sensor's container in `task`, if it has one: by name (as
 /// [`container_def::is_sidecar`]), or by the image repository of `sidecar`
 /// (whatever the tag or digest).
@@ -309,10 +346,41 @@ pub fn deployable(services: &[Service]) -> Result<(), Refusal> {
     }
 }
 
+/// The names of a task definition's volumes.
+fn volume_names(td: &Value) -> Vec<String> {
+    td.get("volumes")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The volumes a container definition mounts (`mountPoints[].sourceVolume`).
+fn mounted_volumes(container: &Value) -> Vec<String> {
+    container
+        .get("mountPoints")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|m| {
+                    m.get("sourceVolume")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The `RegisterTaskDefinition` request: the writable fields of `td` (the
-/// task definition as read, unknown fields included), its tags, and
-/// `sidecar` appended to the containers. Also returns the fields that were
-/// neither known writable nor known read-only (not copied).
+/// task definition as read, unknown fields included), its tags, `sidecar`
+/// appended to the containers, and a task-scoped volume (a name, no host)
+/// for each volume the sidecar mounts that the task lacks (the spool's).
+/// Also returns the fields that were neither known writable nor known
+/// read-only (not copied).
 pub fn new_task_definition(td: &Value, tags: &[Value], sidecar: &Value) -> (Value, Vec<String>) {
     let mut out = serde_json::Map::new();
     let mut unknown = Vec::new();
@@ -332,6 +400,20 @@ pub fn new_task_definition(td: &Value, tags: &[Value], sidecar: &Value) -> (Valu
         .or_insert_with(|| Value::Array(Vec::new()));
     if let Value::Array(list) = containers {
         list.push(sidecar.clone());
+    }
+    let have = volume_names(td);
+    let add: Vec<Value> = mounted_volumes(sidecar)
+        .into_iter()
+        .filter(|v| !have.contains(v))
+        .map(|v| serde_json::json!({ "name": v }))
+        .collect();
+    if !add.is_empty() {
+        let volumes = out
+            .entry("volumes")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = volumes {
+            list.extend(add);
+        }
     }
     if !tags.is_empty() {
         out.insert("tags".into(), Value::Array(tags.to_vec()));
@@ -389,6 +471,14 @@ impl Plan {
                 num(hc.get("timeout")).unwrap_or(0),
                 num(hc.get("retries")).unwrap_or(0),
                 num(hc.get("startPeriod")).unwrap_or(0),
+            ));
+        }
+        if o.spool {
+            lines.push(format!(
+                "       spool {} MiB at {} on task volume {} (added; task-scoped storage)",
+                o.spool_mb.unwrap_or(256),
+                container_def::SPOOL_PATH,
+                container_def::SPOOL_VOLUME
             ));
         }
         if !o.extra_args.is_empty() {

@@ -64,6 +64,8 @@ pub enum Refusal {
     },
     /// A service deployed by CodeDeploy or an external controller.
     Controller { service: String, controller: String },
+    /// `--spool`, and the task has a volume of the spool's name already.
+    SpoolVolumeTaken { task: String, volume: String },
 }
 
 /// The services of the family that run another revision than `base`.
@@ -221,6 +223,11 @@ impl fmt::Display for Refusal {
                 } else {
                     "your deployment controller"
                 }
+            ),
+            Refusal::SpoolVolumeTaken { task, volume } => write!(
+                f,
+                "task definition {task} already has a volume named '{volume}', which --spool \
+                 would add for the sensor's spool: rename that volume, or leave out --spool"
             ),
         }
     }

@@ -1,17 +1,43 @@
 //! The exporter: spans queued in a bounded byte buffer, sent in batches by
-//! the blocking client (client.rs) when a batch is full or the interval has
-//! passed, retried with backoff while the satellite is away, and delivered
-//! within the shutdown deadline at the end.
+//! the client (client.rs) when a batch is full or the interval has passed,
+//! and delivered within the shutdown deadline at the end.
+//!
+//! While the satellite fails, what happens depends on how:
+//! - it cannot be reached (connection refused, no route, a connect that
+//!   times out, a name that does not resolve): a connect is tried every
+//!   [`PROBE_EVERY`] (a socket and a SYN, nothing sent), without waiting on
+//!   the capture thread (the loop polls the socket), and the oldest batch
+//!   leaves as soon as one is made. A satellite that comes back is found
+//!   within that period; one that stays away costs a connect attempt per
+//!   period.
+//! - it answers, but with 429 or 5xx, or fails the request once connected
+//!   (times out, resets): it is protecting itself, or broken in a way a
+//!   connect does not show, so the batch is tried again after a backoff
+//!   (1 s doubling to 60 s, with jitter).
+//!
+//! Without a spool, spans wait in the queue (`--export-queue-mb`) and the
+//! oldest are dropped, and counted, past it. With one (`--spool-dir`), every
+//! batch that falls due while the satellite fails goes to a file instead
+//! (spool.rs), so the queue holds about one batch, and a crash or restart
+//! loses no more; once the satellite takes traces again the spool is sent
+//! first, oldest first, and batches that fall due before it is empty join
+//! its end: every trace leaves in the order it was queued. Sending from the
+//! spool takes at most half of the capture thread's time (after a batch
+//! that took d, the next waits d), so the capture keeps up with the
+//! traffic while a backlog leaves.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use super::queue::SpanQueue;
+use super::spool::Spool;
 use super::{Resource, Rng, envelope, write_span};
-use crate::export::{Next, Output, client};
+use crate::export::client::{self, Connect};
+use crate::export::{Next, Output};
 use crate::health::Ago;
 use crate::log;
-use crate::stats::Stats;
+use crate::stats::{SpoolStats, Stats};
 use crate::view::View;
 
 /// Counters of the delivery path.
@@ -25,11 +51,40 @@ struct Counters {
     pub export_truncated: u64,
 }
 
-/// Why a send failed, for logging once per condition.
-#[derive(PartialEq, Clone, Debug)]
+/// Why deliveries fail, for logging once per outage and for what is tried
+/// next.
+#[derive(PartialEq, Clone, Copy, Debug)]
 enum Failure {
+    /// No connection can be made: probe.
     Unreachable,
+    /// The satellite answered with this status (429, 5xx).
     Status(i32),
+    /// The request failed on a connection that was made (timeout, reset).
+    Request,
+}
+
+/// Time allowed for one POST.
+const SEND_TIMEOUT_S: u64 = 3;
+/// Time allowed for a connect made to send a batch.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// While the satellite cannot be reached: a connect is tried this often...
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// ...and given this long (a SYN the kernel has to send again takes 1 s).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Bytes of the latest failure's words kept for the health check.
+const LAST_ERROR: usize = 160;
+/// Batches sent (or spooled) per tick at most.
+const PER_TICK: usize = 4;
+/// The span scratch buffer's usual size; it may hold up to a batch, and
+/// shrinks back to this after a trace larger than that.
+const SPAN_ROOM: usize = 64 * 1024;
+
+/// Where the next batch comes from.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Origin {
+    Spool,
+    Queue,
 }
 
 pub struct Exporter {
@@ -40,10 +95,19 @@ pub struct Exporter {
     suffix: Vec<u8>,
     /// Spans, each followed by a comma, oldest first.
     queue: SpanQueue,
+    /// Older batches than the queue's, on disk (`--spool-dir`).
+    spool: Option<Spool>,
     batch_cap: usize,
     interval: Duration,
     next_send: Instant,
-    retry_at: Option<Instant>,
+    /// No attempt (connect or send) before this time: a backoff, or the
+    /// next probe.
+    hold: Option<Instant>,
+    /// No batch from the spool before this time: sending from the spool
+    /// takes at most half of the capture thread's time, so that the capture
+    /// keeps up (the kernel's buffer does not overflow) while a backlog
+    /// leaves.
+    replay_at: Instant,
     backoff: Duration,
     failing: Option<Failure>,
     /// Since when sends fail, and the latest failure's words (for the
@@ -56,13 +120,10 @@ pub struct Exporter {
     span: Vec<u8>,
     /// Seconds one POST may take (lowered near a shutdown deadline).
     attempt_timeout: u64,
+    /// Wait for connects (a recording: waiting holds up nothing but the
+    /// reading, and not waiting would let it fill the queue meanwhile).
+    wait_connects: bool,
 }
-
-/// Time allowed for one POST.
-const SEND_TIMEOUT_S: u64 = 3;
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// Bytes of the latest failure's words kept for the health check.
-const LAST_ERROR: usize = 160;
 
 impl Exporter {
     pub fn new(
@@ -71,6 +132,7 @@ impl Exporter {
         interval: f64,
         queue_bytes: usize,
         batch_bytes: usize,
+        spool: Option<Spool>,
     ) -> Result<Exporter, String> {
         let (prefix, suffix) = envelope(res);
         let interval = Duration::from_secs_f64(interval);
@@ -84,10 +146,12 @@ impl Exporter {
             prefix,
             suffix,
             queue: SpanQueue::new(queue_bytes, queue_bytes / 256 + 16),
+            spool,
             batch_cap: batch_bytes.min(queue_bytes),
             interval,
             next_send: Instant::now() + interval,
-            retry_at: None,
+            hold: None,
+            replay_at: Instant::now(),
             backoff: Duration::from_secs(1),
             failing: None,
             failing_since: None,
@@ -95,9 +159,33 @@ impl Exporter {
             last_error_len: 0,
             counters: Counters::default(),
             rng: Rng::seeded(),
-            span: Vec::with_capacity(64 * 1024),
+            span: Vec::with_capacity(SPAN_ROOM),
             attempt_timeout: SEND_TIMEOUT_S,
+            wait_connects: false,
         })
+    }
+
+    /// Wait for connects instead of polling them from the loop: for a
+    /// recording (`-r`), read as fast as batches leave, as before.
+    pub fn waiting_for_connects(mut self, on: bool) -> Exporter {
+        self.wait_connects = on;
+        self
+    }
+
+    /// How long to wait for a connect under way at a tick.
+    fn connect_wait(&self) -> Duration {
+        if self.wait_connects {
+            self.client.pending_deadline().map_or(Duration::ZERO, |d| {
+                d.saturating_duration_since(Instant::now())
+            })
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// The largest batch, for sizing the spool's read buffer.
+    pub fn batch_bytes(batch_bytes: usize, queue_bytes: usize) -> usize {
+        batch_bytes.min(queue_bytes)
     }
 
     /// Queue the span of `v`; the oldest spans make room when the queue is
@@ -135,42 +223,162 @@ impl Exporter {
         } else {
             self.counters.export_dropped += self.queue.push(&span) as u64;
         }
+        if span.capacity() > SPAN_ROOM.max(self.batch_cap) {
+            // A trace far larger than usual (escaped bodies can be several
+            // times their size): give the memory back.
+            span.clear();
+            span.shrink_to(SPAN_ROOM);
+        }
         self.span = span;
         if self.queue.bytes() >= self.batch_cap {
             self.send_due(Instant::now(), false);
         }
     }
 
-    /// Send what is due. `force`: ignore the interval (shutdown).
+    fn spool_empty(&self) -> bool {
+        self.spool.as_ref().is_none_or(Spool::is_empty)
+    }
+
+    /// Nothing waits for the satellite.
+    fn idle(&self) -> bool {
+        self.queue.is_empty() && self.spool_empty()
+    }
+
+    /// Is the satellite failing in a way that holds batches back (not a
+    /// batch it rejected for good)?
+    fn down(&self) -> bool {
+        match self.failing {
+            Some(Failure::Status(s)) => s == 429 || s >= 500,
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// May a connect or a send be tried at `now`?
+    fn allowed(&self, now: Instant, force: bool) -> bool {
+        force || self.hold.is_none_or(|h| now >= h)
+    }
+
+    /// Is a batch due: one from the spool (when its turn has come), a full
+    /// one, or the interval passed?
+    fn due_now(&self, now: Instant, force: bool) -> bool {
+        if !self.spool_empty() {
+            return force || now >= self.replay_at;
+        }
+        !self.queue.is_empty()
+            && (force || self.queue.bytes() >= self.batch_cap || now >= self.next_send)
+    }
+
+    /// Send what is due, or probe, or (with a spool, while failing) set it
+    /// aside. `force`: ignore the interval and any backoff (shutdown).
     fn send_due(&mut self, now: Instant, force: bool) {
-        for _ in 0..4 {
-            if self.queue.is_empty() {
+        for _ in 0..PER_TICK {
+            if self.idle() {
                 self.next_send = now + self.interval;
                 return;
             }
-            if let Some(r) = self.retry_at
-                && now < r
-                && !force
-            {
-                return;
+            // A connection under way: see how it stands, without waiting
+            // (but for a recording).
+            if self.client.connecting() {
+                match self.client.poll(self.connect_wait()) {
+                    Connect::Pending => return self.set_aside(now),
+                    Connect::Failed(e) => {
+                        self.unreachable(now, &e);
+                        return self.set_aside(now);
+                    }
+                    Connect::Ready => {}
+                }
             }
-            let full = self.queue.bytes() >= self.batch_cap;
-            if !(force || full || now >= self.next_send) {
-                return;
+            if !self.allowed(now, force) {
+                return self.set_aside(now);
             }
-            if !self.send_one() {
-                return;
+            let due = self.due_now(now, force);
+            // While unreachable, a connect is tried whatever is due: the
+            // probe. Otherwise only for a batch that is due.
+            let probe = self.failing == Some(Failure::Unreachable) && !self.client.has_conn();
+            if !(due || probe) {
+                // (a full batch joins a spool that is not sending yet)
+                return self.set_aside(now);
             }
-            if !full && !force {
+            if !self.client.ready() {
+                let timeout = if self.down() && !force {
+                    PROBE_TIMEOUT
+                } else {
+                    CONNECT_TIMEOUT.min(Duration::from_secs(self.attempt_timeout.max(1)))
+                };
+                if let Err(e) = self.client.begin(now + timeout) {
+                    self.unreachable(now, &e);
+                    return self.set_aside(now);
+                }
+                match self.client.poll(self.connect_wait()) {
+                    Connect::Pending => return self.set_aside(now),
+                    Connect::Failed(e) => {
+                        self.unreachable(now, &e);
+                        return self.set_aside(now);
+                    }
+                    Connect::Ready => {}
+                }
+            }
+            if !due {
+                return self.set_aside(now);
+            }
+            let (from, full) = match self.send_one() {
+                Sent::Done(from, full) => (from, full),
+                Sent::Reconnect => continue,
+                Sent::Failed => return self.set_aside(now),
+            };
+            if from == Origin::Queue && !full && !force {
                 self.next_send = now + self.interval;
                 return;
             }
         }
     }
 
-    /// POST one batch. True when it was delivered (or dropped for good).
-    fn send_one(&mut self) -> bool {
-        let (n, spans) = self.queue.front(self.batch_cap);
+    /// With a spool: while the satellite fails, a batch that is due goes to
+    /// a file; and while the spool holds batches, a full batch of the queue
+    /// joins them (so that traces leave in order, and the queue stays
+    /// small).
+    fn set_aside(&mut self, now: Instant) {
+        let down = self.down();
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        for _ in 0..PER_TICK {
+            if self.queue.is_empty() {
+                return;
+            }
+            let full = self.queue.bytes() >= self.batch_cap;
+            let due = full || now >= self.next_send;
+            if !(due && (down || (full && !spool.is_empty()))) {
+                return;
+            }
+            let (n, spans) = self.queue.front(self.batch_cap);
+            if !spool.write(n as u32, spans) {
+                return;
+            }
+            self.queue.pop(n);
+            if !full {
+                self.next_send = now + self.interval;
+            }
+        }
+    }
+
+    /// POST the oldest batch: the spool's front, else the queue's.
+    fn send_one(&mut self) -> Sent {
+        let from = if self.spool_empty() {
+            Origin::Queue
+        } else {
+            Origin::Spool
+        };
+        let full = self.queue.bytes() >= self.batch_cap;
+        let (n, spans): (usize, &[u8]) = match from {
+            Origin::Queue => self.queue.front(self.batch_cap),
+            Origin::Spool => match self.spool.as_mut().and_then(Spool::front) {
+                Some((n, spans)) => (n as usize, spans),
+                // Only corrupt files were left: nothing to send from there.
+                None => return Sent::Reconnect,
+            },
+        };
         // The request body, in place: the envelope around the oldest spans
         // (without the last comma).
         let parts = [
@@ -179,6 +387,7 @@ impl Exporter {
             &self.suffix[..],
         ];
         let timeout = Duration::from_secs(self.attempt_timeout.max(1));
+        let t0 = Instant::now();
         // (status, the start of the answer's body when it is not a success)
         let answer = |status: i32, body: &[u8]| {
             let ok = (200..300).contains(&status);
@@ -187,24 +396,32 @@ impl Exporter {
         let r = self
             .client
             .post(HEADERS, &parts, Instant::now() + timeout)
-            .map(|a| answer(a.status as i32, a.body))
-            .map_err(|e| e.to_string());
+            .map(|a| answer(a.status as i32, a.body));
+        let now = Instant::now();
+        if from == Origin::Spool {
+            // As long again for the capture before the next one.
+            self.replay_at = now + (now - t0);
+        }
         match r {
             Ok((status, _)) if (200..300).contains(&status) => {
                 self.counters.exported += n as u64;
                 self.counters.export_batches += 1;
-                self.queue.pop(n);
-                self.retry_at = None;
+                self.taken(from, n);
+                self.hold = None;
                 self.backoff = Duration::from_secs(1);
                 self.failing_since = None;
                 if self.failing.take().is_some() {
                     log::info(&format!("satellite {} accepts traces again", self.url));
                 }
-                true
+                Sent::Done(from, full)
             }
             Ok((status, body)) if status == 429 || status >= 500 => {
-                self.fail(Failure::Status(status), &format!("HTTP {status}: {body}"));
-                false
+                self.fail(
+                    now,
+                    Failure::Status(status),
+                    &format!("HTTP {status}: {body}"),
+                );
+                Sent::Failed
             }
             Ok((status, body)) => {
                 // The satellite will never take this batch: drop it, say so once.
@@ -212,19 +429,25 @@ impl Exporter {
                 self.counters.export_dropped += n as u64;
                 let f = Failure::Status(status);
                 self.note(&body);
-                if self.failing.as_ref() != Some(&f) {
+                if self.failing != Some(f) {
                     log::error(&format!(
                         "satellite {} rejected a batch of {n} traces with HTTP {status}: {body} (batch dropped)",
                         self.url,
                     ));
                     self.failing = Some(f);
                 }
-                self.queue.pop(n);
-                true
+                match from {
+                    Origin::Queue => self.queue.pop(n),
+                    Origin::Spool => {
+                        self.spool.as_mut().map(Spool::reject);
+                    }
+                }
+                Sent::Done(from, full)
             }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Sent::Reconnect,
             Err(e) => {
-                self.fail(Failure::Unreachable, &e);
-                false
+                self.fail(now, Failure::Request, &e.to_string());
+                Sent::Failed
             }
         }
     }
@@ -240,22 +463,72 @@ impl Exporter {
         self.last_error_len = end;
     }
 
-    fn fail(&mut self, f: Failure, detail: &str) {
+    /// The satellite accepted `n` traces from `from`.
+    fn taken(&mut self, from: Origin, n: usize) {
+        match from {
+            Origin::Queue => self.queue.pop(n),
+            Origin::Spool => {
+                if let Some(s) = self.spool.as_mut() {
+                    s.commit();
+                }
+            }
+        }
+    }
+
+    /// A connect failed: probe again after [`PROBE_EVERY`].
+    fn unreachable(&mut self, now: Instant, e: &io::Error) {
         self.counters.export_failures += 1;
+        self.warn_once(Failure::Unreachable, &e.to_string());
+        // A little jitter, so that sensors started together spread out.
+        let jitter = 0.9 + (self.rng.next_u64() % 200) as f64 / 1000.0;
+        self.hold = Some(now + PROBE_EVERY.mul_f64(jitter));
+    }
+
+    /// The satellite answered with an error, or the request failed on a
+    /// connection that was made: back off.
+    fn fail(&mut self, now: Instant, f: Failure, detail: &str) {
+        self.counters.export_failures += 1;
+        self.warn_once(f, detail);
+        let jitter = 0.8 + (self.rng.next_u64() % 400) as f64 / 1000.0;
+        self.hold = Some(now + self.backoff.mul_f64(jitter));
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+    }
+
+    /// Once per outage, whatever mix of errors it shows; the failure in
+    /// force is `f` from now on.
+    fn warn_once(&mut self, f: Failure, detail: &str) {
         self.note(detail);
-        // Once per outage, whatever mix of errors it shows.
         if self.failing.is_none() {
+            let how = match f {
+                Failure::Unreachable => format!(
+                    "checking every {} ms whether it is back",
+                    PROBE_EVERY.as_millis()
+                ),
+                _ => "retrying with backoff".to_string(),
+            };
+            let keep = match &self.spool {
+                Some(s) => format!("batches go to the spool in {}", s.dir().display()),
+                None => "oldest dropped past --export-queue-mb".to_string(),
+            };
             log::warn(&format!(
-                "cannot deliver traces to {}: {detail} (retrying with backoff; {} traces queued, oldest dropped past --export-queue-mb)",
+                "cannot deliver traces to {}: {detail} ({how}; {} traces queued, {keep})",
                 self.url,
                 self.queue.len()
             ));
-            self.failing = Some(f);
         }
-        let jitter = 0.8 + (self.rng.next_u64() % 400) as f64 / 1000.0;
-        self.retry_at = Some(Instant::now() + self.backoff.mul_f64(jitter));
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.failing = Some(f);
     }
+}
+
+/// What became of a send.
+enum Sent {
+    /// Delivered, or dropped for good (a 4xx): where it came from, and
+    /// whether the queue held a full batch.
+    Done(Origin, bool),
+    /// There was no usable connection: make one and try again.
+    Reconnect,
+    /// Not delivered; it stays, and the failure is in force.
+    Failed,
 }
 
 impl Output for Exporter {
@@ -266,39 +539,106 @@ impl Output for Exporter {
         Next::Continue(())
     }
 
+    /// The queue, the span scratch buffer, the client's buffers (TLS
+    /// included) and the spool's read buffer: all that grows while the
+    /// satellite is away is in there.
     fn reserved(&self) -> usize {
-        self.queue.reserved() + self.span.capacity() + self.client.reserved()
+        self.queue.reserved()
+            + self.span.capacity().max(self.batch_cap)
+            + self.client.reserved()
+            + self.spool.as_ref().map_or(0, Spool::reserved)
     }
 
     fn tick(&mut self, now: Instant) {
         self.send_due(now, false);
     }
 
-    /// When the next send could happen (for the capture loop's poll timeout).
+    /// When the next send, probe or spool write could happen (for the
+    /// capture loop's poll timeout).
     fn due(&self) -> Option<Instant> {
-        if self.queue.is_empty() {
+        if self.idle() {
             return None;
         }
-        Some(self.retry_at.unwrap_or(self.next_send))
+        if let Some(d) = self.client.pending_deadline() {
+            // The loop also wakes when the socket is made (wait_fd).
+            return Some(d);
+        }
+        let now = Instant::now();
+        let next = if self.spool_empty() {
+            self.next_send
+        } else {
+            self.replay_at.max(now)
+        };
+        Some(match self.hold {
+            // Held back: the next probe or retry; with a spool, a batch falling
+            // due is set aside meanwhile.
+            Some(h) if h > now => {
+                if self.spool.is_some() && !self.queue.is_empty() {
+                    h.min(self.next_send)
+                } else {
+                    h
+                }
+            }
+            _ if self.failing == Some(Failure::Unreachable) && !self.client.has_conn() => now,
+            _ => next,
+        })
     }
 
-    /// Deliver queued traces, retrying within `deadline`; what is left is
-    /// dropped and counted.
+    fn wait_fd(&self) -> Option<RawFd> {
+        self.client.pending_fd()
+    }
+
+    /// Deliver queued traces (the spool's first), retrying within
+    /// `deadline`; what is left of the queue goes to the spool, or is
+    /// dropped and counted without one.
     fn finish(&mut self, deadline: Instant) -> io::Result<()> {
-        while !self.queue.is_empty() && Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now()).as_secs();
-            if left == 0 {
+        while !self.idle() && Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.as_secs() == 0 {
                 break; // not even a second left for one more attempt
             }
-            self.attempt_timeout = left.min(3);
-            let before = self.queue.len();
+            self.attempt_timeout = left.as_secs().min(3);
+            if self.client.connecting() {
+                // Here the connect may be waited for (capture has stopped).
+                if let Connect::Failed(e) = self.client.poll(left.min(Duration::from_millis(200))) {
+                    self.unreachable(Instant::now(), &e);
+                }
+            }
+            let before = (
+                self.queue.len(),
+                self.counters.exported,
+                self.counters.export_dropped,
+            );
             self.send_due(Instant::now(), true);
-            if self.queue.len() == before {
-                // Not delivered: wait for the backoff, within the deadline.
+            let after = (
+                self.queue.len(),
+                self.counters.exported,
+                self.counters.export_dropped,
+            );
+            if after == before && !self.client.connecting() {
+                // Not delivered: wait a little, within the deadline.
                 let wait = deadline
                     .saturating_duration_since(Instant::now())
                     .min(Duration::from_millis(200));
                 std::thread::sleep(wait);
+            }
+        }
+        self.client.disconnect();
+        if let Some(spool) = self.spool.as_mut() {
+            // Kept for the next start, oldest first.
+            while !self.queue.is_empty() {
+                let (n, spans) = self.queue.front(self.batch_cap);
+                if !spool.write(n as u32, spans) {
+                    break;
+                }
+                self.queue.pop(n);
+            }
+            if spool.counters().spooled > 0 && !spool.is_empty() {
+                log::info(&format!(
+                    "shutdown: {} bytes of batches wait in the spool {} for the next start",
+                    spool.bytes(),
+                    spool.dir().display()
+                ));
             }
         }
         if !self.queue.is_empty() {
@@ -312,7 +652,8 @@ impl Output for Exporter {
     }
 
     /// The satellite's state: delivering, or failing since when and why
-    /// (an outage is reported, the sensor stays healthy).
+    /// (an outage is reported, the sensor stays healthy); what waits in the
+    /// queue, and in the spool when it holds anything.
     fn health(&self, out: &mut dyn std::fmt::Write) {
         let url = self.url.trim_end_matches("/v1/traces");
         let queued = self.queue.len();
@@ -335,6 +676,10 @@ impl Output for Exporter {
                 self.counters.exported
             ),
         };
+        // With a spool, what waits on disk too.
+        if let Some(s) = self.spool.as_ref().filter(|s| !s.is_empty()) {
+            let _ = write!(out, ", {} bytes spooled", s.bytes());
+        }
     }
 
     fn report(&self, st: &mut Stats) {
@@ -344,6 +689,16 @@ impl Output for Exporter {
         st.export_failures = c.export_failures;
         st.export_dropped = c.export_dropped;
         st.export_truncated = c.export_truncated;
+        st.spool = self.spool.as_ref().map(|s| {
+            let c = s.counters();
+            SpoolStats {
+                spooled: c.spooled,
+                replayed: c.replayed,
+                spool_dropped: c.dropped,
+                spool_corrupt: c.corrupt,
+                spool_bytes: s.bytes(),
+            }
+        });
     }
 }
 

@@ -69,20 +69,30 @@ impl SpanQueue {
     }
 
     /// Queue `span`, making room by dropping the oldest spans when the queue
-    /// is full: at least a quarter of the capacity at once, so that making
-    /// room is paid rarely. Returns how many were dropped. `span` must fit
-    /// in an empty queue.
+    /// is full (of bytes, or of spans: the list of their ends keeps the
+    /// capacity it was made with): at least a quarter of the capacity at
+    /// once, so that making room is paid rarely. Returns how many were
+    /// dropped. `span` must fit in an empty queue.
     pub fn push(&mut self, span: &[u8]) -> usize {
         let cap = self.capacity();
         assert!(span.len() <= cap, "a span larger than the queue");
         let mut dropped = 0;
-        if self.bytes() + span.len() > cap {
-            let want = (self.bytes() + span.len() - cap).max(cap / 4);
+        let full_of_bytes = self.bytes() + span.len() > cap;
+        // (the list of span ends keeps its capacity: a quarter of it is made free)
+        let full_of_spans = self.ends.len() == self.ends.capacity();
+        if full_of_bytes || full_of_spans {
             let mut n = 0;
-            while n < self.len() && self.end(n) - self.head < want {
+            if full_of_bytes {
+                let want = (self.bytes() + span.len() - cap).max(cap / 4);
+                while n < self.len() && self.end(n) - self.head < want {
+                    n += 1;
+                }
                 n += 1;
             }
-            dropped = (n + 1).min(self.len());
+            if full_of_spans {
+                n = n.max(self.len() / 4).max(1);
+            }
+            dropped = n.min(self.len());
             self.pop(dropped);
         }
         if self.buf.len() + span.len() > cap {
@@ -172,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_its_oldest_quarter() {
-        let mut q = SpanQueue::new(100, 4);
+        let mut q = SpanQueue::new(100, 16);
         for k in 0..10u8 {
             assert_eq!(q.push(&[b'0' + k; 10]), 0);
         }
@@ -182,13 +192,28 @@ mod tests {
         assert_eq!(q.front(20).1, b"33333333334444444444");
     }
 
+    /// The list of span ends does not grow: a queue full of small spans
+    /// drops its oldest as one full of bytes does.
+    #[test]
+    fn a_queue_full_of_spans_drops_its_oldest() {
+        let mut q = SpanQueue::new(1000, 4);
+        let room = q.ends.capacity();
+        for k in 0..room {
+            assert_eq!(q.push(&[b'a' + k as u8, b',']), 0);
+        }
+        assert!(q.push(b"z,") >= 1);
+        assert_eq!(q.ends.capacity(), room);
+        assert_eq!(q.front(1000).1.last(), Some(&b','));
+    }
+
     /// Pushes and pops at random against a list of the spans: same spans
     /// out, in the same order, whatever the moves inside; the buffer never
     /// grows.
     #[test]
     fn agrees_with_a_plain_list() {
         let cap = 1000;
-        let mut q = SpanQueue::new(cap, 4);
+        // Room for more span ends than spans fit (the bytes fill up first).
+        let mut q = SpanQueue::new(cap, 2 * cap);
         let mut model: VecDeque<Vec<u8>> = VecDeque::new();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut rnd = |m: u64| {

@@ -47,6 +47,8 @@ module "pcap_sensor" {
   rate_limit                     = 1000
   aws_region                     = var.aws_region
   aws_log_group                  = "/ecs/my-app-pcap"
+  # Batches the satellite cannot take wait on the task's storage.
+  spool = true
 }
 
 resource "aws_ecs_task_definition" "app" {
@@ -62,6 +64,14 @@ resource "aws_ecs_task_definition" "app" {
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = "X86_64"
+  }
+
+  # The sensor's volumes (its spool's: no host, the task's ephemeral storage).
+  dynamic "volume" {
+    for_each = module.pcap_sensor.volumes
+    content {
+      name = volume.value.name
+    }
   }
 }
 

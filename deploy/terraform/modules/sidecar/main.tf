@@ -53,6 +53,17 @@ locals {
   levo_env      = var.levo_env != null ? var.levo_env : local.placeholder.levo_env
   org_id        = var.org_id != null ? var.org_id : local.placeholder.org_id
 
+  # The spool (var.spool): a task volume with no host (task-scoped storage;
+  # on Fargate the task's ephemeral storage) mounted for --spool-dir; the
+  # root file system stays read-only.
+  spool_volume = "pcap-sensor-spool"
+  spool_path   = "/var/spool/pcap-sensor"
+  spool_flags = var.spool ? concat(
+    ["--spool-dir", local.spool_path],
+    var.spool_mb == null ? [] : ["--spool-mb", tostring(var.spool_mb)],
+  ) : []
+  mount_points = var.spool ? [{ sourceVolume = local.spool_volume, containerPath = local.spool_path, readOnly = false }] : []
+
   entry_point = concat(
     [
       "./bin/init", "apidump",
@@ -66,6 +77,7 @@ locals {
     local.export_every == null ? [] : ["--trace-export-interval", local.export_every],
     local.close_idle == null ? [] : ["--stream-timeout-seconds", local.close_idle],
     local.profile.apidump_flags,
+    local.spool_flags,
     var.extra_args,
   )
 
@@ -76,7 +88,7 @@ locals {
     memory                 = local.memory
     essential              = false
     portMappings           = []
-    mountPoints            = []
+    mountPoints            = local.mount_points
     volumesFrom            = []
     readonlyRootFilesystem = true
     entryPoint             = local.entry_point

@@ -18,6 +18,11 @@ output "memory" {
   value       = local.memory
 }
 
+output "volumes" {
+  description = "Volumes the task definition needs for the sidecar: the spool's (a name, no host: task-scoped storage) with spool, else none."
+  value       = var.spool ? [{ name = local.spool_volume }] : []
+}
+
 output "already_present" {
   description = "True when the existing containers already include levo-pcap-sensor."
   value       = local.already_present

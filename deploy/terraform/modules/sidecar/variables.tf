@@ -166,6 +166,24 @@ variable "aws_log_group" {
   }
 }
 
+variable "spool" {
+  description = "Keep batches the satellite cannot take on disk: the sidecar mounts the task volume pcap-sensor-spool (output volumes: add it to the task definition) at /var/spool/pcap-sensor and gets --spool-dir."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "spool_mb" {
+  description = "The spool's size in MiB (--spool-mb) with spool. Null: apidump's default, 256."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.spool_mb == null || try(var.spool_mb >= 1 && floor(var.spool_mb) == var.spool_mb, false)
+    error_message = "spool_mb is a whole number of MiB, 1 or more."
+  }
+}
+
 variable "extra_args" {
   description = "More apidump flags appended to the entry point, e.g. [\"--filter\", \"not port 8888\"]."
   type        = list(string)
@@ -177,8 +195,9 @@ variable "extra_args" {
       for a in var.extra_args : !contains([
         "--satellite-url", "--levo-env", "--levoai-org-id", "--rate-limit",
         "--trace-export-interval", "--stream-timeout-seconds", "-r", "--read-file",
+        "--spool-dir", "--spool-mb",
       ], split("=", a)[0])
     ])
-    error_message = "extra_args cannot repeat a flag that has its own variable (--satellite-url, --levo-env, --levoai-org-id, --rate-limit, --trace-export-interval, --stream-timeout-seconds) nor read a file (-r)."
+    error_message = "extra_args cannot repeat a flag that has its own variable (--satellite-url, --levo-env, --levoai-org-id, --rate-limit, --trace-export-interval, --stream-timeout-seconds; --spool-dir and --spool-mb: spool, spool_mb) nor read a file (-r)."
   }
 }

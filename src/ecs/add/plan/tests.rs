@@ -609,3 +609,100 @@ fn windows_tasks_are_refused() {
          X86_64 or ARM64)"
     );
 }
+
+/// --spool: the new revision gets the spool's task volume beside the
+/// task's own, the sidecar mounts it and has the flag, the plan says so; a
+/// task with a volume of that name is refused; a spool too large for a
+/// Fargate task's ephemeral storage gets a note.
+#[test]
+fn the_spool_volume() {
+    let mut t = td();
+    t.as_object_mut().unwrap().remove("futureField");
+    let f = found(t);
+    let mut o = options();
+    o.spool = true;
+    o.spool_mb = Some(1024);
+    let p = plan(
+        &f,
+        services_named(&f, &["web-a".into()]).unwrap(),
+        o.clone(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        p.request["volumes"],
+        json!([
+            {"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}},
+            {"name": "pcap-sensor-spool"}
+        ])
+    );
+    let sc = p.request["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    assert_eq!(sc["mountPoints"][0]["sourceVolume"], "pcap-sensor-spool");
+    assert_eq!(
+        sc["mountPoints"][0]["containerPath"],
+        "/var/spool/pcap-sensor"
+    );
+    let e: Vec<&str> = sc["entryPoint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        e.ends_with(&[
+            "--spool-dir",
+            "/var/spool/pcap-sensor",
+            "--spool-mb",
+            "1024"
+        ]),
+        "{e:?}"
+    );
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert!(
+        p.text(None).contains(
+            "\n       spool 1024 MiB at /var/spool/pcap-sensor on task volume pcap-sensor-spool (added; task-scoped storage)\n"
+        ),
+        "{}",
+        p.text(None)
+    );
+    // Without --spool nothing is added.
+    let p = plan(&f, vec![], options(), false).unwrap();
+    assert_eq!(p.request["volumes"].as_array().unwrap().len(), 1);
+    // A task without volumes gets the list.
+    let mut t = td();
+    t.as_object_mut().unwrap().remove("volumes");
+    let (r, _) = new_task_definition(&t, &[], &container_def::sidecar(&o));
+    assert_eq!(r["volumes"], json!([{"name": "pcap-sensor-spool"}]));
+    // The name is taken already.
+    let mut t = td();
+    t["volumes"] = json!([{"name": "pcap-sensor-spool", "host": {"sourcePath": "/x"}}]);
+    let e = plan(&found(t), vec![], o.clone(), false).unwrap_err();
+    assert_eq!(
+        e,
+        Refusal::SpoolVolumeTaken {
+            task: "web:7".into(),
+            volume: "pcap-sensor-spool".into()
+        }
+    );
+    assert!(e.to_string().contains("leave out --spool"), "{e}");
+    // More than half of the (default 20 GiB) ephemeral storage of a Fargate task.
+    o.spool_mb = Some(12_000);
+    let p = plan(&f, vec![], o.clone(), false).unwrap();
+    assert!(
+        p.warnings.iter().any(|w| w.contains("ephemeral storage")),
+        "{:?}",
+        p.warnings
+    );
+    let mut t = td();
+    t["ephemeralStorage"] = json!({"sizeInGiB": 100});
+    let p = plan(&found(t), vec![], o, false).unwrap();
+    assert!(
+        !p.warnings.iter().any(|w| w.contains("ephemeral storage")),
+        "{:?}",
+        p.warnings
+    );
+}

@@ -84,6 +84,45 @@ run "low_resource_minimums_and_flags" {
   }
 }
 
+run "spool_volume_mount_and_flags" {
+  command = plan
+
+  variables {
+    spool    = true
+    spool_mb = 512
+  }
+
+  assert {
+    condition     = jsonencode(output.volumes) == jsonencode([{ name = "pcap-sensor-spool" }])
+    error_message = "spool: the task needs the volume pcap-sensor-spool (got ${jsonencode(output.volumes)})."
+  }
+  assert {
+    condition     = jsonencode(output.sidecar.mountPoints) == jsonencode([{ containerPath = "/var/spool/pcap-sensor", readOnly = false, sourceVolume = "pcap-sensor-spool" }])
+    error_message = "spool: the sidecar mounts it at /var/spool/pcap-sensor (got ${jsonencode(output.sidecar.mountPoints)})."
+  }
+  assert {
+    condition     = endswith(join(" ", output.sidecar.entryPoint), "--spool-dir /var/spool/pcap-sensor --spool-mb 512")
+    error_message = "spool: --spool-dir and --spool-mb end the entry point (got ${join(" ", output.sidecar.entryPoint)})."
+  }
+  assert {
+    condition     = output.sidecar.readonlyRootFilesystem
+    error_message = "The root file system stays read-only."
+  }
+}
+
+run "no_spool_no_volume" {
+  command = plan
+
+  assert {
+    condition     = length(output.volumes) == 0 && length(output.sidecar.mountPoints) == 0
+    error_message = "Without spool: no volume, no mount point."
+  }
+  assert {
+    condition     = !strcontains(join(" ", output.sidecar.entryPoint), "--spool")
+    error_message = "Without spool: no --spool-dir."
+  }
+}
+
 run "no_task_level_size" {
   command = plan
 
@@ -256,6 +295,7 @@ run "bad_values_are_refused" {
     aws_log_group                  = "has spaces"
     extra_args                     = ["--rate-limit", "10"]
     existing_container_definitions = "{\"name\":\"app\"}"
+    spool_mb                       = 0.5
   }
 
   expect_failures = [
@@ -264,5 +304,16 @@ run "bad_values_are_refused" {
     var.aws_log_group,
     var.extra_args,
     var.existing_container_definitions,
+    var.spool_mb,
   ]
+}
+
+run "spool_flags_in_extra_args_are_refused" {
+  command = plan
+
+  variables {
+    extra_args = ["--spool-dir=/tmp/x"]
+  }
+
+  expect_failures = [var.extra_args]
 }
