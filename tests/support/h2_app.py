@@ -22,7 +22,8 @@ repeated and cut to n bytes.
 Endpoints:
   GET  /hello            200 text/plain "hello over HTTP/<version>\\n"
   GET  /bytes/N          200 application/octet-stream, content-length N, body pattern(N)
-  POST /echo             200, the request body back (content-type application/octet-stream)
+  POST /echo             200, the request body back, with the request's content-type
+                         (application/octet-stream when it has none)
   GET  /status/N         status N, body "status N\\n" (none for 204 and 304)
   GET  /trailers         200 "body before trailers\\n", then trailers x-checksum and x-rows
                          when the request has "te: trailers" (HTTP/2 only)
@@ -64,7 +65,8 @@ def route(method, path, headers, body, http_version):
         return 200, own + [(b"content-type", b"application/octet-stream"),
                            (b"content-length", str(n).encode())], pattern(n), []
     if path == "/echo" and method == "POST":
-        return 200, own + [(b"content-type", b"application/octet-stream")], body, []
+        ct = dict(headers).get(b"content-type", b"application/octet-stream")
+        return 200, own + [(b"content-type", ct)], body, []
     if path.startswith("/status/") and path[8:].isdigit():
         n = int(path[8:])
         out = b"" if n in (204, 304) else b"status %d\n" % n

@@ -9,7 +9,7 @@ standard library; curl and h2load from Debian (curl, nghttp2-client).
 
   h2_clients.py curl prior|upgrade BASE_URL REQUESTS_JSON
       REQUESTS_JSON: [{"method", "path" (with the query), "headers": [[n, v], ...],
-      "body_size"}, ...]. prior: `curl --http2-prior-knowledge`, one curl (one connection)
+      "body_size" | "json_body" (a text sent as application/json)}, ...]. prior: `curl --http2-prior-knowledge`, one curl (one connection)
       per request: curl 7.88 fails every request after the first on a reused
       prior-knowledge connection ("Error in the HTTP2 framing layer"). upgrade: `curl
       --http2` (an HTTP/1.1 request with Upgrade: h2c, 101, then HTTP/2), all requests in
@@ -93,7 +93,12 @@ def curl(mode, base, requests):
             for n, v in r.get("headers", []):
                 args += ["-H", "%s: %s" % (n, v)]
             size = r.get("body_size", 0)
-            if size:
+            if "json_body" in r:
+                body = os.path.join(tmp, "body%d" % i)
+                with open(body, "w") as f:
+                    f.write(r["json_body"])
+                args += ["--data-binary", "@" + body, "-H", "content-type: application/json"]
+            elif size:
                 body = os.path.join(tmp, "body%d" % i)
                 with open(body, "wb") as f:
                     f.write(pattern(size))

@@ -258,7 +258,9 @@ pub struct Recorded {
     pub server: Vec<Value>,
 }
 
-/// The names record_peers.py records.
+/// The names record_peers.py records and tests/h2_captures.rs judges (its curl_policy is
+/// read by tests/h2_policy.rs: the sensor redacts its secrets, so its headers are not the
+/// wire's).
 pub const RECORDED: [&str; 5] = [
     "h2load",
     "curl_prior",

@@ -14,6 +14,10 @@ NAMEs:
                 response with trailers, 404, a 20000-byte body (one connection each)
   curl_upgrade  hypercorn app; curl --http2: Upgrade: h2c on the first request, then 3 more
                 streams on the upgraded connection (POST, 20000 bytes, 503)
+  curl_policy   hypercorn app; curl --http2-prior-knowledge (one connection each): requests
+                with secrets (authorization, cookie, x-api-key, a token in the query, a
+                JSON body with a password that /echo sends back) for redaction, and one
+                endpoint answered 200 twice then 404 (a new error) for the sampler
   grpc_calls    grpcio server and ONE client channel: every call kind (unary, gzip unary,
                 server streaming, client streaming, bidi, an error after a message, trailers-
                 only errors with a percent-encoded grpc-message, UNIMPLEMENTED, a second
@@ -49,6 +53,18 @@ GRPC_PHASE1 = ["unary hello", "stream abc", "collect a bb ccc", "fail 5", "unary
                "late"]
 GRPC_PHASE2 = ["unary after-the-mark", "stream xyz", "chat p q r", "ping", "fail 14",
                "missing", "unary_gzip 400", "late", "collect d ee"]
+
+# Secrets are zq-...: no output of the sensor may contain one unless --no-redact.
+CURL_POLICY = [
+    {"method": "GET", "path": "/status/200?access_token=zq-qtoken-5e1a&page=2",
+     "headers": [["authorization", "Bearer zq-authz-81c2"], ["cookie", "sid=zq-cookie-39d0"],
+                 ["x-api-key", "zq-apikey-d7e4"], ["x-request-id", "req-42"]]},
+    {"method": "POST", "path": "/echo",
+     "json_body": '{"user":"alice","password":"zq-bpass-6a0f","nested":{"client_secret":'
+                  '"zq-bsecret-12ab","n":1}}'},
+    {"method": "GET", "path": "/status/201"},
+    {"method": "GET", "path": "/status/404"},
+]
 
 
 def script(name):
@@ -138,11 +154,11 @@ def record(name, py, out_dir, manifest):
             srv, port = nghttpd(www)
             servers.append(srv)
             what = "nghttpd --no-tls; h2load -n 16 -c 2 -m 4"
-        elif name in ("curl_prior", "curl_upgrade"):
+        elif name in ("curl_prior", "curl_upgrade", "curl_policy"):
             srv, lines, port = listening([py, "-u", script("h2_app.py")], "h2_app.py")
             servers.append(srv)
             what = "hypercorn (h2_app.py); curl " + (
-                "--http2-prior-knowledge" if name == "curl_prior" else "--http2 (Upgrade)")
+                "--http2-prior-knowledge" if name != "curl_upgrade" else "--http2 (Upgrade)")
         else:
             srv, lines, port = listening([py, "-u", script("h2_grpc.py"), "server"],
                                          "h2_grpc.py server")
@@ -168,6 +184,10 @@ def record(name, py, out_dir, manifest):
                                         "headers": [["te", "trailers"]]},
                                        {"method": "GET", "path": "/status/404"},
                                        {"method": "GET", "path": "/bytes/20000"}])])
+            server_seen = server_records(lines, len(clients))
+        elif name == "curl_policy":
+            clients = clients_out(["python3", script("h2_clients.py"), "curl", "prior", base,
+                                   json.dumps(CURL_POLICY)])
             server_seen = server_records(lines, len(clients))
         elif name == "curl_upgrade":
             clients = clients_out(["python3", script("h2_clients.py"), "curl", "upgrade", base,
@@ -246,7 +266,7 @@ def main():
     py = os.environ.get("PCAP_SENSOR_H2_PY") or os.path.join(REPO, ".cache/venv-h2/bin/python")
     if args[:1] == ["--py"]:
         py, args = args[1], args[2:]
-    names = args or ["h2load", "curl_prior", "curl_upgrade", "grpc_calls"]
+    names = args or ["h2load", "curl_prior", "curl_upgrade", "curl_policy", "grpc_calls"]
     path = os.path.join(HERE, "manifest.json")
     manifest = json.load(open(path)) if os.path.exists(path) else {}
     for name in names:
