@@ -91,7 +91,9 @@ impl Run {
         }
     }
 
-    fn stats_line(&mut self, sources: &mut [Box<dyn Source>], label: &str) {
+    /// Fill in the counters kept elsewhere (the capture's, the outputs',
+    /// peak RSS).
+    fn collect(&mut self, sources: &mut [Box<dyn Source>]) {
         let st = &mut self.tracker.stats;
         st.kernel_drops = 0;
         st.if_drops = 0;
@@ -102,7 +104,28 @@ impl Run {
         }
         st.peak_rss_kb = stats::peak_rss_kb();
         self.sink.report(st);
-        log::event("info", label, &st.fields());
+    }
+
+    /// A periodic stats line; the same counters go to the satellite as
+    /// metrics.
+    fn stats_line(&mut self, sources: &mut [Box<dyn Source>]) {
+        self.collect(sources);
+        let fields = self.tracker.stats.fields();
+        log::event("info", "stats", &fields);
+        self.sink.metrics(&fields);
+    }
+
+    /// The final stats line, after the outputs have finished. Its counters
+    /// go to the satellite as metrics first (sending cannot change them,
+    /// but for `metrics_failures` when that fails, which the line then
+    /// counts).
+    fn final_stats_line(&mut self, sources: &mut [Box<dyn Source>], deadline: Instant) {
+        self.collect(sources);
+        self.sink
+            .final_metrics(&self.tracker.stats.fields(), deadline);
+        let st = &mut self.tracker.stats;
+        self.sink.report(st);
+        log::event("info", "final stats", &st.fields());
     }
 }
 
@@ -304,7 +327,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     run.tracker.close_all(&mut run.sink);
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
-    run.stats_line(&mut sources, "final stats");
+    run.final_stats_line(&mut sources, deadline);
     if let Some(advice) = run.tracker.stats.advice() {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
@@ -372,7 +395,7 @@ fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Resu
         if let (Some(n), Some(every)) = (next_stats, stats_every)
             && now >= n
         {
-            run.stats_line(sources, "stats");
+            run.stats_line(sources);
             next_stats = Some(now + every);
         }
         if got == 0 && live {

@@ -1,9 +1,12 @@
 //! OTLP/HTTP JSON export to the satellite: each trace becomes one span
 //! (span.rs), spans wait in a bounded byte queue (queue.rs) and leave in
 //! batches, each request body the resource's envelope around the oldest
-//! spans, sent by the exporter (exporter.rs) with retry and backoff.
+//! spans, sent by the exporter (exporter.rs) with retry and backoff. The
+//! stats line's counters go too, as metrics with the same resource
+//! (metrics.rs), between batches.
 
 mod exporter;
+mod metrics;
 mod queue;
 mod span;
 pub mod spool;
@@ -50,13 +53,21 @@ impl Rng {
 /// The start and end of every request body around the spans.
 fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
     let mut p = Vec::with_capacity(1024);
-    p.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    p.extend_from_slice(b"{\"resourceSpans\":[");
+    resource_and_scope(&mut p, res, "scopeSpans", "spans");
+    (p, b"]}]}]}".to_vec())
+}
+
+/// `{"resource":{"attributes":[...]},"<scopes>":[{"scope":{...},"<items>":[`:
+/// the same resource and scope for traces and metrics.
+fn resource_and_scope(p: &mut Vec<u8>, res: &Resource, scopes: &str, items: &str) {
+    p.extend_from_slice(b"{\"resource\":{\"attributes\":[");
     for (k, v) in &res.attrs {
         debug_assert!(plain(k.as_bytes()), "{k}");
         let key = |kind: &str| format!("{{\"key\":\"{k}\",\"value\":{{\"{kind}\":");
         match v {
-            Value::Str(s) => attr_str(&mut p, key("stringValue").as_bytes(), s.as_bytes()),
-            Value::Int(i) => attr_int(&mut p, key("intValue").as_bytes(), *i),
+            Value::Str(s) => attr_str(p, key("stringValue").as_bytes(), s.as_bytes()),
+            Value::Int(i) => attr_int(p, key("intValue").as_bytes(), *i),
         }
     }
     if p.last() == Some(&b',') {
@@ -64,10 +75,9 @@ fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
     }
     let _ = write!(
         p,
-        "]}},\"scopeSpans\":[{{\"scope\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"spans\":[",
+        "]}},\"{scopes}\":[{{\"scope\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"{items}\":[",
         crate::cli::VERSION
     );
-    (p, b"]}]}]}".to_vec())
 }
 
 /// Write a whole request body for `spans` (tests and tools).
