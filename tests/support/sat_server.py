@@ -4,6 +4,7 @@
 Usage: sat_server.py --record FILE [--bind ADDR] [--port PORT]
                      [--mode ok|fail500|hang|429|400] [--fail-count K]
                      [--down] [--tls-cert PEM --tls-key PEM] [--record-keys A,B,...]
+                     [--metrics-record FILE2] [--metrics-answer CODE]
 
 Binds (port 0 = any free port) and prints "listening PORT" on stdout.
 
@@ -26,6 +27,14 @@ event line goes to stdout:
 
 GET /health answers 200 "ok" and is not recorded (for checking the TLS set-up
 with curl).
+
+POST .../v1/metrics (the sensor's own metrics) is recorded apart, so that
+FILE holds the traces alone: one JSON line per post appended to FILE2
+(--metrics-record; without it they are not recorded), with its own "seq"
+from 1 and the same keys as above (always the body), and the event line
+  metrics SEQ ANSWER
+It is answered --metrics-answer (default 200, whatever the mode: the modes
+are about traces), with an empty JSON object for 200.
 
 Modes (the answer to POST /v1/traces; any other request gets 404):
   ok       200 with an empty JSON object (ExportTraceServiceResponse)
@@ -60,7 +69,8 @@ import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None, "keys": None}
+STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None, "keys": None,
+         "mseq": 0, "metrics_record": None, "metrics_answer": 200}
 LOCK = threading.Lock()
 OUT_LOCK = threading.Lock()
 NEVER = threading.Event()
@@ -153,6 +163,9 @@ class Handler(BaseHTTPRequestHandler):
         elif enc == "deflate":
             raw = zlib.decompress(raw)
         is_traces = self.command == "POST" and self.path.endswith("/v1/traces")
+        if self.command == "POST" and self.path.endswith("/v1/metrics"):
+            self.metrics(raw, enc)
+            return
         with LOCK:
             STATE["seq"] += 1
             seq = STATE["seq"]
@@ -202,6 +215,26 @@ class Handler(BaseHTTPRequestHandler):
                 return
         NEVER.wait()
 
+    def metrics(self, raw, enc):
+        with LOCK:
+            STATE["mseq"] += 1
+            ans = STATE["metrics_answer"]
+            rec = {
+                "seq": STATE["mseq"],
+                "method": self.command,
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "content_encoding": enc,
+                "answer": ans,
+                "peer_port": self.client_address[1],
+                "body": raw.decode("utf-8", errors="replace"),
+            }
+            if STATE["metrics_record"] is not None:
+                STATE["metrics_record"].write(json.dumps(rec) + "\n")
+                STATE["metrics_record"].flush()
+            say("metrics %d %d" % (STATE["mseq"], ans))
+            self.send_answer(ans)
+
     def send_answer(self, ans):
         if ans == 200:
             self.answer(200, b"{}")
@@ -211,8 +244,10 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(400, b"test-satellite-rejects-this-batch: bad spans", "text/plain")
         elif ans == 500:
             self.answer(500, b"test-satellite-internal-error", "text/plain")
-        else:
+        elif ans == 404:
             self.answer(404, b"no such endpoint", "text/plain")
+        else:
+            self.answer(ans, b"test-satellite-answers-%d" % ans, "text/plain")
 
     do_POST = handle_any
     do_PUT = handle_any
@@ -309,7 +344,12 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--record-keys")
+    ap.add_argument("--metrics-record")
+    ap.add_argument("--metrics-answer", type=int, default=200)
     args = ap.parse_args()
+    STATE["metrics_answer"] = args.metrics_answer
+    if args.metrics_record:
+        STATE["metrics_record"] = open(args.metrics_record, "a", encoding="utf-8")
     if args.record_keys:
         STATE["keys"] = args.record_keys.split(",")
     STATE["mode"] = args.mode
