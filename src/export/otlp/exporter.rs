@@ -556,7 +556,7 @@ impl Exporter {
         let r = self
             .client
             .post_to(Some(&m.path), HEADERS, &[m.body()], now + timeout)
-            .map(|a| (a.status, snippet(a.body)));
+            .map(|a| (a.status, answer_of(a.status, a.body)));
         match r {
             Ok((status, _)) if (200..300).contains(&status) => self.metrics_sent(),
             Ok((status, body)) => self.drop_metrics(Some(&format!("HTTP {status}: {body}"))),
@@ -666,7 +666,7 @@ impl Output for Exporter {
         let r = self
             .client
             .post_blocking_to(Some(&m.path), HEADERS, &[m.body()], until)
-            .map(|a| (a.status, snippet(a.body)));
+            .map(|a| (a.status, answer_of(a.status, a.body)));
         match r {
             Ok((status, _)) if (200..300).contains(&status) => self.metrics_sent(),
             Ok((status, body)) => self.drop_metrics(Some(&format!("HTTP {status}: {body}"))),
@@ -810,6 +810,16 @@ const HEADERS: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\r\n"
 );
+
+/// What a log message says of an answer that is not a success: the start
+/// of its body (nothing is made of a success).
+fn answer_of(status: u16, body: &[u8]) -> String {
+    if (200..300).contains(&status) {
+        String::new()
+    } else {
+        snippet(body)
+    }
+}
 
 /// The start of an answer's body, on one line, for a log message.
 fn snippet(b: &[u8]) -> String {
