@@ -1458,7 +1458,7 @@ fn metrics_reach_the_satellite_and_match_the_stats_lines() {
 #[test]
 fn a_satellite_rejecting_metrics_still_gets_every_trace() {
     require_root("live capture");
-    let mut sat = Satellite::start_answering_metrics(SatOpts::mode(Mode::Ok), 404);
+    let mut sat = Satellite::start_answering_metrics(SatOpts::mode(Mode::Ok), "404");
     let (sent, fin) = metered_run(&mut sat, 6, 2);
     fin.assert_stat("traces", 6);
     fin.assert_stat("exported", 6);
@@ -1483,4 +1483,69 @@ fn a_satellite_rejecting_metrics_still_gets_every_trace() {
     assert!(said[0].contains("HTTP 404"), "{}", said[0]);
     // The bodies were still valid OTLP.
     assert_eq!(sat.check_metrics().len(), sat.metrics_posts.len());
+}
+
+/// A satellite that takes traces but never answers /v1/metrics: the one
+/// metrics request times out, and none is tried for a minute after it (each
+/// would hold the capture thread for its timeout); every body meanwhile is
+/// dropped and counted, and traces before and after are all delivered, once.
+#[test]
+fn a_satellite_hanging_on_metrics_is_not_asked_again_at_once() {
+    require_root("live capture");
+    let app = Server::start("127.0.0.1");
+    let mut sat = Satellite::start_answering_metrics(SatOpts::mode(Mode::Ok), "hang");
+    let (url, filter) = (sat.url(), app.filter());
+    let mut sensor = SatSensor::start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            &filter,
+            "--satellite-url",
+            &url,
+            "--trace-export-interval",
+            "500ms",
+            "--stats-interval",
+            "1",
+        ],
+        &[],
+    );
+    let before = paths("before-hang", 4);
+    curl_all_ok(&app, &before);
+    sat.wait_delivered(4, DELIVERY_DEADLINE);
+    sat.wait(Duration::from_secs(20), "a metrics post", |s| {
+        !s.metrics_posts.is_empty()
+    });
+    // The hung request has failed, and three more intervals have passed.
+    sensor.wait_stats(Duration::from_secs(30), "metrics_failures >= 4", |s| {
+        s.get("metrics_failures").is_some_and(|&n| n >= 4)
+    });
+    let after = paths("after-hang", 4);
+    curl_all_ok(&app, &after);
+    sat.wait_delivered(8, DELIVERY_DEADLINE);
+    let fin = sensor.stop(libc::SIGTERM, Duration::from_secs(5));
+    fin.assert_exit_0();
+    fin.assert_stat("traces", 8);
+    fin.assert_stat("exported", 8);
+    fin.assert_stat("export_dropped", 0);
+    sat.drain();
+    assert_eq!(
+        sat.metrics_posts.len(),
+        1,
+        "tried again within the minute: {:?}",
+        sat.metrics_posts
+    );
+    // Every stats line's body failed: the one that hung, the rest not sent.
+    fin.assert_stat("metrics_failures", stats_lines(&fin.stderr).len() as u64);
+    let otlp = sat.check();
+    let mut sent = before.clone();
+    sent.extend(after);
+    assert_same_set(&delivered_paths(&otlp), &sent, "delivered once each", &otlp);
+    let said: Vec<&String> = fin
+        .stderr
+        .iter()
+        .filter(|l| l.contains("cannot deliver metrics"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once\n{}", fin.stderr_text());
+    assert!(said[0].contains("the next metrics in 60 s"), "{}", said[0]);
 }

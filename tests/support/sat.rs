@@ -105,13 +105,13 @@ impl Satellite {
         Self::start_with(opts, Some(keys), None)
     }
 
-    /// A satellite that answers every metrics post with `status` (traces
-    /// as `opts.mode` says).
-    pub fn start_answering_metrics(opts: SatOpts, status: u16) -> Satellite {
-        Self::start_with(opts, None, Some(status))
+    /// A satellite that answers every metrics post with `answer`: a status,
+    /// or "hang" (read, never answered); traces as `opts.mode` says.
+    pub fn start_answering_metrics(opts: SatOpts, answer: &str) -> Satellite {
+        Self::start_with(opts, None, Some(answer))
     }
 
-    fn start_with(opts: SatOpts, keys: Option<&str>, metrics: Option<u16>) -> Satellite {
+    fn start_with(opts: SatOpts, keys: Option<&str>, metrics: Option<&str>) -> Satellite {
         let name = unique("rec");
         let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{name}.jsonl"));
         let metrics_record =
@@ -125,8 +125,8 @@ impl Satellite {
             .arg(&record)
             .arg("--metrics-record")
             .arg(&metrics_record);
-        if let Some(status) = metrics {
-            cmd.args(["--metrics-answer", &status.to_string()]);
+        if let Some(answer) = metrics {
+            cmd.args(["--metrics-answer", answer]);
         }
         if let Some(k) = keys {
             cmd.args(["--record-keys", k]);

@@ -33,8 +33,9 @@ FILE holds the traces alone: one JSON line per post appended to FILE2
 (--metrics-record; without it they are not recorded), with its own "seq"
 from 1 and the same keys as above (always the body), and the event line
   metrics SEQ ANSWER
-It is answered --metrics-answer (default 200, whatever the mode: the modes
-are about traces), with an empty JSON object for 200.
+It is answered --metrics-answer (a status, default 200, whatever the mode:
+the modes are about traces; an empty JSON object for 200), or "hang": read,
+recorded and never answered, as mode hang does.
 
 Modes (the answer to POST /v1/traces; any other request gets 404):
   ok       200 with an empty JSON object (ExportTraceServiceResponse)
@@ -232,8 +233,11 @@ class Handler(BaseHTTPRequestHandler):
             if STATE["metrics_record"] is not None:
                 STATE["metrics_record"].write(json.dumps(rec) + "\n")
                 STATE["metrics_record"].flush()
-            say("metrics %d %d" % (STATE["mseq"], ans))
-            self.send_answer(ans)
+            say("metrics %d %s" % (STATE["mseq"], ans))
+            if ans != "hang":
+                self.send_answer(ans)
+                return
+        NEVER.wait()
 
     def send_answer(self, ans):
         if ans == 200:
@@ -345,9 +349,10 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--record-keys")
     ap.add_argument("--metrics-record")
-    ap.add_argument("--metrics-answer", type=int, default=200)
+    ap.add_argument("--metrics-answer", default="200")
     args = ap.parse_args()
-    STATE["metrics_answer"] = args.metrics_answer
+    ma = args.metrics_answer
+    STATE["metrics_answer"] = ma if ma == "hang" else int(ma)
     if args.metrics_record:
         STATE["metrics_record"] = open(args.metrics_record, "a", encoding="utf-8")
     if args.record_keys:

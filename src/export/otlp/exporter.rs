@@ -31,8 +31,10 @@
 //! the queue's batch due, and leaves once the queue is empty and no batch
 //! from the spool is due. It is tried once: a failure (or the satellite
 //! being down meanwhile) drops that body and counts it
-//! (`metrics_failures`); the next is cumulative anyway. Nothing else about
-//! the traces' delivery depends on it.
+//! (`metrics_failures`); the next is cumulative anyway. A request that
+//! fails once sent (a satellite that takes traces but hangs on metrics) is
+//! not tried again for a minute, doubling to 16 (its timeout held the
+//! capture thread). Nothing else about the traces' delivery depends on it.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -535,6 +537,9 @@ impl Exporter {
         if self.down() && !(self.idle() && self.allowed(now, false)) {
             return self.drop_metrics(None);
         }
+        if self.metrics.hold.is_some_and(|h| now < h) {
+            return self.drop_metrics(None);
+        }
         if !self.queue.is_empty() || (!self.spool_empty() && now >= self.replay_at) {
             return; // traces first (their batch is due: see due_now)
         }
@@ -563,12 +568,24 @@ impl Exporter {
             // A kept-alive connection the satellite had closed: a new one
             // at the next tick.
             Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-            Err(e) => self.drop_metrics(Some(&e.to_string())),
+            Err(e) => {
+                // It may have taken the whole timeout: not again for a while.
+                let m = &mut self.metrics;
+                m.hold = Some(Instant::now() + m.backoff);
+                let held = m.backoff;
+                m.backoff = (m.backoff * 2).min(metrics::HOLD_MAX);
+                self.drop_metrics(Some(&format!(
+                    "{e}; the next metrics in {} s",
+                    held.as_secs()
+                )));
+            }
         }
     }
 
     fn metrics_sent(&mut self) {
         self.metrics.pending = false;
+        self.metrics.hold = None;
+        self.metrics.backoff = metrics::HOLD_FIRST;
         if self.metrics.failing {
             self.metrics.failing = false;
             log::info(&format!(
@@ -650,14 +667,14 @@ impl Output for Exporter {
 
     /// The final stats line's counters, after `finish`: sent at once,
     /// waiting for the connect (capture has stopped), unless the satellite
-    /// is down.
+    /// is down (or metrics are held back after a request that failed).
     fn final_metrics(&mut self, fields: &[(&'static str, u64)], deadline: Instant) {
         self.metrics.write(fields, metrics::now_ns());
         self.metrics.pending = true;
-        if self.down() {
+        let now = Instant::now();
+        if self.down() || self.metrics.hold.is_some_and(|h| now < h) {
             return self.drop_metrics(None);
         }
-        let now = Instant::now();
         // At least a second, at most one attempt's time.
         let until = deadline
             .max(now + Duration::from_secs(1))

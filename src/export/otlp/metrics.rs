@@ -8,7 +8,7 @@
 //! allocates nothing. Only the latest body is kept: the sums are cumulative,
 //! so a body that could not leave is made up for by the next one.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Resource, resource_and_scope};
 use crate::json::put_u64;
@@ -79,7 +79,17 @@ pub struct Metrics {
     pub path: String,
     /// The last attempt failed (its reason is logged once per streak).
     pub failing: bool,
+    /// After a request that failed once sent (timed out, reset: it may
+    /// have held the capture thread for its whole timeout), none is tried
+    /// before this; the wait doubles while it goes on.
+    pub hold: Option<Instant>,
+    pub backoff: Duration,
 }
+
+/// The first wait after a metrics request failed once sent...
+pub const HOLD_FIRST: Duration = Duration::from_secs(60);
+/// ...and the longest.
+pub const HOLD_MAX: Duration = Duration::from_secs(16 * 60);
 
 impl Metrics {
     /// For the stats lines whose fields are `names` (the values at start-up
@@ -96,6 +106,8 @@ impl Metrics {
             pending: false,
             path,
             failing: false,
+            hold: None,
+            backoff: HOLD_FIRST,
         };
         let largest: Vec<(&'static str, u64)> = names.iter().map(|&(k, _)| (k, u64::MAX)).collect();
         m.write(&largest, u64::MAX);
