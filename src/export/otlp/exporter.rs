@@ -695,9 +695,12 @@ impl Output for Exporter {
     /// When the next send, probe or spool write could happen (for the
     /// capture loop's poll timeout).
     fn due(&self) -> Option<Instant> {
-        if self.metrics.pending {
-            // Sent (or dropped) at the next tick, unless a connect is under way.
-            return Some(self.client.pending_deadline().unwrap_or_else(Instant::now));
+        let now = Instant::now();
+        let spool_due = !self.spool_empty() && now >= self.replay_at;
+        if self.metrics.pending && self.queue.is_empty() && !spool_due {
+            // No batch before them: sent (or dropped) at the next tick,
+            // unless a connect is under way.
+            return Some(self.client.pending_deadline().unwrap_or(now));
         }
         if self.idle() {
             return None;
@@ -706,9 +709,13 @@ impl Output for Exporter {
             // The loop also wakes when the socket is made (wait_fd).
             return Some(d);
         }
-        let now = Instant::now();
         let next = if self.spool_empty() {
-            self.next_send
+            // (metrics waiting make the queue's batch due: see due_now)
+            if self.metrics.pending {
+                now
+            } else {
+                self.next_send
+            }
         } else {
             self.replay_at.max(now)
         };
