@@ -51,7 +51,10 @@ port stays reserved); the line "up" on stdin starts listening, and prints
 The line "down" on stdin stops a listening satellite as a redeploy would:
 the listening socket is closed (the port stays reserved by a socket bound
 and not listening, so connections are refused), every open connection is
-shut down, and "down" is printed once that is done; "up" listens again.
+shut down, and "down" is printed once that is done; "up" listens again. A
+request read whole just before the down but not yet recorded is not
+recorded at all (it could not be answered: recording it would say the
+sensor delivered what it had to send again).
 Other stdin lines: "mode NAME" switches the mode (prints "mode NAME").
 When stdin reaches EOF the server exits: it never outlives the test.
 
@@ -77,6 +80,10 @@ OUT_LOCK = threading.Lock()
 NEVER = threading.Event()
 # The connections being served (closed by "down").
 CONNS = set()
+# The peers of the connections "down" shut, until "up": a request read
+# from one before the shut but not yet recorded is not recorded (its answer
+# could not be sent).
+SHUT = set()
 
 
 def say(line):
@@ -168,6 +175,8 @@ class Handler(BaseHTTPRequestHandler):
             self.metrics(raw, enc)
             return
         with LOCK:
+            if self.client_address in SHUT:
+                return  # "down" came between reading it and this
             STATE["seq"] += 1
             seq = STATE["seq"]
             mode = STATE["mode"]
@@ -218,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def metrics(self, raw, enc):
         with LOCK:
+            if self.client_address in SHUT:
+                return
             STATE["mseq"] += 1
             ans = STATE["metrics_answer"]
             rec = {
@@ -313,6 +324,8 @@ def control(srv, down):
     for line in sys.stdin:
         words = line.split()
         if words == ["up"] and not listening:
+            with LOCK:
+                SHUT.clear()
             srv.server_activate()
             listening = True
             threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -325,6 +338,7 @@ def control(srv, down):
             with LOCK:
                 for c in list(CONNS):
                     try:
+                        SHUT.add(c.getpeername())
                         c.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
