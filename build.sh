@@ -110,7 +110,7 @@ build_deps() {
 test_deps() {
   build_deps
   apt_install tcpdump tshark curl python3 iproute2 iptables procps file util-linux podman buildah runc \
-    skopeo qemu-user-static docker-registry nginx-light wrk
+    skopeo qemu-user-static docker-registry openssl nghttp2-server nginx-light wrk
   rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt
 }
 

@@ -15,8 +15,11 @@
 //! - the view scratch buffers stay inside what was reserved at start-up;
 //! - the same bytes give the same traces however TCP cut them into segments
 //!   (`http_split`, `chunked`) and, when nothing was lost, in whatever order
-//!   the segments came (`reassembly`);
-//! - de-chunked and decompressed bodies are the bytes that were encoded.
+//!   the segments came (`reassembly`) and whatever the fault injector
+//!   (`pcap_sensor::source::fault`) did to their frames (`faults`);
+//! - de-chunked and decompressed bodies are the bytes that were encoded;
+//! - a TLS ClientHello read from a prefix of the bytes never names another
+//!   server than the whole, and what is kept stays inside its bounds.
 //!
 //! Input formats are described at each target; every read past the end of the
 //! input yields zeros, so every byte string is a valid input.
@@ -27,23 +30,32 @@ use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 
+use pcap_sensor::exchange::{Emit, Exchange};
 use pcap_sensor::export::Output;
 use pcap_sensor::export::har::Har;
 use pcap_sensor::export::jsonl::write_json;
 use pcap_sensor::export::otlp::{self, Resource};
-use pcap_sensor::http::{Emit, Exchange, Tracker};
+use pcap_sensor::http1::Tracker;
 use pcap_sensor::json::{base64, json_str, put_u64, write_rfc3339};
 use pcap_sensor::policy;
 use pcap_sensor::pool::{Store, WINDOW};
+use pcap_sensor::source::fault::{FaultInjector, Rate, Window};
+use pcap_sensor::source::{Batch, Frames, OwnedFrame, Source};
 use pcap_sensor::stats::Stats;
 use pcap_sensor::tcp::{Ends, Limits};
 use pcap_sensor::view::{self, Body, Scratch};
 use pcap_sensor::wire::{self, Addr, Segment, SeqNumber, TcpFlags, dlt};
 use serde_json::Value;
-// The tests' text codecs (std only), shared with tests/support/.
+// The tests' packet builder, text codecs and trace readers, shared with
+// tests/support/ (std and serde_json only).
+#[path = "../tests/support/packet.rs"]
+mod packet;
 #[path = "../tests/support/text.rs"]
 mod text;
+#[path = "../tests/support/trace.rs"]
+mod traces;
 use text::base64_decode;
+use traces::body_bytes;
 
 /// TCP flag bits as the packet builders below write them.
 const FIN: u8 = TcpFlags::FIN.bits();
@@ -60,11 +72,13 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode", decode),
     ("pipeline", pipeline),
     ("reassembly", reassembly),
+    ("faults", faults),
     ("http_split", http_split),
     ("chunked", chunked),
     ("gzip", gzip),
     ("json", json),
     ("otlp", otlp),
+    ("client_hello", client_hello),
 ];
 
 // ───────────────────────────── reading the input ─────────────────────────────
@@ -738,7 +752,7 @@ pub fn reassembly(data: &[u8]) {
     let paired_alike = st.orphan_responses == 0
         && ws.orphan_responses == 0
         && st.requests_without_response == ws.requests_without_response
-        && whole.len() <= pcap_sensor::http::MAX_PENDING as usize;
+        && whole.len() <= pcap_sensor::http1::MAX_PENDING as usize;
     if paired_alike {
         let all = |ts: &[Value]| {
             let mut v: Vec<String> = ts.iter().map(|t| timeless(t).to_string()).collect();
@@ -753,6 +767,177 @@ pub fn reassembly(data: &[u8]) {
             summary(&sink.traces)
         );
     }
+}
+
+// ───────────────────────────── faults ─────────────────────────────
+
+/// `faults`: real conversations as the frames of one connection, read as
+/// the sensor reads a capture, through the fault injector. The frames: the
+/// handshake; the client's stream, then the server's, cut by the split sizes
+/// (at most 16 KiB a segment), the peer acknowledging every second segment;
+/// the close; 1 ms apart, in one link type.
+/// `[max-body sel u8][faults u8][rate u8][snap length u16][end after u16]`
+/// `[seed u64][link sel u8][client len u16][client bytes][server len u16]`
+/// `[server bytes][split sizes u8...]`
+/// faults: bit 0 copies (up to 3 frames later), 1 reordering (by up to
+/// 1 + rate % 16 frames and 30 KiB), 2 every frame twice, 3 losses (copies,
+/// reordering and losses at rate + 1 in 256), 4 a snap length of
+/// 40 + n % 1500 bytes, 5 the capture ends after n % 256 + 1 frames.
+///
+/// Checks: no panic, valid JSON, no pool leak; and when the injector made
+/// the sensor miss nothing (no loss, no cut, no early end) and the streams
+/// are clean HTTP, the traces (times aside: a frame handed on late takes the
+/// time of the one before it) and counters are those of the same frames read
+/// without it.
+pub fn faults(data: &[u8]) {
+    let mut inp = Input(data);
+    let mb = max_body(inp.u8());
+    let which = inp.u8();
+    let rate = inp.u8();
+    let snap = inp.u16() as usize;
+    let end = inp.u16() as u64;
+    let seed = inp.u64();
+    let link = inp.u8() as usize;
+    let client = inp.blob();
+    let server = inp.blob();
+    let splits = inp.rest();
+    let links = packet::LINKS_V4;
+    let lt = links[link % links.len()];
+    let frames = connection_frames(lt, (link / links.len()) as u8, client, server, splits);
+    let mut src = FaultInjector::new(Frames::new("faults", lt, frames.clone()), seed);
+    let r = Rate::new(rate as u64 + 1, 256);
+    if which & 1 != 0 {
+        src = src.duplicate(r, 3);
+    }
+    if which & 2 != 0 {
+        let window = Window {
+            frames: 1 + rate as usize % 16,
+            bytes: 30 * 1024,
+        };
+        src = src.reorder(r, window);
+    }
+    if which & 4 != 0 {
+        src = src.twice();
+    }
+    if which & 8 != 0 {
+        src = src.lose(r);
+    }
+    if which & 16 != 0 {
+        src = src.snaplen(40 + snap % 1500);
+    }
+    if which & 32 != 0 {
+        src = src.end_after(end % 256 + 1);
+    }
+    let (got, gs) = read_capture(&mut src, mb);
+    if src.counts().missed_any() || !begins_like_http(client) || !begins_like_http(server) {
+        return;
+    }
+    let (want, ws) = read_capture(&mut Frames::new("faults", lt, frames), mb);
+    if ws.parse_errors > 0 {
+        return; // not clean HTTP: see assert_split_invariant
+    }
+    let timeless_all = |ts: &[Value]| ts.iter().map(timeless).collect::<Vec<_>>();
+    assert_eq!(
+        compared_stats(&ws),
+        compared_stats(&gs),
+        "counters differ with the injector's faults ({:?})\nwithout: {}\nwith:    {}",
+        src.counts(),
+        summary(&want),
+        summary(&got)
+    );
+    assert_eq!(
+        timeless_all(&want),
+        timeless_all(&got),
+        "traces differ with the injector's faults ({:?})\nwithout: {}\nwith:    {}",
+        src.counts(),
+        summary(&want),
+        summary(&got)
+    );
+}
+
+/// The frames of one connection carrying `client` and `server` (see
+/// `faults`), of link type `lt` in its form `variant`.
+fn connection_frames(
+    lt: i32,
+    variant: u8,
+    client: &[u8],
+    server: &[u8],
+    splits: &[u8],
+) -> Vec<OwnedFrame> {
+    let isn = [0xffff_ff00u32, 0x7fff_fff0u32]; // both wrap or cross 2^31
+    let ends = [CLIENT, SERVER];
+    let mut frames = Vec::new();
+    let mut push = |dir: usize, seq: u32, ack: u32, flags: u8, payload: &[u8]| {
+        let (from, to) = (ends[dir], ends[1 - dir]);
+        let h = packet::TcpHeader {
+            sport: from.1,
+            dport: to.1,
+            seq,
+            ack,
+            flags,
+        };
+        let tcp = packet::tcp_bytes(&h, payload, false);
+        let ip = packet::ip_bytes(from.0.into(), to.0.into(), &tcp, false);
+        frames.push(OwnedFrame {
+            ts_us: T0 + 1000 * frames.len() as u64,
+            linktype: lt,
+            data: packet::link_frame(lt, &ip, variant),
+        });
+    };
+    // Sequence number of byte `off` of direction `d`'s stream.
+    let at = |d: usize, off: usize| isn[d].wrapping_add(1).wrapping_add(off as u32);
+    push(0, isn[0], 0, SYN, b"");
+    push(1, isn[1], at(0, 0), SYN | ACK, b"");
+    push(0, at(0, 0), at(1, 0), ACK, b"");
+    let streams = [client, server];
+    let mut cuts = splits.iter().copied();
+    let mut sent = [0usize; 2];
+    for d in 0..2 {
+        let s = streams[d];
+        let mut k = 0;
+        while sent[d] < s.len() {
+            let n = cuts.next().map_or(s.len(), split_size).min(16 * 1024);
+            let end = (sent[d] + n).min(s.len());
+            push(
+                d,
+                at(d, sent[d]),
+                at(1 - d, sent[1 - d]),
+                ACK,
+                &s[sent[d]..end],
+            );
+            sent[d] = end;
+            k += 1;
+            if k % 2 == 0 || sent[d] == s.len() {
+                push(1 - d, at(1 - d, sent[1 - d]), at(d, sent[d]), ACK, b"");
+            }
+        }
+    }
+    let fin = |d: usize| at(d, sent[d]);
+    push(0, fin(0), fin(1), FIN | ACK, b"");
+    push(1, fin(1), fin(0).wrapping_add(1), FIN | ACK, b"");
+    push(0, fin(0).wrapping_add(1), fin(1).wrapping_add(1), ACK, b"");
+    frames
+}
+
+/// Everything `src` hands over, through decode and a tracker, as the
+/// sensor's read loop does; then `finish`. The traces and the counters.
+fn read_capture(src: &mut dyn Source, max_body: u64) -> (Vec<Value>, Stats) {
+    let mut t = tracker(max_body);
+    let mut sink = Sink::new(max_body, false, false, false);
+    loop {
+        let b = src
+            .dispatch(64, &mut |fr| {
+                if let Ok(seg) = wire::decode(fr.linktype, fr.data) {
+                    t.segment(&seg, fr.ts_us, &mut sink);
+                }
+            })
+            .expect("a source in memory does not fail");
+        if b == Batch::End {
+            break;
+        }
+    }
+    finish(&mut t, &mut sink);
+    (sink.traces, t.stats)
 }
 
 // ───────────────────────────── http_split ─────────────────────────────
@@ -908,15 +1093,6 @@ pub fn chunked(data: &[u8]) {
     );
     assert_eq!(traces[1]["request"]["target"], "/after");
     assert_eq!(traces[1]["response"]["status"], 204);
-}
-
-/// The kept body of a trace's request or response (utf8 or base64).
-pub fn body_bytes(msg: &Value) -> Vec<u8> {
-    let s = msg["body"].as_str().unwrap_or("");
-    match msg["body_encoding"].as_str() {
-        Some("base64") => base64_decode(s).unwrap_or_else(|| panic!("bad base64 body {s:?}")),
-        _ => s.as_bytes().to_vec(),
-    }
 }
 
 // ───────────────────────────── gzip ─────────────────────────────
@@ -1122,7 +1298,15 @@ pub fn json(data: &[u8]) {
         let s = std::str::from_utf8(&out).unwrap();
         // Year 9999 ends at 253402300800 s; later times cannot be RFC 3339.
         if us < 253_402_300_800_000_000 {
-            check_rfc3339(s, us);
+            assert!(
+                text::is_rfc3339_micros(s),
+                "write_rfc3339({us}) = {s:?} is not RFC 3339"
+            );
+            assert_eq!(
+                text::parse_rfc3339_micros(s),
+                Some(us),
+                "write_rfc3339({us}) = {s} names another instant"
+            );
         }
     }
     if all || sel == 3 {
@@ -1169,38 +1353,6 @@ pub fn json(data: &[u8]) {
             }
         }
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` naming the instant `us`.
-fn check_rfc3339(s: &str, us: u64) {
-    let b = s.as_bytes();
-    let shape = b.len() == 27
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            26 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    assert!(shape, "write_rfc3339({us}) = {s:?} is not RFC 3339");
-    let n = |a: usize, z: usize| s[a..z].parse::<u64>().unwrap();
-    let (y, mo, d) = (n(0, 4), n(5, 7), n(8, 10));
-    let (h, mi, se, f) = (n(11, 13), n(14, 16), n(17, 19), n(20, 26));
-    // Days from the civil date (the inverse of the sensor's conversion).
-    let (yy, mm) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = yy / 400;
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    assert!((1..=12).contains(&mo) && (1..=31).contains(&d) && h < 24 && mi < 60 && se < 60);
-    let back = ((days * 86_400 + h * 3600 + mi * 60 + se) * 1_000_000) + f;
-    assert_eq!(back, us, "write_rfc3339({us}) = {s} names another instant");
 }
 
 // ───────────────────────────── otlp ─────────────────────────────
@@ -1335,5 +1487,58 @@ pub fn otlp(data: &[u8]) {
                 );
             }
         }
+    }
+}
+
+// ───────────────────────────── client_hello ─────────────────────────────
+
+/// `client_hello`: the first bytes a client sent on a connection. An input
+/// that does not start like a TLS handshake record (0x16 0x03) is put in one
+/// (so most inputs reach the ClientHello's fields). Checks: no panic; a
+/// hello's name and ALPN list within their bounds, the name lower case; any
+/// prefix of the bytes gives the whole's name or none (never another); the
+/// unread tables take the connection and their log lines stay printable,
+/// on one line.
+pub fn client_hello(data: &[u8]) {
+    use pcap_sensor::tls::client_hello::{MAX_ALPN, MAX_NAME, parse};
+    use pcap_sensor::unread::Unread;
+    let bytes: Vec<u8> = if data.starts_with(&[0x16, 0x03]) {
+        data.to_vec()
+    } else {
+        let n = data.len().min(1 << 14);
+        let mut b = vec![0x16, 0x03, 0x01];
+        b.extend_from_slice(&(n as u16).to_be_bytes());
+        b.extend_from_slice(&data[..n]);
+        b
+    };
+    let whole = parse(&bytes);
+    if let Ok(h) = &whole {
+        let name = h.name().unwrap_or(&[]);
+        assert!(
+            name.len() <= MAX_NAME && h.alpn().len() <= MAX_ALPN,
+            "{h:?}"
+        );
+        assert!(!name.iter().any(u8::is_ascii_uppercase), "{h:?}");
+        // Some prefixes (every one of a short input).
+        let step = (bytes.len() / 64).max(1);
+        for cut in (0..bytes.len()).step_by(step) {
+            if let Ok(p) = parse(&bytes[..cut]) {
+                assert!(!p.complete, "complete when cut at {cut}: {p:?}");
+                if let Some(n) = p.name() {
+                    assert_eq!(Some(n), h.name(), "cut at {cut}: {p:?} vs {h:?}");
+                }
+            }
+        }
+    }
+    let mut u = Unread::default();
+    let a = (Addr::v4([10, 0, 0, 1]), 40000);
+    let b = (Addr::v4([10, 0, 0, 2]), 443);
+    u.tls(&bytes, a, b);
+    u.tls(&bytes, b, a);
+    for line in [u.encrypted(), u.ports()].into_iter().flatten() {
+        assert!(
+            line.bytes().all(|c| (0x20..0x7f).contains(&c)),
+            "not printable on one line: {line:?}"
+        );
     }
 }

@@ -9,7 +9,8 @@ HTTP/1.0 and a 100-continue upload) talk to it through the relay, which keeps
 the exact bytes each side sent on each connection. Those conversations are
 then written in the input format of every fuzz target (see fuzz/harness.rs):
 as frames of every link type the sensor decodes, as segment schedules for the
-reassembler, as split lists for the HTTP parser, as chunked and compressed
+reassembler, as split lists for the HTTP parser, as the frames of one
+connection for the fault injector, as chunked and compressed
 bodies, and as strings for the JSON and OTLP encoders.
 
 The output is deterministic for a given set of conversations (file names are
@@ -437,6 +438,19 @@ def dechunk(b):
         i = le + 2 + n + 2
 
 
+# Fault sets of the `faults` target (bits: 1 copies, 2 reordering, 4 every frame
+# twice, 8 losses, 16 snap length, 32 early end).
+FAULT_SETS = (1 | 2, 2 | 4, 1 | 8, 16 | 32)
+
+
+def write_faults(out, k, mb, client, server):
+    for j, faults in enumerate(FAULT_SETS):
+        head = bytes([mb, faults, (37 * (k + j) + 20) % 256])
+        head += struct.pack("<HHQ", 100 + 3 * k, 20 + 7 * j, 1000 * k + j)
+        head += bytes([(k + j) % 12])  # a link type of tests/support/packet.rs LINKS_V4
+        out.put("faults", head + blob(client) + blob(server) + bytes(range(0, 255, 7)) * 4)
+
+
 def write_all(convs, out):
     mbs = [5, 4, 2, 1, 3, 0]  # selectors into MAX_BODIES: 1 MiB, 64 KiB, 1 KiB, 100, 4096, 16
     for k, (name, client, server) in enumerate(convs):
@@ -483,6 +497,8 @@ def write_all(convs, out):
         # http_split: whole streams, cut three ways.
         for splits in (b"", bytes([199] * 64), bytes(range(0, 255, 7)) * 4):
             out.put("http_split", bytes([mb, k % 2]) + blob(client) + blob(server) + splits)
+        # faults: the streams as one connection's frames, through the fault injector.
+        write_faults(out, k, mb, client, server)
         # chunked, gzip, json, otlp: from the messages themselves.
         for head, body, is_chunked in heads_and_bodies(server) + heads_and_bodies(client):
             if is_chunked:

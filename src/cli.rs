@@ -15,6 +15,8 @@ pub enum Command {
     Apidump(Box<ApidumpArgs>),
     /// `ecs ...`: the rest of the command line, parsed by `ecs::main`.
     Ecs(Vec<OsString>),
+    /// `health ...`: the rest of the command line, parsed by `health::main`.
+    Health(Vec<OsString>),
     Version,
     Help(&'static str),
 }
@@ -25,7 +27,10 @@ pub struct ApidumpArgs {
     pub interfaces: Vec<String>,
     pub read_file: Option<PathBuf>,
     pub filter: Option<String>,
+    /// `--out`: `-` (stdout) or a file; `-` when neither it nor a satellite is given.
     pub out: Option<String>,
+    /// `--format`; None: text when `--out -` is a terminal, else JSON Lines.
+    pub format: Option<Format>,
     pub count: Option<u64>,
     pub duration: Option<f64>,
     pub max_flows: u32,
@@ -58,6 +63,18 @@ pub struct ApidumpArgs {
     /// The most MiB of files there (`--spool-mb`).
     pub spool_mb: u32,
     pub region: Option<String>,
+    /// When capture cannot start or fails, stay up (idle) until stopped, so
+    /// that `pcap-sensor health` can say why, instead of exiting.
+    pub keep_running: bool,
+}
+
+/// How `--out` writes traces (`--format json|text`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON Lines: one trace per line, bodies included.
+    Json,
+    /// One readable line per exchange, bodies left out (the terminal view).
+    Text,
 }
 
 impl ApidumpArgs {
@@ -78,6 +95,7 @@ impl Default for ApidumpArgs {
             read_file: None,
             filter: None,
             out: None,
+            format: None,
             count: None,
             duration: None,
             max_flows: 4096,
@@ -106,6 +124,7 @@ impl Default for ApidumpArgs {
             spool_dir: None,
             spool_mb: 256,
             region: None,
+            keep_running: false,
         }
     }
 }
@@ -152,16 +171,20 @@ commands:
   apidump    capture (live or from a pcap file) and print or ship traces
   ecs        add the sensor to an ECS task: 'ecs container-definition', 'ecs add'
              ('pcap-sensor ecs --help')
+  health     the container health check: asks the sensor running in this network
+             namespace whether it captures ('pcap-sensor health --help')
   version    print the version
   help       this text; 'pcap-sensor help apidump' for a command's flags
 
 examples:
-  pcap-sensor apidump -r capture.pcap --out -
-  pcap-sensor apidump -i any --filter 'tcp port 8080' --out -     (as root)
+  pcap-sensor apidump -r capture.pcap
+  pcap-sensor apidump -i any --filter 'tcp port 8080'             (as root)
+  pcap-sensor apidump -r capture.pcap | jq .request.target
 ";
 
 pub const APIDUMP_HELP: &str = "\
 pcap-sensor apidump: capture HTTP/1.x exchanges and write one JSON line per exchange
+(on a terminal, one readable line)
 
 usage: pcap-sensor apidump [-i IFACE]... | -r FILE  [FLAGS]
 
@@ -175,10 +198,16 @@ input:
 
 output:
       --out DEST              '-' for stdout, or a file path: JSON Lines, or HAR 1.2
-                              when the name ends in .har
+                              when the name ends in .har (default without a
+                              satellite: '-')
+      --format json|text      JSON Lines, or one readable line per exchange
+                              (default: text when --out - is a terminal, else json)
   -c, --count N               stop after N traces
       --duration SECS         stop a live capture after SECS seconds
       --stats-interval SECS   counters to stderr every SECS (default 60; 0 = only at exit)
+      --keep-running          if capture cannot start or fails, stay up (idle) until
+                              stopped instead of exiting 1, so that 'pcap-sensor health'
+                              (the container health check) reports why
 
 satellite (OTLP/HTTP JSON, POST URL/v1/traces):
       --satellite-url URL     where to send traces, http(s)://host:port   [LEVO_SATELLITE_URL]
@@ -281,13 +310,14 @@ where
     match first.as_str() {
         "apidump" => parse_apidump(&mut p),
         "ecs" => Ok(Command::Ecs(p.raw_args()?.collect())),
+        "health" => Ok(Command::Health(p.raw_args()?.collect())),
         "version" => Ok(Command::Version),
         "help" => match p.next()? {
             Some(Value(v)) if v == "apidump" => Ok(Command::Help(APIDUMP_HELP)),
             _ => Ok(Command::Help(MAIN_HELP)),
         },
         other => Err(UsageError(format!(
-            "unknown command '{other}' (commands: apidump, version, help)"
+            "unknown command '{other}' (commands: apidump, ecs, health, version, help)"
         ))),
     }
 }
@@ -338,6 +368,35 @@ fn check_regex(flag: &str, re: String) -> Result<String, UsageError> {
             "{flag} '{re}' is not a valid regular expression: {}",
             e.to_string().lines().last().unwrap_or("syntax error")
         ))),
+    }
+}
+
+fn parse_format(v: &str) -> Result<Format, UsageError> {
+    match v {
+        "json" => Ok(Format::Json),
+        "text" => Ok(Format::Text),
+        _ => Err(UsageError(format!(
+            "--format takes json or text, not '{v}' (text: one readable line per exchange)"
+        ))),
+    }
+}
+
+/// Where traces go without `--out`, and what `--format` may apply to. With
+/// neither `--out` nor a satellite, traces go to stdout (as `tcpdump -r`
+/// prints packets).
+fn check_format(a: &mut ApidumpArgs) -> Result<(), UsageError> {
+    if a.out.is_none() && a.satellite_url.is_none() {
+        a.out = Some("-".into());
+    }
+    match (&a.out, a.format) {
+        (_, None) => Ok(()),
+        (None, Some(_)) => Err(UsageError(
+            "--format chooses how --out writes traces; add --out - to print them too".into(),
+        )),
+        (Some(o), Some(_)) if o.to_ascii_lowercase().ends_with(".har") => Err(UsageError(format!(
+            "--format does not apply to --out '{o}', which is written as HAR (.har)"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -401,6 +460,7 @@ fn parse_apidump_env(
             Short('r') | Long("read-file") => a.read_file = Some(p.value()?.into()),
             Long("filter") => a.filter = Some(p.value()?.string()?),
             Long("out") => a.out = Some(p.value()?.string()?),
+            Long("format") => a.format = Some(parse_format(&p.value()?.string()?)?),
             Short('c') | Long("count") => {
                 a.count = Some(positive(
                     "--count",
@@ -477,6 +537,7 @@ fn parse_apidump_env(
             }
             Long("service-name") => a.service_name = Some(p.value()?.string()?),
             Long("no-redact") => a.redact = false,
+            Long("keep-running") => a.keep_running = true,
             Long("ca-cert") => a.ca_cert = Some(p.value()?.into()),
             Long("log-format") => {
                 let v = p.value()?.string()?;
@@ -541,11 +602,6 @@ fn parse_apidump_env(
     if a.read_file.is_none() && a.interfaces.is_empty() {
         a.interfaces.push("any".into());
     }
-    if a.out.is_none() && a.satellite_url.is_none() {
-        return Err(UsageError(
-            "nowhere to send traces: add --satellite-url URL (or LEVO_SATELLITE_URL), or --out - to print them".into(),
-        ));
-    }
     if a.spool_dir.is_some() && a.satellite_url.is_none() {
         return Err(UsageError(
             "--spool-dir keeps batches for the satellite: add --satellite-url URL".into(),
@@ -562,6 +618,7 @@ fn parse_apidump_env(
             a.spool_mb
         )));
     }
+    check_format(&mut a)?;
     if let Some(ca) = &a.ca_cert
         && std::fs::metadata(ca).is_err()
     {
@@ -725,8 +782,36 @@ mod tests {
         assert!(e.contains("--rate-limit"), "{e}");
         let e = parse_with_env(&["--out", "-", "--host-allow", "("], &[]).unwrap_err();
         assert!(e.contains("--host-allow"), "{e}");
-        let e = parse_with_env(&[], &[]).unwrap_err();
-        assert!(e.contains("--satellite-url") && e.contains("--out"), "{e}");
+    }
+
+    #[test]
+    fn stdout_by_default_and_format() {
+        // Neither --out nor a satellite: stdout, as tcpdump -r prints.
+        let a = parse_with_env(&["-r", "x.pcap"], &[]).unwrap();
+        assert_eq!(a.out.as_deref(), Some("-"));
+        assert_eq!(a.format, None);
+        // A satellite alone: no local output.
+        let a = parse_with_env(&[], &[("LEVO_SATELLITE_URL", "http://s:1")]).unwrap();
+        assert_eq!(a.out, None);
+        for (args, want) in [
+            (&["--format", "text"][..], Format::Text),
+            (&["--format", "json", "--out", "-"][..], Format::Json),
+            (&["--out", "t.txt", "--format", "text"][..], Format::Text),
+        ] {
+            let a = parse_with_env(args, &[]).unwrap();
+            assert_eq!(a.format, Some(want), "{args:?}");
+        }
+        for (args, says) in [
+            (&["--format", "yaml"][..], "json or text, not 'yaml'"),
+            (&["--format", "text", "--out", "x.HAR"][..], "HAR"),
+            (
+                &["--format", "text", "--satellite-url", "http://s:1"][..],
+                "add --out -",
+            ),
+        ] {
+            let e = parse_with_env(args, &[]).unwrap_err();
+            assert!(e.contains("--format") && e.contains(says), "{args:?}: {e}");
+        }
     }
 
     #[test]

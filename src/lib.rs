@@ -1,7 +1,11 @@
 //! pcap-sensor: HTTP/1.x API traffic from libpcap to traces.
 //!
-//! Data flows one way: source → wire → tcp → http → policy → view → export.
+//! Data flows one way: source → wire → tcp → http1 → exchange → policy → view → export.
 //! The binary (`main.rs`) only parses arguments and calls `sensor`.
+//! What is seen but cannot be read (TLS, HTTP/2, other protocols) is told
+//! apart by `tls` (the ClientHello's server name and ALPN) and kept in
+//! `unread`'s fixed tables for the stats lines. `health` is the container
+//! health check: `pcap-sensor health` asks the read loop, which answers.
 //!
 //! How `unsafe` is written, checked for the whole crate: every operation
 //! in an unsafe block, also inside unsafe functions; every unsafe block
@@ -20,9 +24,10 @@ pub mod arch;
 pub mod cli;
 pub mod ecs;
 pub mod endpoint;
+pub mod exchange;
 pub mod export;
-pub mod head;
-pub mod http;
+pub mod health;
+pub mod http1;
 pub mod http2;
 pub mod json;
 pub mod log;
@@ -32,6 +37,8 @@ pub mod sensor;
 pub mod source;
 pub mod stats;
 pub mod tcp;
+pub mod tls;
+pub mod unread;
 pub mod url;
 pub mod view;
 pub mod wire;

@@ -6,6 +6,7 @@
 //! non-blocking and polled with a short timeout, so idle flows expire,
 //! batches leave and counters print even when no packet arrives.
 
+use std::fmt::Write as _;
 use std::io;
 use std::os::fd::RawFd;
 use std::process::ExitCode;
@@ -17,7 +18,8 @@ use crate::ecs::metadata;
 use crate::export::otlp::spool::Spool;
 use crate::export::otlp::{self, Exporter, Resource};
 use crate::export::{self, Pipeline, Stop};
-use crate::http::Tracker;
+use crate::health::{self, Ago};
+use crate::http1::Tracker;
 use crate::log;
 use crate::policy::{Filters, RateLimit};
 use crate::source::{self, Batch, CaptureFilter, File, Frame, Live, OpenError, Source};
@@ -106,12 +108,13 @@ impl Run {
         self.sink.report(st);
     }
 
-    /// A periodic stats line; the same counters go to the satellite as
-    /// metrics.
+    /// A periodic stats line, and the encrypted servers seen; the same
+    /// counters go to the satellite as metrics.
     fn stats_line(&mut self, sources: &mut [Box<dyn Source>]) {
         self.collect(sources);
         let fields = self.tracker.stats.fields();
         log::event("info", "stats", &fields);
+        self.encrypted();
         self.sink.metrics(&fields);
     }
 
@@ -126,6 +129,14 @@ impl Run {
         let st = &mut self.tracker.stats;
         self.sink.report(st);
         log::event("info", "final stats", &st.fields());
+        self.encrypted();
+    }
+
+    /// The top encrypted servers, after a stats line (none: no line).
+    fn encrypted(&self) {
+        if let Some(servers) = self.tracker.stats.unread.encrypted() {
+            log::info(&format!("encrypted: {servers}"));
+        }
     }
 }
 
@@ -212,7 +223,12 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     if !a.redact {
         log::warn("--no-redact: credentials, cookies and tokens are kept in traces as captured");
     }
-    let local = match a.out.as_deref().map(export::local).transpose() {
+    let local = match a
+        .out
+        .as_deref()
+        .map(|o| export::local(o, a.format))
+        .transpose()
+    {
         Ok(l) => l,
         Err(e) => {
             log::error(&format!(
@@ -244,6 +260,9 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             log::error(&e.msg);
+            if a.keep_running && a.read_file.is_none() {
+                stay_failed(a, None, &format!("capture could not start: {}", e.msg));
+            }
             return ExitCode::from(if e.usage() { 2 } else { 1 });
         }
     };
@@ -314,21 +333,30 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         last_sweep: 0,
     };
 
+    let mut watch = Watch {
+        server: None,
+        since: Instant::now(),
+        on: lives.join(","),
+        turn_start: Instant::now(),
+        longest: Duration::ZERO,
+        last_frames: None,
+    };
     if !lives.is_empty() {
+        watch.server = health_server();
         log::info(&format!(
             "capturing on {} (filter: {})",
             lives.join(","),
             filter.as_deref().unwrap_or("none")
         ));
     }
-    let result = read(&mut run, &mut sources, a);
+    let result = read(&mut run, &mut sources, a, &mut watch);
 
     // Whatever happened, report every exchange we hold, then deliver.
     run.tracker.close_all(&mut run.sink);
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
     run.final_stats_line(&mut sources, deadline);
-    if let Some(advice) = run.tracker.stats.advice() {
+    if let Some(advice) = run.tracker.stats.advice(a.filter.as_deref()) {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
     let failed = match run.sink.take_stop() {
@@ -345,7 +373,130 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             log::error(&msg);
+            if a.keep_running {
+                stay_failed(a, watch.server.take(), &format!("capture failed: {msg}"));
+            }
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The health check's listener (live capture only), or None with a
+/// warning: the capture does not depend on it.
+fn health_server() -> Option<health::Server> {
+    let name = health::socket_name();
+    match health::Server::open(&name) {
+        Ok(s) => {
+            log::info(&format!(
+                "answering health checks ('pcap-sensor health') on {}",
+                s.display_name()
+            ));
+            Some(s)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            log::warn(&format!(
+                "health check: @{name} is taken by another process in this network namespace \
+                 (another sensor?), so 'pcap-sensor health' reaches that one, not this; give \
+                 each sensor a name of its own with {}",
+                health::ENV_NAME
+            ));
+            None
+        }
+        Err(e) => {
+            log::warn(&format!(
+                "health check: cannot listen on @{name} ({e}); 'pcap-sensor health' will not \
+                 reach this sensor"
+            ));
+            None
+        }
+    }
+}
+
+/// Capture could not start, or failed (`why`), and --keep-running says to
+/// stay up: idle until SIGTERM/SIGINT (or --duration), answering the health
+/// check `unhealthy: why`, so that the reason is where the task's health is
+/// read. The caller then exits as it would have.
+fn stay_failed(a: &ApidumpArgs, server: Option<health::Server>, why: &str) {
+    let server = server.or_else(health_server);
+    log::info(
+        "--keep-running: staying up until stopped, so that 'pcap-sensor health' reports this failure",
+    );
+    let start = Instant::now();
+    let end = a.duration.map(|d| start + Duration::from_secs_f64(d));
+    let fds: Vec<RawFd> = server.iter().map(|s| s.fd()).collect();
+    while !STOP.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let wait = match end {
+            Some(e) if now >= e => break,
+            Some(e) => (e - now).min(Duration::from_secs(1)) + Duration::from_millis(1),
+            None => Duration::from_secs(1),
+        };
+        source::wait(&fds, wait.as_millis() as i32);
+        if let Some(s) = &server {
+            s.serve(|l| {
+                let _ = write!(l, "unhealthy: {why}");
+            });
+        }
+    }
+}
+
+/// What the health check is told, kept by the read loop.
+struct Watch {
+    /// The listener (None: reading a file, or the name was taken).
+    server: Option<health::Server>,
+    /// When capture began.
+    since: Instant,
+    /// The interfaces captured, for the answer.
+    on: String,
+    /// When the current loop turn began, and the longest turn since the
+    /// last answer.
+    turn_start: Instant,
+    longest: Duration,
+    /// The latest turn that brought frames.
+    last_frames: Option<Instant>,
+}
+
+impl Watch {
+    /// A loop turn begins at `now`.
+    fn turn(&mut self, now: Instant) {
+        self.longest = self.longest.max(now - self.turn_start);
+        self.turn_start = now;
+    }
+
+    /// Answer the questions waiting: the loop turns, and captures.
+    fn serve(&mut self, run: &Run, sources: &mut [Box<dyn Source>]) {
+        let Some(server) = &self.server else {
+            return;
+        };
+        let now = Instant::now();
+        let answered = server.serve(|l| {
+            let st = &run.tracker.stats;
+            let _ = write!(
+                l,
+                "healthy: capturing on {} for {}",
+                self.on,
+                Ago(now - self.since)
+            );
+            let _ = match self.last_frames {
+                Some(t) => write!(l, ": {} packets, the last {} ago", st.packets, Ago(now - t)),
+                None => write!(
+                    l,
+                    ": no packets yet (if traffic is expected: check -i and --filter)"
+                ),
+            };
+            let kernel: u64 = sources.iter_mut().map(|s| s.drops().kernel).sum();
+            let _ = write!(l, ", {kernel} dropped by the kernel");
+            if self.longest >= Duration::from_secs(1) {
+                let _ = write!(
+                    l,
+                    "; longest loop turn since the last check {}",
+                    Ago(self.longest)
+                );
+            }
+            run.sink.health(l);
+        });
+        if answered > 0 {
+            self.longest = Duration::ZERO;
         }
     }
 }
@@ -361,9 +512,22 @@ const LIVE_BATCH: usize = 512;
 /// also ends at `--duration`, and then reads what the kernel already holds.
 /// Wall-clock timers (sweeps of idle flows, `--stats-interval`) are for live
 /// capture; a recording sweeps by its frames' time.
-fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Result<(), String> {
+///
+/// Each turn also answers the health check's questions (`Watch`), whose
+/// listener is polled with the capture handles.
+fn read(
+    run: &mut Run,
+    sources: &mut [Box<dyn Source>],
+    a: &ApidumpArgs,
+    watch: &mut Watch,
+) -> Result<(), String> {
     let fds: Vec<RawFd> = sources.iter().filter_map(|s| s.pace().fd()).collect();
     let live = !fds.is_empty();
+    let polled: Vec<RawFd> = fds
+        .iter()
+        .copied()
+        .chain(watch.server.as_ref().map(|s| s.fd()))
+        .collect();
     let batch = if live { LIVE_BATCH } else { REPLAY_BATCH };
     let start = Instant::now();
     let end = a
@@ -378,6 +542,7 @@ fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Resu
             return Ok(());
         }
         let now = Instant::now();
+        watch.turn(now);
         if STOP.load(Ordering::Relaxed) || end.is_some_and(|e| now >= e) {
             return drain(run, sources, &fds);
         }
@@ -388,10 +553,14 @@ fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Resu
                 Batch::End => return Ok(()),
             }
         }
+        if got > 0 {
+            watch.last_frames = Some(now);
+        }
         if live {
             run.sweep(wall_us());
         }
         run.sink.tick(now);
+        watch.serve(run, sources);
         if let (Some(n), Some(every)) = (next_stats, stats_every)
             && now >= n
         {
@@ -404,7 +573,7 @@ fn read(run: &mut Run, sources: &mut [Box<dyn Source>], a: &ApidumpArgs) -> Resu
                 wait = wait.min(t.saturating_duration_since(now) + Duration::from_millis(1));
             }
             // A connection being made to the satellite wakes the loop too.
-            source::wait_with(&fds, run.sink.wait_fd(), wait.as_millis() as i32);
+            source::wait_with(&polled, run.sink.wait_fd(), wait.as_millis() as i32);
         }
     }
 }

@@ -3,14 +3,20 @@
 
 use std::fmt::Write as _;
 
+use crate::unread::{Kind, Unread};
+
 macro_rules! counters {
     ($($name:ident),* $(,)?) => {
-        /// Every counter the sensor reports.
+        /// Every counter the sensor reports, and what it saw but could not
+        /// read.
         #[derive(Debug, Default, Clone)]
         pub struct Stats {
             $(pub $name: u64,)*
             /// The spool's counters, with `--spool-dir`.
             pub spool: Option<SpoolStats>,
+            /// The connections that were not HTTP/1.x: encrypted servers by
+            /// name, ports by what they looked like (fixed tables).
+            pub unread: Unread,
         }
 
         impl Stats {
@@ -105,8 +111,9 @@ impl SpoolStats {
 }
 
 impl Stats {
-    /// Advice when a capture produced no HTTP at all.
-    pub fn advice(&self) -> Option<String> {
+    /// Advice when a capture produced no HTTP at all: what was seen, and
+    /// the fix to try. `filter` is the user's --filter, if any.
+    pub fn advice(&self, filter: Option<&str>) -> Option<String> {
         if self.traces > 0 {
             return None;
         }
@@ -119,23 +126,40 @@ impl Stats {
         } else if self.packets == self.non_tcp + self.ip_fragments + self.malformed {
             why.push("no TCP packets were seen: check the --filter expression".to_string());
         }
-        if self.tls_flows > 0 {
-            why.push(format!(
-                "{} connection(s) carried TLS: encrypted HTTP cannot be read; capture where the traffic is plain HTTP (e.g. behind the load balancer)",
-                self.tls_flows
-            ));
-        }
-        if self.http2_flows > 0 {
-            why.push(format!(
-                "{} connection(s) spoke HTTP/2, which is not parsed",
-                self.http2_flows
-            ));
-        }
-        if self.non_http_flows > 0 {
-            why.push(format!(
-                "{} connection(s) carried something other than HTTP/1.x",
-                self.non_http_flows
-            ));
+        let unread = self.tls_flows + self.http2_flows + self.non_http_flows;
+        if let Some(ports) = self.unread.ports().filter(|_| unread > 0) {
+            why.push(format!("{unread} connection(s) could not be read: {ports}"));
+            if self.unread.connections(Kind::Tls) > 0 {
+                why.push(
+                    "TLS is encrypted: capture the plaintext hop instead, behind the load \
+                     balancer or the TLS-terminating proxy (in an ECS task, the app \
+                     container's own HTTP port)"
+                        .to_string(),
+                );
+            }
+            if self.unread.connections(Kind::Http2) > 0 {
+                why.push(
+                    "HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1, if there is \
+                     one (e.g. a load balancer's target group using HTTP/1.1)"
+                        .to_string(),
+                );
+            }
+            if self.unread.connections(Kind::Other) > 0 {
+                why.push(
+                    "'other' is not HTTP (a database, a cache, a queue...): leave those ports \
+                     out with --filter"
+                        .to_string(),
+                );
+            }
+            why.push(match filter {
+                Some(f) => format!(
+                    "if the service's plain-HTTP port is not among these, widen the filter \
+                     (--filter '{f}')"
+                ),
+                None => "if the service's plain-HTTP port is not among these, check the \
+                         interface (-i)"
+                    .to_string(),
+            });
         }
         if why.is_empty() {
             why.push("TCP was seen but no complete HTTP/1.x request: check that the filter covers the service's port".to_string());
@@ -157,4 +181,52 @@ pub fn peak_rss_kb() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Addr;
+
+    #[test]
+    fn advice_names_the_ports_and_the_fixes() {
+        let mut st = Stats {
+            packets: 40,
+            ..Stats::default()
+        };
+        let end = |last: u8, port: u16| (Addr::v4([10, 0, 0, last]), port);
+        st.tls_flows = 2;
+        st.unread
+            .tls(&[22, 3, 1, 0, 1, 11], end(1, 40000), end(9, 443));
+        st.unread
+            .tls(&[22, 3, 1, 0, 1, 11], end(1, 40001), end(9, 443));
+        st.http2_flows = 1;
+        st.unread.http2(end(9, 8080));
+        assert_eq!(
+            st.advice(Some("tcp port 443 or tcp port 8080")).unwrap(),
+            "3 connection(s) could not be read: port 443: 2 TLS, port 8080: 1 HTTP/2; \
+             TLS is encrypted: capture the plaintext hop instead, behind the load balancer \
+             or the TLS-terminating proxy (in an ECS task, the app container's own HTTP \
+             port); HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1, if there is \
+             one (e.g. a load balancer's target group using HTTP/1.1); if the service's \
+             plain-HTTP port is not among these, widen the filter (--filter 'tcp port 443 \
+             or tcp port 8080')"
+        );
+        st.non_http_flows = 1;
+        st.unread.other([end(9, 5432), end(1, 40002)], None);
+        let a = st.advice(None).unwrap();
+        assert!(
+            a.contains("port 443: 2 TLS, port 5432: 1 other, port 8080: 1 HTTP/2;"),
+            "{a}"
+        );
+        assert!(a.contains("'other' is not HTTP"), "{a}");
+        assert!(a.ends_with("check the interface (-i)"), "{a}");
+        st.traces = 1;
+        assert_eq!(st.advice(None), None);
+        let quiet = Stats::default();
+        assert_eq!(
+            quiet.advice(None).unwrap(),
+            "no packets were captured: check the interface (-i) and the --filter expression"
+        );
+    }
 }

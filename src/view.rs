@@ -1,5 +1,5 @@
 //! A completed exchange made readable once for every sink: heads read back
-//! through their index (`head`), bodies made contiguous, decoded
+//! through their index (`exchange::index`), bodies made contiguous, decoded
 //! (gzip/deflate) and redacted.
 //!
 //! All buffers live in `Scratch`, reserved at start-up and reused.
@@ -7,8 +7,8 @@
 use std::io::Read;
 use std::net::IpAddr;
 
-use crate::head;
-use crate::http::{Exchange, Msg, uninit_headers};
+use crate::exchange::index::{self, uninit_headers};
+use crate::exchange::{Exchange, Msg};
 use crate::policy;
 use crate::pool::{Store, WINDOW};
 use crate::tcp::Ends;
@@ -27,8 +27,8 @@ impl Scratch {
         // Twice the cap: redaction writes at most `max_body` plus one token.
         let buf = || Vec::with_capacity(2 * max_body + 64);
         Scratch {
-            req_head: Vec::with_capacity(WINDOW + head::MAX),
-            resp_head: Vec::with_capacity(WINDOW + head::MAX),
+            req_head: Vec::with_capacity(WINDOW + index::MAX),
+            resp_head: Vec::with_capacity(WINDOW + index::MAX),
             target: Vec::with_capacity(1024),
             bodies: [[buf(), buf()], [buf(), buf()]],
             max_body,
@@ -304,7 +304,7 @@ fn text(b: &[u8], ascii: bool) -> bool {
 }
 
 /// Build the view of `ex`. Heads are not parsed again: their parts come from
-/// the index the parser kept with them (`head`).
+/// the index the parser kept with them (`exchange::index`).
 pub fn build<'s>(
     s: &'s mut Scratch,
     slots: &'s mut HeaderSlots<'s>,
@@ -331,7 +331,7 @@ pub fn build<'s>(
         resp_head.split_at((ex.resp.head_len as usize).min(resp_head.len()));
 
     let mut hb = uninit_headers();
-    let (line, req_headers) = head::request(req_head, req_index, &mut hb);
+    let (line, req_headers) = index::request(req_head, req_index, &mut hb);
     let req_body = prepare_body(store, &ex.req, req_headers, redact, max, req_bufs);
     target_buf.clear();
     let raw_target = line.target.as_bytes();
@@ -362,7 +362,7 @@ pub fn build<'s>(
 
     let resp_view = if ex.has_resp {
         let mut hb = uninit_headers();
-        let (status, resp_headers) = head::response(resp_head, resp_index, &mut hb);
+        let (status, resp_headers) = index::response(resp_head, resp_index, &mut hb);
         let body = prepare_body(store, &ex.resp, resp_headers, redact, max, resp_bufs);
         Some(Resp {
             status: status.status,

@@ -6,7 +6,9 @@
 //!   an image index, of which these tests take the linux/amd64 image; tests/image_index.rs
 //!   checks both platforms) holds nothing but `/bin/init`, and runs under podman + runc with
 //!   the reference entrypoint shape `./bin/init apidump ... --out -`, capturing traffic on
-//!   the container's own network namespace.
+//!   the container's own network namespace; with the health check of the sidecar's
+//!   definition (`--health-cmd`), `podman healthcheck run` is healthy while it captures and
+//!   unhealthy, with the reason, when capture cannot start (no NET_RAW, `--keep-running`).
 //!
 //! `./build.sh test` builds both and sets the variables; without them these tests fail, saying
 //! to run it. They need root (chroot, packet capture, podman, nsenter), curl, python3 and
@@ -26,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::process::{TempDir, line_channel, read_json, remaining, send_signal};
+use support::process::{TempDir, line_channel, read_json, remaining, repo, send_signal};
 use support::require::{corpus, image_archive, require_root, require_tool, static_binary};
 
 /// How long any one step may take (start-up, a trace to appear, a clean exit).
@@ -663,4 +665,175 @@ fn image_captures_traffic_on_its_own_network() {
     // `podman stop` sends SIGTERM to the container's PID 1, the sensor itself, as ECS does.
     run_ok(Command::new("podman").args(["stop", "-t", "15", &name.0]));
     assert_clean_exit(&mut sensor, 2);
+}
+
+// ---------------------------------------------------------------------------
+// The health check (issue 20)
+
+/// `podman run` options for the health check of the sidecar's definition
+/// (deploy/ecs/pcap-sensor.json): its command, timeout, retries and start
+/// period (`start_and_retries` replaces the last two). No timer
+/// (`--health-interval disable`): `podman healthcheck run` is the check.
+/// Podman 4.3 takes the command as a JSON array without ECS's leading "CMD",
+/// which it adds (given "CMD", it splits the text at spaces instead);
+/// `assert_health_config` checks that it stored ECS's command.
+fn health_opts(start_and_retries: Option<(u64, u64)>) -> Vec<String> {
+    let hc = &read_json(&repo("deploy/ecs/pcap-sensor.json"))["healthCheck"];
+    let cmd = hc["command"].as_array().expect("healthCheck.command");
+    assert_eq!(cmd[0], "CMD", "{hc}");
+    let secs = |k: &str| {
+        hc[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("healthCheck.{k}: {hc}"))
+    };
+    let (start, retries) = start_and_retries.unwrap_or((secs("startPeriod"), secs("retries")));
+    vec![
+        "--health-cmd".into(),
+        Value::Array(cmd[1..].to_vec()).to_string(),
+        "--health-interval".into(),
+        "disable".into(),
+        "--health-timeout".into(),
+        format!("{}s", secs("timeout")),
+        "--health-retries".into(),
+        retries.to_string(),
+        "--health-start-period".into(),
+        format!("{start}s"),
+    ]
+}
+
+/// The container's health check is the definition's command.
+fn assert_health_config(c: &Container) {
+    let hc = &read_json(&repo("deploy/ecs/pcap-sensor.json"))["healthCheck"];
+    let got: Value = serde_json::from_str(&c.inspect("{{json .Config.Healthcheck}}")).unwrap();
+    assert_eq!(got["Test"], hc["command"], "podman's health check: {got}");
+}
+
+/// `podman healthcheck run`: its exit code, and what the health command
+/// printed (the last entry of the container's health log).
+fn healthcheck_run(c: &Container) -> (i32, String, Value) {
+    let out = run(Command::new("podman").args(["healthcheck", "run", &c.0]));
+    let code = out.status.code().unwrap_or(-1);
+    let state: Value = serde_json::from_str(&c.inspect("{{json .State.Health}}")).unwrap();
+    let said = state["Log"]
+        .as_array()
+        .and_then(|l| l.last())
+        .and_then(|e| e["Output"].as_str())
+        .unwrap_or_else(|| panic!("no health log: {state}"))
+        .trim()
+        .to_string();
+    (code, said, state)
+}
+
+/// The sidecar's shape: the image's entry point with apidump, capturing on
+/// every interface of the container's network namespace, staying up when
+/// capture cannot start (as the definitions' entry point says).
+fn sidecar_entrypoint(port: u16) -> String {
+    serde_json::json!([
+        "./bin/init",
+        "apidump",
+        "-i",
+        "any",
+        "--filter",
+        format!("tcp port {port}"),
+        "--out",
+        "-",
+        "--keep-running",
+    ])
+    .to_string()
+}
+
+#[test]
+fn image_health_check_is_healthy_while_capturing() {
+    let archive = image_archive();
+    require_root("podman, packet capture, nsenter");
+    require_tool("podman", "podman");
+    require_tool("runc", "runc");
+    require_tool("nsenter", "util-linux");
+    require_tool("python3", "python3");
+    require_tool("curl", "curl");
+    let id = podman_load(&archive);
+    let name = Container::new("healthy");
+    const PORT: u16 = 8080;
+    let mut sensor = Running::start(
+        Command::new("podman")
+            .args(["run", "--rm", "--name", &name.0])
+            .args(RUN_OPTS)
+            .args(health_opts(None))
+            .args(["--entrypoint", &sidecar_entrypoint(PORT)])
+            .arg(&id),
+        "sensor container",
+    );
+    sensor.err.wait_for("capturing on any", "sensor start");
+    assert_health_config(&name);
+    let (code, said, state) = healthcheck_run(&name);
+    assert_eq!(code, 0, "{state}");
+    assert_eq!(state["Status"], "healthy", "{state}");
+    assert!(said.starts_with("healthy: capturing on any for "), "{said}");
+
+    // Traffic in the container's namespace: the next answer counts it.
+    let pid = name.inspect("{{.State.Pid}}");
+    let site = TempDir::new("site");
+    fs::write(site.0.join("hello.txt"), "hello\n").unwrap();
+    let netns = ["nsenter", "-t", pid.as_str(), "-n"];
+    let (_server, _) = http_server(&netns, "127.0.0.1", PORT, &site.0);
+    assert_eq!(
+        curl(&netns, &format!("http://127.0.0.1:{PORT}/hello.txt")),
+        "hello\n"
+    );
+    let trace = next_trace(&mut sensor);
+    assert_get(&trace, "/hello.txt", Some("hello\n"));
+    let (code, said, state) = healthcheck_run(&name);
+    assert_eq!(code, 0, "{state}");
+    assert!(said.contains(" packets, the last "), "{said}");
+    assert!(!said.contains("no packets yet"), "{said}");
+
+    run_ok(Command::new("podman").args(["stop", "-t", "15", &name.0]));
+    assert_clean_exit(&mut sensor, 1);
+}
+
+/// Without NET_RAW the capture cannot start; the sidecar stays up
+/// (--keep-running) and its health check is unhealthy, saying why.
+#[test]
+fn image_health_check_is_unhealthy_when_capture_cannot_start() {
+    let archive = image_archive();
+    require_root("podman");
+    require_tool("podman", "podman");
+    require_tool("runc", "runc");
+    let id = podman_load(&archive);
+    let name = Container::new("no-net-raw");
+    let opts: Vec<&str> = RUN_OPTS
+        .iter()
+        .copied()
+        .filter(|o| *o != "--cap-add" && *o != "NET_RAW")
+        .collect();
+    let mut sensor = Running::start(
+        Command::new("podman")
+            .args(["run", "--rm", "--name", &name.0])
+            .args(&opts)
+            .args(["--cap-drop", "NET_RAW"])
+            // Counted at once: no start period, unhealthy on the first failure.
+            .args(health_opts(Some((0, 1))))
+            .args(["--entrypoint", &sidecar_entrypoint(8080)])
+            .arg(&id),
+        "sensor container without NET_RAW",
+    );
+    let error = sensor
+        .err
+        .wait_for("cannot capture on 'any'", "the capture's failure");
+    assert!(error.contains("Operation not permitted"), "{error}");
+    sensor
+        .err
+        .wait_for("--keep-running: staying up", "the sensor staying up");
+    assert_health_config(&name);
+    let (code, said, state) = healthcheck_run(&name);
+    assert_eq!(code, 1, "{state}");
+    assert_eq!(state["Status"], "unhealthy", "{state}");
+    assert!(
+        said.starts_with("unhealthy: capture could not start: cannot capture on 'any': "),
+        "{said}"
+    );
+    assert!(said.contains("CAP_NET_RAW"), "{said}");
+    // Stopped, it exits as it would have without --keep-running: 1.
+    run_ok(Command::new("podman").args(["stop", "-t", "15", &name.0]));
+    assert_eq!(sensor.wait_exit(), 1);
 }

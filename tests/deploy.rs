@@ -87,6 +87,8 @@ const CONTAINER_DEFINITION_FIELDS: &[&str] = &[
 /// Members of `LogConfiguration` and of `KeyValuePair` (environment entries), same model.
 const LOG_CONFIGURATION_FIELDS: &[&str] = &["logDriver", "options", "secretOptions"];
 const KEY_VALUE_PAIR_FIELDS: &[&str] = &["name", "value"];
+/// Members of `HealthCheck`, same model.
+const HEALTH_CHECK_FIELDS: &[&str] = &["command", "interval", "retries", "startPeriod", "timeout"];
 
 /// The reference page's placeholders (its "Install using JSON" definition).
 /// `reference_page_placeholders_and_flags` checks them against the page itself.
@@ -279,7 +281,34 @@ fn check_container_definition(file: &str, c: &Value, fields: &BTreeSet<String>) 
         "{file}"
     );
     assert_eq!(c["environment"][0]["name"], "LEVO_AWS_REGION", "{file}");
+    // The health check: `pcap-sensor health`, run without a shell (the image
+    // has none), within ECS's ranges, its timeout above the command's own
+    // 5 s wait for an answer.
+    let hc = &c["healthCheck"];
+    for k in hc.as_object().expect("healthCheck").keys() {
+        assert!(
+            HEALTH_CHECK_FIELDS.contains(&k.as_str()),
+            "{file}: healthCheck.{k}"
+        );
+    }
+    assert_eq!(
+        hc["command"],
+        serde_json::json!(["CMD", "./bin/init", "health"]),
+        "{file}"
+    );
+    let secs = |k: &str| {
+        hc[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{file}: healthCheck.{k}"))
+    };
+    assert!((5..=300).contains(&secs("interval")), "{file}: {hc}");
+    assert!((7..=60).contains(&secs("timeout")), "{file}: {hc}");
+    assert!(secs("timeout") < secs("interval"), "{file}: {hc}");
+    assert!((1..=10).contains(&secs("retries")), "{file}: {hc}");
+    assert!(secs("startPeriod") <= 300, "{file}: {hc}");
     let e = entry_point(c);
+    // ... and the sensor stays up after a capture failure, for it to say why.
+    assert!(e.iter().any(|a| a == "--keep-running"), "{file}: {e:?}");
     assert_eq!(
         e[..3],
         ["./bin/init", "apidump", "--satellite-url"],
@@ -306,7 +335,8 @@ fn container_definitions_use_only_ecs_fields() {
             "import json, botocore.session as s; \
              m = s.get_session().get_service_model('ecs'); \
              op = m.operation_model('RegisterTaskDefinition').input_shape; \
-             print(json.dumps(sorted(op.members['containerDefinitions'].member.members)))",
+             cd = op.members['containerDefinitions'].member; \
+             print(json.dumps([sorted(cd.members), sorted(cd.members['healthCheck'].members)]))",
         ]),
         Duration::from_secs(60),
     );
@@ -315,7 +345,12 @@ fn container_definitions_use_only_ecs_fields() {
         "botocore: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let model: BTreeSet<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let (model, health): (BTreeSet<String>, Vec<String>) =
+        serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        health, HEALTH_CHECK_FIELDS,
+        "botocore's HealthCheck members"
+    );
     let missing: Vec<_> = fields.difference(&model).collect();
     assert!(
         missing.is_empty(),

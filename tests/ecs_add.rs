@@ -391,6 +391,23 @@ fn assert_sidecar_added(state: &Value, family: &str) {
     assert_eq!(app["secrets"][0]["name"], "DB_PASSWORD");
     assert_eq!(app["dependsOn"][0]["containerName"], "init");
     assert_eq!(c_new[c_old.len()], expected_sidecar(family));
+    // With its health check, as ECS keeps it (issue 20), and the flag that
+    // keeps the sensor up to report a capture failure to it.
+    let sc = &c_new[c_old.len()];
+    assert_eq!(
+        sc["healthCheck"],
+        json!({"command": ["CMD", "./bin/init", "health"], "interval": 30,
+               "timeout": 10, "retries": 3, "startPeriod": 15}),
+        "{sc}"
+    );
+    assert!(
+        sc["entryPoint"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--keep-running"),
+        "{sc}"
+    );
     // Tags: the old ones, and the marker.
     let tags = &revs[1]["tags"];
     assert_eq!(tag(tags, "team"), Some("payments"));

@@ -105,6 +105,11 @@ fn reassembly_corpus() {
 }
 
 #[test]
+fn faults_corpus() {
+    replay("faults");
+}
+
+#[test]
 fn http_split_corpus() {
     replay("http_split");
 }
@@ -127,6 +132,11 @@ fn json_corpus() {
 #[test]
 fn otlp_corpus() {
     replay("otlp");
+}
+
+#[test]
+fn client_hello_corpus() {
+    replay("client_hello");
 }
 
 /// Every target has a test above, a cargo-fuzz binary in fuzz/Cargo.toml and

@@ -968,3 +968,109 @@ fn endless_chunked_body_stays_under_memory_ceiling() {
         fin.stat("peak_rss_kb")
     );
 }
+
+// ---------------------------------------------------------------------------
+// What cannot be read (issue 20)
+
+/// The stderr lines that start with `prefix` after the sensor's tag.
+fn lines_with<'a>(stderr: &'a [String], prefix: &str) -> Vec<&'a String> {
+    stderr
+        .iter()
+        .filter(|l| l.starts_with(&format!("pcap-sensor: {prefix}")))
+        .collect()
+}
+
+/// TLS on loopback (openssl s_server, curl --resolve): nothing to trace, but
+/// the server's name is read from the ClientHello. The periodic stats line
+/// is followed by `encrypted: payments.example.com:PORT (1 connection, ALPN
+/// h2,http/1.1)`, so is the final one, and the no-HTTP advice names the port,
+/// what it carried and the fixes to try.
+#[test]
+fn tls_connections_are_named_not_read() {
+    require_root("live capture");
+    let tls = TlsServer::start("payments.example.com");
+    let filter = format!("tcp port {}", tls.port);
+    let mut sensor = Sensor::start(&["-i", "lo", "--filter", &filter, "--stats-interval", "1"]);
+    let host = format!("payments.example.com:{}", tls.port);
+    let page = curl(&[
+        "-k",
+        "--resolve",
+        &format!("{host}:127.0.0.1"),
+        &format!("https://{host}/"),
+    ]);
+    assert!(page.contains("s_server"), "openssl's status page: {page}");
+    let want = format!("encrypted: {host} (1 connection, ALPN h2,http/1.1)");
+    // A periodic stats line names it while the sensor runs ...
+    sensor.wait_stderr(&want, TRACE_DEADLINE);
+    let fin = sensor.stop(libc::SIGINT);
+    fin.assert_exit_0();
+    assert!(fin.traces.is_empty(), "{:?}", fin.traces);
+    assert_eq!(fin.stat("tls_flows"), 1);
+    assert_eq!(fin.stat("traces"), 0);
+    // ... and the final summary: right after the final stats line.
+    let at = fin
+        .stderr
+        .iter()
+        .position(|l| l.contains("final stats"))
+        .unwrap();
+    assert_eq!(
+        fin.stderr[at + 1],
+        format!("pcap-sensor: {want}"),
+        "{:#?}",
+        fin.stderr
+    );
+    let advice = lines_with(&fin.stderr, "no HTTP exchanges were seen");
+    assert_eq!(advice.len(), 1, "{:#?}", fin.stderr);
+    let advice = advice[0];
+    for part in [
+        format!(
+            "1 connection(s) could not be read: port {}: 1 TLS (payments.example.com)",
+            tls.port
+        ),
+        "TLS is encrypted: capture the plaintext hop instead, behind the load balancer or the \
+         TLS-terminating proxy"
+            .to_string(),
+        format!("widen the filter (--filter '{filter}')"),
+    ] {
+        assert!(advice.contains(&part), "{part:?} not in {advice}");
+    }
+    assert!(!advice.contains("HTTP/2"), "{advice}");
+}
+
+/// HTTP/2 cleartext only (nghttpd, curl --http2-prior-knowledge): the
+/// advice names the port as HTTP/2 and says what to try; no `encrypted:`
+/// line (nothing was encrypted).
+#[test]
+fn http2_only_traffic_gets_its_advice() {
+    require_root("live capture");
+    let h2 = H2cServer::start();
+    let filter = format!("tcp port {}", h2.port);
+    let sensor = Sensor::start(&["-i", "lo", "--filter", &filter]);
+    let status = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        &format!("http://127.0.0.1:{}/", h2.port),
+    ]);
+    assert_eq!(status, "2 404", "curl spoke HTTP/2 to nghttpd");
+    // The connection is recognised on its first bytes; stop once curl is done.
+    let fin = sensor.stop(libc::SIGINT);
+    fin.assert_exit_0();
+    assert_eq!(fin.stat("http2_flows"), 1, "{:#?}", fin.stderr);
+    assert!(lines_with(&fin.stderr, "encrypted:").is_empty());
+    let advice = lines_with(&fin.stderr, "no HTTP exchanges were seen");
+    assert_eq!(advice.len(), 1, "{:#?}", fin.stderr);
+    for part in [
+        format!(
+            "1 connection(s) could not be read: port {}: 1 HTTP/2",
+            h2.port
+        ),
+        "HTTP/2 is not parsed: capture a hop that speaks HTTP/1.1".to_string(),
+        format!("widen the filter (--filter '{filter}')"),
+    ] {
+        assert!(advice[0].contains(&part), "{part:?} not in {}", advice[0]);
+    }
+    assert!(!advice[0].contains("TLS"), "{}", advice[0]);
+}

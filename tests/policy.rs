@@ -1732,6 +1732,24 @@ fn bad_values_fail_at_start_with_one_line_and_exit_2() {
             vec![("LEVO_TRACE_EXPORT_INTERVAL", "abc")],
             vec!["LEVO_TRACE_EXPORT_INTERVAL", "--trace-export-interval"],
         ),
+        (
+            "format yaml",
+            vec!["--format", "yaml"],
+            vec![],
+            vec!["--format"],
+        ),
+        (
+            "format text for a HAR file",
+            vec!["--format", "text", "--out", "x.har"],
+            vec![],
+            vec!["--format"],
+        ),
+        (
+            "format with a satellite and no --out",
+            vec!["--format", "json"],
+            vec![("LEVO_SATELLITE_URL", "http://127.0.0.1:9")],
+            vec!["--format"],
+        ),
     ];
     let mut failures = Vec::new();
     for (name, extra, env, names) in &cases {
@@ -1742,19 +1760,16 @@ fn bad_values_fail_at_start_with_one_line_and_exit_2() {
             failures.push(format!("[{name}] {e}\n{}", run.describe()));
         }
     }
-    // Neither --out nor --satellite-url: one line naming both.
+    // Neither --out nor --satellite-url: not an error, stdout (as tcpdump
+    // -r); through a pipe, the JSON Lines of --out - (tests/terminal.rs has
+    // the terminal).
     let run = run_sensor(&["apidump", "-r", p], &[]);
-    let both = usage_error(&run, &["--out"]).and_then(|()| {
-        if run.stderr.contains("--satellite-url") {
-            Ok(())
-        } else {
-            Err("the line does not name --satellite-url".into())
-        }
-    });
-    if let Err(e) = both {
+    let with_out = run_sensor(&["apidump", "-r", p, "--out", "-"], &[]);
+    if !run.status.success() || run.stdout.is_empty() || run.stdout != with_out.stdout {
         failures.push(format!(
-            "[no --out, no --satellite-url] {e}\n{}",
-            run.describe()
+            "[no --out, no --satellite-url] want the JSON Lines of --out -\n{}\n{}",
+            run.describe(),
+            with_out.describe()
         ));
     }
     report(failures);

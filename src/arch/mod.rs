@@ -1,8 +1,16 @@
-//! Architecture-specific code, in one place: what this CPU can do beyond
-//! its architecture's baseline (detected here), and the routines built for
-//! it (`x86_64`). Each loop that has such a routine asks here and otherwise
-//! takes its portable path, which lives beside its caller and runs on every
-//! architecture.
+//! Architecture-specific code, in one place and at the bottom: what this
+//! CPU can do beyond its architecture's baseline (detected here), and the
+//! routines built for it (`x86_64`). Each loop that has such a routine asks
+//! here and otherwise takes its portable path, which lives beside its
+//! caller and runs on every architecture.
+//!
+//! Nothing here calls up into its users (json, policy, view): a routine is
+//! either whole (a `#[target_feature]` function the user calls, as the
+//! ASCII body copy) or a kernel with a written contract (what it reads and
+//! writes, what it returns, which features its caller is built for),
+//! `#[inline(always)]` so that it is compiled into the user's own loop,
+//! which the user builds with those features (the escaping steps, the
+//! secret-word masks).
 //!
 //! The questions are for the few loops that run over every byte of every
 //! trace: detected once; after that each question is one load and one

@@ -47,6 +47,51 @@ pub fn spool_volume() -> Value {
     json!({"name": SPOOL_VOLUME})
 }
 
+/// The container health check (`healthCheck`): `pcap-sensor health` (the
+/// image has no shell, so `CMD`, not `CMD-SHELL`), which asks the sensor's
+/// read loop and waits at most 5 s for its answer (`health::STALL_SECS`).
+/// - `interval` 30 s (ECS's default): one question costs the loop one
+///   accept and one send; more often says nothing new, since ECS does not
+///   act on a non-essential container's health.
+/// - `timeout` 10 s: above the command's own 5 s wait plus its start, so
+///   the command always prints its reason (ECS drops a timed-out check's
+///   output).
+/// - `retries` 3: UNHEALTHY after three failures in a row (a minute and a
+///   half), not because one answer came late while a batch was being sent.
+/// - `startPeriod` 15 s: the sensor answers once its capture is open, the
+///   task metadata read (2 s timeout) and its memory reserved, in a second
+///   or two; failures before that do not count.
+pub const HEALTH_CHECK: HealthCheck = HealthCheck {
+    command: &["CMD", "./bin/init", "health"],
+    interval: 30,
+    timeout: 10,
+    retries: 3,
+    start_period: 15,
+};
+
+/// A container health check as ECS takes it (seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct HealthCheck {
+    pub command: &'static [&'static str],
+    pub interval: u32,
+    pub timeout: u32,
+    pub retries: u32,
+    pub start_period: u32,
+}
+
+impl HealthCheck {
+    /// The `healthCheck` object of a container definition.
+    pub fn json(&self) -> Value {
+        json!({
+            "command": self.command,
+            "interval": self.interval,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "startPeriod": self.start_period,
+        })
+    }
+}
+
 /// The placeholders of the reference product's container definition, word for
 /// word (spaces included), plus one for the image (see [`placeholder::IMAGE`]).
 pub mod placeholder {
@@ -147,8 +192,11 @@ pub fn format_number(x: f64) -> String {
 }
 
 /// The sidecar's `entryPoint`: `./bin/init apidump` with the reference's four
-/// flags, `--trace-export-interval` and `--stream-timeout-seconds` when set,
-/// the low-resource limits, the spool's flags, then `extra_args`.
+/// flags, `--keep-running` (a capture that cannot start or fails leaves the
+/// sensor up to tell the health check why, instead of stopping the container
+/// and its health check with it), `--trace-export-interval` and
+/// `--stream-timeout-seconds` when set, the low-resource limits, the spool's
+/// flags, then `extra_args`.
 pub fn entry_point(o: &SidecarOptions) -> Vec<String> {
     let or = |v: &Option<String>, p: &str| v.clone().unwrap_or_else(|| p.to_string());
     let rate = match (o.rate_limit, o.low_resource) {
@@ -167,6 +215,7 @@ pub fn entry_point(o: &SidecarOptions) -> Vec<String> {
         or(&o.org_id, placeholder::ORG_ID),
         "--rate-limit".into(),
         rate,
+        "--keep-running".into(),
     ];
     let low = |x: f64| Some(x).filter(|_| o.low_resource);
     if let Some(t) = o.trace_export_interval.or(low(LOW_TRACE_EXPORT_INTERVAL)) {
@@ -215,6 +264,7 @@ pub fn sidecar(o: &SidecarOptions) -> Value {
         // satellite; the spool, if any, to its volume).
         "readonlyRootFilesystem": true,
         "entryPoint": entry_point(o),
+        "healthCheck": HEALTH_CHECK.json(),
         "environment": [{"name": "LEVO_AWS_REGION", "value": region}],
         "logConfiguration": {
             "logDriver": "awslogs",
@@ -546,17 +596,18 @@ mod tests {
             ]
         );
         assert_eq!(
-            e[8..14],
+            e[8..15],
             [
                 "--rate-limit",
                 "50",
+                "--keep-running",
                 "--trace-export-interval",
                 "0.5",
                 "--stream-timeout-seconds",
                 "2"
             ]
         );
-        assert_eq!(e[14..14 + LOW_RESOURCE_FLAGS.len()], *LOW_RESOURCE_FLAGS);
+        assert_eq!(e[15..15 + LOW_RESOURCE_FLAGS.len()], *LOW_RESOURCE_FLAGS);
         assert_eq!(e[e.len() - 2..], ["--filter", "not port 8888"]);
         let c = sidecar(&o);
         assert_eq!(
@@ -570,13 +621,36 @@ mod tests {
     #[test]
     fn standard_profile_has_placeholders_only() {
         let c = sidecar(&SidecarOptions::default());
-        assert_eq!(entry_point(&SidecarOptions::default()).len(), 10);
+        assert_eq!(entry_point(&SidecarOptions::default()).len(), 11);
         assert_eq!(c["image"], placeholder::IMAGE);
         assert_eq!(c["entryPoint"][9], placeholder::RATE_LIMIT);
         assert_eq!(
             (c["cpu"].as_u64(), c["memory"].as_u64()),
             (Some(256), Some(128))
         );
+        assert_eq!(
+            c["healthCheck"],
+            json!({"command": ["CMD", "./bin/init", "health"], "interval": 30,
+                   "timeout": 10, "retries": 3, "startPeriod": 15})
+        );
+    }
+
+    /// The health check's numbers are in ECS's ranges, and its timeout
+    /// leaves the command its whole wait.
+    #[test]
+    fn health_check_fits_ecs() {
+        let h = HEALTH_CHECK;
+        assert!((5..=300).contains(&h.interval));
+        assert!((2..=60).contains(&h.timeout) && h.timeout < h.interval);
+        assert!((1..=10).contains(&h.retries));
+        assert!(h.start_period <= 300);
+        assert!(f64::from(h.timeout) >= crate::health::STALL_SECS + 2.0);
+        // The command is the one the image's entry point runs.
+        assert!(matches!(
+            crate::cli::parse(h.command[2..].iter().copied()),
+            Ok(crate::cli::Command::Health(_))
+        ));
+        assert_eq!(h.command[..2], ["CMD", "./bin/init"]);
     }
 
     #[test]

@@ -10,14 +10,16 @@ pub mod client;
 pub mod har;
 pub mod jsonl;
 pub mod otlp;
+pub mod text;
 
 use std::fs::File;
-use std::io;
+use std::io::{self, IsTerminal};
 use std::ops::ControlFlow;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
-use crate::http::{Emit, Exchange, ReqInfo};
+use crate::cli::Format;
+use crate::exchange::{Emit, Exchange, ReqInfo};
 use crate::policy::{Filters, RateLimit, host_without_port};
 use crate::pool::Store;
 use crate::stats::Stats;
@@ -80,20 +82,46 @@ pub trait Output {
     /// The fields of the final stats line, after `finish`: deliver them
     /// now, giving up around `deadline`.
     fn final_metrics(&mut self, _fields: &[(&'static str, u64)], _deadline: Instant) {}
+
+    /// Add to the health check's answer what this output has to say (a
+    /// satellite's state), as `; ...`.
+    fn health(&self, _out: &mut dyn std::fmt::Write) {}
 }
 
-/// The local output `--out` names: `-` (JSON Lines on stdout), a `.har`
-/// file, or any other file (JSON Lines).
-pub fn local(out: &str) -> io::Result<Box<dyn Output>> {
+/// The local output `--out` names: `-` (stdout), a `.har` file (HAR), or
+/// any other file; in `format`, else JSON Lines, except on a terminal,
+/// which gets the readable lines (`text.rs`).
+pub fn local(out: &str, format: Option<Format>) -> io::Result<Box<dyn Output>> {
     if out == "-" {
-        return Ok(Box::new(jsonl::JsonLines::new(
-            Box::new(io::stdout()),
+        let stdout = io::stdout();
+        let tty = stdout.is_terminal();
+        let chosen = format.unwrap_or(if tty { Format::Text } else { Format::Json });
+        if chosen == Format::Json {
+            return Ok(Box::new(jsonl::JsonLines::new(Box::new(stdout), true)));
+        }
+        let fd = stdout.as_raw_fd();
+        let (style, tty) = if tty {
+            (text::Style::terminal(fd), Some(fd))
+        } else {
+            (text::Style::plain(), None)
+        };
+        return Ok(Box::new(text::Text::new(
+            Box::new(stdout),
+            style,
+            tty,
             true,
         )));
     }
     let f = Box::new(File::create(out)?);
     if out.to_ascii_lowercase().ends_with(".har") {
         Ok(Box::new(har::Har::new(f)?))
+    } else if format == Some(Format::Text) {
+        Ok(Box::new(text::Text::new(
+            f,
+            text::Style::plain(),
+            None,
+            false,
+        )))
     } else {
         Ok(Box::new(jsonl::JsonLines::new(f, false)))
     }
@@ -213,6 +241,15 @@ impl Pipeline {
         st.decode_errors = c.decode_errors;
         for o in &self.outputs {
             o.report(st);
+        }
+    }
+}
+
+impl Pipeline {
+    /// The outputs' words for the health check's answer.
+    pub fn health(&self, out: &mut dyn std::fmt::Write) {
+        for o in &self.outputs {
+            o.health(out);
         }
     }
 }

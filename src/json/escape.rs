@@ -13,8 +13,8 @@
 //! padded copy. Writes go straight into the spare capacity of `out`, which
 //! always keeps room for one step's worst case. With AVX-512 one byte
 //! expansion does what the shuffles do. The general steps are here and run
-//! everywhere; the vector steps plug into them (`Wide`) from
-//! `arch::x86_64::escape`.
+//! everywhere; the vector steps of `arch::x86_64::escape` plug into them
+//! (`Wide`) in `json::x86_64`, which compiles them with their features.
 
 /// For the two-byte escapes: the letter after the backslash.
 static ESC2: [u8; 256] = {
@@ -100,13 +100,14 @@ fn escape_rare(b: &[u8], i: usize, latin1: bool) -> ([u8; 6], usize, usize) {
 /// How `steps` takes what a vector step can: 32 bytes at a time, and the
 /// last bytes of a string, when their specials all take two-byte escapes.
 /// `Plain` takes none (general steps of sixteen only); the vector ways are
-/// in `arch::x86_64::escape` (byte shuffles with AVX2, one byte expansion
-/// with AVX-512), each compiled into an entry point built for its features.
+/// in `json::x86_64` (byte shuffles with AVX2, one byte expansion with
+/// AVX-512, the steps of `arch::x86_64::escape`), each compiled into an
+/// entry point built for its features.
 ///
 /// Each step escapes the bytes it is given when their specials all take
 /// two-byte escapes and returns how many bytes that wrote; otherwise None,
 /// and nothing it wrote is to be relied on (the general step follows).
-pub trait Wide {
+pub(super) trait Wide {
     /// Whether the steps below are tried at all.
     const VECTOR: bool;
 
@@ -137,7 +138,7 @@ pub trait Wide {
 }
 
 /// No vector steps: the portable escaping, for every machine.
-pub struct Plain;
+pub(super) struct Plain;
 
 impl Wide for Plain {
     const VECTOR: bool = false;
@@ -162,7 +163,7 @@ impl Wide for Plain {
 /// `escape`, what it can of it by the vector steps of `W`. Inlined into
 /// each entry point, so that it is compiled with that entry's features.
 #[inline(always)]
-pub fn steps<W: Wide>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
+pub(super) fn steps<W: Wide>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
     let n = b.len();
     out.reserve(n + ROOM);
     let mut at = Cursor {
@@ -244,7 +245,7 @@ pub fn steps<W: Wide>(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
 }
 
 /// Sixteen bytes escaped as \u00XX each, and a copy's overhang.
-pub const ROOM: usize = 16 * 6 + 16;
+pub(super) const ROOM: usize = 16 * 6 + 16;
 
 /// Where `escape` is: `src[..j]` is written, up to `len` in the output; `i`
 /// is the start of the step (j - i <= 2: a three-byte escape can reach into

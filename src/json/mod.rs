@@ -15,7 +15,9 @@ pub use num::{IpText, put_ip, put_u64};
 pub use time::write_rfc3339;
 
 #[cfg(target_arch = "x86_64")]
-use crate::arch::x86_64::escape as x86;
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+use x86_64 as x86;
 
 /// A JSON string; bytes that are not UTF-8 are taken as Latin-1.
 pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
@@ -36,7 +38,7 @@ pub fn json_str(out: &mut Vec<u8>, b: &[u8]) {
 
 /// `json_str` after its opening quote and short-string attempts (which fail
 /// for this string again once one has).
-pub(crate) fn json_str_rest(out: &mut Vec<u8>, b: &[u8]) {
+fn json_str_rest(out: &mut Vec<u8>, b: &[u8]) {
     escape(out, b, !b.is_ascii() && std::str::from_utf8(b).is_err());
     out.push(b'"');
 }
@@ -64,7 +66,7 @@ pub fn str_pairs(out: &mut Vec<u8>, pairs: &[(&str, &[u8])]) {
 /// `str_pairs` with the given string writer, inlined into each caller (the
 /// AVX-512 one compiles it with its own string writer and features).
 #[inline(always)]
-pub(crate) fn str_pairs_with(
+fn str_pairs_with(
     out: &mut Vec<u8>,
     pairs: &[(&str, &[u8])],
     string: impl Fn(&mut Vec<u8>, &[u8]),

@@ -1,8 +1,10 @@
 //! Which names, and which bytes, may hold a secret: the words looked for
 //! (token, secret, session, password, passwd, api-key and its spellings) in
 //! parameter, header and field names, and anywhere in a JSON body before it
-//! is redacted. This is the portable scan and the definition the vector
-//! scans (`arch::x86_64::secret`) are tested against, here.
+//! is redacted. Here are the portable scan, the definition every scan is
+//! tested against, and the vector scans where the CPU has AVX2 or AVX-512:
+//! the first letters looked for many positions at a time
+//! (`arch::x86_64::secret`), the whole word checked only where they appear.
 
 #[cfg(target_arch = "x86_64")]
 use crate::arch::x86_64::secret as x86;
@@ -15,19 +17,68 @@ pub fn mentions_secret(b: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx512() {
         // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
-        return unsafe { x86::mentions_secret_avx512(b) };
+        return unsafe { mentions_secret_avx512(b) };
     }
     #[cfg(target_arch = "x86_64")]
     if crate::arch::avx2() {
         // SAFETY: the CPU has what `mentions_secret_avx2` is built for.
-        return unsafe { x86::mentions_secret_avx2(b) };
+        return unsafe { mentions_secret_avx2(b) };
     }
     word_check(b)
 }
 
+/// `mentions_secret` 64 positions at a time (`x86::starts64`); masked loads
+/// read the bytes of `b` and nothing past them, so there is no separate
+/// tail.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW and VL (`arch::avx512`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn mentions_secret_avx512(b: &[u8]) -> bool {
+    let n = b.len();
+    let mut i = 0;
+    // A word needs five bytes from its start.
+    while n >= i + 5 {
+        // SAFETY: built for what `starts64` needs; i + 2 < n.
+        let mut starts = unsafe { x86::starts64(b, i) };
+        while starts != 0 {
+            if secret_at(b, i + starts.trailing_zeros() as usize) {
+                return true;
+            }
+            starts &= starts - 1;
+        }
+        i += 64;
+    }
+    false
+}
+
+/// `mentions_secret` 32 positions at a time (`x86::starts32`), the last
+/// bytes by the word check.
+///
+/// # Safety
+/// The CPU must have AVX2 (`arch::avx2`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mentions_secret_avx2(b: &[u8]) -> bool {
+    let mut i = 0;
+    while b.len() - i >= 34 {
+        // SAFETY: built for AVX2, as `starts32` needs.
+        let mut m = unsafe { x86::starts32(b[i..i + 34].try_into().unwrap()) };
+        while m != 0 {
+            if secret_at(b, i + m.trailing_zeros() as usize) {
+                return true;
+            }
+            m &= m - 1;
+        }
+        i += 32;
+    }
+    word_check(&b[i..])
+}
+
 /// Does a secret word start at `name[i]`?
 #[inline]
-pub(crate) fn secret_at(name: &[u8], i: usize) -> bool {
+fn secret_at(name: &[u8], i: usize) -> bool {
     let at = |w: &str| {
         name.len() - i >= w.len() && name[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
     };
@@ -62,14 +113,14 @@ pub fn secret_name(name: &[u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if name.len() <= 64 && crate::arch::avx512() {
         // SAFETY: the CPU has what `mentions_secret_avx512` is built for.
-        return unsafe { x86::mentions_secret_avx512(name) };
+        return unsafe { mentions_secret_avx512(name) };
     }
     word_check(name)
 }
 
 /// The definition the vector scans are checked against: the words looked
 /// for where their first letter appears.
-pub(crate) fn word_check(name: &[u8]) -> bool {
+fn word_check(name: &[u8]) -> bool {
     // The words have five letters or more.
     let starts = name.len().saturating_sub(4);
     (0..starts).any(|i| WORD_START[name[i] as usize] && secret_at(name, i))
@@ -78,8 +129,6 @@ pub(crate) fn word_check(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[cfg(target_arch = "x86_64")]
-    use crate::arch::x86_64::secret::{mentions_secret_avx2, mentions_secret_avx512};
 
     type Scan = fn(&[u8]) -> bool;
 

@@ -6,11 +6,14 @@
 //! is read as fast as it goes and ends; live handles (`Live`) never end and
 //! are polled. A source that holds frames back (a test wrapper that reorders
 //! or delays them, e.g.) keeps `OwnedFrame` copies and hands them on with
-//! `OwnedFrame::frame`.
+//! `OwnedFrame::frame`: `fault::FaultInjector` is that wrapper, for tests
+//! and fuzzing, and `Frames` the recording in memory they feed it.
 
+pub mod fault;
 mod file;
 mod filter;
 mod live;
+mod memory;
 mod pcap_sys;
 
 use std::os::fd::RawFd;
@@ -18,6 +21,7 @@ use std::os::fd::RawFd;
 pub use file::File;
 pub use filter::CaptureFilter;
 pub use live::{Live, wait, wait_with};
+pub use memory::Frames;
 
 /// One captured frame, borrowed from libpcap's buffer.
 #[derive(Debug, Clone, Copy)]

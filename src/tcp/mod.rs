@@ -77,6 +77,14 @@ pub struct Ends {
     pub port: [u16; 2],
 }
 
+impl Ends {
+    /// The (address, port) that sends direction `d`.
+    #[inline]
+    pub fn end(&self, d: Direction) -> (Addr, u16) {
+        (self.addr[d], self.port[d])
+    }
+}
+
 /// What the packet that carried some bytes says about them.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx {

@@ -396,14 +396,18 @@ impl Stream {
             up.gap(lost, ts);
             match next_range {
                 None => {
-                    // Nothing held before `gap_to`: drop the pending bytes.
-                    // Held ranges keep their offsets although the window's
-                    // base moves to `gap_to`: when that is past `next_seq`,
-                    // they stand for bytes that much later than they arrived
-                    // as (a known fault, kept by the no-change refactoring).
-                    let drop = self.win_len;
+                    // Nothing held before `gap_to`: the window's start moves
+                    // to `gap_to`, dropping the pending bytes and the part of
+                    // the hole given up. Held ranges (all past `gap_to`) move
+                    // with it, so each still stands for the bytes it holds.
                     self.next_seq = gap_to;
                     if self.win != NIL {
+                        let drop = if self.held.is_empty() {
+                            self.win_len
+                        } else {
+                            lost as u32
+                        };
+                        self.win_len = drop; // consume takes it off again
                         self.consume(windows, drop);
                     }
                     self.release_if_idle(windows);

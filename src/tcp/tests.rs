@@ -193,3 +193,25 @@ fn directions_flip_and_index() {
     assert_eq!((a[C], a[S]), (1, 5));
     assert_eq!(Direction::BOTH.map(Direction::index), [0, 1]);
 }
+
+#[test]
+fn an_ack_inside_a_hole_keeps_later_held_bytes_in_place() {
+    let (mut t, mut out) = (tracker(), Vec::new());
+    open(&mut t, &mut out);
+    let none = TcpFlags::default();
+    // "c\n" arrives early at +6; the server acknowledges +3, inside the hole:
+    // bytes 0..3 were lost by the capture, 3..6 may still come.
+    t.segment(&seg(C, CI + 6, Some(SI), none, b"c\n"), 4, &mut out);
+    t.segment(&seg(S, SI, Some(CI + 3), none, b""), 5, &mut out);
+    assert_eq!(out, [Ev::Gap(C, 3)]);
+    t.segment(&seg(C, CI + 3, Some(SI), none, b"bb\n"), 6, &mut out);
+    t.segment(&seg(C, CI + 8, Some(SI), none, b"d\n"), 7, &mut out);
+    assert_eq!(
+        out,
+        [
+            Ev::Gap(C, 3),
+            data(C, CI + 3, "bb\nc\n"),
+            data(C, CI + 8, "d\n")
+        ]
+    );
+}

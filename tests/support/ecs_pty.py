@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
 """Drive a command through a pseudo-terminal, answering its questions.
 
-usage: ecs_pty.py STEPS.json -- COMMAND [ARGS...]
+usage: ecs_pty.py STEPS.json [--columns N] -- COMMAND [ARGS...]
 
 STEPS is a list of {"expect": REGEX, "send": TEXT}: wait (at most 20 s) until
 the output since the previous match matches REGEX, then type TEXT and Enter.
 TEXT "{pick:LABEL}" types the number of the menu line ("  N) ...") that
 contains LABEL, in the output seen so far.
 
+--columns N gives the terminal N columns (24 rows) before COMMAND starts;
+without it the terminal has no size (0 x 0).
+
 Prints {"status": exit code, "transcript": all output} as JSON on stdout and
 exits 0 (or 3 when a step timed out: the transcript then shows where).
 """
 
+import fcntl
 import json
 import os
 import pty
 import re
 import select
+import struct
 import sys
+import termios
 import time
 
 STEP_DEADLINE = 20.0
@@ -25,9 +31,14 @@ STEP_DEADLINE = 20.0
 
 def main():
     steps = json.load(open(sys.argv[1]))
-    cmd = sys.argv[sys.argv.index("--") + 1:]
+    dashes = sys.argv.index("--")
+    cmd = sys.argv[dashes + 1:]
+    opts = sys.argv[2:dashes]
+    columns = int(opts[opts.index("--columns") + 1]) if "--columns" in opts else None
     pid, fd = pty.fork()
     if pid == 0:
+        if columns:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         os.execvp(cmd[0], cmd)
     out = b""
     seen = 0  # output before this offset is matched already

@@ -2,7 +2,8 @@
 //! "capturing on" line awaited, its JSON lines and final stats collected),
 //! the python test server (on loopback or inside a network namespace),
 //! clients (curl, tests/support/live_client.py) with hard deadlines, the
-//! hostile peers (tests/support/hostile_peer.py), a network namespace joined
+//! hostile peers (tests/support/hostile_peer.py), servers that are not
+//! HTTP/1 (TLS by openssl s_server, HTTP/2 by nghttpd), a network namespace joined
 //! to the host by a veth pair, and the memory the sensor may hold over the
 //! ceiling it announces.
 //!
@@ -10,8 +11,8 @@
 //! channel with `recv_timeout` and a deadline.
 
 use super::process::{
-    SENSOR, START_DEADLINE, STOP_DEADLINE, line_channel, remaining, run_with_deadline, script,
-    send_signal, spawn_listening, vm_hwm_kb,
+    SENSOR, START_DEADLINE, STOP_DEADLINE, TempDir, free_port, line_channel, remaining,
+    run_with_deadline, script, send_signal, spawn_listening, vm_hwm_kb,
 };
 use super::require::{python3, require_tool};
 use super::trace::{final_stats, parse_memory_ceiling, stat, summarize};
@@ -102,6 +103,14 @@ impl Sensor {
     /// for its "capturing on" line.
     pub fn start(args: &[&str]) -> Sensor {
         Self::spawn(Command::new(SENSOR), args)
+    }
+
+    /// `start` with these environment variables added (e.g. the health
+    /// check's socket name).
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Sensor {
+        let mut cmd = Command::new(SENSOR);
+        cmd.envs(env.iter().copied());
+        Self::spawn(cmd, args)
     }
 
     /// `start`, inside network namespace `ns` (`ip netns exec` runs the
@@ -397,6 +406,129 @@ impl Drop for Server {
 pub fn pattern(n: usize) -> Vec<u8> {
     const PATTERN: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-\n";
     PATTERN.iter().copied().cycle().take(n).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Servers that are not HTTP/1: TLS (openssl s_server) and HTTP/2 cleartext
+// (nghttpd)
+
+/// `openssl s_server -www` on 127.0.0.1 with a self-signed certificate made
+/// for `name`; killed on drop.
+pub struct TlsServer {
+    child: Child,
+    _dir: TempDir,
+    pub port: u16,
+}
+
+impl TlsServer {
+    pub fn start(name: &str) -> TlsServer {
+        require_tool("openssl", "openssl");
+        let dir = TempDir::new("tls");
+        let (key, cert) = (dir.path("key.pem"), dir.path("cert.pem"));
+        let out = run_with_deadline(
+            Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args(["-subj", &format!("/CN={name}")])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "openssl req: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-www", "-accept", &format!("127.0.0.1:{port}")])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .stdin(Stdio::piped()) // s_server ends at EOF on its stdin
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start openssl s_server");
+        let rx = line_channel(child.stdout.take().unwrap());
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            match rx.recv_timeout(remaining(deadline)) {
+                Ok(l) if l.contains("ACCEPT") => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("openssl s_server on port {port} did not say ACCEPT ({e})");
+                }
+            }
+        }
+        TlsServer {
+            child,
+            _dir: dir,
+            port,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `nghttpd --no-tls` (HTTP/2 with prior knowledge only) on 127.0.0.1,
+/// serving an empty folder; killed on drop.
+pub struct H2cServer {
+    child: Child,
+    _dir: TempDir,
+    pub port: u16,
+}
+
+impl H2cServer {
+    pub fn start() -> H2cServer {
+        require_tool("nghttpd", "nghttp2-server");
+        let dir = TempDir::new("h2c");
+        let port = free_port();
+        let child = Command::new("nghttpd")
+            .args(["--no-tls", "-a", "127.0.0.1", "-d"])
+            .arg(&dir.0)
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nghttpd");
+        let mut s = H2cServer {
+            child,
+            _dir: dir,
+            port,
+        };
+        // nghttpd says nothing when it listens: connect until it accepts.
+        let deadline = Instant::now() + START_DEADLINE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("nghttpd on port {port} exited: {st}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nghttpd does not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20)); // polling interval, not a synchronisation
+        }
+        s
+    }
+}
+
+impl Drop for H2cServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 // ---------------------------------------------------------------------------

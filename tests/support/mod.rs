@@ -23,7 +23,13 @@
 //! - `h2`: TCP payloads of a capture, per direction, read independently of
 //!   the sensor, for judging the HTTP/2 code alone;
 //! - `iam`: just enough IAM policy evaluation to check a printed policy
-//!   against the requests `ecs add` made.
+//!   against the requests `ecs add` made;
+//! - `rng`: seeded randomness for generated cases (`REASM_SEED`, `REASM_CASES`);
+//! - `packet`: TCP, IP and link-layer headers as bytes, from the standards;
+//! - `pipeline`: the library driven in-process (a `Source` → decode → tracker → view → JSON
+//!   line), the one file here that names those library APIs;
+//! - `reasm`: the framework of the reassembly properties: the conversation generator, the
+//!   synthetic capture, the fault cases, the oracle and the shrinker.
 //!
 //! The python helpers the tests start (`*.py`) sit next to this file.
 
@@ -34,9 +40,13 @@ pub mod h2;
 pub mod iam;
 pub mod live;
 pub mod offline;
+pub mod packet;
+pub mod pipeline;
 pub mod policy;
 pub mod process;
+pub mod reasm;
 pub mod require;
+pub mod rng;
 pub mod sat;
 pub mod text;
 pub mod trace;

@@ -1,13 +1,22 @@
-//! JSON string escaping with x86_64 vector instructions: the sixteen-byte
-//! specials check (SSE2, the baseline), and where the CPU has AVX2 or
-//! AVX-512 the entry points `json::escape` and `json::json_str` dispatch to,
-//! with the steps that escape 32 bytes at a time (byte shuffles with AVX2,
-//! one byte expansion with AVX-512: `vector`) and the short-string paths
-//! for header names and values. The portable escaping these plug into, and its tests
-//! (which run every path the CPU has), are in `json::escape`.
-
-use crate::json::escape::{ROOM, Wide, steps};
-use crate::json::{json_str_rest, str_pairs_with};
+//! JSON string escaping kernels for x86_64: the sixteen-byte specials check
+//! (SSE2, the baseline) and the vector steps, which escape the bytes they
+//! are given when all their specials take two-byte escapes (quotes,
+//! backslashes, \n \r \t): by byte shuffles with AVX2, by one byte
+//! expansion with AVX-512 (`vector`). `json` runs the steps inside its own
+//! loops, compiled with the features each step names, and keeps the
+//! portable escaping and the tests of every path.
+//!
+//! What every step here keeps to: it reads only the bytes it is given (a
+//! load that would go past them is masked, or made of smaller ones); it
+//! writes at most 64 bytes at `dst` (66 for `Ascii32::quoted`); it returns
+//! `Some(w)` when the escaped bytes are `dst[..w]`, else `None` with nothing
+//! written (but the opening quote of `quoted`). `None` means a byte needs a
+//! longer escape (a control, DEL, and from 0x80 every byte for Latin-1, the
+//! lead bytes 0xc2 and 0xe2 of U+0085 and U+2028/9 for UTF-8), or, for the
+//! short-string paths, that the string is not one they take (each says
+//! which). Each is `#[inline(always)]`, so that it takes the features of
+//! the function it is compiled into: the caller's duty, said in each Safety
+//! section, is to be built for them.
 
 mod vector;
 
@@ -46,231 +55,196 @@ fn specials_v(v: std::arch::x86_64::__m128i, latin1: bool) -> u32 {
     }
 }
 
-/// `json::escape` with AVX2: short strings in one step, the rest by the
-/// shuffled steps.
+/// The 32 bytes at `src`, by byte shuffles.
 ///
 /// # Safety
-/// The CPU must have AVX2 and POPCNT (`arch::avx2`).
-#[target_feature(enable = "avx2,popcnt")]
-pub fn escape_avx2(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    if b.len() <= 32 && escape_short(out, b, Some(latin1)) {
-        return;
+/// The caller is built for AVX2 and POPCNT; `src` is readable for 32 bytes
+/// and `dst` writable for 64.
+#[inline(always)]
+pub unsafe fn shuffle32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
+    // SAFETY: the caller's: 32 readable bytes at `src`, 64 writable at
+    // `dst`, AVX2 and POPCNT.
+    unsafe {
+        shuffled32(
+            std::arch::x86_64::_mm256_loadu_si256(src.cast()),
+            !0,
+            latin1,
+            dst,
+        )
     }
-    steps::<Shuffle>(out, b, latin1)
 }
 
-/// `json::escape` with AVX-512: the expanding steps.
+/// The sixteen bytes at `src`, by byte shuffles.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F, BW, VL and VBMI2, BMI2 and POPCNT
-/// (`arch::avx512`).
-#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
-pub fn escape_avx512(out: &mut Vec<u8>, b: &[u8], latin1: bool) {
-    steps::<Expansion>(out, b, latin1)
-}
-
-/// The vector steps by byte shuffles (`shuffled32`): for callers built for
-/// AVX2 and POPCNT.
-pub struct Shuffle;
-
-impl Wide for Shuffle {
-    const VECTOR: bool = true;
-    const LAST: usize = 16;
-
-    #[inline(always)]
-    unsafe fn step32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
-        // SAFETY: the caller's: 32 readable bytes at `src`, room at `dst`,
-        // AVX2 and POPCNT.
-        unsafe {
-            shuffled32(
-                std::arch::x86_64::_mm256_loadu_si256(src.cast()),
-                !0,
-                latin1,
-                dst,
-            )
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn step16(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
-        // SAFETY: the caller's: sixteen readable bytes at `src`, room at
-        // `dst`, AVX2 and POPCNT.
-        unsafe {
-            shuffled(
-                std::arch::x86_64::_mm_loadu_si128(src.cast()),
-                0xffff,
-                latin1,
-                dst,
-            )
-        }
-    }
-
-    /// Under sixteen bytes, loaded without reading past `rest`.
-    #[inline(always)]
-    unsafe fn last(rest: &[u8], latin1: bool, dst: *mut u8) -> Option<usize> {
-        // SAFETY: the caller's: room at `dst`, AVX2 and POPCNT.
-        unsafe { shuffled(load_short(rest), (1 << rest.len()) - 1, latin1, dst) }
+/// As for `shuffle32`, with sixteen readable bytes.
+#[inline(always)]
+pub unsafe fn shuffle16(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
+    // SAFETY: the caller's: sixteen readable bytes at `src`, 64 writable at
+    // `dst`, AVX2 and POPCNT.
+    unsafe {
+        shuffled(
+            std::arch::x86_64::_mm_loadu_si128(src.cast()),
+            0xffff,
+            latin1,
+            dst,
+        )
     }
 }
 
-/// The vector steps by byte expansion (`expanded32`): for callers built for
-/// AVX-512 (F, BW, VL, VBMI2), BMI2 and POPCNT.
-pub struct Expansion;
+/// All of `b` (at most sixteen bytes), by byte shuffles; loaded without
+/// reading past `b`.
+///
+/// # Safety
+/// The caller is built for AVX2 and POPCNT; `dst` is writable for 64 bytes.
+#[inline(always)]
+pub unsafe fn shuffle_short(b: &[u8], latin1: bool, dst: *mut u8) -> Option<usize> {
+    // SAFETY: the caller's: 64 writable bytes at `dst`, AVX2 and POPCNT.
+    unsafe { shuffled(load_short(b), (1 << b.len()) - 1, latin1, dst) }
+}
 
-impl Wide for Expansion {
-    const VECTOR: bool = true;
-    const LAST: usize = 32;
-
-    #[inline(always)]
-    unsafe fn step32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
-        // SAFETY: the caller's: 32 readable bytes at `src`, room at `dst`,
-        // the features above.
-        unsafe {
-            expanded32(
-                std::arch::x86_64::_mm256_loadu_si256(src.cast()),
-                !0,
-                latin1,
-                dst,
-            )
-        }
-    }
-
-    /// Never asked: `last` takes every rest (under 32 bytes).
-    #[inline(always)]
-    unsafe fn step16(_: *const u8, _: bool, _: *mut u8) -> Option<usize> {
-        None
-    }
-
-    /// A masked load reads the rest and nothing past it: one step.
-    #[inline(always)]
-    unsafe fn last(rest: &[u8], latin1: bool, dst: *mut u8) -> Option<usize> {
-        let valid = (1u32 << rest.len()) - 1;
-        // SAFETY: the masked load reads only the bytes of `rest`; the writes
-        // stay inside the room at `dst`; the caller has the features above.
-        unsafe {
-            let v = std::arch::x86_64::_mm256_maskz_loadu_epi8(valid, rest.as_ptr().cast());
-            expanded32(v, valid, latin1, dst)
-        }
+/// The 32 bytes at `src`, by one byte expansion.
+///
+/// # Safety
+/// The caller is built for AVX-512 F, BW, VL and VBMI2, BMI2 and POPCNT;
+/// `src` is readable for 32 bytes and `dst` writable for 64.
+#[inline(always)]
+pub unsafe fn expand32(src: *const u8, latin1: bool, dst: *mut u8) -> Option<usize> {
+    // SAFETY: the caller's: 32 readable bytes at `src`, 64 writable at
+    // `dst`, the features above.
+    unsafe {
+        expanded32(
+            std::arch::x86_64::_mm256_loadu_si256(src.cast()),
+            !0,
+            latin1,
+            dst,
+        )
     }
 }
 
-/// A string of up to 32 bytes (most header names and values) at once: copied
-/// as it is when nothing in it needs a look (one or two loads and stores);
-/// else, under sixteen bytes, in one shuffled step when its specials all
-/// take two-byte escapes. False (nothing written) otherwise. `latin1: None`
+/// All of `b` (fewer than 32 bytes), by one byte expansion; a masked load
+/// reads `b` and nothing past it.
+///
+/// # Safety
+/// The caller is built for AVX-512 F, BW, VL and VBMI2, BMI2 and POPCNT;
+/// `dst` is writable for 64 bytes.
+#[inline(always)]
+pub unsafe fn expand_short(b: &[u8], latin1: bool, dst: *mut u8) -> Option<usize> {
+    let valid = (1u32 << b.len()) - 1;
+    // SAFETY: the masked load reads only the bytes of `b`; the writes stay
+    // inside the 64 bytes at `dst`; the caller has the features above.
+    unsafe {
+        let v = std::arch::x86_64::_mm256_maskz_loadu_epi8(valid, b.as_ptr().cast());
+        expanded32(v, valid, latin1, dst)
+    }
+}
+
+/// A whole string of up to 32 bytes (most header names and values) with
+/// AVX2: copied as it is when nothing in it needs a look (one or two loads
+/// and stores); else, under sixteen bytes, one shuffled step. `latin1: None`
 /// from a caller that has not looked at the bytes: only ASCII is taken then,
 /// for which the choice makes no difference, and one load serves the check
-/// and the escaping.
+/// and the escaping. `None` (nothing written) for more than 32 bytes too.
 ///
 /// # Safety
-/// The CPU must have AVX2 and POPCNT (`arch::avx2`).
-#[target_feature(enable = "avx2,popcnt")]
-pub fn escape_short(out: &mut Vec<u8>, b: &[u8], latin1: Option<bool>) -> bool {
+/// The caller is built for AVX2 and POPCNT; `dst` is writable for 64 bytes.
+#[inline(always)]
+pub unsafe fn whole32(b: &[u8], latin1: Option<bool>, dst: *mut u8) -> Option<usize> {
     use std::arch::x86_64::*;
     let n = b.len();
-    out.reserve(ROOM);
-    let len = out.len();
-    // SAFETY: `len` is inside the allocation (reserved above). Every store
-    // below writes at most 64 bytes from there, inside the room reserved;
-    // the CPU has AVX2 and POPCNT.
-    let dst = unsafe { out.as_mut_ptr().add(len) };
     if n >= 16 {
         // SAFETY: two sixteen-byte reads inside `b` (16 <= n), overlapping
-        // when n < 32; the stores as above.
+        // when n < 32; the stores write n <= 32 bytes at `dst`; the caller
+        // has AVX2.
         unsafe {
             let a = _mm_loadu_si128(b.as_ptr().cast());
             let z = _mm_loadu_si128(b.as_ptr().add(n - 16).cast());
             if n > 32 || _mm256_movemask_epi8(looks32(_mm256_set_m128i(z, a))) != 0 {
-                return false;
+                return None;
             }
             _mm_storeu_si128(dst.cast(), a);
             _mm_storeu_si128(dst.add(n - 16).cast(), z);
-            out.set_len(len + n);
         }
-        return true;
+        return Some(n);
     }
     let v = load_short(b);
     let valid = (1u32 << n) - 1;
-    // SAFETY: the CPU has AVX2.
-    if _mm256_movemask_epi8(unsafe { looks32(_mm256_zextsi128_si256(v)) }) as u32 & valid == 0 {
-        // SAFETY: as above.
-        unsafe {
-            _mm_storeu_si128(dst.cast(), v);
-            out.set_len(len + n);
-        }
-        return true;
+    // SAFETY: the caller has AVX2.
+    if unsafe { _mm256_movemask_epi8(looks32(_mm256_zextsi128_si256(v))) } as u32 & valid == 0 {
+        // SAFETY: sixteen bytes written at `dst`.
+        unsafe { _mm_storeu_si128(dst.cast(), v) };
+        return Some(n);
     }
     let latin1 = match latin1 {
         Some(l) => l,
-        None if _mm_movemask_epi8(v) == 0 => false,
-        None => return false,
+        // SAFETY: SSE2 is part of the x86_64 baseline.
+        None if unsafe { _mm_movemask_epi8(v) } == 0 => false,
+        None => return None,
     };
-    // SAFETY: as above.
-    match unsafe { shuffled(v, valid, latin1, dst) } {
-        Some(w) => {
-            // SAFETY: written up to here.
-            unsafe { out.set_len(len + w) };
-            true
-        }
-        None => false,
-    }
+    // SAFETY: the caller's: 64 writable bytes at `dst`, AVX2 and POPCNT.
+    unsafe { shuffled(v, valid, latin1, dst) }
 }
 
-/// `str_pairs` with the short AVX-512 strings inlined (most header names
-/// and values): one call for the list instead of two per pair.
-///
-/// # Safety
-/// The CPU must have AVX-512 F, BW, VL and VBMI2, BMI2 and POPCNT
-/// (`arch::avx512`).
-#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
-pub fn str_pairs_avx512(out: &mut Vec<u8>, pairs: &[(&str, &[u8])]) {
-    str_pairs_with(out, pairs, |out, b| {
-        // The closure has the features of its function.
-        if b.len() > 32 || !json_short_avx512(out, b) {
-            out.push(b'"');
-            json_str_rest(out, b);
-        }
-    })
+/// Up to 32 ASCII bytes in a register (`load`), to be written as a JSON
+/// string (`quoted`) with AVX-512.
+#[derive(Clone, Copy)]
+pub struct Ascii32 {
+    v: std::arch::x86_64::__m256i,
+    /// Bit k for each byte k of the string.
+    valid: u32,
+    len: usize,
 }
 
-/// `json_str` of up to 32 ASCII bytes with AVX-512: one masked load (which
-/// reads nothing past `b`), one expanding step, the quotes around it. False
-/// (nothing written) when `b` is not ASCII or has a rare special.
-///
-/// # Safety
-/// The CPU must have AVX-512 F, BW, VL and VBMI2, BMI2 and POPCNT
-/// (`arch::avx512`).
-#[target_feature(enable = "avx2,popcnt,bmi2,avx512f,avx512bw,avx512vl,avx512vbmi2")]
-#[inline]
-pub fn json_short_avx512(out: &mut Vec<u8>, b: &[u8]) -> bool {
-    use std::arch::x86_64::*;
-    let valid = ((1u64 << b.len()) - 1) as u32;
-    // SAFETY: the masked load reads only the bytes of `b` (at most 32).
-    let v = unsafe { _mm256_maskz_loadu_epi8(valid, b.as_ptr().cast()) };
-    if _mm256_movemask_epi8(v) != 0 {
-        return false;
-    }
-    out.reserve(ROOM + 2);
-    let len = out.len();
-    // SAFETY: the quote, the step's 64 bytes after it and the closing quote
-    // stay inside the room reserved; the CPU has what the step needs.
-    unsafe {
-        let dst = out.as_mut_ptr().add(len);
-        *dst = b'"';
-        if _mm256_movemask_epi8(looks32(v)) as u32 & valid == 0 {
-            // Nothing to escape (most names and values): as it is.
-            _mm256_storeu_si256(dst.add(1).cast(), v);
-            *dst.add(1 + b.len()) = b'"';
-            out.set_len(len + b.len() + 2);
-            return true;
+impl Ascii32 {
+    /// `b` (at most 32 bytes) by one masked load, which reads nothing past
+    /// it, when it is all ASCII; else None.
+    ///
+    /// # Safety
+    /// The caller is built for AVX-512 BW and VL.
+    #[inline(always)]
+    pub unsafe fn load(b: &[u8]) -> Option<Ascii32> {
+        use std::arch::x86_64::*;
+        let valid = ((1u64 << b.len()) - 1) as u32;
+        // SAFETY: the masked load reads only the bytes of `b` (at most 32);
+        // the caller has AVX-512 BW and VL.
+        let v = unsafe { _mm256_maskz_loadu_epi8(valid, b.as_ptr().cast()) };
+        // SAFETY: as above (AVX2).
+        if unsafe { _mm256_movemask_epi8(v) } != 0 {
+            return None;
         }
-        match expanded32(v, valid, false, dst.add(1)) {
-            Some(w) => {
-                *dst.add(1 + w) = b'"';
-                out.set_len(len + w + 2);
-                true
+        Some(Ascii32 {
+            v,
+            valid,
+            len: b.len(),
+        })
+    }
+
+    /// The string with its quotes into `dst`: `Some(w)` when it is
+    /// `dst[..w]`; copied as it is when nothing in it needs escaping (most
+    /// names and values), else by one expanding step. `None` when a byte
+    /// needs a six-byte escape (a control or DEL); then only the opening
+    /// quote is written.
+    ///
+    /// # Safety
+    /// The caller is built for AVX-512 F, BW, VL and VBMI2, BMI2 and POPCNT;
+    /// `dst` is writable for 66 bytes.
+    #[inline(always)]
+    pub unsafe fn quoted(self, dst: *mut u8) -> Option<usize> {
+        use std::arch::x86_64::*;
+        let Ascii32 { v, valid, len } = self;
+        // SAFETY: the quote, the step's 64 bytes after it and the closing
+        // quote stay inside the 66 bytes at `dst`; the caller has what the
+        // step needs.
+        unsafe {
+            *dst = b'"';
+            if _mm256_movemask_epi8(looks32(v)) as u32 & valid == 0 {
+                _mm256_storeu_si256(dst.add(1).cast(), v);
+                *dst.add(1 + len) = b'"';
+                return Some(len + 2);
             }
-            None => false,
+            let w = expanded32(v, valid, false, dst.add(1))?;
+            *dst.add(1 + w) = b'"';
+            Some(w + 2)
         }
     }
 }

@@ -1,96 +1,11 @@
-//! The secret-word scan (`policy::mentions_secret`, `policy::secret_name`)
-//! with x86_64 vector instructions: the first three letters of the words
-//! looked for 32 positions at a time with AVX2, 64 with AVX-512, and the
-//! whole word checked (by the portable `secret_at`) only where they
-//! appear. The portable scan and the tests of every path are in
-//! `policy::secret`.
-
-use crate::policy::secret::{secret_at, word_check};
-
-/// `mentions_secret` 64 positions at a time; masked loads read the bytes of
-/// `b` and nothing past them, so there is no separate tail.
-///
-/// # Safety
-/// The CPU must have AVX-512 F, BW and VL (`arch::avx512`).
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-pub fn mentions_secret_avx512(b: &[u8]) -> bool {
-    use std::arch::x86_64::*;
-    let n = b.len();
-    let bits = |k: usize| if k >= 64 { !0u64 } else { (1u64 << k) - 1 };
-    let mut i = 0;
-    // A word needs five bytes from its start.
-    while n >= i + 5 {
-        let left = n - i;
-        // SAFETY: each masked load reads the bytes of `b` from i + k for as
-        // many as are left (at most 64): inside `b`; i + 2 < n. The CPU has
-        // AVX-512 BW.
-        let mut starts = unsafe {
-            let p = b.as_ptr().add(i);
-            let m = _mm512_and_si512(
-                _mm512_and_si512(
-                    class64(_mm512_maskz_loadu_epi8(bits(left), p.cast()), &FIRST),
-                    class64(
-                        _mm512_maskz_loadu_epi8(bits(left - 1), p.add(1).cast()),
-                        &SECOND,
-                    ),
-                ),
-                class64(
-                    _mm512_maskz_loadu_epi8(bits(left - 2), p.add(2).cast()),
-                    &THIRD,
-                ),
-            );
-            _mm512_test_epi8_mask(m, m)
-        };
-        while starts != 0 {
-            if secret_at(b, i + starts.trailing_zeros() as usize) {
-                return true;
-            }
-            starts &= starts - 1;
-        }
-        i += 64;
-    }
-    false
-}
-
-/// `class` for 64 bytes in a register.
-///
-/// # Safety
-/// The caller is built for AVX-512 BW.
-#[inline(always)]
-unsafe fn class64(v: std::arch::x86_64::__m512i, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller has AVX-512 BW.
-    unsafe {
-        let nib = _mm512_set1_epi8(0x0f);
-        let lo = _mm512_and_si512(v, nib);
-        let hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
-        let lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[0].as_ptr().cast()));
-        let hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[1].as_ptr().cast()));
-        _mm512_and_si512(_mm512_shuffle_epi8(lo_t, lo), _mm512_shuffle_epi8(hi_t, hi))
-    }
-}
-
-/// `mentions_secret` 32 positions at a time, the last bytes by the word
-/// check.
-///
-/// # Safety
-/// The CPU must have AVX2 (`arch::avx2`).
-#[target_feature(enable = "avx2")]
-pub fn mentions_secret_avx2(b: &[u8]) -> bool {
-    let mut i = 0;
-    while b.len() - i >= 34 {
-        // SAFETY: built for AVX2, as `starts32` needs.
-        let mut m = unsafe { starts32(b[i..i + 34].try_into().unwrap()) };
-        while m != 0 {
-            if secret_at(b, i + m.trailing_zeros() as usize) {
-                return true;
-            }
-            m &= m - 1;
-        }
-        i += 32;
-    }
-    word_check(&b[i..])
-}
+//! The secret-word scan's kernels for x86_64: where one of the words
+//! `policy::secret` looks for may start, as a bit mask over 32 positions
+//! with AVX2 (`starts32`) or 64 with AVX-512 (`starts64`). A bit is set
+//! where the first three letters of a word are, in either case: "tok",
+//! "sec", "ses", "pas" or "api"; the caller checks the whole word there.
+//! Each is `#[inline(always)]`, so that it takes the features of the loop
+//! it is compiled into (policy's scans, tested there against the portable
+//! word check); the caller's duty is to be built for them.
 
 /// Bit k set when a secret word may start at `w[k]` (k < 32): its first three
 /// letters, in either case, are there. Each byte is classed by two table
@@ -100,7 +15,7 @@ pub fn mentions_secret_avx2(b: &[u8]) -> bool {
 /// # Safety
 /// The caller is built for AVX2.
 #[inline(always)]
-unsafe fn starts32(w: &[u8; 34]) -> u32 {
+pub unsafe fn starts32(w: &[u8; 34]) -> u32 {
     use std::arch::x86_64::*;
     // SAFETY: the caller has AVX2; each load reads 32 of the 34 bytes of
     // `w`, unaligned.
@@ -130,6 +45,58 @@ unsafe fn class(w: &[u8; 34], at: usize, t: &[[u8; 16]; 2]) -> std::arch::x86_64
         let lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(t[0].as_ptr().cast()));
         let hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128(t[1].as_ptr().cast()));
         _mm256_and_si256(_mm256_shuffle_epi8(lo_t, lo), _mm256_shuffle_epi8(hi_t, hi))
+    }
+}
+
+/// Bit k set when a secret word may start at `b[at + k]` (k < 64): its first
+/// three letters are there. Masked loads read the bytes of `b` from `at` and
+/// nothing past them; a word whose first letters would run past `b` is not
+/// marked.
+///
+/// # Safety
+/// The caller is built for AVX-512 F, BW and VL; `at + 2 <= b.len()`.
+#[inline(always)]
+pub unsafe fn starts64(b: &[u8], at: usize) -> u64 {
+    use std::arch::x86_64::*;
+    let bits = |k: usize| if k >= 64 { !0u64 } else { (1u64 << k) - 1 };
+    let left = b.len() - at;
+    // SAFETY: each masked load reads the bytes of `b` from at + k for as
+    // many as are left (at most 64): inside `b`; at + 2 <= b.len(). The
+    // caller has AVX-512 BW.
+    unsafe {
+        let p = b.as_ptr().add(at);
+        let m = _mm512_and_si512(
+            _mm512_and_si512(
+                class64(_mm512_maskz_loadu_epi8(bits(left), p.cast()), &FIRST),
+                class64(
+                    _mm512_maskz_loadu_epi8(bits(left - 1), p.add(1).cast()),
+                    &SECOND,
+                ),
+            ),
+            class64(
+                _mm512_maskz_loadu_epi8(bits(left - 2), p.add(2).cast()),
+                &THIRD,
+            ),
+        );
+        _mm512_test_epi8_mask(m, m)
+    }
+}
+
+/// `class` for 64 bytes in a register.
+///
+/// # Safety
+/// The caller is built for AVX-512 BW.
+#[inline(always)]
+unsafe fn class64(v: std::arch::x86_64::__m512i, t: &[[u8; 16]; 2]) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX-512 BW.
+    unsafe {
+        let nib = _mm512_set1_epi8(0x0f);
+        let lo = _mm512_and_si512(v, nib);
+        let hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+        let lo_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[0].as_ptr().cast()));
+        let hi_t = _mm512_broadcast_i32x4(_mm_loadu_si128(t[1].as_ptr().cast()));
+        _mm512_and_si512(_mm512_shuffle_epi8(lo_t, lo), _mm512_shuffle_epi8(hi_t, hi))
     }
 }
 

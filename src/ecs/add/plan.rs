@@ -461,6 +461,18 @@ impl Plan {
                 o.log_group.as_deref().unwrap_or("?")
             ),
         ];
+        let hc = &sc["healthCheck"];
+        if let Some(cmd) = hc["command"].as_array() {
+            let words: Vec<&str> = cmd.iter().skip(1).filter_map(Value::as_str).collect();
+            lines.push(format!(
+                "       health check '{}' every {} s (timeout {} s, {} retries, {} s start period)",
+                words.join(" "),
+                num(hc.get("interval")).unwrap_or(0),
+                num(hc.get("timeout")).unwrap_or(0),
+                num(hc.get("retries")).unwrap_or(0),
+                num(hc.get("startPeriod")).unwrap_or(0),
+            ));
+        }
         if o.spool {
             lines.push(format!(
                 "       spool {} MiB at {} on task volume {} (added; task-scoped storage)",

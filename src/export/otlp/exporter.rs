@@ -46,6 +46,7 @@ use super::spool::Spool;
 use super::{Resource, Rng, envelope, write_span};
 use crate::export::client::{self, Connect};
 use crate::export::{Next, Output};
+use crate::health::Ago;
 use crate::log;
 use crate::stats::{SpoolStats, Stats};
 use crate::view::View;
@@ -84,6 +85,8 @@ pub const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// ...and given this long (a SYN the kernel has to send again takes 1 s).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Bytes of the latest failure's words kept for the health check.
+const LAST_ERROR: usize = 160;
 /// Batches sent (or spooled) per tick at most.
 const PER_TICK: usize = 4;
 /// The span scratch buffer's usual size; it may hold up to a batch, and
@@ -120,6 +123,11 @@ pub struct Exporter {
     replay_at: Instant,
     backoff: Duration,
     failing: Option<Failure>,
+    /// Since when sends fail, and the latest failure's words (for the
+    /// health check; in place, cut to fit).
+    failing_since: Option<Instant>,
+    last_error: [u8; LAST_ERROR],
+    last_error_len: usize,
     counters: Counters,
     rng: Rng,
     span: Vec<u8>,
@@ -169,6 +177,9 @@ impl Exporter {
             replay_at: Instant::now(),
             backoff: Duration::from_secs(1),
             failing: None,
+            failing_since: None,
+            last_error: [0; LAST_ERROR],
+            last_error_len: 0,
             counters: Counters::default(),
             rng: Rng::seeded(),
             span: Vec::with_capacity(SPAN_ROOM),
@@ -426,6 +437,7 @@ impl Exporter {
                 self.taken(from, n);
                 self.hold = None;
                 self.backoff = Duration::from_secs(1);
+                self.failing_since = None;
                 if self.failing.take().is_some() {
                     log::info(&format!("satellite {} accepts traces again", self.url));
                 }
@@ -444,6 +456,7 @@ impl Exporter {
                 self.counters.export_failures += 1;
                 self.counters.export_dropped += n as u64;
                 let f = Failure::Status(status);
+                self.note(&body);
                 if self.failing != Some(f) {
                     log::error(&format!(
                         "satellite {} rejected a batch of {n} traces with HTTP {status}: {body} (batch dropped)",
@@ -465,6 +478,17 @@ impl Exporter {
                 Sent::Failed
             }
         }
+    }
+
+    /// Keep `detail` as the latest failure's words, and since when sends fail.
+    fn note(&mut self, detail: &str) {
+        self.failing_since.get_or_insert_with(Instant::now);
+        let mut end = detail.len().min(LAST_ERROR);
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.last_error[..end].copy_from_slice(&detail.as_bytes()[..end]);
+        self.last_error_len = end;
     }
 
     /// The satellite accepted `n` traces from `from`.
@@ -501,6 +525,7 @@ impl Exporter {
     /// Once per outage, whatever mix of errors it shows; the failure in
     /// force is `f` from now on.
     fn warn_once(&mut self, f: Failure, detail: &str) {
+        self.note(detail);
         if self.failing.is_none() {
             let how = match f {
                 Failure::Unreachable => format!(
@@ -804,6 +829,37 @@ impl Output for Exporter {
             self.queue.pop(self.queue.len());
         }
         Ok(())
+    }
+
+    /// The satellite's state: delivering, or failing since when and why
+    /// (an outage is reported, the sensor stays healthy); what waits in the
+    /// queue, and in the spool when it holds anything.
+    fn health(&self, out: &mut dyn std::fmt::Write) {
+        let url = self.url.trim_end_matches("/v1/traces");
+        let queued = self.queue.len();
+        // Whole characters only were kept (see note).
+        let why = std::str::from_utf8(&self.last_error[..self.last_error_len]).unwrap_or("");
+        let _ = match (&self.failing, self.failing_since) {
+            (Some(Failure::Status(s)), Some(t)) if *s != 429 && *s < 500 => write!(
+                out,
+                "; satellite {url} rejects batches (HTTP {s}: {why}) since {} ago, {queued} queued",
+                Ago(t.elapsed())
+            ),
+            (Some(_), Some(t)) => write!(
+                out,
+                "; satellite {url} failing for {} ({why}), {queued} queued",
+                Ago(t.elapsed()),
+            ),
+            _ => write!(
+                out,
+                "; satellite {url}: {} traces delivered, {queued} queued",
+                self.counters.exported
+            ),
+        };
+        // With a spool, what waits on disk too.
+        if let Some(s) = self.spool.as_ref().filter(|s| !s.is_empty()) {
+            let _ = write!(out, ", {} bytes spooled", s.bytes());
+        }
     }
 
     fn report(&self, st: &mut Stats) {

@@ -4,7 +4,7 @@
 
 use super::*;
 #[cfg(target_arch = "x86_64")]
-use crate::arch::x86_64::escape::{escape_avx2, escape_avx512, escape_short};
+use crate::json::x86_64::{escape_avx2, escape_avx512, escape_short};
 use crate::json::{json_str, str_pairs};
 
 /// Bytes that may need escaping: controls, '"', '\\', DEL, and from 0x80.

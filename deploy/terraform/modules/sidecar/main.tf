@@ -71,6 +71,8 @@ locals {
       "--levo-env", local.levo_env,
       "--levoai-org-id", local.org_id,
       "--rate-limit", local.rate_limit,
+      # Stay up when capture cannot start or fails, so the health check says why.
+      "--keep-running",
     ],
     local.export_every == null ? [] : ["--trace-export-interval", local.export_every],
     local.close_idle == null ? [] : ["--stream-timeout-seconds", local.close_idle],
@@ -91,6 +93,17 @@ locals {
     readonlyRootFilesystem = true
     entryPoint             = local.entry_point
     environment            = [{ name = "LEVO_AWS_REGION", value = local.region }]
+    # `pcap-sensor health` asks the sensor's capture loop (no shell in the
+    # image: CMD); it waits 5 s for the answer, within the 10 s timeout.
+    # The same values as `pcap-sensor ecs container-definition` (HEALTH_CHECK
+    # in src/ecs/container_def.rs says why).
+    healthCheck = {
+      command     = ["CMD", "./bin/init", "health"]
+      interval    = 30
+      timeout     = 10
+      retries     = 3
+      startPeriod = 15
+    }
     logConfiguration = {
       logDriver = "awslogs"
       options = {

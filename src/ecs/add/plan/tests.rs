@@ -493,6 +493,7 @@ fn the_plan() {
             "       image repo/pcap-sensor:1, 512 CPU units, 512 MiB",
             "       satellite http://sat:9999, environment staging, org org, 12.5 traces/min",
             "       logs to CloudWatch group /ecs/web-pcap (created if absent)",
+            "       health check './bin/init health' every 30 s (timeout 10 s, 3 retries, 15 s start period)",
             "       apidump flags: --filter not port 8888",
             "  2. update service web-a (runs web:7) to the new revision",
             "  2. update service web-b (runs web:6) to the new revision",

@@ -76,7 +76,7 @@ run "low_resource_minimums_and_flags" {
   assert {
     condition = join(" ", output.sidecar.entryPoint) == join(" ", [
       "./bin/init apidump --satellite-url http://levoai-satellite:9999 --levo-env staging",
-      "--levoai-org-id org-123 --rate-limit 50 --trace-export-interval 1 --stream-timeout-seconds 1",
+      "--levoai-org-id org-123 --rate-limit 50 --keep-running --trace-export-interval 1 --stream-timeout-seconds 1",
       "--max-http-length 65536 --buffer-pool-mb 4 --max-flows 1024 --pcap-buffer-mb 8",
       "--export-queue-mb 2 --max-batch-kb 256",
     ])
@@ -213,6 +213,7 @@ run "placeholders_when_values_are_missing" {
       "--levo-env", "<INSERT APPLICATION ENVIRONMENT (staging, production etc.)>",
       "--levoai-org-id", "< INSERT LEVO ORG ID >",
       "--rate-limit", "<INSERT NUMBER OF TRACES PER MINUTE>",
+      "--keep-running",
     ]
     error_message = "Missing values become the reference's placeholders: ${jsonencode(output.sidecar.entryPoint)}"
   }
@@ -248,6 +249,29 @@ run "sidecar_shape" {
   assert {
     condition     = slice(output.sidecar.entryPoint, length(output.sidecar.entryPoint) - 2, length(output.sidecar.entryPoint)) == ["--filter", "not port 8888"]
     error_message = "extra_args go last in the entry point."
+  }
+}
+
+run "health_check" {
+  command = plan
+
+  assert {
+    condition = (
+      output.sidecar.healthCheck.command == ["CMD", "./bin/init", "health"]
+      && output.sidecar.healthCheck.interval == 30
+      && output.sidecar.healthCheck.timeout == 10
+      && output.sidecar.healthCheck.retries == 3
+      && output.sidecar.healthCheck.startPeriod == 15
+    )
+    error_message = "The health check runs ./bin/init health every 30 s (timeout 10 s, 3 retries, 15 s start period): ${jsonencode(output.sidecar.healthCheck)}"
+  }
+  assert {
+    condition     = contains(output.sidecar.entryPoint, "--keep-running")
+    error_message = "The sensor stays up after a capture failure, so the health check can say why: ${jsonencode(output.sidecar.entryPoint)}"
+  }
+  assert {
+    condition     = jsondecode(output.container_definitions)[2].healthCheck.command[2] == "health"
+    error_message = "The appended sidecar carries the health check."
   }
 }
 
