@@ -1,7 +1,9 @@
 //! OTLP/HTTP JSON export to the satellite: each trace becomes one span
 //! (span.rs), spans wait in a bounded byte queue (queue.rs) and leave in
 //! batches, each request body the resource's envelope around the oldest
-//! spans, sent by the exporter (exporter.rs) with retry and backoff. The
+//! spans, sent by the exporter (exporter.rs): a satellite that cannot be
+//! reached is probed with connects, one that answers 429/5xx gets backoff;
+//! with `--spool-dir`, batches it cannot take wait on disk (spool.rs). The
 //! stats line's counters go too, as metrics with the same resource
 //! (metrics.rs), between batches.
 
