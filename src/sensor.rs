@@ -110,7 +110,9 @@ impl Run {
         }
     }
 
-    fn stats_line(&mut self, sources: &mut [Box<dyn Source>], label: &str) {
+    /// Fill in the counters kept elsewhere (the capture's, the outputs',
+    /// peak RSS).
+    fn collect(&mut self, sources: &mut [Box<dyn Source>]) {
         let st = &mut self.tracker.stats;
         st.kernel_drops = 0;
         st.if_drops = 0;
@@ -121,8 +123,35 @@ impl Run {
         }
         st.peak_rss_kb = stats::peak_rss_kb();
         self.sink.report(st);
-        log::event("info", label, &st.fields());
-        if let Some(servers) = st.unread.encrypted() {
+    }
+
+    /// A periodic stats line, and the encrypted servers seen; the same
+    /// counters go to the satellite as metrics.
+    fn stats_line(&mut self, sources: &mut [Box<dyn Source>]) {
+        self.collect(sources);
+        let fields = self.tracker.stats.fields();
+        log::event("info", "stats", &fields);
+        self.encrypted();
+        self.sink.metrics(&fields);
+    }
+
+    /// The final stats line, after the outputs have finished. Its counters
+    /// go to the satellite as metrics first (sending cannot change them,
+    /// but for `metrics_failures` when that fails, which the line then
+    /// counts).
+    fn final_stats_line(&mut self, sources: &mut [Box<dyn Source>], deadline: Instant) {
+        self.collect(sources);
+        self.sink
+            .final_metrics(&self.tracker.stats.fields(), deadline);
+        let st = &mut self.tracker.stats;
+        self.sink.report(st);
+        log::event("info", "final stats", &st.fields());
+        self.encrypted();
+    }
+
+    /// The top encrypted servers, after a stats line (none: no line).
+    fn encrypted(&self) {
+        if let Some(servers) = self.tracker.stats.unread.encrypted() {
             log::info(&format!("encrypted: {servers}"));
         }
     }
@@ -364,7 +393,7 @@ pub fn apidump(a: &ApidumpArgs) -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs_f64(a.shutdown_timeout);
     let flushed = run.sink.finish(deadline);
     run.write_inventory(true);
-    run.stats_line(&mut sources, "final stats");
+    run.final_stats_line(&mut sources, deadline);
     if let Some(advice) = run.tracker.stats.advice(a.filter.as_deref()) {
         log::info(&format!("no HTTP exchanges were seen: {advice}"));
     }
@@ -574,7 +603,7 @@ fn read(
             && now >= n
         {
             run.write_inventory(false);
-            run.stats_line(sources, "stats");
+            run.stats_line(sources);
             next_stats = Some(now + every);
         }
         if got == 0 && live {

@@ -86,6 +86,8 @@ counters!(
     export_failures,
     export_dropped,
     export_truncated,
+    export_queued,
+    metrics_failures,
     peak_rss_kb,
 );
 

@@ -17,7 +17,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,6 +26,7 @@ use support::process::{SENSOR, run_with_deadline};
 use support::require::corpus;
 use support::require::require_root;
 use support::sat::*;
+use support::trace::parse_stats;
 
 /// How long the satellite may wait for traces of traffic that has ended.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
@@ -1281,4 +1282,270 @@ fn sigterm_during_traffic_delivers_every_complete_exchange() {
     }
     fin.assert_stat("exported", got.len() as u64);
     fin.assert_stat("traces", fin.stat("exported"));
+}
+
+// ---------------------------------------------------------------------------
+// The sensor's own metrics (issue 20 item 2)
+
+/// A body's metrics as the stats line's `key -> value`.
+fn metric_values(body: &Value) -> BTreeMap<String, u64> {
+    body["metrics"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, m)| (k.clone(), m["value"].as_u64().unwrap()))
+        .collect()
+}
+
+/// Every stats line (periodic, then the final one) among the sensor's
+/// stderr lines.
+fn stats_lines(stderr: &[String]) -> Vec<BTreeMap<String, u64>> {
+    stderr
+        .iter()
+        .filter(|l| is_periodic_stats(l) || l.contains("final stats"))
+        .map(|l| parse_stats(l))
+        .collect()
+}
+
+/// The live run of the metrics tests: `n` exchanges delivered, then the
+/// sensor (stats every second) stopped once the satellite has had
+/// `metrics` metrics posts. Returns the paths requested.
+fn metered_run(sat: &mut Satellite, n: usize, metrics: usize) -> (Vec<String>, SatFinished) {
+    let app = Server::start("127.0.0.1");
+    let (url, filter) = (sat.url(), app.filter());
+    let sensor = SatSensor::start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            &filter,
+            "--satellite-url",
+            &url,
+            "--trace-export-interval",
+            "500ms",
+            "--stats-interval",
+            "1",
+            "--levo-env",
+            "test-env",
+            "--levoai-org-id",
+            "org-1234",
+        ],
+        &[],
+    );
+    let sent = paths("metered", n);
+    curl_all_ok(&app, &sent);
+    sat.wait_delivered(n as i64, DELIVERY_DEADLINE);
+    let after = sat.metrics_posts.len() + metrics;
+    sat.wait(
+        Duration::from_secs(20),
+        &format!("{metrics} metrics posts after the traces"),
+        |s| s.metrics_posts.len() >= after,
+    );
+    let fin = sensor.stop(libc::SIGTERM, Duration::from_secs(5));
+    fin.assert_exit_0();
+    sat.drain();
+    (sent, fin)
+}
+
+/// With a satellite and --stats-interval 1, the stats line's counters reach
+/// {satellite}/v1/metrics every second and once at exit. Every body is a
+/// valid OTLP/HTTP JSON ExportMetricsServiceRequest (checked with
+/// opentelemetry-proto by sat_metrics_check.py) with the traces' resource
+/// and scope; each body holds exactly the values of one stats line, in
+/// order, and the last (sent after every trace) the final line's; counters
+/// are cumulative sums from the sensor's start, levels gauges with units.
+#[test]
+fn metrics_reach_the_satellite_and_match_the_stats_lines() {
+    require_root("live capture");
+    let mut sat = Satellite::start(SatOpts::mode(Mode::Ok));
+    let t0 = now_ns();
+    let (sent, fin) = metered_run(&mut sat, 5, 2);
+    let t1 = now_ns();
+    fin.assert_stat("traces", 5);
+    fin.assert_stat("exported", 5);
+    fin.assert_stat("metrics_failures", 0);
+    fin.assert_stat("export_queued", 0);
+
+    let otlp = sat.check();
+    assert_posts_shape(&otlp, "/v1/traces");
+    assert_same_set(&delivered_paths(&otlp), &sent, "every trace", &otlp);
+    let bodies = sat.check_metrics();
+    let lines = stats_lines(&fin.stderr);
+    assert_eq!(
+        bodies.len(),
+        lines.len(),
+        "one metrics post per stats line (none dropped: metrics_failures=0)\n{}",
+        fin.stderr_text()
+    );
+    assert!(sat.metrics_posts.iter().all(|p| p.answer == "200"));
+    for (k, (body, line)) in bodies.iter().zip(&lines).enumerate() {
+        assert_eq!(body["path"], "/v1/metrics", "{body}");
+        assert_eq!(body["content_type"], "application/json", "{body}");
+        assert_eq!(
+            body["resource"],
+            otlp.delivered()[0]["resource"],
+            "the traces' resource"
+        );
+        assert_eq!(
+            body["scope"],
+            json!({"name": "pcap-sensor", "version": VERSION})
+        );
+        assert_eq!(
+            &metric_values(body),
+            line,
+            "body {k} against stats line {k}\n{}",
+            fin.stderr_text()
+        );
+    }
+    // The last body is the final line's, and came after every trace.
+    let last = bodies.last().unwrap();
+    assert_eq!(metric_values(last), fin.final_stats);
+    let last_trace = sat.posts.iter().map(|p| p.at).max().unwrap();
+    assert!(
+        sat.metrics_posts.last().unwrap().at > last_trace,
+        "the final metrics before a trace batch: {:?} {:?}",
+        sat.posts,
+        sat.metrics_posts
+    );
+    // Kinds and units.
+    let m = &last["metrics"];
+    for (field, kind, unit) in [
+        ("packets", "sum", "{packets}"),
+        ("bytes", "sum", "By"),
+        ("kernel_drops", "sum", "{packets}"),
+        ("traces", "sum", "{traces}"),
+        ("exported", "sum", "{traces}"),
+        ("metrics_failures", "sum", "{exports}"),
+        ("peak_rss_kb", "gauge", "KiBy"),
+        ("export_queued", "gauge", "{traces}"),
+    ] {
+        assert_eq!(m[field]["kind"], kind, "{field}: {}", m[field]);
+        assert_eq!(m[field]["unit"], unit, "{field}: {}", m[field]);
+    }
+    // Sums start at the sensor's start and never go down; time goes on.
+    let start = m["packets"]["start_ns"].as_u64().unwrap();
+    assert!(
+        t0 <= start && start <= t1,
+        "start {start} not in [{t0}, {t1}]"
+    );
+    let mut prev: Option<&Value> = None;
+    for b in &bodies {
+        for (field, x) in b["metrics"].as_object().unwrap() {
+            let time = x["time_ns"].as_u64().unwrap();
+            assert!(start <= time && time <= t1, "{field}: {x}");
+            if x["kind"] == "sum" {
+                assert_eq!(x["start_ns"].as_u64(), Some(start), "{field}: {x}");
+            }
+            if let Some(p) = prev {
+                let was = &p["metrics"][field];
+                assert!(
+                    was["time_ns"].as_u64() < Some(time),
+                    "{field}: {was} then {x}"
+                );
+                if x["kind"] == "sum" {
+                    assert!(was["value"].as_u64() <= x["value"].as_u64(), "{field}");
+                }
+            }
+        }
+        prev = Some(b);
+    }
+}
+
+/// A satellite that answers 404 to /v1/metrics (a collector without a
+/// metrics pipeline) still gets every trace, once; each metrics post is
+/// tried once, failed and counted (metrics_failures), and said once on
+/// stderr.
+#[test]
+fn a_satellite_rejecting_metrics_still_gets_every_trace() {
+    require_root("live capture");
+    let mut sat = Satellite::start_answering_metrics(SatOpts::mode(Mode::Ok), "404");
+    let (sent, fin) = metered_run(&mut sat, 6, 2);
+    fin.assert_stat("traces", 6);
+    fin.assert_stat("exported", 6);
+    fin.assert_stat("export_failures", 0);
+    fin.assert_stat("export_dropped", 0);
+    let otlp = sat.check();
+    assert_posts_shape(&otlp, "/v1/traces");
+    assert_same_set(&delivered_paths(&otlp), &sent, "delivered once each", &otlp);
+    assert!(sat.metrics_posts.len() >= 3, "{:?}", sat.metrics_posts);
+    assert!(
+        sat.metrics_posts.iter().all(|p| p.answer == "404"),
+        "{:?}",
+        sat.metrics_posts
+    );
+    fin.assert_stat("metrics_failures", sat.metrics_posts.len() as u64);
+    let said: Vec<&String> = fin
+        .stderr
+        .iter()
+        .filter(|l| l.contains("cannot deliver metrics"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once\n{}", fin.stderr_text());
+    assert!(said[0].contains("HTTP 404"), "{}", said[0]);
+    // The bodies were still valid OTLP.
+    assert_eq!(sat.check_metrics().len(), sat.metrics_posts.len());
+}
+
+/// A satellite that takes traces but never answers /v1/metrics: the one
+/// metrics request times out, and none is tried for a minute after it (each
+/// would hold the capture thread for its timeout); every body meanwhile is
+/// dropped and counted, and traces before and after are all delivered, once.
+#[test]
+fn a_satellite_hanging_on_metrics_is_not_asked_again_at_once() {
+    require_root("live capture");
+    let app = Server::start("127.0.0.1");
+    let mut sat = Satellite::start_answering_metrics(SatOpts::mode(Mode::Ok), "hang");
+    let (url, filter) = (sat.url(), app.filter());
+    let mut sensor = SatSensor::start_live(
+        &[
+            "-i",
+            "lo",
+            "--filter",
+            &filter,
+            "--satellite-url",
+            &url,
+            "--trace-export-interval",
+            "500ms",
+            "--stats-interval",
+            "1",
+        ],
+        &[],
+    );
+    let before = paths("before-hang", 4);
+    curl_all_ok(&app, &before);
+    sat.wait_delivered(4, DELIVERY_DEADLINE);
+    sat.wait(Duration::from_secs(20), "a metrics post", |s| {
+        !s.metrics_posts.is_empty()
+    });
+    // The hung request has failed, and three more intervals have passed.
+    sensor.wait_stats(Duration::from_secs(30), "metrics_failures >= 4", |s| {
+        s.get("metrics_failures").is_some_and(|&n| n >= 4)
+    });
+    let after = paths("after-hang", 4);
+    curl_all_ok(&app, &after);
+    sat.wait_delivered(8, DELIVERY_DEADLINE);
+    let fin = sensor.stop(libc::SIGTERM, Duration::from_secs(5));
+    fin.assert_exit_0();
+    fin.assert_stat("traces", 8);
+    fin.assert_stat("exported", 8);
+    fin.assert_stat("export_dropped", 0);
+    sat.drain();
+    assert_eq!(
+        sat.metrics_posts.len(),
+        1,
+        "tried again within the minute: {:?}",
+        sat.metrics_posts
+    );
+    // Every stats line's body failed: the one that hung, the rest not sent.
+    fin.assert_stat("metrics_failures", stats_lines(&fin.stderr).len() as u64);
+    let otlp = sat.check();
+    let mut sent = before.clone();
+    sent.extend(after);
+    assert_same_set(&delivered_paths(&otlp), &sent, "delivered once each", &otlp);
+    let said: Vec<&String> = fin
+        .stderr
+        .iter()
+        .filter(|l| l.contains("cannot deliver metrics"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once\n{}", fin.stderr_text());
+    assert!(said[0].contains("the next metrics in 60 s"), "{}", said[0]);
 }

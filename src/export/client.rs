@@ -363,7 +363,19 @@ impl Client {
         parts: &[&[u8]],
         deadline: Instant,
     ) -> io::Result<Answer<'_>> {
-        let (status, from, to) = self.send(extra_headers, parts, deadline)?;
+        self.post_to(None, extra_headers, parts, deadline)
+    }
+
+    /// [`Client::post`] to `path` on the same server (None: the target's
+    /// own path), e.g. the satellite's `/v1/metrics` beside `/v1/traces`.
+    pub fn post_to(
+        &mut self,
+        path: Option<&str>,
+        extra_headers: &str,
+        parts: &[&[u8]],
+        deadline: Instant,
+    ) -> io::Result<Answer<'_>> {
+        let (status, from, to) = self.send(path, extra_headers, parts, deadline)?;
         Ok(Answer {
             status,
             body: &self.buf[from..to],
@@ -375,6 +387,17 @@ impl Client {
     /// tests).
     pub fn post_blocking(
         &mut self,
+        extra_headers: &str,
+        parts: &[&[u8]],
+        deadline: Instant,
+    ) -> io::Result<Answer<'_>> {
+        self.post_blocking_to(None, extra_headers, parts, deadline)
+    }
+
+    /// [`Client::post_blocking`] to `path` (see [`Client::post_to`]).
+    pub fn post_blocking_to(
+        &mut self,
+        path: Option<&str>,
         extra_headers: &str,
         parts: &[&[u8]],
         deadline: Instant,
@@ -392,7 +415,7 @@ impl Client {
                 }
             }
             tries += 1;
-            match self.send(extra_headers, parts, deadline) {
+            match self.send(path, extra_headers, parts, deadline) {
                 Err(e) if e.kind() == io::ErrorKind::NotConnected && tries < 2 => {}
                 r => break r?,
             }
@@ -407,6 +430,7 @@ impl Client {
     /// `buf`).
     fn send(
         &mut self,
+        path: Option<&str>,
         extra_headers: &str,
         parts: &[&[u8]],
         deadline: Instant,
@@ -423,23 +447,25 @@ impl Client {
         }
         let reused = !self.fresh;
         self.fresh = false;
-        self.attempt(extra_headers, parts, deadline).map_err(|e| {
-            self.conn = None;
-            if reused && stale(&e) {
-                // A kept-alive connection the server had already closed.
-                io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    format!("the satellite had closed the kept-alive connection ({e})"),
-                )
-            } else {
-                e
-            }
-        })
+        self.attempt(path, extra_headers, parts, deadline)
+            .map_err(|e| {
+                self.conn = None;
+                if reused && stale(&e) {
+                    // A kept-alive connection the server had already closed.
+                    io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        format!("the satellite had closed the kept-alive connection ({e})"),
+                    )
+                } else {
+                    e
+                }
+            })
     }
 
     /// One try: (status, body start and end in `buf`).
     fn attempt(
         &mut self,
+        path: Option<&str>,
         extra_headers: &str,
         parts: &[&[u8]],
         deadline: Instant,
@@ -450,7 +476,8 @@ impl Client {
         write!(
             self.head,
             "POST {} HTTP/1.1\r\nHost: {}\r\n{extra_headers}Content-Length: {len}\r\n\r\n",
-            t.path, t.authority
+            path.unwrap_or(&t.path),
+            t.authority
         )?;
         let conn = self.conn.as_mut().unwrap();
         // The head, then the parts: on the stack (no allocation per request).

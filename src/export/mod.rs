@@ -81,6 +81,14 @@ pub trait Output {
     /// Put this output's counters in the stats line.
     fn report(&self, _stats: &mut Stats) {}
 
+    /// The fields of a periodic stats line, for an output that exports them
+    /// (the satellite's metrics).
+    fn metrics(&mut self, _fields: &[(&'static str, u64)]) {}
+
+    /// The fields of the final stats line, after `finish`: deliver them
+    /// now, giving up around `deadline`.
+    fn final_metrics(&mut self, _fields: &[(&'static str, u64)], _deadline: Instant) {}
+
     /// Add to the health check's answer what this output has to say (a
     /// satellite's state), as `; ...`.
     fn health(&self, _out: &mut dyn std::fmt::Write) {}
@@ -224,6 +232,20 @@ impl Pipeline {
             }
         }
         first
+    }
+
+    /// Hand a periodic stats line's fields to the outputs that export them.
+    pub fn metrics(&mut self, fields: &[(&'static str, u64)]) {
+        for o in &mut self.outputs {
+            o.metrics(fields);
+        }
+    }
+
+    /// Hand the final stats line's fields to the outputs that export them.
+    pub fn final_metrics(&mut self, fields: &[(&'static str, u64)], deadline: Instant) {
+        for o in &mut self.outputs {
+            o.final_metrics(fields, deadline);
+        }
     }
 
     /// Put the pipeline's and the outputs' counters in the stats line.

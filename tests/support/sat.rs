@@ -1,8 +1,9 @@
 //! The satellite helpers (tests/satellite.rs, tests/faults.rs, and through
 //! `policy::Satellite` tests/policy.rs): the test satellite
-//! (tests/support/sat_server.py), the OTLP checker
-//! (tests/support/sat_otlp_check.py, run with the venv python that has
-//! PyPI opentelemetry-proto), a sensor runner that exports to a satellite
+//! (tests/support/sat_server.py), the OTLP checkers for traces and for the
+//! sensor's metrics (tests/support/sat_otlp_check.py and
+//! sat_metrics_check.py, run with the venv python that has PyPI
+//! opentelemetry-proto), a sensor runner that exports to a satellite
 //! (no `--out`, chosen environment, measured stop time, periodic stats
 //! lines), and a test CA for HTTPS.
 //!
@@ -69,8 +70,11 @@ pub struct Post {
     pub seq: u64,
     /// "200", "429", "500", "400", "404" or "hang".
     pub answer: String,
-    /// Spans in the body, -1 when it is not OTLP-shaped JSON.
+    /// Spans in the body, -1 when it is not OTLP-shaped JSON (0 for
+    /// metrics).
     pub spans: i64,
+    /// Its place among every post (traces and metrics) received, from 0.
+    pub at: usize,
 }
 
 pub struct Satellite {
@@ -80,31 +84,50 @@ pub struct Satellite {
     pub port: u16,
     scheme: &'static str,
     pub record: PathBuf,
-    /// Every request received so far.
+    /// Where the metrics posts are recorded.
+    pub metrics_record: PathBuf,
+    /// Every request received so far (but the metrics posts).
     pub posts: Vec<Post>,
+    /// Every POST of the sensor's metrics received so far.
+    pub metrics_posts: Vec<Post>,
     /// Other event lines (tls-error ..., up, mode ...).
     pub other: Vec<String>,
 }
 
 impl Satellite {
     pub fn start(opts: SatOpts) -> Satellite {
-        Self::start_with(opts, None)
+        Self::start_with(opts, None, None)
     }
 
     /// A satellite that records, per post, only these span attributes
     /// (comma-separated) instead of the body: see `keys`.
     pub fn start_recording_keys(opts: SatOpts, keys: &str) -> Satellite {
-        Self::start_with(opts, Some(keys))
+        Self::start_with(opts, Some(keys), None)
     }
 
-    fn start_with(opts: SatOpts, keys: Option<&str>) -> Satellite {
-        let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{}.jsonl", unique("rec")));
+    /// A satellite that answers every metrics post with `answer`: a status,
+    /// or "hang" (read, never answered); traces as `opts.mode` says.
+    pub fn start_answering_metrics(opts: SatOpts, answer: &str) -> Satellite {
+        Self::start_with(opts, None, Some(answer))
+    }
+
+    fn start_with(opts: SatOpts, keys: Option<&str>, metrics: Option<&str>) -> Satellite {
+        let name = unique("rec");
+        let record = std::env::temp_dir().join(format!("pcap-sensor-sat-{name}.jsonl"));
+        let metrics_record =
+            std::env::temp_dir().join(format!("pcap-sensor-sat-{name}.metrics.jsonl"));
         let _ = std::fs::remove_file(&record);
+        let _ = std::fs::remove_file(&metrics_record);
         let mut cmd = Command::new(python3());
         cmd.arg("-u")
             .arg(script("sat_server.py"))
             .arg("--record")
-            .arg(&record);
+            .arg(&record)
+            .arg("--metrics-record")
+            .arg(&metrics_record);
+        if let Some(answer) = metrics {
+            cmd.args(["--metrics-answer", answer]);
+        }
         if let Some(k) = keys {
             cmd.args(["--record-keys", k]);
         }
@@ -135,7 +158,9 @@ impl Satellite {
             port,
             scheme,
             record,
+            metrics_record,
             posts: Vec::new(),
+            metrics_posts: Vec::new(),
             other: Vec::new(),
         }
     }
@@ -147,11 +172,20 @@ impl Satellite {
 
     fn push(&mut self, line: String) {
         let w: Vec<&str> = line.split_whitespace().collect();
+        let at = self.posts.len() + self.metrics_posts.len();
         if w.len() == 4 && w[0] == "post" {
             self.posts.push(Post {
                 seq: w[1].parse().unwrap(),
                 answer: w[2].to_string(),
                 spans: w[3].parse().unwrap(),
+                at,
+            });
+        } else if w.len() == 3 && w[0] == "metrics" {
+            self.metrics_posts.push(Post {
+                seq: w[1].parse().unwrap(),
+                answer: w[2].to_string(),
+                spans: 0,
+                at,
             });
         } else {
             self.other.push(line);
@@ -295,12 +329,39 @@ impl Satellite {
     }
 }
 
+impl Satellite {
+    /// Runs the metrics checker (sat_metrics_check.py) over every metrics
+    /// post recorded: each body as plain JSON (see the script), in arrival
+    /// order. Panics with its report when a body is not a valid OTLP/HTTP
+    /// JSON ExportMetricsServiceRequest of the sensor's shape.
+    pub fn check_metrics(&mut self) -> Vec<Value> {
+        self.drain();
+        if !self.metrics_record.exists() {
+            return Vec::new();
+        }
+        let out = run_with_deadline(
+            Command::new(venv_python())
+                .arg(script("sat_metrics_check.py"))
+                .arg(&self.metrics_record),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "the satellite received metrics that are not OTLP/HTTP JSON:\n{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("checker output is JSON");
+        v["bodies"].as_array().unwrap().clone()
+    }
+}
+
 impl Drop for Satellite {
     fn drop(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.record);
+        let _ = std::fs::remove_file(&self.metrics_record);
     }
 }
 

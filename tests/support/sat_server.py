@@ -4,6 +4,7 @@
 Usage: sat_server.py --record FILE [--bind ADDR] [--port PORT]
                      [--mode ok|fail500|hang|429|400] [--fail-count K]
                      [--down] [--tls-cert PEM --tls-key PEM] [--record-keys A,B,...]
+                     [--metrics-record FILE2] [--metrics-answer CODE]
 
 Binds (port 0 = any free port) and prints "listening PORT" on stdout.
 
@@ -27,6 +28,15 @@ event line goes to stdout:
 GET /health answers 200 "ok" and is not recorded (for checking the TLS set-up
 with curl).
 
+POST .../v1/metrics (the sensor's own metrics) is recorded apart, so that
+FILE holds the traces alone: one JSON line per post appended to FILE2
+(--metrics-record; without it they are not recorded), with its own "seq"
+from 1 and the same keys as above (always the body), and the event line
+  metrics SEQ ANSWER
+It is answered --metrics-answer (a status, default 200, whatever the mode:
+the modes are about traces; an empty JSON object for 200), or "hang": read,
+recorded and never answered, as mode hang does.
+
 Modes (the answer to POST /v1/traces; any other request gets 404):
   ok       200 with an empty JSON object (ExportTraceServiceResponse)
   fail500  500 every time
@@ -41,7 +51,10 @@ port stays reserved); the line "up" on stdin starts listening, and prints
 The line "down" on stdin stops a listening satellite as a redeploy would:
 the listening socket is closed (the port stays reserved by a socket bound
 and not listening, so connections are refused), every open connection is
-shut down, and "down" is printed once that is done; "up" listens again.
+shut down, and "down" is printed once that is done; "up" listens again. A
+request read whole just before the down but not yet recorded is not
+recorded at all (it could not be answered: recording it would say the
+sensor delivered what it had to send again).
 Other stdin lines: "mode NAME" switches the mode (prints "mode NAME").
 When stdin reaches EOF the server exits: it never outlives the test.
 
@@ -60,12 +73,17 @@ import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None, "keys": None}
+STATE = {"mode": "ok", "fail_count": 0, "seq": 0, "record": None, "keys": None,
+         "mseq": 0, "metrics_record": None, "metrics_answer": 200}
 LOCK = threading.Lock()
 OUT_LOCK = threading.Lock()
 NEVER = threading.Event()
 # The connections being served (closed by "down").
 CONNS = set()
+# The peers of the connections "down" shut, until "up": a request read
+# from one before the shut but not yet recorded is not recorded (its answer
+# could not be sent).
+SHUT = set()
 
 
 def say(line):
@@ -153,7 +171,12 @@ class Handler(BaseHTTPRequestHandler):
         elif enc == "deflate":
             raw = zlib.decompress(raw)
         is_traces = self.command == "POST" and self.path.endswith("/v1/traces")
+        if self.command == "POST" and self.path.endswith("/v1/metrics"):
+            self.metrics(raw, enc)
+            return
         with LOCK:
+            if self.client_address in SHUT:
+                return  # "down" came between reading it and this
             STATE["seq"] += 1
             seq = STATE["seq"]
             mode = STATE["mode"]
@@ -202,6 +225,31 @@ class Handler(BaseHTTPRequestHandler):
                 return
         NEVER.wait()
 
+    def metrics(self, raw, enc):
+        with LOCK:
+            if self.client_address in SHUT:
+                return
+            STATE["mseq"] += 1
+            ans = STATE["metrics_answer"]
+            rec = {
+                "seq": STATE["mseq"],
+                "method": self.command,
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "content_encoding": enc,
+                "answer": ans,
+                "peer_port": self.client_address[1],
+                "body": raw.decode("utf-8", errors="replace"),
+            }
+            if STATE["metrics_record"] is not None:
+                STATE["metrics_record"].write(json.dumps(rec) + "\n")
+                STATE["metrics_record"].flush()
+            say("metrics %d %s" % (STATE["mseq"], ans))
+            if ans != "hang":
+                self.send_answer(ans)
+                return
+        NEVER.wait()
+
     def send_answer(self, ans):
         if ans == 200:
             self.answer(200, b"{}")
@@ -211,8 +259,10 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(400, b"test-satellite-rejects-this-batch: bad spans", "text/plain")
         elif ans == 500:
             self.answer(500, b"test-satellite-internal-error", "text/plain")
-        else:
+        elif ans == 404:
             self.answer(404, b"no such endpoint", "text/plain")
+        else:
+            self.answer(ans, b"test-satellite-answers-%d" % ans, "text/plain")
 
     do_POST = handle_any
     do_PUT = handle_any
@@ -274,6 +324,8 @@ def control(srv, down):
     for line in sys.stdin:
         words = line.split()
         if words == ["up"] and not listening:
+            with LOCK:
+                SHUT.clear()
             srv.server_activate()
             listening = True
             threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -286,6 +338,7 @@ def control(srv, down):
             with LOCK:
                 for c in list(CONNS):
                     try:
+                        SHUT.add(c.getpeername())
                         c.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
@@ -309,7 +362,13 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--record-keys")
+    ap.add_argument("--metrics-record")
+    ap.add_argument("--metrics-answer", default="200")
     args = ap.parse_args()
+    ma = args.metrics_answer
+    STATE["metrics_answer"] = ma if ma == "hang" else int(ma)
+    if args.metrics_record:
+        STATE["metrics_record"] = open(args.metrics_record, "a", encoding="utf-8")
     if args.record_keys:
         STATE["keys"] = args.record_keys.split(",")
     STATE["mode"] = args.mode

@@ -25,11 +25,22 @@
 //! spool takes at most half of the capture thread's time (after a batch
 //! that took d, the next waits d), so the capture keeps up with the
 //! traffic while a backlog leaves.
+//!
+//! The stats line's counters (metrics.rs) go to `/v1/metrics` on the same
+//! connection, never ahead of traces: a body written at a stats line makes
+//! the queue's batch due, and leaves once the queue is empty and no batch
+//! from the spool is due. It is tried once: a failure (or the satellite
+//! being down meanwhile) drops that body and counts it
+//! (`metrics_failures`); the next is cumulative anyway. A request that
+//! fails once sent (a satellite that takes traces but hangs on metrics) is
+//! not tried again for a minute, doubling to 16 (its timeout held the
+//! capture thread). Nothing else about the traces' delivery depends on it.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use super::metrics::{self, Metrics};
 use super::queue::SpanQueue;
 use super::spool::Spool;
 use super::{Resource, Rng, envelope, write_span};
@@ -49,6 +60,8 @@ struct Counters {
     pub export_dropped: u64,
     /// Spans whose bodies were cut to fit in a batch.
     pub export_truncated: u64,
+    /// Metrics bodies that did not reach the satellite.
+    pub metrics_failures: u64,
 }
 
 /// Why deliveries fail, for logging once per outage and for what is tried
@@ -123,6 +136,8 @@ pub struct Exporter {
     /// Wait for connects (a recording: waiting holds up nothing but the
     /// reading, and not waiting would let it fill the queue meanwhile).
     wait_connects: bool,
+    /// The latest stats line's counters, for `/v1/metrics`.
+    metrics: Metrics,
 }
 
 impl Exporter {
@@ -137,9 +152,17 @@ impl Exporter {
         let (prefix, suffix) = envelope(res);
         let interval = Duration::from_secs_f64(interval);
         let url = format!("{}/v1/traces", satellite.trim_end_matches('/'));
-        let target = crate::url::Target::parse(&url).map_err(|_| {
-            format!("'{satellite}' is not an http:// or https:// URL the sensor can send to")
-        })?;
+        let bad =
+            |_| format!("'{satellite}' is not an http:// or https:// URL the sensor can send to");
+        let target = crate::url::Target::parse(&url).map_err(bad)?;
+        let metrics_url = format!("{}/v1/metrics", satellite.trim_end_matches('/'));
+        let metrics_path = crate::url::Target::parse(&metrics_url).map_err(bad)?.path;
+        // The fields of the stats lines to come (the spool's with one).
+        let fields = Stats {
+            spool: spool.as_ref().map(|_| SpoolStats::default()),
+            ..Stats::default()
+        }
+        .fields();
         Ok(Exporter {
             url,
             client: client::Client::new(target),
@@ -162,6 +185,7 @@ impl Exporter {
             span: Vec::with_capacity(SPAN_ROOM),
             attempt_timeout: SEND_TIMEOUT_S,
             wait_connects: false,
+            metrics: Metrics::new(res, &fields, metrics_path),
         })
     }
 
@@ -265,8 +289,12 @@ impl Exporter {
         if !self.spool_empty() {
             return force || now >= self.replay_at;
         }
+        // (metrics waiting: the traces queued before them go first)
         !self.queue.is_empty()
-            && (force || self.queue.bytes() >= self.batch_cap || now >= self.next_send)
+            && (force
+                || self.queue.bytes() >= self.batch_cap
+                || now >= self.next_send
+                || self.metrics.pending)
     }
 
     /// Send what is due, or probe, or (with a spool, while failing) set it
@@ -520,6 +548,101 @@ impl Exporter {
     }
 }
 
+impl Exporter {
+    /// POST the latest metrics body, if one waits and no trace batch is due
+    /// before it; otherwise leave it for a later tick (a connect under way,
+    /// the queue's batch not gone yet), or drop it while the satellite is
+    /// down. With nothing queued while the satellite was failing, the hold
+    /// (probe period or backoff) having passed, it is tried: no batch would
+    /// find out meanwhile that the satellite is back.
+    fn send_metrics(&mut self, now: Instant) {
+        if !self.metrics.pending {
+            return;
+        }
+        if self.down() && !(self.idle() && self.allowed(now, false)) {
+            return self.drop_metrics(None);
+        }
+        if self.metrics.hold.is_some_and(|h| now < h) {
+            return self.drop_metrics(None);
+        }
+        if !self.queue.is_empty() || (!self.spool_empty() && now >= self.replay_at) {
+            return; // traces first (their batch is due: see due_now)
+        }
+        if !self.client.connecting()
+            && !self.client.ready()
+            && let Err(e) = self.client.begin(now + CONNECT_TIMEOUT)
+        {
+            return self.drop_metrics(Some(&e.to_string()));
+        }
+        if self.client.connecting() {
+            match self.client.poll(Duration::ZERO) {
+                Connect::Pending => return,
+                Connect::Failed(e) => return self.drop_metrics(Some(&e.to_string())),
+                Connect::Ready => {}
+            }
+        }
+        let timeout = Duration::from_secs(self.attempt_timeout.max(1));
+        let m = &self.metrics;
+        let r = self
+            .client
+            .post_to(Some(&m.path), HEADERS, &[m.body()], now + timeout)
+            .map(|a| (a.status, answer_of(a.status, a.body)));
+        match r {
+            Ok((status, _)) if (200..300).contains(&status) => self.metrics_sent(),
+            Ok((status, body)) => self.drop_metrics(Some(&format!("HTTP {status}: {body}"))),
+            // A kept-alive connection the satellite had closed: a new one
+            // at the next tick.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+            Err(e) => {
+                // It may have taken the whole timeout: not again for a while.
+                let m = &mut self.metrics;
+                m.hold = Some(Instant::now() + m.backoff);
+                let held = m.backoff;
+                m.backoff = (m.backoff * 2).min(metrics::HOLD_MAX);
+                self.drop_metrics(Some(&format!(
+                    "{e}; the next metrics in {} s",
+                    held.as_secs()
+                )));
+            }
+        }
+    }
+
+    fn metrics_sent(&mut self) {
+        self.metrics.pending = false;
+        self.metrics.hold = None;
+        self.metrics.backoff = metrics::HOLD_FIRST;
+        if self.metrics.failing {
+            self.metrics.failing = false;
+            log::info(&format!(
+                "satellite {} accepts metrics again",
+                self.metrics_url()
+            ));
+        }
+    }
+
+    /// The metrics body waiting will not leave: count it; say why (`why`),
+    /// once until one is delivered. None: the satellite is down, which the
+    /// traces' warning has said.
+    fn drop_metrics(&mut self, why: Option<&str>) {
+        self.metrics.pending = false;
+        self.counters.metrics_failures += 1;
+        if let Some(why) = why
+            && !self.metrics.failing
+        {
+            self.metrics.failing = true;
+            log::warn(&format!(
+                "cannot deliver metrics to {}: {why} (each interval's metrics are tried once, \
+                 then dropped and counted in metrics_failures; traces are not affected)",
+                self.metrics_url()
+            ));
+        }
+    }
+
+    fn metrics_url(&self) -> String {
+        format!("{}/v1/metrics", self.url.trim_end_matches("/v1/traces"))
+    }
+}
+
 /// What became of a send.
 enum Sent {
     /// Delivered, or dropped for good (a 4xx): where it came from, and
@@ -547,15 +670,63 @@ impl Output for Exporter {
             + self.span.capacity().max(self.batch_cap)
             + self.client.reserved()
             + self.spool.as_ref().map_or(0, Spool::reserved)
+            + self.metrics.reserved()
     }
 
     fn tick(&mut self, now: Instant) {
         self.send_due(now, false);
+        self.send_metrics(now);
+    }
+
+    /// The counters of a stats line: written as the metrics body (replacing
+    /// one that has not left, which is counted), sent when the traces
+    /// queued before it have gone.
+    fn metrics(&mut self, fields: &[(&'static str, u64)]) {
+        if self.metrics.pending {
+            self.drop_metrics(None);
+        }
+        self.metrics.write(fields, metrics::now_ns());
+        self.metrics.pending = true;
+        self.tick(Instant::now());
+    }
+
+    /// The final stats line's counters, after `finish`: sent at once,
+    /// waiting for the connect (capture has stopped), unless the satellite
+    /// is down (or metrics are held back after a request that failed).
+    fn final_metrics(&mut self, fields: &[(&'static str, u64)], deadline: Instant) {
+        self.metrics.write(fields, metrics::now_ns());
+        self.metrics.pending = true;
+        let now = Instant::now();
+        if self.down() || self.metrics.hold.is_some_and(|h| now < h) {
+            return self.drop_metrics(None);
+        }
+        // At least a second, at most one attempt's time.
+        let until = deadline
+            .max(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(SEND_TIMEOUT_S));
+        let m = &self.metrics;
+        let r = self
+            .client
+            .post_blocking_to(Some(&m.path), HEADERS, &[m.body()], until)
+            .map(|a| (a.status, answer_of(a.status, a.body)));
+        match r {
+            Ok((status, _)) if (200..300).contains(&status) => self.metrics_sent(),
+            Ok((status, body)) => self.drop_metrics(Some(&format!("HTTP {status}: {body}"))),
+            Err(e) => self.drop_metrics(Some(&e.to_string())),
+        }
+        self.client.disconnect();
     }
 
     /// When the next send, probe or spool write could happen (for the
     /// capture loop's poll timeout).
     fn due(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let spool_due = !self.spool_empty() && now >= self.replay_at;
+        if self.metrics.pending && self.queue.is_empty() && !spool_due {
+            // No batch before them: sent (or dropped) at the next tick,
+            // unless a connect is under way.
+            return Some(self.client.pending_deadline().unwrap_or(now));
+        }
         if self.idle() {
             return None;
         }
@@ -563,9 +734,13 @@ impl Output for Exporter {
             // The loop also wakes when the socket is made (wait_fd).
             return Some(d);
         }
-        let now = Instant::now();
         let next = if self.spool_empty() {
-            self.next_send
+            // (metrics waiting make the queue's batch due: see due_now)
+            if self.metrics.pending {
+                now
+            } else {
+                self.next_send
+            }
         } else {
             self.replay_at.max(now)
         };
@@ -592,6 +767,10 @@ impl Output for Exporter {
     /// `deadline`; what is left of the queue goes to the spool, or is
     /// dropped and counted without one.
     fn finish(&mut self, deadline: Instant) -> io::Result<()> {
+        if self.metrics.pending {
+            // The final stats line's body replaces it.
+            self.drop_metrics(None);
+        }
         while !self.idle() && Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.as_secs() == 0 {
@@ -647,6 +826,7 @@ impl Output for Exporter {
                 "shutdown: {} traces could not be delivered in time and are dropped",
                 self.queue.len()
             ));
+            self.queue.pop(self.queue.len());
         }
         Ok(())
     }
@@ -689,6 +869,8 @@ impl Output for Exporter {
         st.export_failures = c.export_failures;
         st.export_dropped = c.export_dropped;
         st.export_truncated = c.export_truncated;
+        st.export_queued = self.queue.len() as u64;
+        st.metrics_failures = c.metrics_failures;
         st.spool = self.spool.as_ref().map(|s| {
             let c = s.counters();
             SpoolStats {
@@ -708,6 +890,16 @@ const HEADERS: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\r\n"
 );
+
+/// What a log message says of an answer that is not a success: the start
+/// of its body (nothing is made of a success).
+fn answer_of(status: u16, body: &[u8]) -> String {
+    if (200..300).contains(&status) {
+        String::new()
+    } else {
+        snippet(body)
+    }
+}
 
 /// The start of an answer's body, on one line, for a log message.
 fn snippet(b: &[u8]) -> String {

@@ -3,9 +3,12 @@
 //! batches, each request body the resource's envelope around the oldest
 //! spans, sent by the exporter (exporter.rs): a satellite that cannot be
 //! reached is probed with connects, one that answers 429/5xx gets backoff;
-//! with `--spool-dir`, batches it cannot take wait on disk (spool.rs).
+//! with `--spool-dir`, batches it cannot take wait on disk (spool.rs). The
+//! stats line's counters go too, as metrics with the same resource
+//! (metrics.rs), between batches.
 
 mod exporter;
+mod metrics;
 mod queue;
 mod span;
 pub mod spool;
@@ -52,13 +55,21 @@ impl Rng {
 /// The start and end of every request body around the spans.
 fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
     let mut p = Vec::with_capacity(1024);
-    p.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    p.extend_from_slice(b"{\"resourceSpans\":[");
+    resource_and_scope(&mut p, res, "scopeSpans", "spans");
+    (p, b"]}]}]}".to_vec())
+}
+
+/// `{"resource":{"attributes":[...]},"<scopes>":[{"scope":{...},"<items>":[`:
+/// the same resource and scope for traces and metrics.
+fn resource_and_scope(p: &mut Vec<u8>, res: &Resource, scopes: &str, items: &str) {
+    p.extend_from_slice(b"{\"resource\":{\"attributes\":[");
     for (k, v) in &res.attrs {
         debug_assert!(plain(k.as_bytes()), "{k}");
         let key = |kind: &str| format!("{{\"key\":\"{k}\",\"value\":{{\"{kind}\":");
         match v {
-            Value::Str(s) => attr_str(&mut p, key("stringValue").as_bytes(), s.as_bytes()),
-            Value::Int(i) => attr_int(&mut p, key("intValue").as_bytes(), *i),
+            Value::Str(s) => attr_str(p, key("stringValue").as_bytes(), s.as_bytes()),
+            Value::Int(i) => attr_int(p, key("intValue").as_bytes(), *i),
         }
     }
     if p.last() == Some(&b',') {
@@ -66,10 +77,9 @@ fn envelope(res: &Resource) -> (Vec<u8>, Vec<u8>) {
     }
     let _ = write!(
         p,
-        "]}},\"scopeSpans\":[{{\"scope\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"spans\":[",
+        "]}},\"{scopes}\":[{{\"scope\":{{\"name\":\"pcap-sensor\",\"version\":\"{}\"}},\"{items}\":[",
         crate::cli::VERSION
     );
-    (p, b"]}]}]}".to_vec())
 }
 
 /// Write a whole request body for `spans` (tests and tools).
