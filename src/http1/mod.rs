@@ -1009,20 +1009,16 @@ mod tests {
         }
     }
 
-    /// A request whose line is malformed is put to the sampler only when a
-    /// server answers it: one nobody answers takes no endpoint and no share
-    /// of the budget; an answered one is admitted then, and traced with the
-    /// ticket the sampler gave it.
-    #[test]
-    fn a_doubtful_request_meets_the_sampler_at_its_answer() {
-        let mut t = Tracker::new(&tcp::Limits {
+    /// A small tracker and a sink sampling 60 traces a minute.
+    fn sampled_tracker() -> (Tracker, Sampled) {
+        let t = Tracker::new(&tcp::Limits {
             max_flows: 4,
             pool_bytes: 1 << 20,
             timeout_us: 10_000_000,
             max_body: 1 << 20,
             max_h2: 0,
         });
-        let mut sink = Sampled {
+        let sink = Sampled {
             e: Endpoints::new(&endpoint::Config {
                 per_minute: 60.0,
                 head_gap_us: 0,
@@ -1031,6 +1027,16 @@ mod tests {
             traced: Vec::new(),
             done: Vec::new(),
         };
+        (t, sink)
+    }
+
+    /// A request whose line is malformed is put to the sampler only when a
+    /// server answers it: one nobody answers takes no endpoint and no share
+    /// of the budget; an answered one is admitted then, and traced with the
+    /// ticket the sampler gave it.
+    #[test]
+    fn a_doubtful_request_meets_the_sampler_at_its_answer() {
+        let (mut t, mut sink) = sampled_tracker();
         let ts = 1_714_564_800_000_000u64;
         let line = "GET /odd HTTP/1.\r\nHost: h\r\n\r\n";
         let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -1058,22 +1064,7 @@ mod tests {
     /// other answer gives the chunks back at once; no answer, no trace.
     #[test]
     fn a_request_kept_as_its_head_is_promoted_or_released() {
-        let mut t = Tracker::new(&tcp::Limits {
-            max_flows: 4,
-            pool_bytes: 1 << 20,
-            timeout_us: 10_000_000,
-            max_body: 1 << 20,
-            max_h2: 0,
-        });
-        let mut sink = Sampled {
-            e: Endpoints::new(&endpoint::Config {
-                per_minute: 60.0,
-                head_gap_us: 0,
-                ..endpoint::Config::default()
-            }),
-            traced: Vec::new(),
-            done: Vec::new(),
-        };
+        let (mut t, mut sink) = sampled_tracker();
         // Contention first (two other endpoints took spare tokens until the
         // bucket fell below half), so that exchanges wait for their share.
         let mut ts = 1_714_564_800_000_000u64;
