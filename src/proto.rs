@@ -218,7 +218,7 @@ impl Proto {
                         client: dir,
                         server_at_start: c.at_first_bytes(dir.flip()),
                     };
-                    if let Some(used) = self.h2(start, 0, dir, bytes, cx, ends, env) {
+                    if let Some(used) = self.h2(start, dir, bytes, cx, ends, env) {
                         return used;
                     }
                     // No slot: HTTP/1 counts the connection as it always did.
@@ -243,8 +243,8 @@ impl Proto {
                     client: c.syn_from(),
                 };
                 let syn = c.syn_from();
-                match self.h2(start, p, dir, bytes, cx, ends, env) {
-                    Some(used) => used,
+                match self.h2(start, dir, &bytes[p..], &after(cx, p), ends, env) {
+                    Some(used) => p + used,
                     None => {
                         // No slot: counted, and not read any further.
                         let server = match syn {
@@ -267,13 +267,12 @@ impl Proto {
         }
     }
 
-    /// Read the connection as HTTP/2 from `skip` bytes into `bytes` of `dir`, started as
-    /// `start`. None: every slot is taken (counted).
-    #[allow(clippy::too_many_arguments)]
+    /// Read the connection as HTTP/2 from the start of `bytes` of `dir` (`cx`
+    /// describes them), started as `start`. None: every slot is taken
+    /// (counted).
     fn h2(
         &mut self,
         start: Start,
-        skip: usize,
         dir: Direction,
         bytes: &[u8],
         cx: &Ctx,
@@ -289,8 +288,7 @@ impl Proto {
         x.stats.http2_flows += 1;
         x.stats.h2_connections += 1;
         *self = Proto::Http2(slot);
-        let rest = &bytes[skip..];
-        Some(skip + s.h2.data(slot, dir, rest, &after(cx, skip), &mut x))
+        Some(s.h2.data(slot, dir, bytes, cx, &mut x))
     }
 
     /// HTTP/1 read a 101 that accepted `Upgrade: h2c` (after `used` bytes of `bytes`): the
@@ -327,8 +325,8 @@ impl Proto {
                 server_at_start: true,
             },
         };
-        self.h2(start, used, dir, bytes, cx, ends, env)
-            .expect("a slot was free")
+        let rest = self.h2(start, dir, &bytes[used..], &after(cx, used), ends, env);
+        used + rest.expect("a slot was free")
     }
 }
 

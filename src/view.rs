@@ -280,19 +280,32 @@ fn is_json(headers: &[httparse::Header<'_>], body: &[u8]) -> bool {
     }
 }
 
+/// How the bodies of an exchange are shown.
+#[derive(Clone, Copy)]
+struct Shown {
+    /// Secrets in them are redacted.
+    redact: bool,
+    /// Longest decoded body kept.
+    max: usize,
+    /// Shown as base64 whatever the bytes (gRPC messages).
+    binary: bool,
+}
+
 /// Copy, decode and redact one body (the chain's bytes up to `end`), in
-/// one of `bufs`; `binary`: shown as base64 whatever the bytes.
-#[allow(clippy::too_many_arguments)]
+/// one of `bufs`, as `how` says.
 fn prepare_body<'a>(
     store: &Store,
     m: &Msg,
     end: usize,
     headers: &[httparse::Header<'_>],
-    redact: bool,
-    max: usize,
-    binary: bool,
+    how: Shown,
     bufs: &'a mut [Vec<u8>; 2],
 ) -> Body<'a> {
+    let Shown {
+        redact,
+        max,
+        binary,
+    } = how;
     let [a, b] = bufs;
     a.clear();
     let mut ascii = true;
@@ -488,15 +501,17 @@ pub fn build<'s>(
                 .then_some(grpc::ContentType::Grpc)
             }),
     };
-    let binary = grpc_type.is_some_and(grpc::ContentType::counts_messages);
+    let how = Shown {
+        redact,
+        max,
+        binary: grpc_type.is_some_and(grpc::ContentType::counts_messages),
+    };
     let req_body = prepare_body(
         store,
         &ex.req,
         ex.req.chain.len(),
         req_headers,
-        redact,
-        max,
-        binary,
+        how,
         req_bufs,
     );
     target_buf.clear();
@@ -539,16 +554,7 @@ pub fn build<'s>(
 
     let trailers = trailer_headers.map(|hs| collect_headers(hs, redact, trailer_slots));
     let resp_view = if ex.has_resp {
-        let body = prepare_body(
-            store,
-            &ex.resp,
-            body_end,
-            resp_headers,
-            redact,
-            max,
-            binary,
-            resp_bufs,
-        );
+        let body = prepare_body(store, &ex.resp, body_end, resp_headers, how, resp_bufs);
         Some(Resp {
             status: status.status,
             reason: status.reason,

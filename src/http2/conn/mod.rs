@@ -647,7 +647,8 @@ impl Work<'_, '_> {
                         headers: &[],
                     };
                     let ix = index::index_h2(&mut buf, head, &parts, &ext);
-                    self.request(stream, end_stream, head, ix, None, None, None);
+                    let info = self.asked(None, None, None);
+                    self.request(stream, end_stream, head, ix, &info);
                 }
             }
         } else if let Some(i) = i {
@@ -687,29 +688,36 @@ impl Work<'_, '_> {
         };
         let mut buf = index::Buf::uninit();
         let ix = d.request_index(&mut buf, &ext);
-        self.request(
-            stream,
-            end_stream,
-            d.head(),
-            ix,
-            d.text(b.method),
-            d.text(b.path),
-            d.value(b.authority),
-        );
+        let info = self.asked(d.text(b.method), d.text(b.path), d.value(b.authority));
+        self.request(stream, end_stream, d.head(), ix, &info);
     }
 
-    /// A request head (and its index) for `stream`: asked to the policy, kept, paired with
-    /// a response read before it if there is one.
-    #[allow(clippy::too_many_arguments)]
+    /// What the policy is asked about a request head read now (what could
+    /// not be known is empty).
+    fn asked<'a>(
+        &self,
+        method: Option<&'a str>,
+        path: Option<&'a str>,
+        authority: Option<&'a [u8]>,
+    ) -> ReqInfo<'a> {
+        ReqInfo {
+            ts: self.side.block_ts,
+            method: method.unwrap_or(""),
+            target: path.unwrap_or(""),
+            host: authority,
+            server: self.env.ends.addr[self.dir.flip()],
+        }
+    }
+
+    /// A request head (and its index) for `stream`: asked to the policy (`info`), kept,
+    /// paired with a response read before it if there is one.
     fn request(
         &mut self,
         stream: u32,
         end_stream: bool,
         head: &[u8],
         ix: &[u8],
-        method: Option<&str>,
-        path: Option<&str>,
-        authority: Option<&[u8]>,
+        info: &ReqInfo<'_>,
     ) {
         // Requests come in stream order: a response waiting for an older one never gets it.
         loop {
@@ -721,14 +729,7 @@ impl Work<'_, '_> {
             finish(self.streams, i, None, self.env);
         }
         let Some(i) = self.stream(stream) else { return };
-        let info = ReqInfo {
-            ts: self.side.block_ts,
-            method: method.unwrap_or(""),
-            target: path.unwrap_or(""),
-            host: authority,
-            server: self.env.ends.addr[self.dir.flip()],
-        };
-        let ticket = self.env.sink.admit(&info);
+        let ticket = self.env.sink.admit(info);
         self.streams[i].flags |= flag::REQ;
         let Some(r) = self.exchange(i) else {
             if end_stream {
